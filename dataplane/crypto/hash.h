@@ -27,7 +27,7 @@ typedef struct etls_hash_ctx {
 
 size_t etls_hash_len(etls_hash_alg_t alg);
 size_t etls_hash_block_len(etls_hash_alg_t alg);
-const char *etls_hash_impl_name(etls_hash_alg_t alg); /* e.g. "sha_ni", "portable" */
+const char *etls_hash_impl_name(etls_hash_alg_t alg); /* "sha_ni", "avx2" or "portable" */
 
 void etls_hash_init(etls_hash_ctx_t *c, etls_hash_alg_t alg);
 void etls_hash_update(etls_hash_ctx_t *c, const void *data, size_t len);
@@ -44,6 +44,15 @@ typedef struct etls_hmac_ctx {
 void etls_hmac_init(etls_hmac_ctx_t *c, etls_hash_alg_t alg, const void *key, size_t keylen);
 void etls_hmac_update(etls_hmac_ctx_t *c, const void *data, size_t len);
 void etls_hmac_final(etls_hmac_ctx_t *c, uint8_t *out); /* wipes c */
+/* HMAC of the concatenation of segs[0..nsegs) with a key already set up by etls_hmac_init;
+ * keyed is not modified, so one key setup serves many messages (the TLS 1.3 key schedule
+ * expands each secret several times). The caller wipes keyed when done. */
+typedef struct etls_hmac_seg {
+    const void *p;
+    size_t n;
+} etls_hmac_seg_t;
+void etls_hmac_keyed(const etls_hmac_ctx_t *keyed, const etls_hmac_seg_t *segs, size_t nsegs,
+                     uint8_t *out);
 void etls_hmac(etls_hash_alg_t alg, const void *key, size_t keylen, const void *data, size_t len,
                uint8_t *out);
 
@@ -53,5 +62,9 @@ void etls_hkdf_extract(etls_hash_alg_t alg, const void *salt, size_t saltlen, co
 /* HKDF-Expand; returns ETLS_ERR_INVALID when outlen > 255 * HashLen. */
 int etls_hkdf_expand(etls_hash_alg_t alg, const uint8_t *prk, size_t prklen, const void *info,
                      size_t infolen, uint8_t *out, size_t outlen);
+/* HKDF-Expand with the PRK already set up as an HMAC key (etls_hmac_init), so several expands
+ * from one secret pay for the key setup once. prk_hmac is not modified; the caller wipes it. */
+int etls_hkdf_expand_keyed(const etls_hmac_ctx_t *prk_hmac, const void *info, size_t infolen,
+                           uint8_t *out, size_t outlen);
 
 #endif

@@ -1,7 +1,11 @@
 /* Public-key operations behind our own interface, backed by OpenSSL libcrypto: TLS signature
  * schemes (ECDSA P-256/SHA-256, RSA-PSS-RSAE-SHA256, Ed25519), P-256 ECDH, and loading PEM
  * keys and certificate chains. Kept behind this interface so a faster batched signer can
- * replace OpenSSL later without touching the TLS engine. */
+ * replace OpenSSL later without touching the TLS engine.
+ *
+ * Ownership: every etls_pkey_t and every etls_cert_chain_t belongs to whoever loaded it and is
+ * released with the matching _free. A loaded key is read-only: workers may sign and verify with
+ * one shared key concurrently. Loading allocates; signing allocates only inside OpenSSL. */
 #ifndef ETLS_CRYPTO_PK_H
 #define ETLS_CRYPTO_PK_H
 
@@ -14,29 +18,50 @@
 #define ETLS_SIG_ED25519 0x0807
 
 #define ETLS_SIG_MAX_LEN 512 /* RSA-4096 */
+#define ETLS_RSA_MIN_BITS 2048
+#define ETLS_RSA_MAX_BITS 4096 /* bounded so a signature always fits ETLS_SIG_MAX_LEN */
 
 typedef struct etls_pkey etls_pkey_t; /* wraps an EVP_PKEY; read-only after load, shareable */
 
-/* Loads a private key from PEM (PKCS#8, SEC1 or PKCS#1). On failure returns a negative code and
- * writes a one-line reason to err. */
+/* Loads an unencrypted private key from PEM: PKCS#8 "PRIVATE KEY", SEC1 "EC PRIVATE KEY" or
+ * PKCS#1 "RSA PRIVATE KEY" (other blocks such as "EC PARAMETERS" before it are skipped). Only
+ * keys with a supported scheme load: EC P-256, RSA (rsaEncryption) of 2048..4096 bits, Ed25519.
+ * On failure returns a negative code and writes a one-line reason to err (for _load_file the
+ * path comes first):
+ *   ETLS_ERR_INVALID      empty, malformed or truncated PEM/DER, no private key in the text
+ *                         (e.g. a certificate), an encrypted key, a key that fails its self-test
+ *   ETLS_ERR_UNSUPPORTED  key type, curve or size without a supported scheme, or a PEM key
+ *                         format other than the three above (e.g. OPENSSH PRIVATE KEY)
+ *   ETLS_ERR_IO           the file cannot be read (or is larger than 1 MiB)
+ *   ETLS_ERR_NOMEM, ETLS_ERR_CRYPTO  out of memory, OpenSSL failed internally
+ * The caller owns *out (etls_pkey_free). The PEM text is not kept; the caller wipes its copy. */
 int etls_pkey_load_pem(etls_pkey_t **out, const void *pem, size_t len, char *err, size_t errlen);
 int etls_pkey_load_file(etls_pkey_t **out, const char *path, char *err, size_t errlen);
-/* Public key from a DER certificate (for verifying, e.g. in tests and the bench client). */
+/* Verify-only public key from a DER certificate or a DER SubjectPublicKeyInfo (TLS client side,
+ * bench client, tests). The same key-type rules apply (ETLS_ERR_UNSUPPORTED otherwise);
+ * ETLS_ERR_INVALID when the DER is malformed or has trailing bytes. */
 int etls_pkey_from_cert_der(etls_pkey_t **out, const uint8_t *der, size_t len);
-void etls_pkey_free(etls_pkey_t *k);
+int etls_pkey_from_spki_der(etls_pkey_t **out, const uint8_t *der, size_t len);
+void etls_pkey_free(etls_pkey_t *k); /* NULL is fine */
 
 /* The one TLS signature scheme this key signs with (ECDSA P-256 -> 0x0403, RSA -> 0x0804,
  * Ed25519 -> 0x0807), or 0 when the key type is not supported. */
 uint16_t etls_pkey_scheme(const etls_pkey_t *k);
 
-/* Signs msg (the whole TLS 1.3 CertificateVerify content; hashed inside as the scheme says).
- * *siglen is the buffer size in, the signature length out. Thread-safe on a shared key. */
+/* Signs msg (the whole TLS 1.3 CertificateVerify content; hashed inside as the scheme says:
+ * SHA-256 for ECDSA and RSA-PSS with salt length 32 and MGF1-SHA-256, nothing for Ed25519).
+ * ECDSA signatures are DER-encoded (RFC 8446 §4.2.3). *siglen is the buffer size in, the
+ * signature length out (ETLS_SIG_MAX_LEN always suffices). ETLS_ERR_INVALID for a scheme the
+ * key does not have, a verify-only key or a short buffer. Thread-safe on a shared key. */
 int etls_pkey_sign(const etls_pkey_t *k, uint16_t scheme, const uint8_t *msg, size_t len,
                    uint8_t *sig, size_t *siglen);
+/* 0 when sig is a valid signature of msg; ETLS_ERR_AUTH for any bad signature (including a
+ * malformed encoding or wrong length); ETLS_ERR_INVALID when scheme is not the key's scheme. */
 int etls_pkey_verify(const etls_pkey_t *k, uint16_t scheme, const uint8_t *msg, size_t len,
-                     const uint8_t *sig, size_t siglen); /* 0 or ETLS_ERR_AUTH */
+                     const uint8_t *sig, size_t siglen);
 
-/* A certificate chain loaded from PEM: DER blobs, leaf first. */
+/* A certificate chain loaded from PEM: DER blobs, leaf first. Owned by the caller; released
+ * with etls_cert_chain_free (which also resets it to empty). */
 #define ETLS_CHAIN_MAX 8
 typedef struct etls_cert_chain {
     size_t n;
@@ -44,25 +69,43 @@ typedef struct etls_cert_chain {
     size_t der_len[ETLS_CHAIN_MAX];
 } etls_cert_chain_t;
 
+/* Reads every "CERTIFICATE" block of the file in order (other blocks are ignored). Fails with a
+ * one-line reason in err: ETLS_ERR_IO unreadable file, ETLS_ERR_INVALID no certificate,
+ * malformed PEM or X.509, a leaf DNS name with characters outside [A-Za-z0-9*._-],
+ * ETLS_ERR_LIMIT more than ETLS_CHAIN_MAX certificates. Nothing is allocated on failure. */
 int etls_cert_chain_load_file(etls_cert_chain_t *c, const char *path, char *err, size_t errlen);
+/* The same from PEM text in memory (e.g. pushed by the control plane); err without a path. */
+int etls_cert_chain_load_pem(etls_cert_chain_t *c, const void *pem, size_t len, char *err,
+                             size_t errlen);
 void etls_cert_chain_free(etls_cert_chain_t *c);
 /* 0 when the leaf's public key matches the private key, else ETLS_ERR_INVALID. */
 int etls_cert_chain_matches_key(const etls_cert_chain_t *c, const etls_pkey_t *k);
 /* DNS names of the leaf (subjectAltName dNSName entries; the subject CN only when there is no
- * SAN), lower-cased, as a NUL-separated list ending with an empty string. */
+ * SAN), lower-cased, as a NUL-separated list ending with an empty string ("a.com\0*.b.com\0\0";
+ * just "\0" when there are none). Wildcards stay as written ("*.example.com"); matching them is
+ * the SNI selector's job. ETLS_ERR_LIMIT when out is too small, ETLS_ERR_INVALID for a
+ * malformed certificate or a name with characters outside [A-Za-z0-9*._-]. */
 int etls_cert_leaf_dns_names(const etls_cert_chain_t *c, char *out, size_t outlen);
 
 /* P-256 ECDH (secp256r1 key share, RFC 8446 §4.2.8.2: uncompressed points, 65 bytes). */
 #define ETLS_P256_POINT_LEN 65
 #define ETLS_P256_SHARED_LEN 32
 typedef struct etls_p256_key {
-    uint8_t priv[32]; /* secret scalar, wiped by etls_p256_key_wipe */
+    uint8_t priv[32]; /* secret scalar, big-endian, 1 <= priv < n; wiped by etls_p256_key_wipe */
 } etls_p256_key_t;
 
+/* Random scalar from OpenSSL's private DRBG and its public point (0x04 || X || Y).
+ * Thread-safe; ETLS_ERR_CRYPTO when OpenSSL fails. */
 int etls_p256_keygen(etls_p256_key_t *k, uint8_t pub[ETLS_P256_POINT_LEN]);
-/* Validates the peer point (on curve, not infinity); ETLS_ERR_INVALID when it is not. */
+/* Shared secret = x coordinate of priv * peer. Validates the peer point: format byte 0x04,
+ * coordinates below p, on the curve, result not infinity; ETLS_ERR_INVALID when it is not.
+ * On any failure out is zeroed. Thread-safe; constant-time in the scalar (OpenSSL's P-256). */
 int etls_p256_shared(const etls_p256_key_t *k, const uint8_t peer[ETLS_P256_POINT_LEN],
                      uint8_t out[ETLS_P256_SHARED_LEN]);
+/* Same, for a peer key share of any length straight off the wire: everything but 65 bytes
+ * starting with 0x04 (compressed and hybrid points, the 1-byte infinity) is ETLS_ERR_INVALID. */
+int etls_p256_shared_len(const etls_p256_key_t *k, const uint8_t *peer, size_t peerlen,
+                         uint8_t out[ETLS_P256_SHARED_LEN]);
 void etls_p256_key_wipe(etls_p256_key_t *k);
 
 #endif

@@ -11,8 +11,8 @@
 #define ETLS_RAND_BUF 4096
 
 typedef struct etls_rand {
-    size_t pos;   /* next unread byte in buf */
-    int seeded;   /* deterministic mode: buf refilled from SHA-256(seed || counter) */
+    size_t pos; /* next unread byte in buf */
+    int seeded; /* deterministic mode: buf refilled from SHA-256(seed || counter) */
     uint64_t counter;
     uint8_t seed[32];
     uint8_t buf[ETLS_RAND_BUF];
@@ -20,7 +20,9 @@ typedef struct etls_rand {
 
 void etls_rand_init(etls_rand_t *r);
 void etls_rand_init_seeded(etls_rand_t *r, const uint8_t seed[32]); /* tests and fuzzing only */
-/* Fills out; returns 0, or ETLS_ERR_IO when the kernel cannot supply entropy. */
+/* Fills out[0..n); returns 0, ETLS_ERR_INVALID for n == 0 or out == NULL (a zero-length
+ * request is a caller bug), or ETLS_ERR_IO when the kernel cannot supply entropy (then out is
+ * zeroed). */
 int etls_rand_bytes(etls_rand_t *r, void *out, size_t n);
 void etls_rand_wipe(etls_rand_t *r);
 

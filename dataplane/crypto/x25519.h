@@ -2,7 +2,13 @@
  *
  * Several implementations exist (BearSSL style): each has a _get() that returns NULL when the
  * running CPU lacks what it needs. etls_x25519_best() picks the widest available once, at first
- * use. Everything here is constant-time in the secret scalar. Callers own all buffers. */
+ * use. Everything here is constant-time in the secret scalar. Callers own all buffers; nothing
+ * allocates, nothing keeps a pointer after returning, and intermediate secrets (clamped scalars,
+ * ladder and Edwards state) are wiped before returning. All functions are thread-safe (the
+ * key-generation table, 32 KiB, is built once under pthread_once at first use, ~0.2 ms).
+ *
+ * Owners: portable ladder, key generation and dispatch in dataplane/crypto/x25519/
+ * (x25519_portable.c, x25519_base.c, x25519.c); the AVX2 lanes in x25519_avx2.c. */
 #ifndef ETLS_CRYPTO_X25519_H
 #define ETLS_CRYPTO_X25519_H
 
@@ -22,7 +28,7 @@ typedef struct etls_x25519_op {
 } etls_x25519_op_t;
 
 typedef struct etls_x25519_impl {
-    const char *name; /* "portable", "avx2", "avx512ifma" */
+    const char *name; /* "portable", "avx2" */
     unsigned lanes;   /* how many variable-base multiplications run side by side */
     /* Runs n variable-base multiplications (all ops have peer != NULL). */
     void (*shared_batch)(etls_x25519_op_t *ops, size_t n);
@@ -30,14 +36,18 @@ typedef struct etls_x25519_impl {
 
 const etls_x25519_impl_t *etls_x25519_portable_get(void);
 const etls_x25519_impl_t *etls_x25519_avx2_get(void);       /* NULL without AVX2 */
-const etls_x25519_impl_t *etls_x25519_avx512ifma_get(void); /* NULL without AVX-512 IFMA */
 const etls_x25519_impl_t *etls_x25519_best(void);
 
 /* Runs a mixed batch: key generations through the fixed-base table (with one shared field
- * inversion for the whole batch), shared secrets through `impl` (NULL = best). */
+ * inversion per 16 keys), shared secrets through `impl` (NULL = best). Every op's out and
+ * status are written; key generations always get status 0. Order of execution is unspecified,
+ * so an op's out must not overlap another op's inputs. */
 void etls_x25519_batch(const etls_x25519_impl_t *impl, etls_x25519_op_t *ops, size_t n);
 
-/* Single operations (portable shared secret, table-based key generation). */
+/* Single operations (portable shared secret, table-based key generation). etls_x25519_shared
+ * returns 0 or ETLS_ERR_INVALID (all-zero secret, out is then all zero); out may alias sk or
+ * peer. The scalar is clamped internally (RFC 7748 §5); bit 255 of peer is ignored and peer
+ * values >= p are reduced, as RFC 7748 requires. */
 int etls_x25519_shared(uint8_t out[32], const uint8_t sk[32], const uint8_t peer[32]);
 void etls_x25519_public(uint8_t pub[32], const uint8_t sk[32]);
 

@@ -1,0 +1,284 @@
+/* Per-worker crypto batch queues; see batch.h for the model and ownership rules. */
+#include "batch/batch.h"
+
+#include "common/ct.h"
+#include "common/err.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_CAP 64
+
+/* Per request: who waits for it and where its status goes. Kept apart from the op arrays so
+ * the X25519 and AEAD queues stay contiguous arrays the crypto layer can take as they are. */
+typedef struct slot {
+    etls_batch_waiter_t *w;
+    int *status;
+} slot_t;
+
+typedef struct queue {
+    size_t n, cap;
+    slot_t *slots;
+} queue_t;
+
+struct etls_batch {
+    etls_batch_config_t cfg;
+    queue_t qx, qp, qs, qa;
+    etls_x25519_op_t *x25519;
+    etls_batch_p256_op_t *p256;
+    etls_batch_sign_op_t *sign;
+    etls_aead_op_t *aead;
+    etls_batch_waiter_t *ready_head, *ready_tail;
+    etls_batch_stats_t st;
+};
+
+static size_t cap_or_default(size_t cap)
+{
+    return cap ? cap : DEFAULT_CAP;
+}
+
+static int queue_init(queue_t *q, size_t cap, void **ops, size_t opsize)
+{
+    q->n = 0;
+    q->cap = cap;
+    q->slots = calloc(cap, sizeof *q->slots);
+    *ops = calloc(cap, opsize);
+    return (q->slots && *ops) ? 0 : ETLS_ERR_NOMEM;
+}
+
+etls_batch_t *etls_batch_new(const etls_batch_config_t *cfg)
+{
+    etls_batch_t *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    b->cfg = *cfg;
+    if (!b->cfg.x25519)
+        b->cfg.x25519 = etls_x25519_best();
+    int rc = queue_init(&b->qx, cap_or_default(cfg->x25519_cap), (void **)&b->x25519, sizeof *b->x25519);
+    rc |= queue_init(&b->qp, cap_or_default(cfg->p256_cap), (void **)&b->p256, sizeof *b->p256);
+    rc |= queue_init(&b->qs, cap_or_default(cfg->sign_cap), (void **)&b->sign, sizeof *b->sign);
+    rc |= queue_init(&b->qa, cap_or_default(cfg->aead_cap), (void **)&b->aead, sizeof *b->aead);
+    if (rc) {
+        etls_batch_free(b);
+        return NULL;
+    }
+    return b;
+}
+
+void etls_batch_free(etls_batch_t *b)
+{
+    if (!b)
+        return;
+    free(b->qx.slots);
+    free(b->qp.slots);
+    free(b->qs.slots);
+    free(b->qa.slots);
+    free(b->x25519);
+    free(b->p256);
+    free(b->sign);
+    free(b->aead);
+    etls_wipe(b, sizeof *b);
+    free(b);
+}
+
+static void make_ready(etls_batch_t *b, etls_batch_waiter_t *w)
+{
+    if (b->cfg.on_ready) {
+        b->cfg.on_ready(w, b->cfg.on_ready_arg);
+        return;
+    }
+    if (w->on_ready)
+        return;
+    w->on_ready = 1;
+    w->next = NULL;
+    if (b->ready_tail)
+        b->ready_tail->next = w;
+    else
+        b->ready_head = w;
+    b->ready_tail = w;
+}
+
+/* Delivers the statuses of a run queue and releases its waiters. */
+static void queue_complete(etls_batch_t *b, queue_t *q, const int *status, size_t stride)
+{
+    for (size_t i = 0; i < q->n; i++) {
+        slot_t *s = &q->slots[i];
+        int st = *(const int *)((const uint8_t *)status + i * stride);
+        if (s->status)
+            *s->status = st;
+        if (s->w && --s->w->pending == 0)
+            make_ready(b, s->w);
+    }
+    q->n = 0;
+}
+
+static void run_x25519(etls_batch_t *b)
+{
+    if (!b->qx.n)
+        return;
+    etls_x25519_batch(b->cfg.x25519, b->x25519, b->qx.n);
+    b->st.x25519_ops += b->qx.n;
+    queue_complete(b, &b->qx, &b->x25519[0].status, sizeof b->x25519[0]);
+}
+
+/* P-256 and signatures run one by one; their status lands in a per-slot array built here. */
+static void run_p256(etls_batch_t *b)
+{
+    int st[b->qp.n ? b->qp.n : 1];
+    for (size_t i = 0; i < b->qp.n; i++) {
+        etls_batch_p256_op_t *op = &b->p256[i];
+        etls_p256_key_t k;
+        st[i] = etls_p256_keygen(&k, op->pub);
+        if (st[i] == 0)
+            st[i] = etls_p256_shared_len(&k, op->peer, op->peer_len, op->shared);
+        etls_p256_key_wipe(&k);
+    }
+    b->st.p256_ops += b->qp.n;
+    queue_complete(b, &b->qp, st, sizeof st[0]);
+}
+
+static void run_sign(etls_batch_t *b)
+{
+    int st[b->qs.n ? b->qs.n : 1];
+    for (size_t i = 0; i < b->qs.n; i++) {
+        etls_batch_sign_op_t *op = &b->sign[i];
+        size_t len = op->sig_cap;
+        st[i] = etls_pkey_sign(op->key, op->scheme, op->msg, op->msg_len, op->sig, &len);
+        *op->sig_len = st[i] == 0 ? len : 0;
+    }
+    b->st.sign_ops += b->qs.n;
+    queue_complete(b, &b->qs, st, sizeof st[0]);
+}
+
+static void run_aead(etls_batch_t *b)
+{
+    if (!b->qa.n)
+        return;
+    etls_aead_burst(b->cfg.aead, b->aead, b->qa.n);
+    b->st.aead_ops += b->qa.n;
+    queue_complete(b, &b->qa, &b->aead[0].status, sizeof b->aead[0]);
+}
+
+size_t etls_batch_run(etls_batch_t *b)
+{
+    size_t n = etls_batch_queued(b);
+    if (!n)
+        return 0;
+    b->st.runs++;
+    run_x25519(b);
+    run_p256(b);
+    run_sign(b);
+    run_aead(b);
+    return n;
+}
+
+/* Takes the next slot of q, flushing everything first when q is full. */
+static size_t take_slot(etls_batch_t *b, queue_t *q, etls_batch_waiter_t *w, int *status)
+{
+    if (q->n == q->cap) {
+        b->st.full_flushes++;
+        etls_batch_run(b);
+    }
+    size_t i = q->n++;
+    q->slots[i].w = w;
+    q->slots[i].status = status;
+    if (status)
+        *status = ETLS_ERR_IN_PROGRESS;
+    if (w)
+        w->pending++;
+    return i;
+}
+
+etls_x25519_op_t *etls_batch_x25519(etls_batch_t *b, etls_batch_waiter_t *w, int *status)
+{
+    etls_x25519_op_t *op = &b->x25519[take_slot(b, &b->qx, w, status)];
+    memset(op, 0, sizeof *op);
+    return op;
+}
+
+etls_batch_p256_op_t *etls_batch_p256(etls_batch_t *b, etls_batch_waiter_t *w, int *status)
+{
+    etls_batch_p256_op_t *op = &b->p256[take_slot(b, &b->qp, w, status)];
+    memset(op, 0, sizeof *op);
+    return op;
+}
+
+etls_batch_sign_op_t *etls_batch_sign(etls_batch_t *b, etls_batch_waiter_t *w, int *status)
+{
+    etls_batch_sign_op_t *op = &b->sign[take_slot(b, &b->qs, w, status)];
+    memset(op, 0, sizeof *op);
+    return op;
+}
+
+etls_aead_op_t *etls_batch_aead(etls_batch_t *b, etls_batch_waiter_t *w, int *status)
+{
+    if (!b->cfg.aead)
+        return NULL;
+    etls_aead_op_t *op = &b->aead[take_slot(b, &b->qa, w, status)];
+    memset(op, 0, sizeof *op);
+    return op;
+}
+
+/* Compacts q (and its op array) dropping w's requests, keeping the order of the others. */
+static void queue_cancel(queue_t *q, void *ops, size_t opsize, etls_batch_waiter_t *w)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < q->n; i++) {
+        if (q->slots[i].w == w)
+            continue;
+        if (i != j) {
+            q->slots[j] = q->slots[i];
+            memcpy((uint8_t *)ops + j * opsize, (uint8_t *)ops + i * opsize, opsize);
+        }
+        j++;
+    }
+    q->n = j;
+}
+
+void etls_batch_cancel(etls_batch_t *b, etls_batch_waiter_t *w)
+{
+    queue_cancel(&b->qx, b->x25519, sizeof *b->x25519, w);
+    queue_cancel(&b->qp, b->p256, sizeof *b->p256, w);
+    queue_cancel(&b->qs, b->sign, sizeof *b->sign, w);
+    queue_cancel(&b->qa, b->aead, sizeof *b->aead, w);
+    w->pending = 0;
+    if (!w->on_ready)
+        return;
+    etls_batch_waiter_t **pp = &b->ready_head, *prev = NULL;
+    while (*pp && *pp != w) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    if (*pp) {
+        *pp = w->next;
+        if (b->ready_tail == w)
+            b->ready_tail = prev;
+    }
+    w->on_ready = 0;
+    w->next = NULL;
+}
+
+etls_batch_waiter_t *etls_batch_pop_ready(etls_batch_t *b)
+{
+    while (b->ready_head) {
+        etls_batch_waiter_t *w = b->ready_head;
+        b->ready_head = w->next;
+        if (!b->ready_head)
+            b->ready_tail = NULL;
+        w->next = NULL;
+        w->on_ready = 0;
+        if (w->pending == 0)
+            return w;
+    }
+    return NULL;
+}
+
+size_t etls_batch_queued(const etls_batch_t *b)
+{
+    return b->qx.n + b->qp.n + b->qs.n + b->qa.n;
+}
+
+void etls_batch_get_stats(const etls_batch_t *b, etls_batch_stats_t *st)
+{
+    *st = b->st;
+}

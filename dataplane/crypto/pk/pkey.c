@@ -1,0 +1,209 @@
+/* The key wrapper: type checks, per-key operation templates, sign and verify. */
+#include "crypto/pk/pk_internal.h"
+
+#include "common/err.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/rsa.h>
+#include <openssl/sha.h>
+
+#define SHA256_LEN 32
+
+/* RFC 8446 §4.2.3: RSASSA-PSS salt length equals the digest length, MGF1 with the same hash. */
+static int set_pss(EVP_PKEY_CTX *pc)
+{
+    return EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PSS_PADDING) > 0 &&
+           EVP_PKEY_CTX_set_rsa_pss_saltlen(pc, SHA256_LEN) > 0 &&
+           EVP_PKEY_CTX_set_rsa_mgf1_md(pc, EVP_sha256()) > 0;
+}
+
+static EVP_PKEY_CTX *digest_tmpl(EVP_PKEY *pkey, uint16_t scheme, int sign)
+{
+    EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+    int ok = pc && (sign ? EVP_PKEY_sign_init(pc) : EVP_PKEY_verify_init(pc)) > 0 &&
+             EVP_PKEY_CTX_set_signature_md(pc, EVP_sha256()) > 0 &&
+             (scheme != ETLS_SIG_RSA_PSS_RSAE_SHA256 || set_pss(pc));
+    if (!ok) {
+        EVP_PKEY_CTX_free(pc);
+        return NULL;
+    }
+    return pc;
+}
+
+static EVP_MD_CTX *message_tmpl(EVP_PKEY *pkey, int sign)
+{
+    EVP_MD_CTX *m = EVP_MD_CTX_new();
+    int ok = m && (sign ? EVP_DigestSignInit_ex(m, NULL, NULL, NULL, NULL, pkey, NULL)
+                        : EVP_DigestVerifyInit_ex(m, NULL, NULL, NULL, NULL, pkey, NULL)) > 0;
+    if (!ok) {
+        EVP_MD_CTX_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* Which scheme a key signs with; 0 and a reason in err when none. */
+static uint16_t classify(EVP_PKEY *pkey, char *err, size_t errlen, int *rc)
+{
+    *rc = ETLS_ERR_UNSUPPORTED;
+    if (EVP_PKEY_is_a(pkey, "ED25519"))
+        return ETLS_SIG_ED25519;
+    if (EVP_PKEY_is_a(pkey, "EC")) {
+        char group[64] = "";
+        if (!EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group,
+                                            sizeof group, NULL)) {
+            etls_pk_errf(err, errlen, "EC key with explicit or unnamed curve parameters is not "
+                                      "supported (only named curve P-256)");
+            return 0;
+        }
+        if (strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0)
+            return ETLS_SIG_ECDSA_SECP256R1_SHA256;
+        etls_pk_errf(err, errlen, "EC curve %s is not supported (only P-256)", group);
+        return 0;
+    }
+    if (EVP_PKEY_is_a(pkey, "RSA")) {
+        int bits = EVP_PKEY_get_bits(pkey);
+        if (bits >= ETLS_RSA_MIN_BITS && bits <= ETLS_RSA_MAX_BITS)
+            return ETLS_SIG_RSA_PSS_RSAE_SHA256;
+        etls_pk_errf(err, errlen, "RSA key of %d bits is not supported (%s %d bits)", bits,
+                     bits < ETLS_RSA_MIN_BITS ? "too small, minimum" : "too large, maximum",
+                     bits < ETLS_RSA_MIN_BITS ? ETLS_RSA_MIN_BITS : ETLS_RSA_MAX_BITS);
+        return 0;
+    }
+    const char *name = EVP_PKEY_get0_type_name(pkey);
+    etls_pk_errf(err, errlen, "%s keys are not supported (use EC P-256, RSA 2048-4096 or Ed25519)",
+                 name ? name : "this type of");
+    return 0;
+}
+
+static int build_tmpls(etls_pkey_t *k)
+{
+    if (k->scheme == ETLS_SIG_ED25519) {
+        k->dverify_tmpl = message_tmpl(k->pkey, 0);
+        k->dsign_tmpl = k->has_private ? message_tmpl(k->pkey, 1) : NULL;
+        return k->dverify_tmpl && (k->dsign_tmpl || !k->has_private);
+    }
+    k->verify_tmpl = digest_tmpl(k->pkey, k->scheme, 0);
+    k->sign_tmpl = k->has_private ? digest_tmpl(k->pkey, k->scheme, 1) : NULL;
+    return k->verify_tmpl && (k->sign_tmpl || !k->has_private);
+}
+
+/* Catches a private key whose public half does not belong to it (a damaged or hand-edited file)
+ * at load time rather than as handshake failures on every client. */
+static int self_test(const etls_pkey_t *k)
+{
+    static const uint8_t msg[] = "edgetls key self-test";
+    uint8_t sig[ETLS_SIG_MAX_LEN];
+    size_t siglen = sizeof sig;
+    if (etls_pkey_sign(k, k->scheme, msg, sizeof msg, sig, &siglen) != 0)
+        return 0;
+    return etls_pkey_verify(k, k->scheme, msg, sizeof msg, sig, siglen) == 0;
+}
+
+int etls_pk_wrap(etls_pkey_t **out, EVP_PKEY *pkey, int has_private, char *err, size_t errlen)
+{
+    *out = NULL;
+    int rc;
+    uint16_t scheme = classify(pkey, err, errlen, &rc);
+    if (!scheme) {
+        EVP_PKEY_free(pkey);
+        return rc;
+    }
+    etls_pkey_t *k = calloc(1, sizeof *k);
+    if (!k) {
+        EVP_PKEY_free(pkey);
+        etls_pk_errf(err, errlen, "out of memory");
+        return ETLS_ERR_NOMEM;
+    }
+    k->pkey = pkey;
+    k->scheme = scheme;
+    k->has_private = has_private;
+    k->sig_max = (size_t)EVP_PKEY_get_size(pkey);
+    if (k->sig_max == 0 || k->sig_max > ETLS_SIG_MAX_LEN || !build_tmpls(k)) {
+        etls_pk_errf(err, errlen, "cannot set up %s operations in OpenSSL",
+                     EVP_PKEY_get0_type_name(pkey));
+        rc = ETLS_ERR_CRYPTO;
+    } else if (has_private && !self_test(k)) {
+        etls_pk_errf(err, errlen, "private key fails its sign/verify self-test (damaged key?)");
+        rc = ETLS_ERR_INVALID;
+    } else {
+        *out = k;
+        return 0;
+    }
+    ERR_clear_error();
+    etls_pkey_free(k);
+    return rc;
+}
+
+void etls_pkey_free(etls_pkey_t *k)
+{
+    if (!k)
+        return;
+    EVP_PKEY_CTX_free(k->sign_tmpl);
+    EVP_PKEY_CTX_free(k->verify_tmpl);
+    EVP_MD_CTX_free(k->dsign_tmpl);
+    EVP_MD_CTX_free(k->dverify_tmpl);
+    EVP_PKEY_free(k->pkey); /* OpenSSL wipes the private components */
+    free(k);
+}
+
+uint16_t etls_pkey_scheme(const etls_pkey_t *k)
+{
+    return k ? k->scheme : 0;
+}
+
+int etls_pkey_sign(const etls_pkey_t *k, uint16_t scheme, const uint8_t *msg, size_t len,
+                   uint8_t *sig, size_t *siglen)
+{
+    ETLS_ENSURE(k && sig && siglen && (msg || !len), ETLS_ERR_INVALID);
+    ETLS_ENSURE(scheme == k->scheme && k->has_private && *siglen >= k->sig_max, ETLS_ERR_INVALID);
+    if (!msg)
+        msg = (const uint8_t *)""; /* an empty message is valid; OpenSSL wants a pointer */
+    int ok;
+    if (k->scheme == ETLS_SIG_ED25519) {
+        EVP_MD_CTX *m = EVP_MD_CTX_new();
+        ok = m && EVP_MD_CTX_copy_ex(m, k->dsign_tmpl) && EVP_DigestSign(m, sig, siglen, msg, len) == 1;
+        EVP_MD_CTX_free(m);
+    } else {
+        uint8_t h[SHA256_LEN];
+        SHA256(msg, len, h);
+        EVP_PKEY_CTX *pc = EVP_PKEY_CTX_dup(k->sign_tmpl);
+        ok = pc && EVP_PKEY_sign(pc, sig, siglen, h, sizeof h) == 1;
+        EVP_PKEY_CTX_free(pc);
+    }
+    if (ok)
+        return 0;
+    ERR_clear_error(); /* the worker thread's error queue must not fill up */
+    return ETLS_ERR_CRYPTO;
+}
+
+int etls_pkey_verify(const etls_pkey_t *k, uint16_t scheme, const uint8_t *msg, size_t len,
+                     const uint8_t *sig, size_t siglen)
+{
+    ETLS_ENSURE(k && (sig || !siglen) && (msg || !len), ETLS_ERR_INVALID);
+    ETLS_ENSURE(scheme == k->scheme, ETLS_ERR_INVALID);
+    ETLS_ENSURE(siglen > 0 && siglen <= k->sig_max, ETLS_ERR_AUTH);
+    if (!msg)
+        msg = (const uint8_t *)"";
+    int ok;
+    if (k->scheme == ETLS_SIG_ED25519) {
+        EVP_MD_CTX *m = EVP_MD_CTX_new();
+        ok = m && EVP_MD_CTX_copy_ex(m, k->dverify_tmpl) &&
+             EVP_DigestVerify(m, sig, siglen, msg, len) == 1;
+        EVP_MD_CTX_free(m);
+    } else {
+        uint8_t h[SHA256_LEN];
+        SHA256(msg, len, h);
+        EVP_PKEY_CTX *pc = EVP_PKEY_CTX_dup(k->verify_tmpl);
+        ok = pc && EVP_PKEY_verify(pc, sig, siglen, h, sizeof h) == 1;
+        EVP_PKEY_CTX_free(pc);
+    }
+    if (ok)
+        return 0;
+    ERR_clear_error();
+    return ETLS_ERR_AUTH;
+}

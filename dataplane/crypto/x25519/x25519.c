@@ -1,0 +1,78 @@
+/* X25519 dispatch: picks the implementation once, splits mixed batches into fixed-base key
+ * generations and variable-base shared secrets, and offers single-shot calls. */
+#include <pthread.h>
+
+#include "x25519_internal.h"
+
+static const etls_x25519_impl_t *best_impl;
+static pthread_once_t best_once = PTHREAD_ONCE_INIT;
+
+static void best_init(void)
+{
+    const etls_x25519_impl_t *avx2 = etls_x25519_avx2_get();
+    best_impl = avx2 ? avx2 : etls_x25519_portable_get();
+}
+
+const etls_x25519_impl_t *etls_x25519_best(void)
+{
+    pthread_once(&best_once, best_init);
+    return best_impl;
+}
+
+/* Ops are gathered in chunks so the work arrays stay on the stack (no allocation) while each
+ * implementation still sees enough lanes: 16 is a multiple of every lane count we have. */
+#define BATCH_CHUNK 16
+
+/* Runs the shared-secret ops among ops[0..n) through impl, BATCH_CHUNK at a time. The
+ * implementation wants a dense array, so the op descriptors (pointers and status, no secret
+ * bytes) are copied in and the status copied back. */
+static void batch_shared(const etls_x25519_impl_t *impl, etls_x25519_op_t *ops, size_t n)
+{
+    etls_x25519_op_t dense[BATCH_CHUNK];
+    size_t where[BATCH_CHUNK];
+    size_t m = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (m == BATCH_CHUNK || (i == n && m > 0)) {
+            impl->shared_batch(dense, m);
+            for (size_t j = 0; j < m; j++)
+                ops[where[j]].status = dense[j].status;
+            m = 0;
+        }
+        if (i < n && ops[i].peer != NULL) {
+            dense[m] = ops[i];
+            where[m++] = i;
+        }
+    }
+}
+
+static void batch_keygen(etls_x25519_op_t *ops, size_t n)
+{
+    etls_x25519_op_t *gen[BATCH_CHUNK];
+    size_t m = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (m == BATCH_CHUNK || (i == n && m > 0)) {
+            etls_x25519_base_batch(gen, m);
+            m = 0;
+        }
+        if (i < n && ops[i].peer == NULL)
+            gen[m++] = &ops[i];
+    }
+}
+
+void etls_x25519_batch(const etls_x25519_impl_t *impl, etls_x25519_op_t *ops, size_t n)
+{
+    if (impl == NULL)
+        impl = etls_x25519_best();
+    batch_keygen(ops, n);
+    batch_shared(impl, ops, n);
+}
+
+int etls_x25519_shared(uint8_t out[32], const uint8_t sk[32], const uint8_t peer[32])
+{
+    return etls_x25519_portable_one(out, sk, peer);
+}
+
+void etls_x25519_public(uint8_t pub[32], const uint8_t sk[32])
+{
+    etls_x25519_base_one(pub, sk);
+}

@@ -1,0 +1,76 @@
+/* io_uring transport plumbing for one worker: the ring, a provided-buffer ring for multishot
+ * receives, listening sockets, and a start-up probe of the kernel features the worker needs.
+ *
+ * Completions carry a 64-bit user_data built by etls_io_ud(): the operation kind, the
+ * connection (or listener) slot, and the slot's generation, so a completion that arrives for
+ * a slot which was recycled is recognised and ignored.
+ *
+ * Ownership: everything here is per worker (one thread); nothing is shared between rings. */
+#ifndef ETLS_IO_URING_H
+#define ETLS_IO_URING_H
+
+#include <liburing.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* Operation kinds encoded in user_data. */
+typedef enum {
+    ETLS_IO_OP_NONE = 0,
+    ETLS_IO_OP_ACCEPT,     /* multishot accept; slot = listener index */
+    ETLS_IO_OP_RECV,       /* client multishot recv */
+    ETLS_IO_OP_SEND,       /* client send */
+    ETLS_IO_OP_BK_CONNECT, /* backend connect */
+    ETLS_IO_OP_BK_RECV,    /* backend multishot recv */
+    ETLS_IO_OP_BK_SEND,    /* backend send */
+    ETLS_IO_OP_CANCEL,     /* completion of a cancel request: ignored */
+} etls_io_op_t;
+
+static inline uint64_t etls_io_ud(etls_io_op_t op, uint32_t slot, uint32_t gen)
+{
+    return ((uint64_t)gen << 32) | ((uint64_t)(slot & 0xffffff) << 8) | (uint64_t)op;
+}
+static inline etls_io_op_t etls_io_ud_op(uint64_t ud) { return (etls_io_op_t)(ud & 0xff); }
+static inline uint32_t etls_io_ud_slot(uint64_t ud) { return (uint32_t)(ud >> 8) & 0xffffff; }
+static inline uint32_t etls_io_ud_gen(uint64_t ud) { return (uint32_t)(ud >> 32); }
+
+/* Provided-buffer ring (IORING_REGISTER_PBUF_RING): the kernel picks a buffer per received
+ * chunk; the worker copies the bytes out and hands the buffer back with etls_io_bufs_recycle. */
+typedef struct etls_io_bufs {
+    struct io_uring_buf_ring *br;
+    uint8_t *mem;     /* nbufs * size bytes */
+    size_t br_bytes;  /* mmap length of br */
+    uint32_t nbufs;   /* power of two */
+    uint32_t size;    /* bytes per buffer */
+    uint16_t bgid;
+    uint32_t pending; /* buffers added since the last advance */
+} etls_io_bufs_t;
+
+int etls_io_bufs_init(etls_io_bufs_t *b, struct io_uring *ring, uint16_t bgid, uint32_t nbufs,
+                      uint32_t size);
+void etls_io_bufs_free(etls_io_bufs_t *b, struct io_uring *ring);
+static inline uint8_t *etls_io_buf(const etls_io_bufs_t *b, uint16_t bid)
+{
+    return b->mem + (size_t)bid * b->size;
+}
+/* Returns buffer bid to the ring; made visible to the kernel by etls_io_bufs_commit. */
+void etls_io_bufs_recycle(etls_io_bufs_t *b, uint16_t bid);
+void etls_io_bufs_commit(etls_io_bufs_t *b);
+
+/* A listening TCP socket with SO_REUSEPORT (one per worker and address, so the kernel spreads
+ * connections over the workers). Returns the fd or a negative ETLS_ERR_* with a message. */
+int etls_io_listen(const struct sockaddr *addr, socklen_t len, int backlog, char *err, size_t errlen);
+
+/* Checks once, at start-up, that the running kernel has what the workers use: io_uring itself
+ * (not disabled by sysctl), IORING_FEAT_EXT_ARG/NODROP, the opcodes, provided-buffer rings,
+ * multishot accept and multishot recv (exercised on a socketpair). On failure returns
+ * ETLS_ERR_UNSUPPORTED with an explanation (what is missing, why, which kernel is needed). */
+int etls_io_probe(char *err, size_t errlen);
+
+/* A ring with the flags the workers use (single issuer where supported). */
+int etls_io_ring_init(struct io_uring *ring, unsigned entries, char *err, size_t errlen);
+
+/* Next free SQE, submitting first when the SQ is full (so callers never see NULL). */
+struct io_uring_sqe *etls_io_sqe(struct io_uring *ring);
+
+#endif

@@ -1,0 +1,247 @@
+/* edgetls: the dataplane executable. Parses the configuration, builds the shared read-only
+ * state (TLS server context, HTTP responses), starts one pinned worker per core and then only
+ * handles signals: SIGTERM/SIGINT graceful shutdown, SIGUSR1 stats.
+ * Exit status: 0 after a clean shutdown, 1 on a runtime failure, 2 on a bad configuration. */
+#include "common/err.h"
+#include "config/config.h"
+#include "crypto/pk.h"
+#include "crypto/rand.h"
+#include "http/http.h"
+#include "io/uring.h"
+#include "tls/tls.h"
+#include "worker/worker.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef ETLS_VERSION
+#define ETLS_VERSION "dev"
+#endif
+
+#define EXIT_CONFIG 2
+
+static int cert_fail(const etls_config_t *cfg, const etls_config_cert_t *ct, const char *what)
+{
+    if (ct->line)
+        fprintf(stderr, "edgetls: %s:%d: [cert]: %s\n", cfg->source, ct->line, what);
+    else
+        fprintf(stderr, "edgetls: command line: --cert %s: %s\n", ct->chain, what);
+    return ETLS_ERR_INVALID;
+}
+
+/* "a\0*.b\0\0" from the configured names minus "default"; NULL (names from the leaf) when none. */
+static const char *cert_names(const etls_config_cert_t *ct, char *buf, size_t cap, int *is_default)
+{
+    size_t n = 0;
+    *is_default = 0;
+    for (size_t i = 0; i < ct->nnames; i++) {
+        if (!strcmp(ct->names[i], "default")) {
+            *is_default = 1;
+            continue;
+        }
+        size_t l = strlen(ct->names[i]) + 1;
+        if (n + l + 1 > cap)
+            break;
+        memcpy(buf + n, ct->names[i], l);
+        n += l;
+    }
+    buf[n] = 0;
+    return n ? buf : NULL;
+}
+
+static int load_cert(etls_tls_server_ctx_t *ctx, const etls_config_t *cfg, const etls_config_cert_t *ct)
+{
+    char err[256], names[ETLS_CONFIG_MAX_NAMES * ETLS_CONFIG_NAME_MAX + 1];
+    etls_cert_chain_t chain;
+    etls_pkey_t *key = NULL;
+    memset(&chain, 0, sizeof chain);
+    if (etls_cert_chain_load_file(&chain, ct->chain, err, sizeof err) < 0)
+        return cert_fail(cfg, ct, err);
+    if (etls_pkey_load_file(&key, ct->key, err, sizeof err) < 0) {
+        etls_cert_chain_free(&chain);
+        return cert_fail(cfg, ct, err);
+    }
+    int is_default;
+    const char *list = cert_names(ct, names, sizeof names, &is_default);
+    if (etls_tls_server_ctx_add_cert_names(ctx, &chain, key, list, is_default, err, sizeof err) < 0)
+        return cert_fail(cfg, ct, err);
+    return 0;
+}
+
+static int build_tls(etls_tls_server_ctx_t *ctx, const etls_config_t *cfg)
+{
+    etls_rand_t rng;
+    etls_rand_init(&rng);
+    int rc = etls_tls_server_ctx_init(ctx, &rng);
+    etls_rand_wipe(&rng);
+    if (rc < 0) {
+        fprintf(stderr, "edgetls: TLS context: %s\n", etls_strerror(rc));
+        return rc;
+    }
+    const char *where = cfg->source[0] ? cfg->source : "command line";
+    if (cfg->nsuites && etls_tls_server_ctx_set_suites(ctx, cfg->suites, cfg->nsuites) < 0) {
+        fprintf(stderr, "edgetls: %s: ciphers: only the TLS 1.3 suites are implemented "
+                        "(TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256, "
+                        "TLS_AES_128_CCM_SHA256, TLS_AES_128_CCM_8_SHA256)\n", where);
+        return ETLS_ERR_INVALID;
+    }
+    if (cfg->ngroups && etls_tls_server_ctx_set_groups(ctx, cfg->groups, cfg->ngroups) < 0) {
+        fprintf(stderr, "edgetls: %s: groups: only x25519 and secp256r1 are implemented\n", where);
+        return ETLS_ERR_INVALID;
+    }
+    if (cfg->alpn_len) {
+        char names[ETLS_TLS_MAX_ALPN][256];
+        const char *ptrs[ETLS_TLS_MAX_ALPN];
+        size_t n = 0;
+        for (size_t off = 0; off < cfg->alpn_len && n < ETLS_TLS_MAX_ALPN; n++) {
+            size_t l = cfg->alpn[off];
+            memcpy(names[n], cfg->alpn + off + 1, l);
+            names[n][l] = 0;
+            ptrs[n] = names[n];
+            off += 1 + l;
+        }
+        if (etls_tls_server_ctx_set_alpn(ctx, ptrs, n) < 0) {
+            fprintf(stderr, "edgetls: %s: alpn: at most %d protocols\n", where, ETLS_TLS_MAX_ALPN);
+            return ETLS_ERR_INVALID;
+        }
+    }
+    for (size_t i = 0; i < cfg->ncerts; i++)
+        ETLS_GUARD(load_cert(ctx, cfg, &cfg->certs[i]));
+    return 0;
+}
+
+/* CPUs this process may run on, in order (the affinity mask, e.g. from taskset). */
+static size_t allowed_cpus(int *cpus, size_t cap)
+{
+    cpu_set_t set;
+    size_t n = 0;
+    if (sched_getaffinity(0, sizeof set, &set) < 0)
+        return 0;
+    for (int i = 0; i < CPU_SETSIZE && n < cap; i++)
+        if (CPU_ISSET(i, &set))
+            cpus[n++] = i;
+    return n;
+}
+
+static void print_stats(etls_worker_t **ws, unsigned n)
+{
+    etls_worker_stats_t st;
+    for (unsigned i = 0; i < n; i++) {
+        etls_worker_stats(ws[i], &st);
+        etls_worker_stats_print(stderr, i, &st);
+    }
+    fflush(stderr);
+}
+
+static int run(const etls_config_t *cfg, const etls_worker_shared_t *sh)
+{
+    int cpus[CPU_SETSIZE];
+    size_t ncpu = allowed_cpus(cpus, CPU_SETSIZE);
+    unsigned n = cfg->workers ? cfg->workers : (unsigned)(ncpu ? ncpu : 1);
+    etls_worker_t **ws = calloc(n, sizeof *ws);
+    if (!ws)
+        return 1;
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* workers inherit the mask: main handles them */
+    signal(SIGPIPE, SIG_IGN);
+    char err[600];
+    unsigned started = 0;
+    for (; started < n; started++) {
+        int cpu = cfg->ncpus ? cfg->cpus[started % cfg->ncpus] : ncpu ? cpus[started % ncpu] : -1;
+        if (etls_worker_start(&ws[started], sh, started, cpu, err, sizeof err) < 0) {
+            fprintf(stderr, "edgetls: %s\n", err);
+            break;
+        }
+    }
+    int status = 0;
+    if (started < n) {
+        status = 1;
+    } else {
+        fprintf(stderr, "edgetls: %s mode, %u worker%s, listening on", etls_mode_name(cfg->mode), n, n > 1 ? "s" : "");
+        for (size_t l = 0; l < cfg->nlisteners; l++)
+            fprintf(stderr, " %s%s", cfg->listeners[l].addr.text, cfg->listeners[l].tls ? "" : " (plaintext)");
+        fprintf(stderr, "\n");
+        fflush(stderr);
+        for (;;) {
+            int sig = sigwaitinfo(&sigs, NULL);
+            if (sig == SIGUSR1)
+                print_stats(ws, n);
+            else if (sig == SIGTERM || sig == SIGINT)
+                break;
+        }
+        fprintf(stderr, "edgetls: shutting down (up to %u ms for open connections)\n", cfg->shutdown_timeout_ms);
+    }
+    for (unsigned i = 0; i < started; i++)
+        etls_worker_stop(ws[i]);
+    for (unsigned i = 0; i < started; i++) {
+        etls_worker_stats_t st;
+        etls_worker_join(ws[i], &st); /* final figures, after the worker drained */
+        if (status == 0)
+            etls_worker_stats_print(stderr, i, &st);
+    }
+    free(ws);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    static etls_config_t cfg; /* large: not on the stack */
+    etls_cli_t cli;
+    char err[1024];
+    if (etls_config_from_args(&cfg, &cli, argc, argv, err, sizeof err) < 0) {
+        fprintf(stderr, "edgetls: %s\n", err);
+        return EXIT_CONFIG;
+    }
+    if (cli.help) {
+        etls_config_usage(stdout, argv[0]);
+        return 0;
+    }
+    if (cli.version) {
+        printf("edgetls %s\n", ETLS_VERSION);
+        return 0;
+    }
+    int need_tls = 0;
+    for (size_t i = 0; i < cfg.nlisteners; i++)
+        need_tls |= cfg.listeners[i].tls;
+    etls_tls_server_ctx_t *tls = NULL;
+    if (need_tls) {
+        tls = calloc(1, sizeof *tls);
+        if (!tls || build_tls(tls, &cfg) < 0) {
+            if (tls)
+                etls_tls_server_ctx_free(tls);
+            free(tls);
+            return EXIT_CONFIG;
+        }
+    }
+    if (cli.check) {
+        printf("edgetls: configuration ok\n");
+        if (tls)
+            etls_tls_server_ctx_free(tls);
+        free(tls);
+        return 0;
+    }
+    int status = 1;
+    etls_http_responder_t http;
+    if (etls_io_probe(err, sizeof err) < 0) {
+        fprintf(stderr, "edgetls: %s\n", err);
+    } else if (etls_http_responder_init(&http, cfg.body, cfg.body_len) < 0) {
+        fprintf(stderr, "edgetls: out of memory\n");
+    } else {
+        etls_worker_shared_t sh = {.cfg = &cfg, .tls = tls, .http = &http};
+        status = run(&cfg, &sh);
+        etls_http_responder_free(&http);
+    }
+    if (tls)
+        etls_tls_server_ctx_free(tls);
+    free(tls);
+    return status;
+}

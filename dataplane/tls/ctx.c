@@ -1,0 +1,277 @@
+/* The shared server context: suites, groups, ALPN, certificates and SNI selection. Built once
+ * by the config loader (this file may allocate), then read-only for the workers. */
+#include "tls/tls_internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* A cipher suite is just an AEAD and a hash (RFC 8446 §B.4). */
+static const struct suite_desc {
+    uint16_t id;
+    etls_aead_alg_t aead;
+    etls_hash_alg_t hash;
+    const char *name;
+} suite_table[] = {
+    {ETLS_TLS_AES_128_GCM_SHA256, ETLS_AEAD_AES128GCM, ETLS_HASH_SHA256, "TLS_AES_128_GCM_SHA256"},
+    {ETLS_TLS_AES_256_GCM_SHA384, ETLS_AEAD_AES256GCM, ETLS_HASH_SHA384, "TLS_AES_256_GCM_SHA384"},
+    {ETLS_TLS_CHACHA20_POLY1305_SHA256, ETLS_AEAD_CHACHA20POLY1305, ETLS_HASH_SHA256,
+     "TLS_CHACHA20_POLY1305_SHA256"},
+    {ETLS_TLS_AES_128_CCM_SHA256, ETLS_AEAD_AES128CCM, ETLS_HASH_SHA256, "TLS_AES_128_CCM_SHA256"},
+    {ETLS_TLS_AES_128_CCM_8_SHA256, ETLS_AEAD_AES128CCM8, ETLS_HASH_SHA256, "TLS_AES_128_CCM_8_SHA256"},
+};
+
+static const struct suite_desc *suite_find(uint16_t id)
+{
+    for (size_t i = 0; i < sizeof suite_table / sizeof suite_table[0]; i++)
+        if (suite_table[i].id == id)
+            return &suite_table[i];
+    return NULL;
+}
+
+int etls_tls_suite_params(uint16_t suite, etls_aead_alg_t *aead, etls_hash_alg_t *hash)
+{
+    const struct suite_desc *d = suite_find(suite);
+    ETLS_ENSURE(d, ETLS_ERR_UNSUPPORTED);
+    *aead = d->aead;
+    *hash = d->hash;
+    return 0;
+}
+
+const char *etls_tls_cipher_name(uint16_t suite)
+{
+    const struct suite_desc *d = suite_find(suite);
+    return d ? d->name : "unknown";
+}
+
+int etls_tls_server_ctx_init(etls_tls_server_ctx_t *ctx, etls_rand_t *rng)
+{
+    static const uint16_t suites[] = {ETLS_TLS_AES_128_GCM_SHA256, ETLS_TLS_AES_256_GCM_SHA384,
+                                      ETLS_TLS_CHACHA20_POLY1305_SHA256};
+    static const uint16_t groups[] = {ETLS_TLS_GROUP_X25519, ETLS_TLS_GROUP_SECP256R1};
+    memset(ctx, 0, sizeof *ctx);
+    ETLS_GUARD(etls_tls_server_ctx_set_suites(ctx, suites, 3));
+    ETLS_GUARD(etls_tls_server_ctx_set_groups(ctx, groups, 2));
+    ctx->record_size_limit = ETLS_TLS_MAX_PLAINTEXT + 1;
+    ctx->max_hs_msg = ETLS_TLS_DEFAULT_MAX_HS_MSG;
+    return etls_rand_bytes(rng, ctx->cookie_key, sizeof ctx->cookie_key);
+}
+
+void etls_tls_server_ctx_free(etls_tls_server_ctx_t *ctx)
+{
+    for (size_t i = 0; i < ctx->n_certs; i++) {
+        etls_cert_chain_free(&ctx->certs[i]->chain);
+        etls_pkey_free(ctx->certs[i]->key);
+        free(ctx->certs[i]);
+    }
+    free(ctx->certs);
+    ctx->certs = NULL;
+    ctx->n_certs = 0;
+    etls_wipe(ctx->cookie_key, sizeof ctx->cookie_key);
+}
+
+/* Copies ids into dst after checking each with `known` and rejecting duplicates. */
+static int set_list(uint16_t *dst, size_t *n_dst, size_t max, const uint16_t *ids, size_t n,
+                    int (*known)(uint16_t))
+{
+    ETLS_ENSURE(n >= 1 && n <= max, ETLS_ERR_INVALID);
+    for (size_t i = 0; i < n; i++) {
+        ETLS_ENSURE(known(ids[i]), ETLS_ERR_INVALID);
+        for (size_t j = 0; j < i; j++)
+            ETLS_ENSURE(ids[j] != ids[i], ETLS_ERR_INVALID);
+    }
+    memcpy(dst, ids, n * sizeof *ids);
+    *n_dst = n;
+    return 0;
+}
+
+static int suite_known(uint16_t id)
+{
+    return suite_find(id) != NULL;
+}
+
+static int group_known(uint16_t id)
+{
+    return id == ETLS_TLS_GROUP_X25519 || id == ETLS_TLS_GROUP_SECP256R1;
+}
+
+int etls_tls_server_ctx_set_suites(etls_tls_server_ctx_t *ctx, const uint16_t *ids, size_t n)
+{
+    return set_list(ctx->suites, &ctx->n_suites, ETLS_TLS_MAX_SUITES, ids, n, suite_known);
+}
+
+int etls_tls_server_ctx_set_groups(etls_tls_server_ctx_t *ctx, const uint16_t *ids, size_t n)
+{
+    return set_list(ctx->groups, &ctx->n_groups, ETLS_TLS_MAX_GROUPS, ids, n, group_known);
+}
+
+int etls_tls_server_ctx_set_alpn(etls_tls_server_ctx_t *ctx, const char *const *protos, size_t n)
+{
+    ETLS_ENSURE(n <= ETLS_TLS_MAX_ALPN, ETLS_ERR_INVALID);
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(protos[i]);
+        ETLS_ENSURE(l >= 1 && l <= 255, ETLS_ERR_INVALID);
+        ctx->alpn[len++] = (uint8_t)l;
+        memcpy(ctx->alpn + len, protos[i], l);
+        len += l;
+    }
+    ctx->alpn_len = len;
+    ctx->n_alpn = n;
+    return 0;
+}
+
+__attribute__((format(printf, 4, 5))) static int cert_err(char *err, size_t errlen, int rc,
+                                                          const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}
+
+/* Lower-cases and validates an explicit name list; returns its length including the final "". */
+static int copy_names(char *dst, const char *names, size_t *len)
+{
+    size_t i = 0;
+    for (;;) {
+        size_t l = strlen(names + i);
+        ETLS_ENSURE(i + l + 1 <= ETLS_TLS_MAX_NAMES_LEN, ETLS_ERR_LIMIT);
+        ETLS_ENSURE(l <= ETLS_TLS_MAX_SNI, ETLS_ERR_INVALID);
+        for (size_t k = 0; k <= l; k++) {
+            char ch = names[i + k];
+            dst[i + k] = (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
+        }
+        i += l + 1;
+        if (l == 0)
+            break;
+    }
+    *len = i;
+    return 0;
+}
+
+static size_t cert_msg_len(const etls_cert_chain_t *chain)
+{
+    size_t n = 1 + 3; /* empty certificate_request_context, certificate_list length */
+    for (size_t i = 0; i < chain->n; i++)
+        n += 3 + chain->der_len[i] + 2; /* cert_data, empty extensions */
+    return n;
+}
+
+int etls_tls_server_ctx_add_cert_names(etls_tls_server_ctx_t *ctx, etls_cert_chain_t *chain,
+                                       etls_pkey_t *key, const char *names, int is_default,
+                                       char *err, size_t errlen)
+{
+    etls_tls_cert_t *cert = NULL;
+    etls_tls_cert_t **arr = NULL;
+    int rc = ETLS_ERR_NOMEM;
+    if (ctx->n_certs >= ETLS_TLS_MAX_CERTS || !chain->n || !key) {
+        rc = cert_err(err, errlen, ETLS_ERR_LIMIT, "too many certificates or empty chain/key");
+        goto fail;
+    }
+    cert = calloc(1, sizeof *cert);
+    arr = realloc(ctx->certs, (ctx->n_certs + 1) * sizeof *arr);
+    if (!cert || !arr)
+        goto fail;
+    ctx->certs = arr;
+    cert->scheme = etls_pkey_scheme(key);
+    if (!cert->scheme || etls_cert_chain_matches_key(chain, key) != 0) {
+        rc = cert_err(err, errlen, ETLS_ERR_INVALID, "key unsupported or does not match certificate");
+        goto fail;
+    }
+    rc = names ? copy_names(cert->names, names, &cert->names_len)
+               : etls_cert_leaf_dns_names(chain, cert->names, sizeof cert->names);
+    if (rc < 0) {
+        cert_err(err, errlen, rc, "bad certificate names");
+        goto fail;
+    }
+    if (!names)
+        for (cert->names_len = 0; cert->names[cert->names_len];)
+            cert->names_len += strlen(cert->names + cert->names_len) + 1;
+    cert->names_len += names ? 0 : 1;
+    cert->chain = *chain;
+    memset(chain, 0, sizeof *chain);
+    cert->key = key;
+    cert->is_default = is_default ? 1 : 0;
+    cert->cert_msg_len = cert_msg_len(&cert->chain);
+    ctx->certs[ctx->n_certs++] = cert;
+    /* ServerHello, EncryptedExtensions (ALPN up to 255 bytes), CertificateVerify, Finished. */
+    size_t flight = 512 + 300 + ctx->alpn_len + 4 + cert->cert_msg_len + 8 + ETLS_SIG_MAX_LEN + 64;
+    if (flight > ctx->max_flight)
+        ctx->max_flight = flight;
+    return 0;
+fail:
+    free(cert);
+    etls_cert_chain_free(chain);
+    etls_pkey_free(key);
+    return rc;
+}
+
+int etls_tls_server_ctx_add_cert(etls_tls_server_ctx_t *ctx, etls_cert_chain_t *chain,
+                                 etls_pkey_t *key, int is_default, char *err, size_t errlen)
+{
+    return etls_tls_server_ctx_add_cert_names(ctx, chain, key, NULL, is_default, err, errlen);
+}
+
+/* RFC 6125 §6.4.3, restricted as browsers do: "*" only as the whole left-most label, and it
+ * matches exactly one non-empty label. */
+static int name_matches(const char *pat, size_t plen, const char *name, size_t nlen, int wild)
+{
+    if (!wild)
+        return plen == nlen && memcmp(pat, name, nlen) == 0;
+    if (plen < 3 || pat[0] != '*' || pat[1] != '.')
+        return 0;
+    const char *dot = memchr(name, '.', nlen);
+    if (!dot || dot == name)
+        return 0;
+    size_t rest = nlen - (size_t)(dot - name);
+    return rest == plen - 1 && memcmp(dot, pat + 1, rest) == 0;
+}
+
+static int scheme_ok(uint16_t scheme, const uint16_t *schemes, size_t n)
+{
+    if (!schemes)
+        return 1;
+    for (size_t i = 0; i < n; i++)
+        if (schemes[i] == scheme)
+            return 1;
+    return 0;
+}
+
+static int cert_has_name(const etls_tls_cert_t *cert, const char *name, size_t len, int wild)
+{
+    for (size_t i = 0; cert->names[i]; i += strlen(cert->names + i) + 1)
+        if (name_matches(cert->names + i, strlen(cert->names + i), name, len, wild))
+            return 1;
+    return 0;
+}
+
+const etls_tls_cert_t *etls_tls_select_cert(const etls_tls_server_ctx_t *ctx, const char *name,
+                                            size_t name_len, const uint16_t *schemes,
+                                            size_t n_schemes, int *by_name)
+{
+    /* Tier 0: exact name, tier 1: wildcard, tier 2: marked default, tier 3: first added. */
+    for (int tier = name ? 0 : 2; tier < 4; tier++) {
+        for (size_t i = 0; i < ctx->n_certs; i++) {
+            const etls_tls_cert_t *cert = ctx->certs[i];
+            int hit = tier < 2 ? cert_has_name(cert, name, name_len, tier == 1)
+                               : (tier == 2 ? cert->is_default : 1);
+            if (hit && scheme_ok(cert->scheme, schemes, n_schemes)) {
+                *by_name = tier < 2;
+                return cert;
+            }
+        }
+    }
+    return NULL;
+}
+
+const etls_tls_cert_t *etls_tls_server_ctx_select_cert(const etls_tls_server_ctx_t *ctx,
+                                                       const char *name, size_t name_len,
+                                                       const uint16_t *schemes, size_t n_schemes)
+{
+    int by_name;
+    return etls_tls_select_cert(ctx, name, name_len, schemes, n_schemes, &by_name);
+}

@@ -1,0 +1,252 @@
+/* ClientHello parsing (RFC 8446 §4.1.2) and one small parser per extension. Parsers only
+ * record what the client sent and reject malformed encodings; choosing among the offers is
+ * hs_server.c's job. Every read goes through the bounded cursor. */
+#include "tls/tls_internal.h"
+
+/* A list of uint16 values (groups, signature schemes): vec2 with an even, non-zero length.
+ * Only the first CH_MAX_LIST entries are kept; the rest are still length-checked. */
+static int read_u16_list(etls_cur_t *c, int width, uint16_t *dst, size_t *n)
+{
+    etls_cur_t v;
+    ETLS_GUARD(etls_cur_vec(c, width, 2, width == 1 ? 254 : 65534, &v));
+    ETLS_ENSURE(v.left % 2 == 0, ALERT(DECODE_ERROR));
+    *n = 0;
+    while (v.left) {
+        uint16_t x;
+        ETLS_GUARD(etls_cur_u16(&v, &x));
+        if (*n < CH_MAX_LIST)
+            dst[(*n)++] = x;
+    }
+    return 0;
+}
+
+/* RFC 6066 §3: one host_name; we keep it for certificate selection and PROXY v2. */
+static int ext_server_name(etls_cur_t *c, etls_ch_t *ch)
+{
+    etls_cur_t list;
+    ETLS_GUARD(etls_cur_vec(c, 2, 1, 65535, &list));
+    while (list.left) {
+        uint8_t type;
+        etls_cur_t name;
+        ETLS_GUARD(etls_cur_u8(&list, &type));
+        ETLS_GUARD(etls_cur_vec(&list, 2, 1, 65535, &name));
+        if (type != 0)
+            continue; /* unknown name types are skipped */
+        ETLS_ENSURE(!ch->sni, ALERT(ILLEGAL_PARAMETER)); /* one name per type */
+        ETLS_ENSURE(name.left <= ETLS_TLS_MAX_SNI, ALERT(ILLEGAL_PARAMETER));
+        for (size_t i = 0; i < name.left; i++)
+            ETLS_ENSURE(name.p[i] > 0x20 && name.p[i] < 0x7f, ALERT(ILLEGAL_PARAMETER));
+        ch->sni = name.p;
+        ch->sni_len = name.left;
+    }
+    return 0;
+}
+
+/* §4.2.7 */
+static int ext_supported_groups(etls_cur_t *c, etls_ch_t *ch)
+{
+    ch->has_groups = 1;
+    return read_u16_list(c, 2, ch->groups, &ch->n_groups);
+}
+
+/* §4.2.3 */
+static int ext_signature_algorithms(etls_cur_t *c, etls_ch_t *ch)
+{
+    ch->has_sigalgs = 1;
+    return read_u16_list(c, 2, ch->sigalgs, &ch->n_sigalgs);
+}
+
+/* §4.2.3: only the certificate chain is constrained by it, which the client verifies itself;
+ * parsed for well-formedness. */
+static int ext_signature_algorithms_cert(etls_cur_t *c, etls_ch_t *ch)
+{
+    uint16_t tmp[CH_MAX_LIST];
+    size_t n;
+    (void)ch;
+    return read_u16_list(c, 2, tmp, &n);
+}
+
+/* RFC 7301 §3.1: ProtocolNameList protocol_name_list<2..2^16-1>, each name<1..2^8-1>. */
+static int ext_alpn(etls_cur_t *c, etls_ch_t *ch)
+{
+    etls_cur_t list;
+    ETLS_GUARD(etls_cur_vec(c, 2, 2, 65535, &list));
+    ch->alpn = list.p;
+    ch->alpn_len = list.left;
+    ch->has_alpn = 1;
+    while (list.left) {
+        etls_cur_t name;
+        ETLS_GUARD(etls_cur_vec(&list, 1, 1, 255, &name));
+    }
+    return 0;
+}
+
+/* RFC 8449 §4: values below 64 are illegal_parameter. */
+static int ext_record_size_limit(etls_cur_t *c, etls_ch_t *ch)
+{
+    uint16_t v;
+    ETLS_GUARD(etls_cur_u16(c, &v));
+    ETLS_ENSURE(v >= 64, ALERT(ILLEGAL_PARAMETER));
+    ch->record_size_limit = v;
+    return 0;
+}
+
+/* §4.2.11: we issue no tickets, so offered identities are ignored (full handshake); the
+ * structure is still checked. Its position (last) is checked by the caller. */
+static int ext_pre_shared_key(etls_cur_t *c, etls_ch_t *ch)
+{
+    etls_cur_t ids, binders;
+    ETLS_GUARD(etls_cur_vec(c, 2, 7, 65535, &ids));
+    ETLS_GUARD(etls_cur_vec(c, 2, 33, 65535, &binders));
+    ch->has_psk = 1;
+    return 0;
+}
+
+/* §4.2.10: in a ClientHello the extension is empty. */
+static int ext_early_data(etls_cur_t *c, etls_ch_t *ch)
+{
+    (void)c;
+    ch->early_data = 1;
+    return 0;
+}
+
+/* §4.2.1 */
+static int ext_supported_versions(etls_cur_t *c, etls_ch_t *ch)
+{
+    etls_cur_t list;
+    ETLS_GUARD(etls_cur_vec(c, 1, 2, 254, &list));
+    ETLS_ENSURE(list.left % 2 == 0, ALERT(DECODE_ERROR));
+    ch->has_versions = 1;
+    while (list.left) {
+        uint16_t v;
+        ETLS_GUARD(etls_cur_u16(&list, &v));
+        if (v == ETLS_TLS_VERSION_13)
+            ch->has_tls13 = 1;
+    }
+    return 0;
+}
+
+/* §4.2.2 */
+static int ext_cookie(etls_cur_t *c, etls_ch_t *ch)
+{
+    etls_cur_t v;
+    ETLS_GUARD(etls_cur_vec(c, 2, 1, 65535, &v));
+    ch->cookie = v.p;
+    ch->cookie_len = v.left;
+    ch->has_cookie = 1;
+    return 0;
+}
+
+/* §4.2.9 */
+static int ext_psk_key_exchange_modes(etls_cur_t *c, etls_ch_t *ch)
+{
+    etls_cur_t v;
+    ETLS_GUARD(etls_cur_vec(c, 1, 1, 255, &v));
+    ch->has_psk_modes = 1;
+    while (v.left) {
+        uint8_t m;
+        ETLS_GUARD(etls_cur_u8(&v, &m));
+        if (m <= 1)
+            ch->psk_modes |= (uint8_t)(1u << m);
+    }
+    return 0;
+}
+
+/* §4.2.8: KeyShareClientHello; each group at most once. Share sizes are checked when a share
+ * is chosen, since only the chosen one matters. */
+static int ext_key_share(etls_cur_t *c, etls_ch_t *ch)
+{
+    etls_cur_t list;
+    ETLS_GUARD(etls_cur_vec(c, 2, 0, 65535, &list));
+    ch->has_key_share = 1;
+    while (list.left) {
+        uint16_t group;
+        etls_cur_t key;
+        ETLS_GUARD(etls_cur_u16(&list, &group));
+        ETLS_GUARD(etls_cur_vec(&list, 2, 1, 65535, &key));
+        for (size_t i = 0; i < ch->n_shares; i++)
+            ETLS_ENSURE(ch->shares[i].group != group, ALERT(ILLEGAL_PARAMETER));
+        ETLS_ENSURE(ch->n_shares < CH_MAX_LIST, ALERT(ILLEGAL_PARAMETER));
+        ch->shares[ch->n_shares].group = group;
+        ch->shares[ch->n_shares].key = key.p;
+        ch->shares[ch->n_shares].len = (uint16_t)key.left;
+        ch->n_shares++;
+    }
+    return 0;
+}
+
+static const struct ext_handler {
+    uint16_t type;
+    int (*parse)(etls_cur_t *c, etls_ch_t *ch);
+} ext_table[] = {
+    {EXT_SERVER_NAME, ext_server_name},
+    {EXT_SUPPORTED_GROUPS, ext_supported_groups},
+    {EXT_SIGNATURE_ALGORITHMS, ext_signature_algorithms},
+    {EXT_ALPN, ext_alpn},
+    {EXT_RECORD_SIZE_LIMIT, ext_record_size_limit},
+    {EXT_PRE_SHARED_KEY, ext_pre_shared_key},
+    {EXT_EARLY_DATA, ext_early_data},
+    {EXT_SUPPORTED_VERSIONS, ext_supported_versions},
+    {EXT_COOKIE, ext_cookie},
+    {EXT_PSK_KEY_EXCHANGE_MODES, ext_psk_key_exchange_modes},
+    {EXT_SIGNATURE_ALGORITHMS_CERT, ext_signature_algorithms_cert},
+    {EXT_KEY_SHARE, ext_key_share},
+};
+
+static int parse_extension(uint16_t type, etls_cur_t *data, etls_ch_t *ch)
+{
+    for (size_t i = 0; i < sizeof ext_table / sizeof ext_table[0]; i++) {
+        if (ext_table[i].type == type) {
+            ETLS_GUARD(ext_table[i].parse(data, ch));
+            return etls_cur_end(data); /* trailing bytes inside an extension */
+        }
+    }
+    return 0; /* §4.2: unknown extensions are ignored */
+}
+
+/* §4.2: at most one extension of each type (a 64 Kibit map costs less than a pairwise scan
+ * of a hostile list); pre_shared_key must be the last one (§4.2.11). */
+static int parse_extensions(etls_cur_t *c, etls_ch_t *ch)
+{
+    uint64_t seen[65536 / 64];
+    etls_cur_t exts;
+    memset(seen, 0, sizeof seen);
+    ETLS_GUARD(etls_cur_vec(c, 2, 0, 65535, &exts));
+    while (exts.left) {
+        uint16_t type;
+        etls_cur_t data;
+        ETLS_GUARD(etls_cur_u16(&exts, &type));
+        ETLS_GUARD(etls_cur_vec(&exts, 2, 0, 65535, &data));
+        ETLS_ENSURE(!(seen[type / 64] >> (type % 64) & 1), ALERT(ILLEGAL_PARAMETER));
+        seen[type / 64] |= 1ull << (type % 64);
+        ETLS_ENSURE(!ch->has_psk, ALERT(ILLEGAL_PARAMETER));
+        ETLS_GUARD(parse_extension(type, &data, ch));
+    }
+    return 0;
+}
+
+int etls_tls_parse_client_hello(const uint8_t *body, size_t len, etls_ch_t *ch)
+{
+    etls_cur_t c = etls_cur(body, len), sid, suites, comp;
+    memset(ch, 0, sizeof *ch);
+    ETLS_GUARD(etls_cur_u16(&c, &ch->legacy_version));
+    ETLS_GUARD(etls_cur_bytes(&c, 32, &ch->random));
+    ETLS_GUARD(etls_cur_vec(&c, 1, 0, 32, &sid));
+    ch->session_id = sid.p;
+    ch->session_id_len = (uint8_t)sid.left;
+    ETLS_GUARD(etls_cur_vec(&c, 2, 2, 65534, &suites));
+    ETLS_ENSURE(suites.left % 2 == 0, ALERT(DECODE_ERROR));
+    while (suites.left) {
+        uint16_t s;
+        ETLS_GUARD(etls_cur_u16(&suites, &s));
+        if (ch->n_suites < CH_MAX_LIST)
+            ch->suites[ch->n_suites++] = s;
+    }
+    ETLS_GUARD(etls_cur_vec(&c, 1, 1, 255, &comp));
+    ch->comp = comp.p;
+    ch->comp_len = comp.left;
+    if (c.left == 0)
+        return 0; /* a pre-TLS 1.2 style hello without extensions: no supported_versions */
+    ETLS_GUARD(parse_extensions(&c, ch));
+    return etls_cur_end(&c);
+}

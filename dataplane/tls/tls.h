@@ -1,0 +1,360 @@
+/* edgetls TLS 1.3 server engine (RFC 8446), sans-I/O.
+ *
+ * The engine never does I/O, never allocates per record, and never computes expensive crypto
+ * inline when a batch is attached: bytes go in, TLS bytes to send and decrypted application
+ * data come out in caller-owned buffers, and X25519/P-256/signature/AEAD work is parked in the
+ * worker's batch (batch/batch.h). Any transport (io_uring, DPDK, an in-memory pipe in tests and
+ * fuzzers, the bench client) drives it the same way.
+ *
+ * Objects and who owns them
+ *   etls_tls_server_ctx_t  shared, read-mostly configuration: suites, groups, ALPN, certificates.
+ *                          Built by the config loader (allocates), then read concurrently by
+ *                          all workers; must outlive every connection that uses it.
+ *   etls_tls_env_t         per worker: RNG, AEAD engine, crypto batch. Caller-owned.
+ *   etls_tls_conn_t        per connection, caller-allocated (sizeof is fixed; pools work),
+ *                          etls_tls_conn_init / etls_tls_conn_wipe. Holds protocol state and
+ *                          keys, never the I/O buffers.
+ *   etls_tls_buf_t         a caller-owned append buffer (base, len, cap): the engine appends at
+ *                          base+len and advances len; it never reallocates.
+ *
+ * Driving a connection (one poll iteration)
+ *   rc = etls_tls_feed(c, in, inlen, &used, &out, &app);
+ *     consumes whole records from `in` (a trailing partial record is left unconsumed: keep it
+ *     and present it again with more bytes appended; so keep room for ETLS_TLS_MAX_RECORD bytes
+ *     of unconsumed input), appends records to send to `out` (handshake flight, KeyUpdate,
+ *     alerts) and decrypted application data to `app`.
+ *   rc = etls_tls_send(c, data, len, &used, &out);   encrypts application data into records.
+ *   rc = etls_tls_close(c, &out);                    appends close_notify.
+ *   rc = etls_tls_key_update(c, request_peer, &out); appends a KeyUpdate (RFC 8446 §4.6.3).
+ *
+ * Return codes
+ *   0                      progress made (possibly none: need more input / space).
+ *   ETLS_ERR_IN_PROGRESS   crypto was parked in env->batch; the connection is "parked". The
+ *                          bytes reported consumed are consumed, but the engine still points at
+ *                          that input memory and at the free space of `out` / `app` until the
+ *                          batch has run: do not reuse them. When the connection's waiter comes
+ *                          off the ready list (etls_tls_conn_from_waiter), call etls_tls_feed
+ *                          again (with new input or none) with the same `out` and `app` buffers
+ *                          whose base and len are unchanged: it completes whatever was parked
+ *                          (handshake step, received records, an earlier send's records). Only
+ *                          then are the parked send's records part of out->len. While any of its
+ *                          requests is queued, every call returns ETLS_ERR_IN_PROGRESS and does
+ *                          nothing. (etls_tls_send and the other writers also complete a parked
+ *                          send by themselves, so a send-only caller may call send again.)
+ *   ETLS_ERR_ALERT(desc)   fatal protocol error. The alert record has already been appended to
+ *                          `out` (send it, then close). The connection is dead; later calls
+ *                          return the same code.
+ *   ETLS_TLS_ERR_PEER_ALERT(desc)  the peer sent a fatal alert; nothing to send; close.
+ *   ETLS_ERR_LIMIT         `out` (or `app`) has not enough free space for the next step; make
+ *                          room (send / drain) and call again. Not fatal.
+ *   ETLS_ERR_INVALID       API misuse (e.g. send before the handshake completed).
+ *
+ * Space rules: feed needs etls_tls_out_room(c) free bytes in `out` during the handshake (the
+ * whole server flight is written at once) and ETLS_TLS_OUT_SMALL afterwards; to decrypt a
+ * record it needs ETLS_TLS_MAX_CIPHERTEXT free bytes in `app` (the record is opened in place
+ * there), otherwise it stops and returns 0 with what it consumed so far.
+ *
+ * Not implemented yet (see the README): TLS 1.2, PSK resumption/session tickets, 0-RTT, client
+ * authentication, the client side. */
+#ifndef ETLS_TLS_TLS_H
+#define ETLS_TLS_TLS_H
+
+#include "batch/batch.h"
+#include "common/err.h"
+#include "crypto/aead.h"
+#include "crypto/hash.h"
+#include "crypto/pk.h"
+#include "crypto/rand.h"
+#include "crypto/tls13_ks.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- protocol constants -------------------------------------------------------------------- */
+
+#define ETLS_TLS_VERSION_13 0x0304
+
+/* Cipher suites (RFC 8446 §B.4). */
+#define ETLS_TLS_AES_128_GCM_SHA256 0x1301
+#define ETLS_TLS_AES_256_GCM_SHA384 0x1302
+#define ETLS_TLS_CHACHA20_POLY1305_SHA256 0x1303
+#define ETLS_TLS_AES_128_CCM_SHA256 0x1304
+#define ETLS_TLS_AES_128_CCM_8_SHA256 0x1305
+
+/* Named groups (RFC 8446 §4.2.7). */
+#define ETLS_TLS_GROUP_SECP256R1 0x0017
+#define ETLS_TLS_GROUP_X25519 0x001d
+
+/* Alert descriptions (RFC 8446 §6, RFC 8449, RFC 7301). */
+enum {
+    ETLS_ALERT_CLOSE_NOTIFY = 0,
+    ETLS_ALERT_UNEXPECTED_MESSAGE = 10,
+    ETLS_ALERT_BAD_RECORD_MAC = 20,
+    ETLS_ALERT_RECORD_OVERFLOW = 22,
+    ETLS_ALERT_HANDSHAKE_FAILURE = 40,
+    ETLS_ALERT_BAD_CERTIFICATE = 42,
+    ETLS_ALERT_ILLEGAL_PARAMETER = 47,
+    ETLS_ALERT_DECODE_ERROR = 50,
+    ETLS_ALERT_DECRYPT_ERROR = 51,
+    ETLS_ALERT_PROTOCOL_VERSION = 70,
+    ETLS_ALERT_INSUFFICIENT_SECURITY = 71,
+    ETLS_ALERT_INTERNAL_ERROR = 80,
+    ETLS_ALERT_USER_CANCELED = 90,
+    ETLS_ALERT_MISSING_EXTENSION = 109,
+    ETLS_ALERT_UNSUPPORTED_EXTENSION = 110,
+    ETLS_ALERT_UNRECOGNIZED_NAME = 112,
+    ETLS_ALERT_NO_APPLICATION_PROTOCOL = 120,
+};
+
+/* A fatal alert received from the peer (not to be sent back). Disjoint from ETLS_ERR_ALERT. */
+#define ETLS_TLS_ERR_PEER_BASE 0x200
+#define ETLS_TLS_ERR_PEER_ALERT(desc) (-(ETLS_TLS_ERR_PEER_BASE + (int)(desc)))
+#define ETLS_TLS_ERR_IS_PEER_ALERT(err)                                                           \
+    ((err) <= -ETLS_TLS_ERR_PEER_BASE && (err) > -(ETLS_TLS_ERR_PEER_BASE + 256))
+
+/* Record sizes (RFC 8446 §5.1, §5.2). */
+#define ETLS_TLS_RECORD_HEADER 5
+#define ETLS_TLS_MAX_PLAINTEXT 16384
+#define ETLS_TLS_MAX_CIPHERTEXT (16384 + 256)
+#define ETLS_TLS_MAX_RECORD (ETLS_TLS_RECORD_HEADER + ETLS_TLS_MAX_CIPHERTEXT)
+/* Largest record the engine writes for one application-data record: header + 2^14 + type + tag. */
+#define ETLS_TLS_MAX_SEALED (ETLS_TLS_RECORD_HEADER + ETLS_TLS_MAX_PLAINTEXT + 1 + 255 + 16)
+/* Free `out` space feed needs after the handshake (alerts, KeyUpdate responses). */
+#define ETLS_TLS_OUT_SMALL 256
+
+/* Defaults and bounds for the server context. */
+#define ETLS_TLS_DEFAULT_MAX_HS_MSG (64 * 1024) /* larger handshake messages -> alert */
+#define ETLS_TLS_MAX_CERTS 256
+#define ETLS_TLS_MAX_NAMES_LEN 4096 /* NUL-separated DNS names of one certificate */
+#define ETLS_TLS_MAX_ALPN 16
+#define ETLS_TLS_MAX_SUITES 5
+#define ETLS_TLS_MAX_GROUPS 2
+#define ETLS_TLS_MAX_SNI 255
+#define ETLS_TLS_MAX_PARKED 16 /* records one feed/send call may park in the AEAD queue */
+
+/* ---- the shared server context ----------------------------------------------------------- */
+
+/* One certificate: chain + private key + the DNS names it answers for. Owned by the context. */
+typedef struct etls_tls_cert {
+    etls_cert_chain_t chain; /* leaf first */
+    etls_pkey_t *key;
+    uint16_t scheme;   /* the signature scheme of key (etls_pkey_scheme) */
+    uint8_t is_default;
+    size_t names_len;  /* bytes used in names, including the final empty string */
+    char names[ETLS_TLS_MAX_NAMES_LEN]; /* lower-case, NUL-separated, ends with "" */
+    size_t cert_msg_len; /* encoded Certificate handshake body length, precomputed */
+} etls_tls_cert_t;
+
+typedef struct etls_tls_server_ctx {
+    uint16_t suites[ETLS_TLS_MAX_SUITES]; /* enabled suites, server preference order */
+    size_t n_suites;
+    uint16_t groups[ETLS_TLS_MAX_GROUPS]; /* enabled groups, preference order */
+    size_t n_groups;
+    int client_order;                   /* 1: honour the client's suite order instead */
+    /* ALPN protocols in preference order, wire form (length byte + name) back to back. */
+    uint8_t alpn[ETLS_TLS_MAX_ALPN * 256];
+    size_t alpn_len;
+    size_t n_alpn;
+    etls_tls_cert_t **certs; /* n_certs entries; allocated by _add_cert */
+    size_t n_certs;
+    uint16_t record_size_limit;   /* RFC 8449 value we advertise (64..16385; default 16385) */
+    uint16_t pad_to;              /* pad sent records' inner plaintext to a multiple (0 = off) */
+    uint32_t max_hs_msg;          /* bound on one received handshake message */
+    uint8_t cookie_key[32];       /* HMAC key for HelloRetryRequest cookies (per context) */
+    size_t max_flight;            /* bound on the server flight's size, from the certificates */
+} etls_tls_server_ctx_t;
+
+/* Defaults: suites AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305 (CCM off); groups X25519 then
+ * P-256; no ALPN; no certificates; record_size_limit 16385; max handshake message 64 KiB. The
+ * cookie key is drawn from rng. */
+int etls_tls_server_ctx_init(etls_tls_server_ctx_t *ctx, etls_rand_t *rng);
+/* Releases the certificates (chains and keys) and wipes the cookie key. */
+void etls_tls_server_ctx_free(etls_tls_server_ctx_t *ctx);
+
+/* Enabled suites in preference order (any of the five above); ETLS_ERR_INVALID for unknown
+ * or duplicate ids or n == 0. Same for groups. */
+int etls_tls_server_ctx_set_suites(etls_tls_server_ctx_t *ctx, const uint16_t *ids, size_t n);
+int etls_tls_server_ctx_set_groups(etls_tls_server_ctx_t *ctx, const uint16_t *ids, size_t n);
+/* ALPN protocols, preference order (1..255 bytes each, at most ETLS_TLS_MAX_ALPN). With an
+ * empty list the server ignores the client's ALPN extension. */
+int etls_tls_server_ctx_set_alpn(etls_tls_server_ctx_t *ctx, const char *const *protos, size_t n);
+
+/* Adds a certificate; the context takes ownership of *chain's contents (chain is reset to
+ * empty) and of key, also on failure. Names come from the leaf (etls_cert_leaf_dns_names).
+ * is_default: served when SNI is absent or matches nothing (the first certificate added is
+ * the default when none is marked). Checks that key matches the leaf and has a scheme.
+ * Returns 0 or a negative code with a one-line reason in err. */
+int etls_tls_server_ctx_add_cert(etls_tls_server_ctx_t *ctx, etls_cert_chain_t *chain,
+                                 etls_pkey_t *key, int is_default, char *err, size_t errlen);
+/* Same with explicit names ("a.example\0*.b.example\0\0" form; NULL = from the leaf). */
+int etls_tls_server_ctx_add_cert_names(etls_tls_server_ctx_t *ctx, etls_cert_chain_t *chain,
+                                       etls_pkey_t *key, const char *names, int is_default,
+                                       char *err, size_t errlen);
+
+/* The certificate SNI selection would pick for `name` (NULL = no SNI) among certificates whose
+ * scheme is allowed by `schemes` (NULL = any): exact name, then wildcard "*.rest" matching one
+ * label, then the default. NULL when none fits. Exposed for tests and the control plane. */
+const etls_tls_cert_t *etls_tls_server_ctx_select_cert(const etls_tls_server_ctx_t *ctx,
+                                                       const char *name, size_t name_len,
+                                                       const uint16_t *schemes, size_t n_schemes);
+
+/* ---- per worker -------------------------------------------------------------------------- */
+
+typedef struct etls_tls_env {
+    etls_rand_t *rng;         /* server randoms, ephemeral keys */
+    etls_aead_engine_t *aead; /* record protection */
+    etls_batch_t *batch;      /* NULL: all crypto inline (never ETLS_ERR_IN_PROGRESS) */
+} etls_tls_env_t;
+
+/* ---- per connection ---------------------------------------------------------------------- */
+
+typedef struct etls_tls_buf {
+    uint8_t *base;
+    size_t len; /* bytes in use; the engine appends at base + len */
+    size_t cap;
+} etls_tls_buf_t;
+
+/* Everything below is private to the engine; use the functions. The layout may change; the
+ * size is what a pool needs (sizeof(etls_tls_conn_t)). */
+typedef struct etls_tls_dir {
+    etls_aead_key_t key;
+    uint8_t iv[ETLS_AEAD_NONCE_LEN];
+    uint8_t active;                   /* records in this direction are protected */
+    uint8_t secret[ETLS_HASH_MAX_LEN]; /* current traffic secret (KeyUpdate) */
+    uint64_t seq;
+} etls_tls_dir_t;
+
+typedef struct etls_tls_park {
+    uint32_t off; /* where the record's plaintext lands, after the app buffer's len */
+    uint32_t len; /* ciphertext length incl. tag */
+    int status;   /* written by the batch */
+} etls_tls_park_t;
+
+/* The handshake writer: records of the server flight being built in `out`'s free space. */
+typedef struct etls_tls_hsw {
+    size_t pos;       /* bytes staged after out->len */
+    size_t rec_start; /* offset of the open record's header, or SIZE_MAX */
+    size_t rec_len;   /* plaintext bytes in the open record */
+    uint8_t protect;  /* 1: records are sealed with the write key */
+} etls_tls_hsw_t;
+
+typedef struct etls_tls_hs {
+    etls_hash_ctx_t transcript;
+    etls_tls13_ks_t ks;
+    uint8_t client_hs[ETLS_HASH_MAX_LEN]; /* client handshake traffic secret (Finished key) */
+    uint8_t client_ap[ETLS_HASH_MAX_LEN]; /* installed once the client's Finished verifies */
+    uint8_t expect_fin[ETLS_HASH_MAX_LEN]; /* the client Finished verify_data we expect */
+    uint8_t session_id[32];
+    uint8_t session_id_len;
+    uint8_t hrr_sent;
+    uint8_t send_ccs;
+    uint8_t sni_used;
+    uint8_t early_data;       /* client offered 0-RTT: skip undecryptable records */
+    uint32_t early_skip;      /* bytes of rejected early data skipped so far */
+    uint16_t peer_limit;      /* client's record_size_limit, 0 if absent */
+    uint16_t peer_share_len;
+    uint8_t peer_share[ETLS_P256_POINT_LEN];
+    uint8_t my_share[ETLS_P256_POINT_LEN];
+    uint8_t my_sk[32];
+    uint8_t shared[32];
+    int kx_status[2];
+    int sign_status;
+    size_t sig_len;
+    uint8_t sig[ETLS_SIG_MAX_LEN];
+    uint8_t cv_msg[64 + 34 + ETLS_HASH_MAX_LEN];
+    etls_tls_hsw_t w;
+    uint8_t *out_buf;     /* out base and len while the signature is parked (checked) */
+    size_t out_len;
+    uint8_t *big;         /* reassembly buffer for a fragmented ClientHello (malloc, freed) */
+} etls_tls_hs_t;
+
+typedef struct etls_tls_conn {
+    const etls_tls_server_ctx_t *ctx;
+    etls_tls_env_t *env;
+    etls_batch_waiter_t waiter;
+    uint8_t state;
+    uint8_t peer_closed;
+    uint8_t close_sent;
+    uint8_t ku_owed;          /* KeyUpdate response owed to the peer (sent when out has room) */
+    uint8_t rd_changed;       /* the read key changed while completing parked records */
+    int err;                  /* sticky fatal error, 0 while healthy */
+    int alert_sent;           /* alert description we sent, -1 none */
+    int peer_alert;           /* fatal alert received, -1 none */
+    uint16_t suite;
+    uint16_t group;
+    uint16_t sig_scheme;
+    uint16_t send_max;        /* plaintext bytes per record we send */
+    uint16_t recv_max;        /* inner plaintext bytes per record we accept */
+    int16_t alpn;             /* offset of the selected protocol in ctx->alpn, -1 none */
+    etls_hash_alg_t hash;
+    etls_aead_alg_t aead;
+    uint8_t tag_len;
+    uint8_t sni_len;
+    char sni[ETLS_TLS_MAX_SNI + 1];
+    const etls_tls_cert_t *cert;
+    etls_tls_dir_t rd, wr;
+    /* handshake message reassembly across records */
+    uint8_t msg_hdr[4];
+    uint8_t msg_hdr_len;
+    uint32_t msg_have;
+    uint8_t msg_small[8];
+    /* records parked in the AEAD queue by the last feed (opens) */
+    uint8_t n_open;
+    const uint8_t *open_in;   /* first parked record (consecutive records follow) */
+    uint8_t *open_buf;        /* app buffer base and len when parking (checked on resume) */
+    size_t open_base;
+    etls_tls_park_t open[ETLS_TLS_MAX_PARKED];
+    /* records parked by the last send (seals), staged in out's free space */
+    uint8_t n_seal;
+    uint8_t *seal_buf;        /* out buffer base and len when parking (checked on resume) */
+    size_t seal_base;
+    size_t seal_bytes;
+    int seal_status[ETLS_TLS_MAX_PARKED];
+    etls_tls_hs_t hs;         /* handshake-only; wiped when the handshake completes */
+} etls_tls_conn_t;
+
+/* Prepares c for a new server-side connection. ctx and env must outlive c. Returns 0. */
+int etls_tls_conn_init(etls_tls_conn_t *c, const etls_tls_server_ctx_t *ctx, etls_tls_env_t *env);
+/* Cancels parked crypto, frees the reassembly buffer if any, wipes every secret. */
+void etls_tls_conn_wipe(etls_tls_conn_t *c);
+/* The connection whose waiter came off etls_batch_pop_ready (or the batch callback). */
+etls_tls_conn_t *etls_tls_conn_from_waiter(etls_batch_waiter_t *w);
+
+int etls_tls_feed(etls_tls_conn_t *c, const uint8_t *in, size_t inlen, size_t *consumed,
+                  etls_tls_buf_t *out, etls_tls_buf_t *app);
+/* Encrypts up to len bytes of application data into whole records (at most ETLS_TLS_MAX_PARKED
+ * records per call, and only as many as fit in out); *consumed says how many bytes were taken.
+ * Only after the handshake is done (ETLS_ERR_INVALID before, or after close). */
+int etls_tls_send(etls_tls_conn_t *c, const uint8_t *data, size_t len, size_t *consumed,
+                  etls_tls_buf_t *out);
+/* Appends close_notify (RFC 8446 §6.1); afterwards send fails. Idempotent. */
+int etls_tls_close(etls_tls_conn_t *c, etls_tls_buf_t *out);
+/* Appends a KeyUpdate and switches the sending key; request_peer sets update_requested. */
+int etls_tls_key_update(etls_tls_conn_t *c, int request_peer, etls_tls_buf_t *out);
+
+/* Free `out` space feed needs right now (the server flight during the handshake). */
+size_t etls_tls_out_room(const etls_tls_conn_t *c);
+/* Bytes of `out` one send call needs at most for len bytes of data. */
+size_t etls_tls_send_room(const etls_tls_conn_t *c, size_t len);
+
+/* ---- state queries (for the transport, logs and PROXY v2 TLVs) --------------------------- */
+
+int etls_tls_handshake_done(const etls_tls_conn_t *c);
+int etls_tls_parked(const etls_tls_conn_t *c);
+int etls_tls_peer_closed(const etls_tls_conn_t *c); /* close_notify received */
+int etls_tls_close_sent(const etls_tls_conn_t *c);
+int etls_tls_alert_sent(const etls_tls_conn_t *c);  /* description, or -1 */
+int etls_tls_peer_alert(const etls_tls_conn_t *c);  /* description, or -1 */
+uint16_t etls_tls_version(const etls_tls_conn_t *c); /* 0x0304 once negotiated, else 0 */
+uint16_t etls_tls_cipher(const etls_tls_conn_t *c);  /* suite id, 0 before ServerHello */
+const char *etls_tls_cipher_name(uint16_t suite);     /* IANA name, "unknown" otherwise */
+/* A suite's AEAD and hash (ETLS_ERR_UNSUPPORTED for an unknown id); for clients and tools. */
+int etls_tls_suite_params(uint16_t suite, etls_aead_alg_t *aead, etls_hash_alg_t *hash);
+uint16_t etls_tls_group(const etls_tls_conn_t *c);
+uint16_t etls_tls_sig_scheme(const etls_tls_conn_t *c);
+/* Negotiated ALPN protocol (not NUL-terminated; points into the context), NULL if none. */
+const uint8_t *etls_tls_alpn(const etls_tls_conn_t *c, size_t *len);
+/* Server name the client sent (lower-cased, NUL-terminated), NULL if none. */
+const char *etls_tls_sni(const etls_tls_conn_t *c);
+
+#endif

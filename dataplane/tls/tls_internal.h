@@ -1,0 +1,271 @@
+/* Private to the TLS engine: the bounded cursor every parser reads through, the wire
+ * constants, and the functions the engine's files share. */
+#ifndef ETLS_TLS_INTERNAL_H
+#define ETLS_TLS_INTERNAL_H
+
+#include "tls/tls.h"
+
+#include "common/ct.h"
+
+#include <string.h>
+
+/* Record content types (RFC 8446 §5.1). */
+enum {
+    CT_CHANGE_CIPHER_SPEC = 20,
+    CT_ALERT = 21,
+    CT_HANDSHAKE = 22,
+    CT_APPLICATION_DATA = 23,
+};
+
+/* Handshake message types (RFC 8446 §4). */
+enum {
+    HT_CLIENT_HELLO = 1,
+    HT_SERVER_HELLO = 2,
+    HT_NEW_SESSION_TICKET = 4,
+    HT_END_OF_EARLY_DATA = 5,
+    HT_ENCRYPTED_EXTENSIONS = 8,
+    HT_CERTIFICATE = 11,
+    HT_CERTIFICATE_VERIFY = 15,
+    HT_FINISHED = 20,
+    HT_KEY_UPDATE = 24,
+    HT_MESSAGE_HASH = 254,
+};
+
+/* Extension types (RFC 8446 §4.2, RFC 6066, RFC 7301, RFC 8449). */
+enum {
+    EXT_SERVER_NAME = 0,
+    EXT_SUPPORTED_GROUPS = 10,
+    EXT_SIGNATURE_ALGORITHMS = 13,
+    EXT_ALPN = 16,
+    EXT_RECORD_SIZE_LIMIT = 28,
+    EXT_PRE_SHARED_KEY = 41,
+    EXT_EARLY_DATA = 42,
+    EXT_SUPPORTED_VERSIONS = 43,
+    EXT_COOKIE = 44,
+    EXT_PSK_KEY_EXCHANGE_MODES = 45,
+    EXT_SIGNATURE_ALGORITHMS_CERT = 50,
+    EXT_KEY_SHARE = 51,
+};
+
+/* Connection states; the handshake table (hs_server.c) says which message each expects. */
+enum {
+    ST_CLIENT_HELLO = 0, /* expect ClientHello */
+    ST_CLIENT_HELLO2,    /* HelloRetryRequest sent; expect the second ClientHello */
+    ST_KEY_EXCHANGE,     /* parked: ephemeral key generation + shared secret */
+    ST_SIGN,             /* parked: CertificateVerify signature */
+    ST_CLIENT_FINISHED,  /* server flight sent; expect client Finished */
+    ST_ESTABLISHED,      /* application data; expect KeyUpdate */
+    ST_FAILED,
+};
+
+#define ALERT(desc) ETLS_ERR_ALERT(ETLS_ALERT_##desc)
+
+/* ---- bounded cursor ------------------------------------------------------------------------
+ * Every received byte is read through this: each read checks the remaining length, and
+ * length-prefixed vectors become sub-cursors that cannot read past their own end. A short read
+ * is a decode_error (RFC 8446 §6.2: "a message could not be decoded"). */
+typedef struct etls_cur {
+    const uint8_t *p;
+    size_t left;
+} etls_cur_t;
+
+static inline etls_cur_t etls_cur(const uint8_t *p, size_t n)
+{
+    etls_cur_t c = {p, n};
+    return c;
+}
+
+ETLS_WARN_UNUSED static inline int etls_cur_u8(etls_cur_t *c, uint8_t *v)
+{
+    ETLS_ENSURE(c->left >= 1, ALERT(DECODE_ERROR));
+    *v = c->p[0];
+    c->p++;
+    c->left--;
+    return 0;
+}
+
+ETLS_WARN_UNUSED static inline int etls_cur_u16(etls_cur_t *c, uint16_t *v)
+{
+    ETLS_ENSURE(c->left >= 2, ALERT(DECODE_ERROR));
+    *v = (uint16_t)(c->p[0] << 8 | c->p[1]);
+    c->p += 2;
+    c->left -= 2;
+    return 0;
+}
+
+ETLS_WARN_UNUSED static inline int etls_cur_u24(etls_cur_t *c, uint32_t *v)
+{
+    ETLS_ENSURE(c->left >= 3, ALERT(DECODE_ERROR));
+    *v = (uint32_t)c->p[0] << 16 | (uint32_t)c->p[1] << 8 | c->p[2];
+    c->p += 3;
+    c->left -= 3;
+    return 0;
+}
+
+ETLS_WARN_UNUSED static inline int etls_cur_bytes(etls_cur_t *c, size_t n, const uint8_t **out)
+{
+    ETLS_ENSURE(c->left >= n, ALERT(DECODE_ERROR));
+    *out = c->p;
+    c->p += n;
+    c->left -= n;
+    return 0;
+}
+
+/* A vector with a `width`-byte length prefix whose length lies in [min, max]. */
+ETLS_WARN_UNUSED static inline int etls_cur_vec(etls_cur_t *c, int width, size_t min, size_t max,
+                                                etls_cur_t *sub)
+{
+    uint32_t n = 0;
+    uint8_t b8;
+    uint16_t b16;
+    if (width == 1) {
+        ETLS_GUARD(etls_cur_u8(c, &b8));
+        n = b8;
+    } else if (width == 2) {
+        ETLS_GUARD(etls_cur_u16(c, &b16));
+        n = b16;
+    } else {
+        ETLS_GUARD(etls_cur_u24(c, &n));
+    }
+    ETLS_ENSURE(n >= min && n <= max, ALERT(DECODE_ERROR));
+    const uint8_t *p;
+    ETLS_GUARD(etls_cur_bytes(c, n, &p));
+    *sub = etls_cur(p, n);
+    return 0;
+}
+
+/* The whole input must have been read. */
+static inline int etls_cur_end(const etls_cur_t *c)
+{
+    return c->left == 0 ? 0 : ALERT(DECODE_ERROR);
+}
+
+/* ---- bounded writer (messages built in a local buffer) --------------------------------- */
+typedef struct etls_wr {
+    uint8_t *p;
+    size_t len, cap;
+    int overflow;
+} etls_wr_t;
+
+static inline void etls_wr_bytes(etls_wr_t *w, const void *src, size_t n)
+{
+    if (w->cap - w->len < n) {
+        w->overflow = 1;
+        return;
+    }
+    memcpy(w->p + w->len, src, n);
+    w->len += n;
+}
+
+static inline void etls_wr_u8(etls_wr_t *w, uint8_t v)
+{
+    etls_wr_bytes(w, &v, 1);
+}
+
+static inline void etls_wr_u16(etls_wr_t *w, uint16_t v)
+{
+    uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
+    etls_wr_bytes(w, b, 2);
+}
+
+static inline void etls_wr_u24(etls_wr_t *w, uint32_t v)
+{
+    uint8_t b[3] = {(uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+    etls_wr_bytes(w, b, 3);
+}
+
+static inline void put_u16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+/* ---- parsed ClientHello (ext.c fills it, hs_server.c decides) ----------------------------- */
+#define CH_MAX_LIST 64 /* entries kept from each client list; the rest are ignored */
+
+typedef struct etls_ch {
+    uint16_t legacy_version;
+    const uint8_t *random;
+    const uint8_t *comp; /* legacy_compression_methods */
+    size_t comp_len;
+    const uint8_t *session_id;
+    uint8_t session_id_len;
+    uint16_t suites[CH_MAX_LIST];
+    size_t n_suites;
+    uint8_t has_versions, has_tls13;
+    uint8_t has_groups, has_key_share, has_sigalgs, has_psk_modes, has_psk, early_data;
+    uint16_t groups[CH_MAX_LIST];
+    size_t n_groups;
+    uint16_t sigalgs[CH_MAX_LIST];
+    size_t n_sigalgs;
+    struct {
+        uint16_t group;
+        const uint8_t *key;
+        uint16_t len;
+    } shares[CH_MAX_LIST];
+    size_t n_shares;
+    const uint8_t *sni;
+    size_t sni_len;
+    const uint8_t *alpn; /* ProtocolNameList contents */
+    size_t alpn_len;
+    uint8_t has_alpn;
+    uint16_t record_size_limit; /* 0 = absent */
+    const uint8_t *cookie;
+    size_t cookie_len;
+    uint8_t has_cookie;
+    uint8_t psk_modes; /* bit 0: psk_ke, bit 1: psk_dhe_ke */
+} etls_ch_t;
+
+/* ext.c: parses the ClientHello body (RFC 8446 §4.1.2) and its extensions into ch. */
+int etls_tls_parse_client_hello(const uint8_t *body, size_t len, etls_ch_t *ch);
+
+/* ---- record layer (record.c) -------------------------------------------------------------- */
+void etls_tls_nonce(const etls_tls_dir_t *d, uint64_t seq, uint8_t nonce[ETLS_AEAD_NONCE_LEN]);
+/* Installs a traffic secret as the key of one direction (RFC 8446 §7.3). */
+int etls_tls_dir_set(etls_tls_conn_t *c, etls_tls_dir_t *d, const uint8_t *secret);
+/* Appends one record of `type` (sealed inline when the write key is active). */
+int etls_tls_write_record(etls_tls_conn_t *c, etls_tls_buf_t *out, uint8_t type,
+                          const uint8_t *data, size_t len);
+/* Seals, in place, a record whose header starts at rec and whose inner plaintext (content
+ * plus type byte plus padding) is `inner` bytes long, using the next write sequence number. */
+int etls_tls_seal_inplace(etls_tls_conn_t *c, uint8_t *rec, size_t inner);
+/* Inner plaintext length (content + type byte + padding) for len content bytes. */
+size_t etls_tls_inner_len(const etls_tls_conn_t *c, size_t len);
+/* Strips TLSInnerPlaintext padding; returns the content length and sets *type, or an alert. */
+int etls_tls_inner_type(const uint8_t *pt, size_t len, uint8_t *type);
+/* Records a fatal error: appends the alert (if there is room) and makes the error sticky. */
+int etls_tls_fail(etls_tls_conn_t *c, etls_tls_buf_t *out, int err);
+
+/* ---- handshake (hs_server.c, flight.c) ---------------------------------------------------- */
+/* Checks a handshake message header against the state table before its body is buffered:
+ * unexpected type -> unexpected_message, bad or excessive length -> an alert. */
+int etls_tls_handshake_check(const etls_tls_conn_t *c, uint8_t type, uint32_t len);
+/* One complete handshake message (4-byte header, body) in the current state. */
+int etls_tls_handshake_msg(etls_tls_conn_t *c, const uint8_t *hdr, const uint8_t *body,
+                           size_t len, etls_tls_buf_t *out);
+/* Messages after which the peer's keys change, so they must end their record (§5.1). */
+static inline int etls_tls_key_change_msg(uint8_t type)
+{
+    return type == HT_CLIENT_HELLO || type == HT_FINISHED || type == HT_KEY_UPDATE;
+}
+/* Continues a handshake that was parked (ST_KEY_EXCHANGE / ST_SIGN). */
+int etls_tls_handshake_resume(etls_tls_conn_t *c, etls_tls_buf_t *out);
+/* flight.c: the server flight after key exchange (ServerHello .. Certificate, then park the
+ * signature) and after the signature (CertificateVerify, Finished). */
+int etls_tls_flight_hello(etls_tls_conn_t *c, etls_tls_buf_t *out);
+int etls_tls_flight_finish(etls_tls_conn_t *c, etls_tls_buf_t *out);
+int etls_tls_write_hrr(etls_tls_conn_t *c, etls_tls_buf_t *out, uint16_t group,
+                       const uint8_t *cookie, size_t cookie_len);
+/* Adds a handshake message to the transcript. */
+static inline void etls_tls_transcript(etls_tls_conn_t *c, const void *p, size_t n)
+{
+    etls_hash_update(&c->hs.transcript, p, n);
+}
+
+/* ctx.c */
+/* etls_tls_server_ctx_select_cert, also saying whether the name (not the default) matched. */
+const etls_tls_cert_t *etls_tls_select_cert(const etls_tls_server_ctx_t *ctx, const char *name,
+                                            size_t name_len, const uint16_t *schemes,
+                                            size_t n_schemes, int *by_name);
+
+#endif

@@ -1,0 +1,192 @@
+/* Proxy mode: the backend side of a connection, on the worker's ring (connect, multishot recv,
+ * send). Decrypted client data is sent to the backend straight from the connection's `app`
+ * buffer; backend data is copied into `bk` and encrypted from there by the pump.
+ *
+ * Backpressure is the buffers being bounded: a full `app` stops decryption, which stops reading
+ * the client; a full `bk` stops reading the backend. Half-close is forwarded both ways: the
+ * client's close_notify/FIN becomes shutdown(SHUT_WR) towards the backend, the backend's FIN
+ * becomes close_notify + FIN towards the client; the connection ends when both are done. */
+#include "worker/wk.h"
+
+#include "common/err.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+enum { BK_NONE = 0, BK_CONNECTING, BK_CONNECTED, BK_FAILED };
+enum { BKS_IDLE = 0, BKS_APP, BKS_PP2 };
+
+int wk_backend_open(etls_worker_t *w, wk_conn_t *c)
+{
+    const etls_config_t *cfg = w->cfg;
+    c->backend = w->rr++ % (uint32_t)cfg->nbackends;
+    const etls_config_backend_t *b = &cfg->backends[c->backend];
+    int fd = socket(b->addr.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return ETLS_ERR_IO;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    c->bfd = fd;
+    c->bk_state = BK_CONNECTING;
+    /* Connect while the TLS handshake runs, so the backend is ready when data is. */
+    struct io_uring_sqe *sqe = etls_io_sqe(&w->ring);
+    io_uring_prep_connect(sqe, fd, (const struct sockaddr *)&b->addr.ss, b->addr.len);
+    io_uring_sqe_set_data64(sqe, etls_io_ud(ETLS_IO_OP_BK_CONNECT, c->slot, c->gen));
+    c->inflight++;
+    return 0;
+}
+
+void wk_backend_on_connect(etls_worker_t *w, wk_conn_t *c, int res)
+{
+    if (c->state == CS_DEAD)
+        return;
+    if (res < 0) {
+        c->bk_state = BK_FAILED;
+        WK_STAT_ADD(w, bk_errors, 1);
+        wk_conn_abort(w, c);
+        return;
+    }
+    c->bk_state = BK_CONNECTED;
+}
+
+void wk_backend_on_sent(etls_worker_t *w, wk_conn_t *c, int res)
+{
+    int what = c->bk_send_busy;
+    c->bk_send_busy = BKS_IDLE;
+    c->app_sending = 0;
+    if (c->state == CS_DEAD)
+        return;
+    if (res <= 0) {
+        WK_STAT_ADD(w, bk_errors, 1);
+        wk_conn_abort(w, c);
+        return;
+    }
+    if (what == BKS_PP2)
+        c->pp2_off = (uint16_t)(c->pp2_off + res);
+    else
+        c->app_off += (size_t)res;
+    WK_STAT_ADD(w, bk_bytes_out, res);
+}
+
+/* PROXY v2 header with the client's addresses and the negotiated TLS parameters. */
+void wk_backend_handshake_done(etls_worker_t *w, wk_conn_t *c)
+{
+    if (!w->cfg->backends[c->backend].proxy_v2)
+        return;
+    struct sockaddr_storage peer, local;
+    socklen_t pl = sizeof peer, ll = sizeof local;
+    etls_pp2_info_t info;
+    memset(&info, 0, sizeof info);
+    if (getpeername(c->fd, (struct sockaddr *)&peer, &pl) == 0 &&
+        getsockname(c->fd, (struct sockaddr *)&local, &ll) == 0) {
+        info.src = (const struct sockaddr *)&peer;
+        info.dst = (const struct sockaddr *)&local;
+    }
+    if (c->tls) {
+        info.alpn = etls_tls_alpn(&c->tc, &info.alpn_len);
+        info.authority = etls_tls_sni(&c->tc);
+        info.authority_len = info.authority ? strlen(info.authority) : 0;
+        info.tls = 1;
+        info.version = etls_tls_version(&c->tc) == ETLS_TLS_VERSION_13 ? "TLSv1.3" : NULL;
+        info.cipher = etls_tls_cipher_name(etls_tls_cipher(&c->tc));
+    }
+    int n = etls_pp2_encode(c->pp2, sizeof c->pp2, &info);
+    if (n < 0) /* cannot happen with bounded SNI/ALPN; fall back to LOCAL */
+        n = etls_pp2_encode(c->pp2, sizeof c->pp2, NULL);
+    c->pp2_len = (uint16_t)n;
+    c->pp2_off = 0;
+}
+
+/* Backend bytes held in provided buffers -> bk (not while the engine may be reading bk). */
+static int bk_fill(etls_worker_t *w, wk_conn_t *c)
+{
+    int moved = 0;
+    if (!c->park && c->bk_off) {
+        if (c->bk_off == c->bk.len) {
+            c->bk.len = c->bk_off = 0;
+        } else if (c->bk.cap - c->bk.len < WK_PBUF_SIZE) {
+            memmove(c->bk.base, c->bk.base + c->bk_off, c->bk.len - c->bk_off);
+            c->bk.len -= c->bk_off;
+            c->bk_off = 0;
+        }
+    }
+    for (;;) {
+        size_t n, room = c->bk.cap - c->bk.len;
+        uint8_t *p = wk_held_take(w, &c->bheld, &n);
+        if (!p || !room)
+            break;
+        if (n > room)
+            n = room;
+        memcpy(c->bk.base + c->bk.len, p, n);
+        c->bk.len += n;
+        wk_held_consume(w, &c->bheld, n);
+        moved = 1;
+    }
+    return moved;
+}
+
+static void bk_send(etls_worker_t *w, wk_conn_t *c)
+{
+    const uint8_t *p;
+    size_t n;
+    if (c->pp2_off < c->pp2_len) {
+        p = c->pp2 + c->pp2_off;
+        n = (size_t)(c->pp2_len - c->pp2_off);
+        c->bk_send_busy = BKS_PP2;
+    } else if (c->hs_done && c->app_off < c->app.len) {
+        p = c->app.base + c->app_off;
+        n = c->app.len - c->app_off;
+        c->bk_send_busy = BKS_APP;
+        c->app_sending = n; /* `app` must not move until this completes */
+    } else {
+        return;
+    }
+    struct io_uring_sqe *sqe = etls_io_sqe(&w->ring);
+    io_uring_prep_send(sqe, c->bfd, p, n, MSG_NOSIGNAL);
+    io_uring_sqe_set_data64(sqe, etls_io_ud(ETLS_IO_OP_BK_SEND, c->slot, c->gen));
+    c->inflight++;
+}
+
+/* Half-close and shutdown decisions; returns 1 when the connection state changed. */
+static int bk_close_logic(etls_worker_t *w, wk_conn_t *c)
+{
+    int app_empty = c->app_off == c->app.len && c->pp2_off == c->pp2_len && !c->bk_send_busy;
+    int bk_empty = c->bk_off == c->bk.len && c->bheld.head == WK_NO_BUF;
+    if (!c->bk_wr_shut && app_empty && !c->park &&
+        (wk_input_ended(c) || (w->stopping && bk_empty))) {
+        shutdown(c->bfd, SHUT_WR);
+        c->bk_wr_shut = 1;
+    }
+    if (!c->closing && bk_empty && !c->park && (c->bk_eof || (w->stopping && app_empty))) {
+        c->closing = c->tls ? 1 : 2; /* close_notify, then FIN (conn.c client_io) */
+        return 1;
+    }
+    if (c->wr_shut && c->bk_wr_shut) {
+        wk_conn_abort(w, c); /* both directions finished: a normal end */
+        return 1;
+    }
+    return 0;
+}
+
+int wk_backend_pump(etls_worker_t *w, wk_conn_t *c)
+{
+    if (c->state != CS_OPEN || c->bk_state != BK_CONNECTED || c->abort_after_flush)
+        return 0;
+    int progress = bk_fill(w, c);
+    if (!c->bk_send_busy)
+        bk_send(w, c);
+    progress |= bk_close_logic(w, c);
+    if (c->state == CS_DEAD)
+        return 1;
+    int want = !c->bk_eof && c->bheld.head == WK_NO_BUF && c->closing == 0 &&
+               c->bk.cap - c->bk.len + c->bk_off >= WK_PBUF_SIZE;
+    if (want && !c->bk_recv_armed)
+        wk_arm_recv(w, c, 1);
+    else if (!want && c->bk_recv_armed && !c->bk_recv_cancel && !c->bk_eof)
+        wk_cancel_recv(w, c, 1);
+    return progress;
+}

@@ -1,0 +1,155 @@
+/* Worker internals shared by worker.c (loop, accept, timers, I/O completions), conn.c (the
+ * per-connection pump: TLS engine, echo and responder modes) and backend.c (proxy mode).
+ * Private to dataplane/worker. */
+#ifndef ETLS_WORKER_WK_H
+#define ETLS_WORKER_WK_H
+
+#include "io/uring.h"
+#include "proxy/pp2.h"
+#include "worker/worker.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define WK_PBUF_SIZE 16384u /* provided-buffer size: one TLS record's worth */
+#define WK_PBUF_COUNT 1024u /* provided buffers per worker */
+#define WK_BGID 1
+#define WK_LINGER_MS 2000u  /* after our FIN: how long to drain the peer before closing */
+#define WK_NO_BUF 0xffffffffu
+
+typedef enum {
+    CS_HANDSHAKE = 0, /* TLS handshake in progress */
+    CS_OPEN,          /* established: application data flows */
+    CS_LINGER,        /* our FIN is sent; draining the peer until EOF or timeout */
+    CS_DEAD,          /* closed: waiting for in-flight operations before reuse */
+} conn_state_t;
+
+typedef enum { TL_NONE = 0, TL_HS, TL_IDLE, TL_LINGER, TL_COUNT } timer_list_t;
+
+typedef enum { PARK_NONE = 0, PARK_FEED, PARK_SEND, PARK_CLOSE } park_op_t;
+
+/* Provided buffers a connection received but could not copy yet (its buffer was full): a FIFO
+ * linked through the worker's held_next[] array, so holding costs no allocation. */
+typedef struct held {
+    uint32_t head, tail; /* buffer ids, WK_NO_BUF when empty */
+    uint32_t off;        /* bytes of head already taken */
+} held_t;
+
+typedef struct wk_conn {
+    uint32_t slot, gen;
+    int fd, bfd;
+    uint8_t state;       /* conn_state_t */
+    uint8_t tls;         /* the listener speaks TLS */
+    uint8_t listener;
+    uint8_t park;        /* park_op_t: which engine call is parked in the crypto batch */
+    uint8_t hs_done;     /* on_handshake_done ran */
+    uint8_t recv_armed, recv_cancel, send_busy;
+    uint8_t rd_eof;      /* client sent FIN (or reset) */
+    uint8_t closing;     /* close_notify queued; FIN after the flush */
+    uint8_t wr_shut;     /* our FIN to the client is sent */
+    uint8_t abort_after_flush; /* alert or 4xx queued: close once it is sent */
+    /* proxy mode */
+    uint8_t bk_state;    /* 0 none, 1 connecting, 2 connected, 3 failed */
+    uint8_t bk_recv_armed, bk_recv_cancel, bk_send_busy, bk_eof, bk_wr_shut;
+    uint8_t dirty;       /* on the worker's list of connections to pump */
+    struct wk_conn *dnext;
+    uint32_t inflight;   /* completions still expected for this connection */
+    uint32_t backend;    /* index into cfg->backends */
+    /* timers: a FIFO per list, deadlines grow along each list because its timeout is fixed */
+    struct wk_conn *tprev, *tnext;
+    uint8_t tlist;
+    uint64_t deadline;
+    /* buffers; `off` is the first unconsumed byte, the engine appends at base + len */
+    etls_tls_buf_t rx;   /* TLS records from the client */
+    size_t rx_off;
+    etls_tls_buf_t out;  /* bytes to send to the client */
+    size_t out_off, out_sending;
+    etls_tls_buf_t app;  /* decrypted application data (to the backend in proxy mode) */
+    size_t app_off, app_sending;
+    etls_tls_buf_t bk;   /* proxy: plaintext from the backend, to encrypt */
+    size_t bk_off;
+    held_t held, bheld;
+    /* responder */
+    etls_http_parser_t http;
+    const uint8_t *resp;
+    size_t resp_len, resp_off;
+    uint8_t resp_close;
+    uint8_t http_done;   /* no more requests on this connection */
+    /* proxy: PROXY v2 header, sent before any application data */
+    uint16_t pp2_len, pp2_off;
+    uint8_t pp2[ETLS_PP2_MAX_LEN];
+    etls_tls_conn_t tc;  /* last: large */
+} wk_conn_t;
+
+struct etls_worker {
+    const etls_worker_shared_t *sh;
+    const etls_config_t *cfg;
+    unsigned index;
+    int cpu;
+    pthread_t thread;
+    atomic_int stop_requested;
+    /* start-up handshake with etls_worker_start */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int ready; /* 0 starting, 1 running, <0 failed */
+    char err[512];
+
+    struct io_uring ring;
+    int ring_ok;
+    etls_io_bufs_t bufs;
+    uint32_t *held_next; /* per provided buffer: next in a held FIFO */
+    uint32_t *held_len;  /* per provided buffer: bytes received into it */
+    int lfd[ETLS_CONFIG_MAX_LISTENERS];
+    uint8_t accept_armed[ETLS_CONFIG_MAX_LISTENERS];
+    size_t nlisteners;
+
+    /* connection table: slots with generations; conns are allocated on first use and kept */
+    wk_conn_t **conns;
+    uint32_t *free_slots;
+    uint32_t nfree, nslots;
+    size_t rx_cap, out_cap, app_cap, bk_cap;
+
+    wk_conn_t *thead[TL_COUNT], *ttail[TL_COUNT];
+    wk_conn_t *dirty; /* connections with new events, pumped once per iteration */
+    uint64_t now_ms;
+    uint32_t rr; /* round-robin backend cursor */
+
+    etls_rand_t rng;
+    etls_aead_engine_t *aead;
+    etls_batch_t *batch;
+    etls_tls_env_t env;
+
+    int stopping;
+    uint64_t stop_deadline;
+    etls_worker_stats_t st;
+};
+
+#define WK_STAT_ADD(w, field, n)                                                                  \
+    __atomic_store_n(&(w)->st.field, (w)->st.field + (uint64_t)(n), __ATOMIC_RELAXED)
+
+/* worker.c */
+void wk_timer_set(etls_worker_t *w, wk_conn_t *c, timer_list_t list);
+void wk_conn_abort(etls_worker_t *w, wk_conn_t *c);
+void wk_mark_dirty(etls_worker_t *w, wk_conn_t *c);
+void wk_arm_recv(etls_worker_t *w, wk_conn_t *c, int backend);
+void wk_cancel_recv(etls_worker_t *w, wk_conn_t *c, int backend);
+uint8_t *wk_held_take(etls_worker_t *w, held_t *h, size_t *len);
+void wk_held_consume(etls_worker_t *w, held_t *h, size_t n);
+
+/* conn.c */
+void wk_conn_init(etls_worker_t *w, wk_conn_t *c, int fd, unsigned listener, int tls);
+void wk_conn_pump(etls_worker_t *w, wk_conn_t *c);
+void wk_conn_resume(etls_worker_t *w, wk_conn_t *c);
+void wk_conn_on_sent(etls_worker_t *w, wk_conn_t *c, int res);
+void wk_conn_shutdown(etls_worker_t *w, wk_conn_t *c); /* graceful shutdown of the worker */
+int wk_buf_room(const etls_tls_buf_t *b);
+int wk_input_ended(const wk_conn_t *c);
+
+/* backend.c */
+int wk_backend_open(etls_worker_t *w, wk_conn_t *c);
+void wk_backend_on_connect(etls_worker_t *w, wk_conn_t *c, int res);
+void wk_backend_on_sent(etls_worker_t *w, wk_conn_t *c, int res);
+void wk_backend_handshake_done(etls_worker_t *w, wk_conn_t *c);
+int wk_backend_pump(etls_worker_t *w, wk_conn_t *c); /* returns 1 on progress */
+
+#endif

@@ -1,0 +1,124 @@
+/* Unit tests of the engine's pieces that need no peer: the bounded cursor, the server
+ * context's setters and SNI certificate selection, and the memory footprint report. */
+#include "harness.h"
+#include "test.h"
+
+#include "tls/tls_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void test_cursor(void)
+{
+    static const uint8_t b[] = {0x02, 0xaa, 0xbb, 0x00, 0x03, 1, 2};
+    etls_cur_t c = etls_cur(b, sizeof b), v;
+    uint8_t x;
+    uint16_t y;
+    uint32_t z;
+    CHECK(etls_cur_vec(&c, 1, 1, 2, &v) == 0 && v.left == 2 && v.p == b + 1);
+    CHECK(etls_cur_vec(&c, 2, 0, 10, &v) == ETLS_ERR_ALERT(ETLS_ALERT_DECODE_ERROR)); /* 3 > 2 left */
+    c = etls_cur(b, sizeof b);
+    CHECK(etls_cur_vec(&c, 1, 3, 9, &v) == ETLS_ERR_ALERT(ETLS_ALERT_DECODE_ERROR)); /* below min */
+    c = etls_cur(b, sizeof b);
+    CHECK(etls_cur_vec(&c, 1, 0, 1, &v) == ETLS_ERR_ALERT(ETLS_ALERT_DECODE_ERROR)); /* above max */
+    c = etls_cur(b, 3);
+    CHECK(etls_cur_u24(&c, &z) == 0 && z == 0x02aabb && c.left == 0);
+    CHECK(etls_cur_u8(&c, &x) != 0 && etls_cur_u16(&c, &y) != 0 && etls_cur_end(&c) == 0);
+    c = etls_cur(b, 1);
+    CHECK(etls_cur_u16(&c, &y) != 0 && c.left == 1 && etls_cur_end(&c) != 0);
+}
+
+static void test_ctx_setters(etls_rand_t *rng)
+{
+    etls_tls_server_ctx_t ctx;
+    CHECK(etls_tls_server_ctx_init(&ctx, rng) == 0);
+    CHECK(ctx.n_suites == 3 && ctx.suites[0] == ETLS_TLS_AES_128_GCM_SHA256);
+    CHECK(ctx.n_groups == 2 && ctx.groups[0] == ETLS_TLS_GROUP_X25519);
+    const uint16_t bad[] = {0x1301, 0x1301}, unknown[] = {0x1306}, ok[] = {0x1305, 0x1303};
+    CHECK(etls_tls_server_ctx_set_suites(&ctx, bad, 2) == ETLS_ERR_INVALID);
+    CHECK(etls_tls_server_ctx_set_suites(&ctx, unknown, 1) == ETLS_ERR_INVALID);
+    CHECK(etls_tls_server_ctx_set_suites(&ctx, ok, 0) == ETLS_ERR_INVALID);
+    CHECK(etls_tls_server_ctx_set_suites(&ctx, ok, 2) == 0 && ctx.suites[0] == 0x1305);
+    const uint16_t g[] = {0x0018};
+    CHECK(etls_tls_server_ctx_set_groups(&ctx, g, 1) == ETLS_ERR_INVALID);
+    char longname[300];
+    memset(longname, 'a', sizeof longname - 1);
+    longname[sizeof longname - 1] = 0;
+    const char *alpn_bad[] = {longname}, *alpn_empty[] = {""}, *alpn_ok[] = {"h2", "http/1.1"};
+    CHECK(etls_tls_server_ctx_set_alpn(&ctx, alpn_bad, 1) == ETLS_ERR_INVALID);
+    CHECK(etls_tls_server_ctx_set_alpn(&ctx, alpn_empty, 1) == ETLS_ERR_INVALID);
+    CHECK(etls_tls_server_ctx_set_alpn(&ctx, alpn_ok, 2) == 0 && ctx.alpn_len == 3 + 9);
+    CHECK(strcmp(etls_tls_cipher_name(0x1303), "TLS_CHACHA20_POLY1305_SHA256") == 0);
+    CHECK(strcmp(etls_tls_cipher_name(0x1306), "unknown") == 0);
+    etls_tls_server_ctx_free(&ctx);
+}
+
+static void test_selection(etls_rand_t *rng)
+{
+    etls_tls_server_ctx_t ctx;
+    test_cert_t a, w, d, r;
+    CHECK(test_cert_make(&a, KEY_ECDSA, "a.example.com,b.example.com") == 0);
+    CHECK(test_cert_make(&w, KEY_ECDSA, "*.example.com") == 0);
+    CHECK(test_cert_make(&d, KEY_ED25519, "fallback.test") == 0);
+    CHECK(test_cert_make(&r, KEY_RSA, "a.example.com") == 0);
+    CHECK(etls_tls_server_ctx_init(&ctx, rng) == 0);
+    CHECK(etls_tls_server_ctx_select_cert(&ctx, "x", 1, NULL, 0) == NULL); /* empty context */
+    CHECK(test_ctx_add(&ctx, &w, NULL, 0) == 0);
+    CHECK(test_ctx_add(&ctx, &a, NULL, 0) == 0);
+    CHECK(test_ctx_add(&ctx, &d, NULL, 1) == 0);
+    CHECK(test_ctx_add(&ctx, &r, "A.Example.COM\0\0", 0) == 0); /* explicit names, lower-cased */
+    const etls_tls_cert_t *cw = ctx.certs[0], *ca = ctx.certs[1], *cd = ctx.certs[2], *cr = ctx.certs[3];
+    CHECK(strcmp(cr->names, "a.example.com") == 0);
+    const uint16_t ecdsa[] = {ETLS_SIG_ECDSA_SECP256R1_SHA256}, rsa[] = {ETLS_SIG_RSA_PSS_RSAE_SHA256},
+                   ed[] = {ETLS_SIG_ED25519}, none[] = {0x0201};
+    struct {
+        const char *name;
+        const uint16_t *schemes;
+        const etls_tls_cert_t *want;
+    } cases[] = {
+        {"a.example.com", NULL, ca},      {"b.example.com", ecdsa, ca},   {"a.example.com", rsa, cr},
+        {"zz.example.com", NULL, cw},     {"x.y.example.com", NULL, cd},  {"example.com", NULL, cd},
+        {".example.com", NULL, cd},       {"zz.example.com", ed, cd},     {NULL, NULL, cd},
+        {"a.example.com", none, NULL},    {"nothing.org", rsa, cr},       {"a.example.co", ecdsa, cw},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *n = cases[i].name;
+        const etls_tls_cert_t *got = etls_tls_server_ctx_select_cert(&ctx, n, n ? strlen(n) : 0,
+                                                                     cases[i].schemes, cases[i].schemes ? 1 : 0);
+        CHECK_MSG(got == cases[i].want, "selection case %zu (%s)", i, n ? n : "none");
+    }
+    /* Key and certificate must match. */
+    test_cert_t other;
+    CHECK(test_cert_make(&other, KEY_ECDSA, "m.test") == 0);
+    EVP_PKEY *k = other.pkey;
+    other.pkey = a.pkey;
+    CHECK(test_ctx_add(&ctx, &other, NULL, 0) == ETLS_ERR_INVALID);
+    other.pkey = k;
+    etls_tls_server_ctx_free(&ctx);
+    test_cert_free(&a);
+    test_cert_free(&w);
+    test_cert_free(&d);
+    test_cert_free(&r);
+    test_cert_free(&other);
+}
+
+/* The footprint the transport pays per connection (reported, and bounded here so growth is
+ * noticed). */
+static void test_footprint(void)
+{
+    printf("sizeof(etls_tls_conn_t) = %zu bytes (handshake-only part %zu, two AEAD keys %zu)\n",
+           sizeof(etls_tls_conn_t), sizeof(etls_tls_hs_t), 2 * sizeof(etls_aead_key_t));
+    CHECK(sizeof(etls_tls_conn_t) < 8192);
+}
+
+int main(void)
+{
+    etls_rand_t rng;
+    uint8_t seed[32] = {9};
+    etls_rand_init_seeded(&rng, seed);
+    test_cursor();
+    test_ctx_setters(&rng);
+    test_selection(&rng);
+    test_footprint();
+    return etls_test_summary("tls_unit");
+}
