@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "hs/hs.h"
 
 typedef struct subcommand {
     const char *name;
@@ -13,6 +14,8 @@ typedef struct subcommand {
 
 static const subcommand_t subcommands[] = {
     {"crypto", etls_bench_crypto_main, "crypto micro-benchmarks against OpenSSL in the same run"},
+    {"hs", etls_bench_hs_main, "TLS 1.3 handshake load (closed or open loop), latency, errors"},
+    {"record", etls_bench_record_main, "bulk TLS record throughput per direction (GB/s)"},
 };
 
 static void usage(FILE *f)

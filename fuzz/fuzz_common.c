@@ -29,6 +29,8 @@ static void setup(void)
     const char *alpn[] = {"h2", "http/1.1"};
     FUZZ_ASSERT(etls_tls_server_ctx_set_alpn(&ctx, alpn, 2) == 0);
     FUZZ_ASSERT(test_ctx_add(&ctx, &cert, NULL, 1) == 0);
+    uint8_t tk[ETLS_TLS_TICKET_KEY_LEN] = {1, 2, 3};
+    FUZZ_ASSERT(etls_tls_server_ctx_set_ticket_keys(&ctx, tk, NULL) == 0);
     ready = 1;
 }
 

@@ -1,7 +1,11 @@
 /* SHA-256, SHA-384, HMAC and HKDF (RFC 2104, RFC 5869), with incremental hashing for TLS
- * transcripts. SHA-256 compression uses SHA-NI when the CPU has it, chosen at run time.
- * Contexts are plain caller-owned structs (no interior pointers, no allocation); HMAC and
- * hash contexts hold secrets and are wiped by the _final calls. */
+ * transcripts. Compression is chosen once at run time from etls_cpu_features(): SHA-256 uses
+ * SHA-NI, SHA-384 an AVX2 schedule with BMI2 rounds, else portable C (ETLS_CPU_DISABLE=sha_ni,avx2
+ * forces the portable code).
+ * Contexts are plain caller-owned structs (no interior pointers, no allocation, safe to copy
+ * to fork a transcript); HMAC and hash contexts hold secrets and are wiped by the _final calls.
+ * Functions take the algorithm as given: an etls_hash_alg_t outside the enum is a caller bug
+ * (etls_hash_len returns 0 for it; the HKDF calls return ETLS_ERR_INVALID). */
 #ifndef ETLS_CRYPTO_HASH_H
 #define ETLS_CRYPTO_HASH_H
 

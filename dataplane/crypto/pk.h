@@ -80,6 +80,9 @@ int etls_cert_chain_load_pem(etls_cert_chain_t *c, const void *pem, size_t len, 
 void etls_cert_chain_free(etls_cert_chain_t *c);
 /* 0 when the leaf's public key matches the private key, else ETLS_ERR_INVALID. */
 int etls_cert_chain_matches_key(const etls_cert_chain_t *c, const etls_pkey_t *k);
+/* The same with a one-line reason in err (key types differ, or same type but another key). */
+int etls_cert_chain_check_key(const etls_cert_chain_t *c, const etls_pkey_t *k, char *err,
+                              size_t errlen);
 /* DNS names of the leaf (subjectAltName dNSName entries; the subject CN only when there is no
  * SAN), lower-cased, as a NUL-separated list ending with an empty string ("a.com\0*.b.com\0\0";
  * just "\0" when there are none). Wildcards stay as written ("*.example.com"); matching them is

@@ -18,12 +18,15 @@ typedef struct etls_rand {
     uint8_t buf[ETLS_RAND_BUF];
 } etls_rand_t;
 
+/* No system call here: the buffer is filled on first use. */
 void etls_rand_init(etls_rand_t *r);
 void etls_rand_init_seeded(etls_rand_t *r, const uint8_t seed[32]); /* tests and fuzzing only */
 /* Fills out[0..n); returns 0, ETLS_ERR_INVALID for n == 0 or out == NULL (a zero-length
- * request is a caller bug), or ETLS_ERR_IO when the kernel cannot supply entropy (then out is
- * zeroed). */
+ * request is a caller bug), or ETLS_ERR_IO when the kernel cannot supply entropy (getrandom
+ * failed other than EINTR); then the bytes already copied to out are zeroed and the next call
+ * tries the kernel again. */
 int etls_rand_bytes(etls_rand_t *r, void *out, size_t n);
+/* Wipes seed, counter and buffered bytes; r is then an empty kernel-mode RNG. */
 void etls_rand_wipe(etls_rand_t *r);
 
 #endif

@@ -1,7 +1,11 @@
 /* The TLS 1.3 key schedule (RFC 8446 §7.1) on top of crypto/hash.h.
  *
  * HKDF-Expand-Label and Derive-Secret, plus a small state struct that walks
- * early -> handshake -> master secret, and traffic key/IV derivation (§7.3). */
+ * early -> handshake -> master secret, and traffic key/IV derivation (§7.3).
+ * Ownership: etls_tls13_ks_t is caller-owned and holds the current secret; wipe it with
+ * etls_tls13_ks_wipe. Every output is a caller buffer (secrets are HashLen bytes) that the
+ * caller wipes. Nothing allocates; all calls are safe from several threads on distinct
+ * states (the PSK-less constants are computed once under pthread_once). */
 #ifndef ETLS_CRYPTO_TLS13_KS_H
 #define ETLS_CRYPTO_TLS13_KS_H
 
@@ -28,6 +32,7 @@ void etls_tls13_ks_init(etls_tls13_ks_t *ks, etls_hash_alg_t alg, const uint8_t 
                         size_t psklen);
 /* Handshake secret from the (EC)DHE shared secret; then the two handshake traffic secrets
  * for the transcript hash of ClientHello..ServerHello. Outputs are HashLen bytes each.
+ * ecdhe NULL with ecdhelen 0 is psk_ke (HashLen zeros), allowed only after a PSK ks_init.
  * ETLS_ERR_INVALID when called out of order (ks_init -> ks_handshake -> ks_master). */
 int etls_tls13_ks_handshake(etls_tls13_ks_t *ks, const uint8_t *ecdhe, size_t ecdhelen,
                             const uint8_t *th_ch_sh, uint8_t *client_hs, uint8_t *server_hs);

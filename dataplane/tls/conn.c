@@ -403,6 +403,8 @@ static int seal_records(etls_tls_conn_t *c, const uint8_t *data, size_t len, siz
     c->seal_buf = out->base;
     c->seal_base = out->len;
     while (*consumed < len && n < ETLS_TLS_MAX_PARKED) {
+        if (c->wr.seq >= ETLS_TLS_KEY_UPDATE_RECORDS) /* §5.5: the key is worn; new key first */
+            break;
         size_t chunk = len - *consumed < c->send_max ? len - *consumed : c->send_max;
         size_t inner = etls_tls_inner_len(c, chunk);
         size_t need = ETLS_TLS_RECORD_HEADER + inner + c->tag_len;
@@ -449,6 +451,8 @@ static int writer_begin(etls_tls_conn_t *c, etls_tls_buf_t *out)
     if (c->waiter.pending)
         return ETLS_ERR_IN_PROGRESS;
     ETLS_GUARD(finalize_seals(c, out));
+    if (c->state == ST_ESTABLISHED && c->wr.seq >= ETLS_TLS_KEY_UPDATE_RECORDS && !c->close_sent)
+        c->ku_owed = 1; /* §5.5 usage limit: the owed KeyUpdate rotates our key */
     return flush_owed(c, out);
 }
 
@@ -497,6 +501,11 @@ size_t etls_tls_send_room(const etls_tls_conn_t *c, size_t len)
 int etls_tls_handshake_done(const etls_tls_conn_t *c)
 {
     return c->state == ST_ESTABLISHED;
+}
+
+int etls_tls_resumed(const etls_tls_conn_t *c)
+{
+    return c->resumed;
 }
 
 int etls_tls_parked(const etls_tls_conn_t *c)

@@ -54,6 +54,7 @@ int etls_tls_server_ctx_init(etls_tls_server_ctx_t *ctx, etls_rand_t *rng)
     ETLS_GUARD(etls_tls_server_ctx_set_groups(ctx, groups, 2));
     ctx->record_size_limit = ETLS_TLS_MAX_PLAINTEXT + 1;
     ctx->max_hs_msg = ETLS_TLS_DEFAULT_MAX_HS_MSG;
+    ctx->ticket_lifetime = 7200;
     return etls_rand_bytes(rng, ctx->cookie_key, sizeof ctx->cookie_key);
 }
 
@@ -68,6 +69,7 @@ void etls_tls_server_ctx_free(etls_tls_server_ctx_t *ctx)
     ctx->certs = NULL;
     ctx->n_certs = 0;
     etls_wipe(ctx->cookie_key, sizeof ctx->cookie_key);
+    etls_wipe(ctx->ticket_keys, sizeof ctx->ticket_keys);
 }
 
 /* Copies ids into dst after checking each with `known` and rejecting duplicates. */

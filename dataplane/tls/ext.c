@@ -91,13 +91,37 @@ static int ext_record_size_limit(etls_cur_t *c, etls_ch_t *ch)
     return 0;
 }
 
-/* §4.2.11: we issue no tickets, so offered identities are ignored (full handshake); the
- * structure is still checked. Its position (last) is checked by the caller. */
+/* §4.2.11: OfferedPsks. Only the first identity is tried (a server may pick any); the number of
+ * binders must match the identities. The binders' offset is the truncation point of the
+ * ClientHello for the binder transcript. Position (last extension) is checked by the caller. */
 static int ext_pre_shared_key(etls_cur_t *c, etls_ch_t *ch)
 {
     etls_cur_t ids, binders;
+    size_t n_ids = 0, n_binders = 0;
     ETLS_GUARD(etls_cur_vec(c, 2, 7, 65535, &ids));
+    while (ids.left) {
+        etls_cur_t id;
+        uint16_t hi, lo;
+        ETLS_GUARD(etls_cur_vec(&ids, 2, 1, 65535, &id));
+        ETLS_GUARD(etls_cur_u16(&ids, &hi));
+        ETLS_GUARD(etls_cur_u16(&ids, &lo));
+        if (n_ids++ == 0) {
+            ch->psk_id = id.p;
+            ch->psk_id_len = id.left;
+            ch->psk_age = (uint32_t)hi << 16 | lo;
+        }
+    }
+    ch->psk_binders_off = (size_t)(c->p - ch->body);
     ETLS_GUARD(etls_cur_vec(c, 2, 33, 65535, &binders));
+    while (binders.left) {
+        etls_cur_t b;
+        ETLS_GUARD(etls_cur_vec(&binders, 1, 32, 255, &b));
+        if (n_binders++ == 0) {
+            ch->psk_binder = b.p;
+            ch->psk_binder_len = b.left;
+        }
+    }
+    ETLS_ENSURE(n_ids == n_binders, ALERT(ILLEGAL_PARAMETER));
     ch->has_psk = 1;
     return 0;
 }
@@ -229,6 +253,7 @@ int etls_tls_parse_client_hello(const uint8_t *body, size_t len, etls_ch_t *ch)
 {
     etls_cur_t c = etls_cur(body, len), sid, suites, comp;
     memset(ch, 0, sizeof *ch);
+    ch->body = body;
     ETLS_GUARD(etls_cur_u16(&c, &ch->legacy_version));
     ETLS_GUARD(etls_cur_bytes(&c, 32, &ch->random));
     ETLS_GUARD(etls_cur_vec(&c, 1, 0, 32, &sid));

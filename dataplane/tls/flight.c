@@ -143,7 +143,7 @@ static int write_server_hello(etls_tls_conn_t *c, etls_tls_buf_t *out)
     size_t share_len = c->group == ETLS_TLS_GROUP_X25519 ? 32 : ETLS_P256_POINT_LEN;
     ETLS_GUARD(etls_rand_bytes(c->env->rng, random, sizeof random));
     hello_head(c, &m, random);
-    etls_wr_u16(&m, (uint16_t)(6 + 8 + share_len));
+    etls_wr_u16(&m, (uint16_t)(6 + 8 + share_len + (c->hs.psk_ok ? 6 : 0)));
     etls_wr_u16(&m, EXT_SUPPORTED_VERSIONS); /* §4.2.1: selected_version */
     etls_wr_u16(&m, 2);
     etls_wr_u16(&m, ETLS_TLS_VERSION_13);
@@ -152,6 +152,11 @@ static int write_server_hello(etls_tls_conn_t *c, etls_tls_buf_t *out)
     etls_wr_u16(&m, c->group);
     etls_wr_u16(&m, (uint16_t)share_len);
     etls_wr_bytes(&m, c->hs.my_share, share_len);
+    if (c->hs.psk_ok) { /* §4.2.11: selected_identity, always the first */
+        etls_wr_u16(&m, EXT_PRE_SHARED_KEY);
+        etls_wr_u16(&m, 2);
+        etls_wr_u16(&m, 0);
+    }
     return hsw_msg(c, out, HT_SERVER_HELLO, &m);
 }
 
@@ -229,7 +234,9 @@ int etls_tls_flight_hello(etls_tls_conn_t *c, etls_tls_buf_t *out)
     if (c->hs.send_ccs && !c->hs.hrr_sent)
         stage_ccs(c, out);
     etls_hash_peek(&c->hs.transcript, th);
-    etls_tls13_ks_init(&c->hs.ks, c->hash, NULL, 0);
+    etls_tls13_ks_init(&c->hs.ks, c->hash, c->hs.psk_ok ? c->hs.psk : NULL,
+                       c->hs.psk_ok ? etls_hash_len(c->hash) : 0);
+    etls_wipe(c->hs.psk, sizeof c->hs.psk);
     int rc = etls_tls13_ks_handshake(&c->hs.ks, c->hs.shared, shared_len, th, c->hs.client_hs,
                                      server_hs);
     etls_wipe(c->hs.shared, sizeof c->hs.shared);
@@ -241,6 +248,8 @@ int etls_tls_flight_hello(etls_tls_conn_t *c, etls_tls_buf_t *out)
     ETLS_ENSURE(rc == 0, ALERT(INTERNAL_ERROR));
     hsw_begin(c, 1);
     ETLS_GUARD(write_encrypted_extensions(c, out));
+    if (c->hs.psk_ok) /* §2.2: a resumed handshake authenticates with the PSK, no certificate */
+        return etls_tls_flight_finish(c, out);
     ETLS_GUARD(write_certificate(c, out));
     size_t n = cv_content(c);
     c->hs.sig_len = sizeof c->hs.sig;
@@ -291,10 +300,12 @@ static int write_finished(etls_tls_conn_t *c, etls_tls_buf_t *out)
 int etls_tls_flight_finish(etls_tls_conn_t *c, etls_tls_buf_t *out)
 {
     uint8_t th[ETLS_HASH_MAX_LEN], server_ap[ETLS_HASH_MAX_LEN];
-    ETLS_ENSURE(c->hs.sign_status == 0, ALERT(INTERNAL_ERROR));
-    ETLS_ENSURE(c->env->batch == NULL || (out->base == c->hs.out_buf && out->len == c->hs.out_len),
-                ETLS_ERR_INVALID);
-    ETLS_GUARD(write_cert_verify(c, out));
+    if (!c->hs.psk_ok) {
+        ETLS_ENSURE(c->hs.sign_status == 0, ALERT(INTERNAL_ERROR));
+        ETLS_ENSURE(c->env->batch == NULL || (out->base == c->hs.out_buf && out->len == c->hs.out_len),
+                    ETLS_ERR_INVALID);
+        ETLS_GUARD(write_cert_verify(c, out));
+    }
     ETLS_GUARD(write_finished(c, out));
     ETLS_GUARD(hsw_close(c, out));
     etls_hash_peek(&c->hs.transcript, th);
@@ -304,7 +315,8 @@ int etls_tls_flight_finish(etls_tls_conn_t *c, etls_tls_buf_t *out)
     if (rc == 0)
         rc = etls_tls_dir_set(c, &c->wr, server_ap);
     etls_wipe(server_ap, sizeof server_ap);
-    etls_tls13_ks_wipe(&c->hs.ks);
+    if (!c->ctx->n_ticket_keys) /* else kept for the resumption master secret */
+        etls_tls13_ks_wipe(&c->hs.ks);
     etls_wipe(c->hs.client_hs, sizeof c->hs.client_hs);
     ETLS_ENSURE(rc == 0, ALERT(INTERNAL_ERROR));
     out->len += c->hs.w.pos;

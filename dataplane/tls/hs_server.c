@@ -230,6 +230,119 @@ static int send_hrr(etls_tls_conn_t *c, const uint8_t *hdr, const uint8_t *body,
     return etls_tls_write_hrr(c, out, c->group, cookie, cl);
 }
 
+/* ---- PSK resumption (§4.2.11, §4.6.1) -------------------------------------------------------- */
+
+static void sni_hash(const etls_tls_conn_t *c, uint8_t out[8])
+{
+    uint8_t h[ETLS_SHA256_LEN];
+    etls_hash(ETLS_HASH_SHA256, c->sni, c->sni_len, h);
+    memcpy(out, h, 8);
+}
+
+/* binder = HMAC(finished_key(Derive-Secret(Early Secret, "res binder", "")),
+ *               Transcript-Hash(ClientHello truncated before the binders)). */
+static int check_binder(const etls_tls_conn_t *c, const etls_ch_t *ch, const uint8_t *hdr,
+                        const etls_tls_ticket_t *t)
+{
+    size_t hl = etls_hash_len(c->hash);
+    uint8_t th[ETLS_HASH_MAX_LEN], empty[ETLS_HASH_MAX_LEN], bk[ETLS_HASH_MAX_LEN], want[ETLS_HASH_MAX_LEN];
+    etls_hash_ctx_t h;
+    etls_tls13_ks_t ks;
+    if (c->state == ST_CLIENT_HELLO2)
+        h = c->hs.transcript; /* message_hash(ClientHello1) || HelloRetryRequest */
+    else
+        etls_hash_init(&h, c->hash);
+    etls_hash_update(&h, hdr, 4);
+    etls_hash_update(&h, ch->body, ch->psk_binders_off);
+    etls_hash_final(&h, th);
+    etls_hash(c->hash, "", 0, empty);
+    etls_tls13_ks_init(&ks, c->hash, t->psk, t->psk_len);
+    int rc = etls_tls13_derive_secret(c->hash, ks.secret, "res binder", empty, bk);
+    if (rc == 0)
+        rc = etls_tls13_finished(c->hash, bk, th, want);
+    etls_tls13_ks_wipe(&ks);
+    etls_wipe(bk, sizeof bk);
+    ETLS_ENSURE(rc == 0, ALERT(INTERNAL_ERROR));
+    ETLS_ENSURE(ch->psk_binder_len == hl && etls_ct_memeq(want, ch->psk_binder, hl), ALERT(DECRYPT_ERROR));
+    return 0;
+}
+
+/* Resumes when the first identity is one of our tickets, unexpired, for the negotiated hash
+ * and the same server name, offered with psk_dhe_ke; then its binder must verify. Any other
+ * ticket problem just means a full handshake. */
+static int try_psk(etls_tls_conn_t *c, const etls_ch_t *ch, const uint8_t *hdr)
+{
+    etls_tls_ticket_t t;
+    etls_aead_alg_t aead;
+    etls_hash_alg_t hash;
+    uint8_t sh[8];
+    c->hs.psk_ok = 0;
+    if (!c->ctx->n_ticket_keys || !ch->has_psk || !(ch->psk_modes & 2))
+        return 0;
+    if (etls_tls_ticket_open(c->ctx, ch->psk_id, ch->psk_id_len, &t) != 0)
+        return 0;
+    uint64_t now = etls_tls_now_ms(c->ctx);
+    sni_hash(c, sh);
+    int ok = etls_tls_suite_params(t.suite, &aead, &hash) == 0 && hash == c->hash &&
+             t.psk_len == etls_hash_len(hash) && memcmp(sh, t.sni_hash, 8) == 0 &&
+             now >= t.issued_ms && now - t.issued_ms <= (uint64_t)c->ctx->ticket_lifetime * 1000;
+    int rc = ok ? check_binder(c, ch, hdr, &t) : 0;
+    if (ok && rc == 0) {
+        c->hs.psk_ok = 1;
+        memcpy(c->hs.psk, t.psk, t.psk_len);
+    }
+    etls_wipe(&t, sizeof t);
+    return rc;
+}
+
+/* §4.6.1: one ticket after the handshake; the PSK is derived from the resumption master
+ * secret over the transcript through the client's Finished. Skipped when out is full. */
+int etls_tls_send_ticket(etls_tls_conn_t *c, const uint8_t *hdr, const uint8_t *body, size_t len,
+                         etls_tls_buf_t *out)
+{
+    static const uint8_t nonce[1] = {0};
+    uint8_t th[ETLS_HASH_MAX_LEN], res[ETLS_HASH_MAX_LEN], ticket[ETLS_TLS_TICKET_MAX];
+    uint8_t msg[32 + ETLS_TLS_TICKET_MAX];
+    etls_tls_ticket_t t;
+    size_t hl = etls_hash_len(c->hash), tlen = 0;
+    if (!c->ctx->n_ticket_keys)
+        return 0;
+    etls_tls_transcript(c, hdr, 4);
+    etls_tls_transcript(c, body, len);
+    etls_hash_peek(&c->hs.transcript, th);
+    memset(&t, 0, sizeof t);
+    t.suite = c->suite;
+    t.issued_ms = etls_tls_now_ms(c->ctx);
+    t.psk_len = (uint8_t)hl;
+    sni_hash(c, t.sni_hash);
+    int rc = etls_tls13_ks_resumption(&c->hs.ks, th, res);
+    if (rc == 0)
+        rc = etls_tls13_expand_label(c->hash, res, "resumption", nonce, 1, t.psk, hl);
+    if (rc == 0)
+        rc = etls_rand_bytes(c->env->rng, &t.age_add, sizeof t.age_add);
+    if (rc == 0)
+        rc = etls_tls_ticket_seal(c->ctx, c->env->rng, &t, ticket, &tlen);
+    uint32_t age_add = t.age_add, life = c->ctx->ticket_lifetime;
+    etls_wipe(res, sizeof res);
+    etls_wipe(&t, sizeof t);
+    ETLS_ENSURE(rc == 0, ALERT(INTERNAL_ERROR));
+    etls_wr_t m = {msg, 0, sizeof msg, 0};
+    etls_wr_u8(&m, HT_NEW_SESSION_TICKET);
+    etls_wr_u24(&m, (uint32_t)(4 + 4 + 2 + 2 + tlen + 2));
+    etls_wr_u16(&m, (uint16_t)(life >> 16));
+    etls_wr_u16(&m, (uint16_t)life);
+    etls_wr_u16(&m, (uint16_t)(age_add >> 16));
+    etls_wr_u16(&m, (uint16_t)age_add);
+    etls_wr_u8(&m, sizeof nonce);
+    etls_wr_bytes(&m, nonce, sizeof nonce);
+    etls_wr_u16(&m, (uint16_t)tlen);
+    etls_wr_bytes(&m, ticket, tlen);
+    etls_wr_u16(&m, 0); /* no extensions: no early data */
+    ETLS_ENSURE(!m.overflow, ALERT(INTERNAL_ERROR));
+    rc = etls_tls_write_record(c, out, CT_HANDSHAKE, msg, m.len);
+    return rc == ETLS_ERR_LIMIT ? 0 : rc;
+}
+
 /* ---- key exchange --------------------------------------------------------------------------- */
 
 static int start_key_exchange(etls_tls_conn_t *c, etls_tls_buf_t *out)
@@ -326,6 +439,7 @@ static int on_client_hello(etls_tls_conn_t *c, const uint8_t *hdr, const uint8_t
     }
     if (share < 0)
         return send_hrr(c, hdr, body, len, out);
+    ETLS_GUARD(try_psk(c, &ch, hdr));
     if (c->state == ST_CLIENT_HELLO)
         etls_hash_init(&c->hs.transcript, c->hash);
     etls_tls_transcript(c, hdr, 4);
@@ -340,10 +454,10 @@ static int on_client_hello(etls_tls_conn_t *c, const uint8_t *hdr, const uint8_t
 static int on_finished(etls_tls_conn_t *c, const uint8_t *hdr, const uint8_t *body, size_t len,
                        etls_tls_buf_t *out)
 {
-    (void)hdr;
-    (void)out;
     ETLS_ENSURE(etls_ct_memeq(body, c->hs.expect_fin, len), ALERT(DECRYPT_ERROR));
+    ETLS_GUARD(etls_tls_send_ticket(c, hdr, body, len, out));
     ETLS_GUARD(etls_tls_dir_set(c, &c->rd, c->hs.client_ap));
+    c->resumed = c->hs.psk_ok;
     free(c->hs.big);
     etls_wipe(&c->hs, sizeof c->hs);
     c->state = ST_ESTABLISHED;

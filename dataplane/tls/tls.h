@@ -54,8 +54,12 @@
  * record it needs ETLS_TLS_MAX_CIPHERTEXT free bytes in `app` (the record is opened in place
  * there), otherwise it stops and returns 0 with what it consumed so far.
  *
- * Not implemented yet (see the README): TLS 1.2, PSK resumption/session tickets, 0-RTT, client
- * authentication, the client side. */
+ * Session resumption: with ticket keys set, one NewSessionTicket follows the handshake and a
+ * ticket comes back as a PSK with (EC)DHE (psk_dhe_ke; RFC 8446 §2.2, §4.6.1). Tickets are
+ * self-contained (no server state); see etls_tls_server_ctx_set_ticket_keys.
+ *
+ * Not implemented yet: TLS 1.2, 0-RTT (offered early data is skipped), psk_ke without (EC)DHE,
+ * client authentication, the client side. */
 #ifndef ETLS_TLS_TLS_H
 #define ETLS_TLS_TLS_H
 
@@ -131,6 +135,10 @@ enum {
 #define ETLS_TLS_MAX_GROUPS 2
 #define ETLS_TLS_MAX_SNI 255
 #define ETLS_TLS_MAX_PARKED 16 /* records one feed/send call may park in the AEAD queue */
+#define ETLS_TLS_TICKET_KEY_LEN 48 /* 16-byte key name + 32-byte secret */
+/* RFC 8446 §5.5: keys have a usage limit (AES-GCM: 2^24.5 full-size records). The engine sends
+ * a KeyUpdate on its own once this many records went out under one key. */
+#define ETLS_TLS_KEY_UPDATE_RECORDS (1ull << 23)
 
 /* ---- the shared server context ----------------------------------------------------------- */
 
@@ -161,6 +169,13 @@ typedef struct etls_tls_server_ctx {
     uint16_t pad_to;              /* pad sent records' inner plaintext to a multiple (0 = off) */
     uint32_t max_hs_msg;          /* bound on one received handshake message */
     uint8_t cookie_key[32];       /* HMAC key for HelloRetryRequest cookies (per context) */
+    /* Session-ticket keys: [0] issues and accepts, [1] (the previous one) only accepts. */
+    uint8_t ticket_keys[2][ETLS_TLS_TICKET_KEY_LEN];
+    uint8_t n_ticket_keys;
+    uint32_t ticket_lifetime;     /* seconds (RFC 8446 §4.6.1: at most 7 days); default 7200 */
+    /* Wall clock in milliseconds for ticket ages; tests and fuzzers substitute their own. */
+    uint64_t (*now_ms)(void *arg);
+    void *now_arg;
     size_t max_flight;            /* bound on the server flight's size, from the certificates */
 } etls_tls_server_ctx_t;
 
@@ -178,6 +193,15 @@ int etls_tls_server_ctx_set_groups(etls_tls_server_ctx_t *ctx, const uint16_t *i
 /* ALPN protocols, preference order (1..255 bytes each, at most ETLS_TLS_MAX_ALPN). With an
  * empty list the server ignores the client's ALPN extension. */
 int etls_tls_server_ctx_set_alpn(etls_tls_server_ctx_t *ctx, const char *const *protos, size_t n);
+
+/* Session-ticket keys (ETLS_TLS_TICKET_KEY_LEN bytes each: a public 16-byte name, then a 32-byte
+ * secret), normally rotated by the control plane: `current` seals new tickets and opens them;
+ * `previous` (may be NULL) only opens them, so tickets survive one rotation. current == NULL
+ * disables tickets. Tickets are sealed with keys derived from the secret (HKDF-SHA-256 stream,
+ * HMAC-SHA-256 tag: encrypt-then-MAC), which keeps the shared context free of per-worker
+ * cipher state. Copies the bytes. */
+int etls_tls_server_ctx_set_ticket_keys(etls_tls_server_ctx_t *ctx, const uint8_t *current,
+                                        const uint8_t *previous);
 
 /* Adds a certificate; the context takes ownership of *chain's contents (chain is reset to
  * empty) and of key, also on failure. Names come from the leaf (etls_cert_leaf_dns_names).
@@ -250,6 +274,8 @@ typedef struct etls_tls_hs {
     uint8_t send_ccs;
     uint8_t sni_used;
     uint8_t early_data;       /* client offered 0-RTT: skip undecryptable records */
+    uint8_t psk_ok;           /* resuming: a ticket's PSK with a valid binder */
+    uint8_t psk[ETLS_HASH_MAX_LEN];
     uint32_t early_skip;      /* bytes of rejected early data skipped so far */
     uint16_t peer_limit;      /* client's record_size_limit, 0 if absent */
     uint16_t peer_share_len;
@@ -275,6 +301,7 @@ typedef struct etls_tls_conn {
     uint8_t state;
     uint8_t peer_closed;
     uint8_t close_sent;
+    uint8_t resumed;          /* the handshake used a session ticket */
     uint8_t ku_owed;          /* KeyUpdate response owed to the peer (sent when out has room) */
     uint8_t rd_changed;       /* the read key changed while completing parked records */
     int err;                  /* sticky fatal error, 0 while healthy */
@@ -340,6 +367,7 @@ size_t etls_tls_send_room(const etls_tls_conn_t *c, size_t len);
 /* ---- state queries (for the transport, logs and PROXY v2 TLVs) --------------------------- */
 
 int etls_tls_handshake_done(const etls_tls_conn_t *c);
+int etls_tls_resumed(const etls_tls_conn_t *c);     /* the handshake resumed a session */
 int etls_tls_parked(const etls_tls_conn_t *c);
 int etls_tls_peer_closed(const etls_tls_conn_t *c); /* close_notify received */
 int etls_tls_close_sent(const etls_tls_conn_t *c);

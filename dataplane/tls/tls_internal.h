@@ -214,6 +214,13 @@ typedef struct etls_ch {
     size_t cookie_len;
     uint8_t has_cookie;
     uint8_t psk_modes; /* bit 0: psk_ke, bit 1: psk_dhe_ke */
+    const uint8_t *body;        /* the ClientHello body (binder transcript) */
+    const uint8_t *psk_id;      /* first PskIdentity */
+    size_t psk_id_len;
+    uint32_t psk_age;           /* its obfuscated_ticket_age */
+    const uint8_t *psk_binder;  /* first binder */
+    size_t psk_binder_len;
+    size_t psk_binders_off;     /* offset in body of the binders list (truncation point) */
 } etls_ch_t;
 
 /* ext.c: parses the ClientHello body (RFC 8446 §4.1.2) and its extensions into ch. */
@@ -261,6 +268,29 @@ static inline void etls_tls_transcript(etls_tls_conn_t *c, const void *p, size_t
 {
     etls_hash_update(&c->hs.transcript, p, n);
 }
+
+/* ticket.c: the resumption state a ticket carries. */
+typedef struct etls_tls_ticket {
+    uint16_t suite;
+    uint64_t issued_ms;
+    uint32_t age_add;
+    uint8_t sni_hash[8]; /* first bytes of SHA-256(SNI): resumption only for the same name */
+    uint8_t psk_len;
+    uint8_t psk[ETLS_HASH_MAX_LEN];
+} etls_tls_ticket_t;
+
+#define ETLS_TLS_TICKET_MAX (16 + 16 + 24 + ETLS_HASH_MAX_LEN + 32)
+
+uint64_t etls_tls_now_ms(const etls_tls_server_ctx_t *ctx);
+/* Seals t with the current key into out (ETLS_TLS_TICKET_MAX bytes). */
+int etls_tls_ticket_seal(const etls_tls_server_ctx_t *ctx, etls_rand_t *rng,
+                         const etls_tls_ticket_t *t, uint8_t *out, size_t *len);
+/* 0 and t filled, or negative for an unknown key name, a bad tag or a malformed ticket. */
+int etls_tls_ticket_open(const etls_tls_server_ctx_t *ctx, const uint8_t *in, size_t len,
+                         etls_tls_ticket_t *t);
+/* hs_server.c: sends one NewSessionTicket after the client's Finished (if tickets are on). */
+int etls_tls_send_ticket(etls_tls_conn_t *c, const uint8_t *hdr, const uint8_t *body, size_t len,
+                         etls_tls_buf_t *out);
 
 /* ctx.c */
 /* etls_tls_server_ctx_select_cert, also saying whether the name (not the default) matched. */

@@ -47,7 +47,7 @@ void wk_backend_on_connect(etls_worker_t *w, wk_conn_t *c, int res)
     if (res < 0) {
         c->bk_state = BK_FAILED;
         WK_STAT_ADD(w, bk_errors, 1);
-        wk_conn_abort(w, c);
+        wk_conn_abort(w, c, "backend connect failed");
         return;
     }
     c->bk_state = BK_CONNECTED;
@@ -62,7 +62,7 @@ void wk_backend_on_sent(etls_worker_t *w, wk_conn_t *c, int res)
         return;
     if (res <= 0) {
         WK_STAT_ADD(w, bk_errors, 1);
-        wk_conn_abort(w, c);
+        wk_conn_abort(w, c, "backend send failed");
         return;
     }
     if (what == BKS_PP2)
@@ -166,7 +166,7 @@ static int bk_close_logic(etls_worker_t *w, wk_conn_t *c)
         return 1;
     }
     if (c->wr_shut && c->bk_wr_shut) {
-        wk_conn_abort(w, c); /* both directions finished: a normal end */
+        wk_conn_abort(w, c, "both directions finished"); /* both directions finished: a normal end */
         return 1;
     }
     return 0;

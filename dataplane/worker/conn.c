@@ -10,6 +10,7 @@
 
 #include "common/err.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -90,6 +91,10 @@ static int rx_fill(etls_worker_t *w, wk_conn_t *c)
 
 static void conn_fail(etls_worker_t *w, wk_conn_t *c, int rc)
 {
+    if (w->cfg->log_level >= ETLS_LOG_DEBUG)
+        fprintf(stderr, "edgetls: worker %u: connection %u: %s (%d%s)\n", w->index, c->slot,
+                ETLS_ERR_IS_ALERT(rc) ? "alert sent" : ETLS_TLS_ERR_IS_PEER_ALERT(rc) ? "peer alert" : etls_strerror(rc),
+                ETLS_ERR_IS_ALERT(rc) ? ETLS_ERR_ALERT_DESC(rc) : rc, c->hs_done ? "" : ", in the handshake");
     if (!c->hs_done)
         WK_STAT_ADD(w, hs_failures, 1);
     else
@@ -99,7 +104,7 @@ static void conn_fail(etls_worker_t *w, wk_conn_t *c, int rc)
         c->abort_after_flush = 1;
         return;
     }
-    wk_conn_abort(w, c);
+    wk_conn_abort(w, c, "TLS error");
 }
 
 static void start_close(wk_conn_t *c)
@@ -109,11 +114,11 @@ static void start_close(wk_conn_t *c)
 }
 
 /* closing == 1: close_notify still to be appended (it may park like any other record). */
-static int close_step(etls_worker_t *w, wk_conn_t *c)
+static int close_step(etls_worker_t *w, wk_conn_t *c, int resume)
 {
-    if (c->closing != 1 || c->park)
+    if (!resume && (c->closing != 1 || c->park))
         return 0;
-    if (!c->send_busy)
+    if (!resume && !c->send_busy)
         compact(&c->out, &c->out_off, ETLS_TLS_OUT_SMALL);
     int rc = etls_tls_close(&c->tc, &c->out);
     if (rc == ETLS_ERR_IN_PROGRESS) {
@@ -145,8 +150,10 @@ static int plain_feed(wk_conn_t *c, size_t *used)
 
 static int tls_in(etls_worker_t *w, wk_conn_t *c, int resume)
 {
-    if ((c->park && !resume) || c->abort_after_flush || (c->closing && w->cfg->mode != ETLS_MODE_PROXY) ||
-        c->state != (c->hs_done ? CS_OPEN : CS_HANDSHAKE))
+    /* A resumed call always runs: the engine publishes the parked results (and checks that
+     * the buffers did not move) only inside the repeated call. */
+    if (!resume && (c->park || c->abort_after_flush || (c->closing && w->cfg->mode != ETLS_MODE_PROXY) ||
+                    c->state != (c->hs_done ? CS_OPEN : CS_HANDSHAKE)))
         return 0;
     size_t avail = c->rx.len - c->rx_off;
     if (!avail && !resume)
@@ -223,13 +230,16 @@ static int plain_send(wk_conn_t *c, const uint8_t *p, size_t n, size_t *used)
 
 static int tls_out(etls_worker_t *w, wk_conn_t *c, int resume)
 {
-    if ((c->park && !resume) || !c->hs_done || c->closing || c->state != CS_OPEN)
+    if (!resume && (c->park || !c->hs_done || c->closing || c->state != CS_OPEN))
         return 0;
     const uint8_t *p;
     size_t n, used = 0;
     tx_source(w, c, &p, &n);
     if (!n && !resume)
         return 0;
+    static const uint8_t none[1];
+    if (!p)
+        p = none; /* resuming with nothing new to send: the engine wants a valid pointer */
     if (!resume && !c->send_busy)
         compact(&c->out, &c->out_off, ETLS_TLS_MAX_SEALED);
     int rc = c->tls ? etls_tls_send(&c->tc, p, n, &used, &c->out) : plain_send(c, p, n, &used);
@@ -346,7 +356,7 @@ void wk_conn_on_sent(etls_worker_t *w, wk_conn_t *c, int res)
         return;
     if (res <= 0) { /* EPIPE, ECONNRESET: the client is gone */
         WK_STAT_ADD(w, errors, 1);
-        wk_conn_abort(w, c);
+        wk_conn_abort(w, c, "client send failed");
         return;
     }
     c->out_off += (size_t)res;
@@ -370,7 +380,7 @@ static int pump_once(etls_worker_t *w, wk_conn_t *c)
     if (!c->hs_done) {
         if (c->rd_eof && !c->park && c->held.head == WK_NO_BUF && c->rx_off == c->rx.len) {
             WK_STAT_ADD(w, hs_failures, 1); /* the client left during the handshake */
-            wk_conn_abort(w, c);
+            wk_conn_abort(w, c, "client left during the handshake");
         }
         return progress;
     }
@@ -382,7 +392,7 @@ static int pump_once(etls_worker_t *w, wk_conn_t *c)
         return 0;
     progress |= tls_out(w, c, 0);
     close_policy(w, c);
-    progress |= close_step(w, c);
+    progress |= close_step(w, c, 0);
     return progress;
 }
 
@@ -394,10 +404,10 @@ void wk_conn_pump(etls_worker_t *w, wk_conn_t *c)
     if (c->state == CS_DEAD)
         return;
     if (c->state == CS_LINGER && c->rd_eof) {
-        wk_conn_abort(w, c); /* the peer closed too: done */
+        wk_conn_abort(w, c, "closed after linger"); /* the peer closed too: done */
         return;
     }
-    if (c->state == CS_OPEN && !w->stopping)
+    if (c->state == CS_OPEN && !w->stopping && (!c->closing || w->cfg->mode == ETLS_MODE_PROXY))
         wk_timer_set(w, c, TL_IDLE);
     client_io(w, c);
     if (w->cfg->mode == ETLS_MODE_PROXY && c->state != CS_DEAD)
@@ -414,9 +424,22 @@ void wk_conn_resume(etls_worker_t *w, wk_conn_t *c)
     else if (op == PARK_SEND)
         tls_out(w, c, 1);
     else if (op == PARK_CLOSE)
-        close_step(w, c);
+        close_step(w, c, 1);
     if (c->state != CS_DEAD)
         wk_conn_pump(w, c);
+}
+
+/* Idle timeout: say goodbye with close_notify when the connection is quiet enough to do so
+ * (nothing parked, nothing unsent), otherwise just close it. */
+void wk_conn_idle_close(etls_worker_t *w, wk_conn_t *c)
+{
+    if (c->state != CS_OPEN || c->park || c->send_busy || c->out_off != c->out.len || c->closing) {
+        wk_conn_abort(w, c, "idle timeout");
+        return;
+    }
+    start_close(c);
+    wk_timer_set(w, c, TL_LINGER); /* bounds the goodbye as well */
+    wk_mark_dirty(w, c);
 }
 
 /* Worker shutdown: connections still in the handshake are dropped; established ones close
@@ -425,7 +448,7 @@ void wk_conn_resume(etls_worker_t *w, wk_conn_t *c)
 void wk_conn_shutdown(etls_worker_t *w, wk_conn_t *c)
 {
     if (c->state == CS_HANDSHAKE && !c->park) {
-        wk_conn_abort(w, c);
+        wk_conn_abort(w, c, "shutdown during the handshake");
         return;
     }
     wk_mark_dirty(w, c);

@@ -129,7 +129,7 @@ struct etls_worker {
 
 /* worker.c */
 void wk_timer_set(etls_worker_t *w, wk_conn_t *c, timer_list_t list);
-void wk_conn_abort(etls_worker_t *w, wk_conn_t *c);
+void wk_conn_abort(etls_worker_t *w, wk_conn_t *c, const char *why);
 void wk_mark_dirty(etls_worker_t *w, wk_conn_t *c);
 void wk_arm_recv(etls_worker_t *w, wk_conn_t *c, int backend);
 void wk_cancel_recv(etls_worker_t *w, wk_conn_t *c, int backend);
@@ -142,6 +142,7 @@ void wk_conn_pump(etls_worker_t *w, wk_conn_t *c);
 void wk_conn_resume(etls_worker_t *w, wk_conn_t *c);
 void wk_conn_on_sent(etls_worker_t *w, wk_conn_t *c, int res);
 void wk_conn_shutdown(etls_worker_t *w, wk_conn_t *c); /* graceful shutdown of the worker */
+void wk_conn_idle_close(etls_worker_t *w, wk_conn_t *c);
 int wk_buf_room(const etls_tls_buf_t *b);
 int wk_input_ended(const wk_conn_t *c);
 

@@ -73,13 +73,16 @@ static void timers_expire(etls_worker_t *w)
         wk_conn_t *c;
         while ((c = w->thead[l]) && c->deadline <= w->now_ms) {
             timer_unlink(w, c);
+            if (l == TL_IDLE) {
+                WK_STAT_ADD(w, timeouts, 1);
+                wk_conn_idle_close(w, c);
+                continue;
+            }
             if (l == TL_HS) {
                 WK_STAT_ADD(w, timeouts, 1);
                 WK_STAT_ADD(w, hs_failures, 1);
-            } else if (l == TL_IDLE) {
-                WK_STAT_ADD(w, timeouts, 1);
             }
-            wk_conn_abort(w, c);
+            wk_conn_abort(w, c, l == TL_HS ? "handshake timeout" : "linger timeout");
         }
     }
 }
@@ -163,10 +166,12 @@ static void cancel_fd(etls_worker_t *w, int fd)
 
 /* Tears the connection down now: pending operations are cancelled; the slot is reused once
  * their completions have arrived (buffers they point at stay valid until then). */
-void wk_conn_abort(etls_worker_t *w, wk_conn_t *c)
+void wk_conn_abort(etls_worker_t *w, wk_conn_t *c, const char *why)
 {
     if (c->state == CS_DEAD)
         return;
+    if (w->cfg->log_level >= ETLS_LOG_DEBUG)
+        fprintf(stderr, "edgetls: worker %u: connection %u closed: %s\n", w->index, c->slot, why);
     c->state = CS_DEAD;
     timer_unlink(w, c);
     if (c->tls)
@@ -282,7 +287,7 @@ static void on_accept(etls_worker_t *w, unsigned l, struct io_uring_cqe *cqe)
     wk_conn_init(w, c, fd, l, w->cfg->listeners[l].tls);
     if (w->cfg->mode == ETLS_MODE_PROXY && wk_backend_open(w, c) < 0) {
         WK_STAT_ADD(w, bk_errors, 1);
-        wk_conn_abort(w, c);
+        wk_conn_abort(w, c, "backend socket failed");
         return;
     }
     wk_mark_dirty(w, c);
@@ -439,7 +444,7 @@ static void loop(etls_worker_t *w)
             if (w->now_ms >= w->stop_deadline && !hard_deadline) {
                 for (uint32_t s = 0; s < w->nslots; s++)
                     if (w->conns[s] && w->conns[s]->state != CS_DEAD && w->conns[s]->gen & 1)
-                        wk_conn_abort(w, w->conns[s]);
+                        wk_conn_abort(w, w->conns[s], "shutdown deadline");
                 hard_deadline = w->now_ms + 1000;
             }
             if (all_released(w) || (hard_deadline && w->now_ms >= hard_deadline))

@@ -11,6 +11,7 @@ Verification uses --cafile (the test's CA) and --name (SNI, default localhost)."
 import argparse
 import hashlib
 import os
+import select
 import socket
 import ssl
 import sys
@@ -26,43 +27,62 @@ def connect(args):
     ctx.minimum_version = ssl.TLSVersion.TLSv1_3
     if args.alpn:
         ctx.set_alpn_protocols(args.alpn.split(","))
-    return ctx.wrap_socket(raw, server_hostname=args.name)
+    # Without ragged-EOF suppression a FIN without close_notify raises SSLEOFError, so b""
+    # from recv means a real close_notify.
+    return ctx.wrap_socket(raw, server_hostname=args.name, suppress_ragged_eofs=False)
+
+
+def pump(s, n, err):
+    """Sends n bytes and reads their echo on one non-blocking socket from one thread (an
+    ssl.SSLSocket must not be used by two threads at once). Returns (sent, got, received)."""
+    sent, got = hashlib.sha256(), hashlib.sha256()
+    chunk = os.urandom(1 << 16)
+    pending = b""
+    left, received = n, 0
+    s.setblocking(False)
+    deadline = time.time() + 120
+    while received < n and time.time() < deadline:
+        if not pending and left:
+            k = min(left, len(chunk))
+            pending = chunk[:k]
+            sent.update(pending)
+            left -= k
+            chunk = chunk[7:] + chunk[:7]
+        want_w = bool(pending)
+        r, w, _ = select.select([s], [s] if want_w else [], [], 1.0)
+        try:
+            while True:  # drain everything readable, including what the TLS layer buffered
+                b = s.recv(262144)
+                if not b:
+                    err.append("recv: unexpected EOF")
+                    return sent, got, received
+                got.update(b)
+                received += len(b)
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+            pass
+        if pending:
+            try:
+                k = s.send(pending)
+                pending = pending[k:]
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+                pass
+    if received < n:
+        err.append("timed out")
+    return sent, got, received
 
 
 def transfer_one(args, idx, results):
     s = connect(args)
     n = args.bytes
-    sent = hashlib.sha256()
-    got = hashlib.sha256()
-    received = [0]
     err = []
-
-    def reader():
-        try:
-            while received[0] < n:
-                b = s.recv(min(262144, n - received[0]))
-                if not b:
-                    break
-                got.update(b)
-                received[0] += len(b)
-        except OSError as e:
-            err.append("recv: " + str(e))
-
-    t = threading.Thread(target=reader)
-    t.start()
-    chunk = os.urandom(1 << 20)
-    left = n
     t0 = time.time()
     try:
-        while left > 0:
-            k = min(left, len(chunk))
-            sent.update(chunk[:k])
-            s.sendall(chunk[:k])
-            left -= k
-            chunk = chunk[1:] + chunk[:1]
+        sent, got, received = pump(s, n, err)
     except OSError as e:
-        err.append("send: " + str(e))
-    t.join(args.timeout)
+        err.append(str(e))
+        sent, got, received = hashlib.sha256(), None, 0
+    s.setblocking(True)
+    s.settimeout(args.timeout)
     # Every byte came back: now close. TLS: our close_notify, then the server's (unwrap
     # waits for it). Plaintext: FIN, then the server's FIN.
     end = "?"
@@ -76,10 +96,10 @@ def transfer_one(args, idx, results):
     except (OSError, ValueError) as e:
         err.append("close: " + str(e))
     dt = time.time() - t0
-    match = got.digest() == sent.digest()
-    ok = received[0] == n and match and not err and not t.is_alive()
+    match = got is not None and got.digest() == sent.digest()
+    ok = received == n and match and not err
     print("conn %d: sent %d received %d sha256 %s end %s %.2fs %s" % (
-        idx, n, received[0], "match" if match else "MISMATCH", end, dt,
+        idx, n, received, "match" if match else "MISMATCH", end, dt,
         ("errors: " + "; ".join(err)) if err else ""), flush=True)
     results.append(ok)
     s.close()
@@ -97,14 +117,19 @@ def cmd_transfer(args):
 
 def cmd_idle(args):
     s = connect(args)
+    if not args.plain:
+        s.do_handshake()
+    print("connected", flush=True)
     t0 = time.time()
     how = "timeout"
     try:
         s.settimeout(args.seconds)
         b = s.recv(1)
-        how = "eof" if not b else "data"
+        how = ("eof" if args.plain else "close_notify") if not b else "data"
     except ssl.SSLZeroReturnError:
         how = "close_notify"
+    except ssl.SSLEOFError:
+        how = "eof_without_close_notify"
     except socket.timeout:
         how = "timeout"
     except OSError as e:

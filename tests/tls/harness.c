@@ -23,7 +23,8 @@ static EVP_PKEY *make_key(key_type_t type)
 int test_cert_make(test_cert_t *tc, key_type_t type, const char *names)
 {
     static long serial = 1;
-    char san[1024], cn[256];
+    static char san[16384];
+    char cn[256];
     memset(tc, 0, sizeof *tc);
     tc->pkey = make_key(type);
     tc->x509 = X509_new();
@@ -80,7 +81,8 @@ void test_cert_free(test_cert_t *tc)
     memset(tc, 0, sizeof *tc);
 }
 
-int test_ctx_add(etls_tls_server_ctx_t *ctx, const test_cert_t *tc, const char *names, int is_default)
+static int add(etls_tls_server_ctx_t *ctx, const test_cert_t *tc, const char *names, int is_default,
+               const test_cert_t *extra, size_t n_extra)
 {
     char err[256];
     BIO *m = BIO_new(BIO_s_mem());
@@ -95,14 +97,28 @@ int test_ctx_add(etls_tls_server_ctx_t *ctx, const test_cert_t *tc, const char *
         return rc;
     }
     etls_cert_chain_t chain = {0};
-    chain.n = 1;
-    chain.der[0] = malloc(tc->der_len);
-    memcpy(chain.der[0], tc->der, tc->der_len);
-    chain.der_len[0] = tc->der_len;
+    chain.n = 1 + n_extra;
+    for (size_t i = 0; i < chain.n; i++) {
+        const test_cert_t *c = i ? &extra[i - 1] : tc;
+        chain.der[i] = malloc(c->der_len);
+        memcpy(chain.der[i], c->der, c->der_len);
+        chain.der_len[i] = c->der_len;
+    }
     rc = etls_tls_server_ctx_add_cert_names(ctx, &chain, key, names, is_default, err, sizeof err);
     if (rc != 0)
         fprintf(stderr, "add cert: %s\n", err);
     return rc;
+}
+
+int test_ctx_add(etls_tls_server_ctx_t *ctx, const test_cert_t *tc, const char *names, int is_default)
+{
+    return add(ctx, tc, names, is_default, NULL, 0);
+}
+
+int test_ctx_add_chain(etls_tls_server_ctx_t *ctx, const test_cert_t *tc, const test_cert_t *extra,
+                       size_t n_extra)
+{
+    return add(ctx, tc, NULL, 1, extra, n_extra);
 }
 
 int test_env_init(test_env_t *te, size_t batch_cap)

@@ -24,6 +24,10 @@ void test_cert_free(test_cert_t *tc);
 /* Adds tc to ctx (copies; ctx owns its copy). names NULL = from the certificate. */
 int test_ctx_add(etls_tls_server_ctx_t *ctx, const test_cert_t *tc, const char *names, int is_default);
 
+/* Same, with extra DER certificates after the leaf in the chain (n_extra < ETLS_CHAIN_MAX). */
+int test_ctx_add_chain(etls_tls_server_ctx_t *ctx, const test_cert_t *tc, const test_cert_t *extra,
+                       size_t n_extra);
+
 /* Per-worker environment: batch_cap 0 = no batch (inline crypto). */
 typedef struct test_env {
     etls_rand_t rng;

@@ -4,6 +4,7 @@
 #include "test.h"
 
 #include <openssl/err.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -311,6 +312,134 @@ static void test_trickle(void)
     etls_tls_server_ctx_free(&ctx);
 }
 
+/* Session tickets: a second connection resumes (PSK with ECDHE, no certificate); a ticket
+ * survives one key rotation, not two; a different SNI or an expired ticket means a full
+ * handshake. */
+static uint64_t fake_now;
+static uint64_t fake_clock(void *arg)
+{
+    (void)arg;
+    return fake_now;
+}
+
+static int resume_once(etls_tls_server_ctx_t *ctx, SSL_CTX *cc, SSL_SESSION *sess, const char *sni,
+                       SSL_SESSION **next)
+{
+    test_pair_t p;
+    test_pair_init(&p, cc, ctx, &te);
+    if (sni)
+        SSL_set_tlsext_host_name(p.ssl, sni);
+    if (sess)
+        SSL_set_session(p.ssl, sess);
+    int resumed = -1;
+    if (test_pair_handshake(&p) == 0) {
+        exchange(&p, 500, 51); /* the client reads the NewSessionTicket here */
+        CHECK(etls_tls_resumed(p.conn) == SSL_session_reused(p.ssl));
+        resumed = etls_tls_resumed(p.conn);
+        if (next)
+            *next = SSL_get1_session(p.ssl);
+    }
+    /* A client SSL freed without a shutdown marks its session unresumable. */
+    SSL_set_shutdown(p.ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+    test_pair_free(&p);
+    return resumed;
+}
+
+/* The binder is the last bytes of the ClientHello (pre_shared_key comes last): flipping one
+ * must abort with decrypt_error (RFC 8446 §4.2.11). */
+static void bad_binder(etls_tls_server_ctx_t *ctx, SSL_CTX *cc, SSL_SESSION *sess)
+{
+    test_pair_t p;
+    uint8_t buf[8192];
+    test_pair_init(&p, cc, ctx, &te);
+    SSL_set_tlsext_host_name(p.ssl, "server.example");
+    SSL_set_session(p.ssl, sess);
+    SSL_do_handshake(p.ssl);
+    int n = BIO_read(p.c_wbio, buf, sizeof buf);
+    CHECK(n > 100 && buf[0] == 22);
+    buf[n - 1] ^= 1;
+    BIO_write(p.c_wbio, buf, n);
+    CHECK(test_pair_server_step(&p) == ETLS_ERR_ALERT(ETLS_ALERT_DECRYPT_ERROR));
+    CHECK(etls_tls_alert_sent(p.conn) == ETLS_ALERT_DECRYPT_ERROR);
+    test_pair_free(&p);
+}
+
+static void test_resumption(void)
+{
+    uint8_t k1[ETLS_TLS_TICKET_KEY_LEN], k2[ETLS_TLS_TICKET_KEY_LEN], k3[ETLS_TLS_TICKET_KEY_LEN];
+    etls_test_rng_t r;
+    etls_test_rng_seed(&r, 61);
+    etls_test_rng_bytes(&r, k1, sizeof k1);
+    etls_test_rng_bytes(&r, k2, sizeof k2);
+    etls_test_rng_bytes(&r, k3, sizeof k3);
+    etls_tls_server_ctx_t ctx;
+    ctx_one(&ctx, KEY_RSA);
+    fake_now = 1700000000000ull;
+    ctx.now_ms = fake_clock;
+    CHECK(etls_tls_server_ctx_set_ticket_keys(&ctx, k1, NULL) == 0);
+    for (int s = 0; s < 2; s++) {
+        SSL_CTX *cc = test_client_ctx(&certs[KEY_RSA]);
+        SSL_CTX_set_ciphersuites(cc, s ? "TLS_AES_256_GCM_SHA384" : "TLS_CHACHA20_POLY1305_SHA256");
+        SSL_SESSION *s1 = NULL, *s2 = NULL, *s3 = NULL;
+        CHECK(resume_once(&ctx, cc, NULL, "server.example", &s1) == 0);
+        CHECK(s1 && SSL_SESSION_is_resumable(s1));
+        CHECK(resume_once(&ctx, cc, s1, "server.example", &s2) == 1);
+        CHECK(resume_once(&ctx, cc, s1, "other.example", NULL) == 0); /* other name */
+        bad_binder(&ctx, cc, s1);
+        { /* HelloRetryRequest, then the binder over message_hash || HRR || ClientHello2 */
+            static const uint16_t x_only[] = {ETLS_TLS_GROUP_X25519};
+            etls_tls_server_ctx_t c2 = ctx;
+            CHECK(etls_tls_server_ctx_set_groups(&c2, x_only, 1) == 0);
+            SSL_CTX *cc2 = test_client_ctx(&certs[KEY_RSA]);
+            SSL_CTX_set_ciphersuites(cc2, s ? "TLS_AES_256_GCM_SHA384" : "TLS_CHACHA20_POLY1305_SHA256");
+            SSL_CTX_set1_groups_list(cc2, "P-256:X25519");
+            CHECK(resume_once(&c2, cc2, s1, "server.example", NULL) == 1);
+            SSL_CTX_free(cc2);
+        }
+        CHECK(etls_tls_server_ctx_set_ticket_keys(&ctx, k2, k1) == 0);  /* rotation: still ok */
+        CHECK(resume_once(&ctx, cc, s2, "server.example", &s3) == 1);
+        CHECK(etls_tls_server_ctx_set_ticket_keys(&ctx, k3, k2) == 0);
+        CHECK(resume_once(&ctx, cc, s2, "server.example", NULL) == 0); /* k1 is gone */
+        CHECK(resume_once(&ctx, cc, s3, "server.example", NULL) == 1);
+        fake_now += 7201ull * 1000;
+        CHECK(resume_once(&ctx, cc, s3, "server.example", NULL) == 0); /* expired */
+        CHECK(etls_tls_server_ctx_set_ticket_keys(&ctx, k1, NULL) == 0);
+        SSL_SESSION_free(s1);
+        SSL_SESSION_free(s2);
+        SSL_SESSION_free(s3);
+        SSL_CTX_free(cc);
+    }
+    etls_tls_server_ctx_free(&ctx);
+}
+
+/* A chain of ~40 KB: the Certificate message spans several records. */
+static void test_big_chain(void)
+{
+    test_cert_t fill[3];
+    char names[6000];
+    size_t o = 0;
+    for (int i = 0; i < 300 && o + 40 < sizeof names; i++)
+        o += (size_t)snprintf(names + o, sizeof names - o, "%shost-%03d.filler.example", i ? "," : "", i);
+    for (int i = 0; i < 3; i++)
+        CHECK(test_cert_make(&fill[i], KEY_ECDSA, names) == 0);
+    etls_tls_server_ctx_t ctx;
+    CHECK(etls_tls_server_ctx_init(&ctx, &te.rng) == 0);
+    CHECK(test_ctx_add_chain(&ctx, &certs[KEY_RSA], fill, 3) == 0);
+    CHECK_MSG(ctx.max_flight > 16384 + 4096, "flight bound %zu", ctx.max_flight);
+    SSL_CTX *cc = test_client_ctx(&certs[KEY_RSA]);
+    test_pair_t p;
+    test_pair_init(&p, cc, &ctx, &te);
+    CHECK(test_pair_handshake(&p) == 0);
+    STACK_OF(X509) *chain = SSL_get_peer_cert_chain(p.ssl);
+    CHECK(chain && sk_X509_num(chain) == 4);
+    exchange(&p, 1000, 41);
+    test_pair_free(&p);
+    SSL_CTX_free(cc);
+    etls_tls_server_ctx_free(&ctx);
+    for (int i = 0; i < 3; i++)
+        test_cert_free(&fill[i]);
+}
+
 int main(int argc, char **argv)
 {
     batch_cap = argc > 1 ? (size_t)strtoul(argv[1], NULL, 10) : 0;
@@ -325,6 +454,8 @@ int main(int argc, char **argv)
     test_alpn();
     test_key_update_and_close();
     test_trickle();
+    test_big_chain();
+    test_resumption();
     for (int k = 0; k < KEY_COUNT; k++)
         test_cert_free(&certs[k]);
     test_env_free(&te);

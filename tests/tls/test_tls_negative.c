@@ -396,7 +396,7 @@ static void test_established(void)
     memset(&o, 0, sizeof o);
     o.sid_len = 32;
     static mini_t m;
-    static uint8_t rec[70000], app[70000];
+    static uint8_t rec[70000], app[100000];
     size_t rl, app_len = 0, used;
     int alert = -1;
     srv_t *s = to_finished(&m, &o, NULL, 0);
@@ -424,6 +424,19 @@ static void test_established(void)
     CHECK(srv_send_all(s, (const uint8_t *)"pong", 4) == 0);
     CHECK(mini_open_all(&m, s->out.base, s->out.len, app, &app_len, &alert) == 0);
     CHECK(app_len == 4 && memcmp(app, "pong", 4) == 0);
+    s->out.len = 0;
+    /* §5.5: near the key usage limit the engine sends a KeyUpdate by itself. Both sides jump
+     * their sequence numbers there (the nonces must still agree). */
+    uint8_t wr0[48];
+    memcpy(wr0, s->c.wr.secret, 48);
+    s->c.wr.seq = m.rseq = ETLS_TLS_KEY_UPDATE_RECORDS - 2;
+    static uint8_t bulk[3 * 16384];
+    memset(bulk, 'k', sizeof bulk);
+    CHECK(srv_send_all(s, bulk, sizeof bulk) == 0);
+    app_len = 0;
+    CHECK(mini_open_all(&m, s->out.base, s->out.len, app, &app_len, &alert) == 0);
+    CHECK_MSG(app_len == sizeof bulk && m.rseq < 16 && s->c.wr.seq < 16, "app %zu rseq %llu wseq %llu", app_len, (unsigned long long)m.rseq, (unsigned long long)s->c.wr.seq);
+    CHECK(memcmp(wr0, s->c.wr.secret, 48) != 0);
     s->out.len = 0;
     /* A KeyUpdate split across two records, then a bad KeyUpdate value. */
     rl = mini_seal(&m, 22, (const uint8_t *)"\x18\x00", 2, 0, rec);
@@ -578,6 +591,59 @@ static void test_hrr(void)
     etls_tls_server_ctx_free(&c2);
 }
 
+/* Optional record padding (pad_to): every record we send carries a padded inner plaintext. */
+static void test_padding(void)
+{
+    etls_tls_server_ctx_t c2;
+    CHECK(etls_tls_server_ctx_init(&c2, &te.rng) == 0);
+    CHECK(test_ctx_add(&c2, &cert, NULL, 1) == 0);
+    c2.pad_to = 64;
+    ch_opts_t o;
+    memset(&o, 0, sizeof o);
+    static mini_t m;
+    uint8_t app[64];
+    size_t app_len = 0;
+    int alert = -1;
+    srv_t *s = to_finished(&m, &o, &c2, 0);
+    CHECK(send_finished(s, &m, 0, 0) == 0 && mini_switch_app(&m) == 0);
+    CHECK(srv_send_all(s, (const uint8_t *)"abc", 3) == 0);
+    CHECK(s->out.len == 5 + 64 + 16);
+    CHECK(mini_open_all(&m, s->out.base, s->out.len, app, &app_len, &alert) == 0);
+    CHECK(app_len == 3 && memcmp(app, "abc", 3) == 0);
+    srv_free(s);
+    mini_free(&m);
+    etls_tls_server_ctx_free(&c2);
+}
+
+/* §4.2.10: offered 0-RTT is rejected (no PSK); records that fail to open are skipped until
+ * the client's Finished. Without early_data they are fatal. */
+static void test_early_data_skipped(void)
+{
+    static const uint8_t early_ext[] = {0, 42, 0, 0};
+    static mini_t m;
+    uint8_t junk[5 + 100];
+    for (int offered = 0; offered < 2; offered++) {
+        ch_opts_t o;
+        memset(&o, 0, sizeof o);
+        if (offered) {
+            o.extra = early_ext;
+            o.extra_len = sizeof early_ext;
+        }
+        srv_t *s = to_finished(&m, &o, NULL, 0);
+        memcpy(junk, "\x17\x03\x03\x00\x64", 5);
+        memset(junk + 5, 0x5a, 100);
+        int rc = srv_feed(s, junk, sizeof junk, NULL);
+        if (offered) {
+            CHECK(rc == 0 && srv_feed(s, junk, sizeof junk, NULL) == 0);
+            CHECK(send_finished(s, &m, 0, 0) == 0 && etls_tls_handshake_done(&s->c));
+        } else {
+            expect_alert(s, rc, ETLS_ALERT_BAD_RECORD_MAC, "undecryptable record without 0-RTT");
+        }
+        srv_free(s);
+    }
+    mini_free(&m);
+}
+
 int main(int argc, char **argv)
 {
     size_t cap = argc > 1 ? (size_t)strtoul(argv[1], NULL, 10) : 0;
@@ -595,6 +661,8 @@ int main(int argc, char **argv)
     test_fragmented_hello();
     test_record_size_limit();
     test_hrr();
+    test_padding();
+    test_early_data_skipped();
     etls_tls_server_ctx_free(&ctx);
     test_cert_free(&cert);
     test_env_free(&te);

@@ -102,6 +102,46 @@ static void test_selection(etls_rand_t *rng)
     test_cert_free(&other);
 }
 
+/* Tickets: round trip, any flipped bit rejected, rotation (previous key opens, unknown
+ * name does not), and the keys are required. */
+static void test_tickets(etls_rand_t *rng)
+{
+    etls_tls_server_ctx_t ctx;
+    uint8_t k1[ETLS_TLS_TICKET_KEY_LEN], k2[ETLS_TLS_TICKET_KEY_LEN], tk[ETLS_TLS_TICKET_MAX];
+    size_t len = 0;
+    CHECK(etls_tls_server_ctx_init(&ctx, rng) == 0);
+    CHECK(etls_rand_bytes(rng, k1, sizeof k1) == 0 && etls_rand_bytes(rng, k2, sizeof k2) == 0);
+    etls_tls_ticket_t t = {0}, u;
+    t.suite = 0x1302;
+    t.issued_ms = 123456789;
+    t.age_add = 0xdeadbeef;
+    memcpy(t.sni_hash, "abcdefgh", 8);
+    t.psk_len = 48;
+    memset(t.psk, 0x42, 48);
+    CHECK(etls_tls_ticket_seal(&ctx, rng, &t, tk, &len) == ETLS_ERR_INVALID); /* no keys */
+    CHECK(etls_tls_server_ctx_set_ticket_keys(&ctx, NULL, k1) == ETLS_ERR_INVALID);
+    CHECK(etls_tls_server_ctx_set_ticket_keys(&ctx, k1, NULL) == 0);
+    CHECK(etls_tls_ticket_seal(&ctx, rng, &t, tk, &len) == 0 && len <= sizeof tk);
+    CHECK(etls_tls_ticket_open(&ctx, tk, len, &u) == 0);
+    CHECK(u.suite == t.suite && u.issued_ms == t.issued_ms && u.age_add == t.age_add);
+    CHECK(u.psk_len == 48 && memcmp(u.psk, t.psk, 48) == 0 && memcmp(u.sni_hash, t.sni_hash, 8) == 0);
+    CHECK(memmem(tk, len, t.psk, 8) == NULL); /* the PSK is not in the clear */
+    int rejected = 0;
+    for (size_t i = 0; i < len; i++) {
+        tk[i] ^= 0x10;
+        rejected += etls_tls_ticket_open(&ctx, tk, len, &u) != 0;
+        tk[i] ^= 0x10;
+    }
+    CHECK_MSG(rejected == (int)len, "%d of %zu bit flips rejected", rejected, len);
+    CHECK(etls_tls_ticket_open(&ctx, tk, len - 1, &u) != 0);
+    CHECK(etls_tls_ticket_open(&ctx, tk, 20, &u) != 0);
+    CHECK(etls_tls_server_ctx_set_ticket_keys(&ctx, k2, k1) == 0);
+    CHECK(etls_tls_ticket_open(&ctx, tk, len, &u) == 0); /* previous key */
+    CHECK(etls_tls_server_ctx_set_ticket_keys(&ctx, k2, NULL) == 0);
+    CHECK(etls_tls_ticket_open(&ctx, tk, len, &u) != 0);
+    etls_tls_server_ctx_free(&ctx);
+}
+
 /* The footprint the transport pays per connection (reported, and bounded here so growth is
  * noticed). */
 static void test_footprint(void)
@@ -119,6 +159,7 @@ int main(void)
     test_cursor();
     test_ctx_setters(&rng);
     test_selection(&rng);
+    test_tickets(&rng);
     test_footprint();
     return etls_test_summary("tls_unit");
 }

@@ -40,8 +40,12 @@ size_t etls_hash_block_len(etls_hash_alg_t alg)
 
 const char *etls_hash_impl_name(etls_hash_alg_t alg)
 {
-    if (alg == ETLS_HASH_SHA256)
-        return etls_sha256_compress_get() == etls_sha256_compress_shani ? "sha_ni" : "portable";
+    if (alg == ETLS_HASH_SHA256) {
+        etls_sha256_compress_fn *fn = etls_sha256_compress_get();
+        return fn == etls_sha256_compress_shani  ? "sha_ni"
+               : fn == etls_sha256_compress_avx2 ? "avx2"
+                                                 : "portable";
+    }
     if (alg == ETLS_HASH_SHA384)
         return etls_sha512_compress_get() == etls_sha512_compress_avx2 ? "avx2" : "portable";
     return "none";
@@ -58,12 +62,17 @@ void etls_hash_init(etls_hash_ctx_t *c, etls_hash_alg_t alg)
         memcpy(c->h.s512, sha384_iv, sizeof sha384_iv);
 }
 
+static void compress_state(etls_hash_alg_t alg, void *h, const uint8_t *p, size_t nblocks)
+{
+    if (alg == ETLS_HASH_SHA256)
+        etls_sha256_compress_get()((uint32_t *)h, p, nblocks);
+    else
+        etls_sha512_compress_get()((uint64_t *)h, p, nblocks);
+}
+
 static void compress(etls_hash_ctx_t *c, const uint8_t *p, size_t nblocks)
 {
-    if (c->alg == ETLS_HASH_SHA256)
-        etls_sha256_compress_get()(c->h.s256, p, nblocks);
-    else
-        etls_sha512_compress_get()(c->h.s512, p, nblocks);
+    compress_state(c->alg, &c->h, p, nblocks);
 }
 
 void etls_hash_update(etls_hash_ctx_t *c, const void *data, size_t len)
@@ -102,6 +111,19 @@ static void store_be64(uint8_t *p, uint64_t v)
     memcpy(p, &v, 8);
 }
 
+static void store_digest(etls_hash_alg_t alg, const void *h, uint8_t *out)
+{
+    if (alg == ETLS_HASH_SHA256) {
+        for (int i = 0; i < 8; i++) {
+            uint32_t v = __builtin_bswap32(((const uint32_t *)h)[i]);
+            memcpy(out + 4 * i, &v, 4);
+        }
+    } else {
+        for (int i = 0; i < 6; i++)
+            store_be64(out + 8 * i, ((const uint64_t *)h)[i]);
+    }
+}
+
 /* Pads (FIPS 180-4 §5.1), runs the last block(s) and writes the digest; c is left dirty. */
 static void finish(etls_hash_ctx_t *c, uint8_t *out)
 {
@@ -118,15 +140,7 @@ static void finish(etls_hash_ctx_t *c, uint8_t *out)
      * already zeroed above). */
     store_be64(c->buf + bl - 8, c->nbytes << 3);
     compress(c, c->buf, 1);
-    if (c->alg == ETLS_HASH_SHA256) {
-        for (int i = 0; i < 8; i++) {
-            uint32_t v = __builtin_bswap32(c->h.s256[i]);
-            memcpy(out + 4 * i, &v, 4);
-        }
-    } else {
-        for (int i = 0; i < 6; i++)
-            store_be64(out + 8 * i, c->h.s512[i]);
-    }
+    store_digest(c->alg, &c->h, out);
 }
 
 void etls_hash_final(etls_hash_ctx_t *c, uint8_t *out)
@@ -206,12 +220,56 @@ static void hash_clone(etls_hash_ctx_t *dst, const etls_hash_ctx_t *src)
     memcpy(dst->buf, src->buf, src->buflen);
 }
 
+/* Builds the final padded block for a message of total bytes (after the key block) whose tail
+ * of n bytes is already at blk[0..n); the whole tail plus padding must fit in one block. */
+static void pad_block(uint8_t *blk, size_t n, size_t bl, uint64_t total)
+{
+    blk[n++] = 0x80;
+    memset(blk + n, 0, bl - 8 - n); /* includes the high half of SHA-512's 128-bit length */
+    store_be64(blk + bl - 8, total << 3);
+}
+
+/* The key schedule's case: the message fits in the inner hash's last block, so HMAC is exactly
+ * two compressions from the keyed states, with the blocks built on the stack (no context copies,
+ * buffers or wipes of whole contexts). */
+static void hmac_keyed_short(const etls_hmac_ctx_t *keyed, const etls_hmac_seg_t *segs,
+                             size_t nsegs, size_t total, uint8_t *out)
+{
+    etls_hash_alg_t alg = keyed->inner.alg;
+    size_t bl = etls_hash_block_len(alg), hl = etls_hash_len(alg), n = 0;
+    uint64_t blk64[16], st[8];
+    uint8_t *blk = (uint8_t *)blk64;
+    for (size_t i = 0; i < nsegs; i++) {
+        if (segs[i].n)
+            memcpy(blk + n, segs[i].p, segs[i].n);
+        n += segs[i].n;
+    }
+    pad_block(blk, n, bl, bl + total);
+    memcpy(st, &keyed->inner.h, sizeof st);
+    compress_state(alg, st, blk, 1);
+    store_digest(alg, st, blk);
+    pad_block(blk, hl, bl, bl + hl);
+    memcpy(st, &keyed->outer.h, sizeof st);
+    compress_state(alg, st, blk, 1);
+    store_digest(alg, st, out);
+    etls_wipe(blk64, sizeof blk64);
+    etls_wipe(st, sizeof st);
+}
+
 void etls_hmac_keyed(const etls_hmac_ctx_t *keyed, const etls_hmac_seg_t *segs, size_t nsegs,
                      uint8_t *out)
 {
     etls_hash_ctx_t c;
     uint8_t ih[ETLS_HASH_MAX_LEN];
-    size_t hl = etls_hash_len(keyed->inner.alg);
+    size_t hl = etls_hash_len(keyed->inner.alg), bl = etls_hash_block_len(keyed->inner.alg);
+    size_t total = 0;
+    for (size_t i = 0; i < nsegs; i++)
+        total += segs[i].n;
+    /* 8 (SHA-256) or 16 (SHA-384) length bytes plus the 0x80 must follow the message. */
+    if (keyed->inner.buflen == 0 && keyed->inner.nbytes == bl && total + 1 + bl / 8 <= bl) {
+        hmac_keyed_short(keyed, segs, nsegs, total, out);
+        return;
+    }
     hash_clone(&c, &keyed->inner);
     for (size_t i = 0; i < nsegs; i++)
         etls_hash_update(&c, segs[i].p, segs[i].n);

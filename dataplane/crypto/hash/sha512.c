@@ -35,7 +35,6 @@ const uint64_t etls_sha512_k[80] = {
 #define SSIG0(x) (ROR64(x, 1) ^ ROR64(x, 8) ^ ((x) >> 7))
 #define SSIG1(x) (ROR64(x, 19) ^ ROR64(x, 61) ^ ((x) >> 6))
 #define CH(x, y, z) ((z) ^ ((x) & ((y) ^ (z))))
-#define MAJ(x, y, z) (((x) & (y)) | ((z) & ((x) | (y))))
 
 static inline uint64_t load_be64(const uint8_t *p)
 {
@@ -50,8 +49,10 @@ static inline uint64_t load_be64(const uint8_t *p)
     do {                                                                                           \
         pre(t);                                                                                    \
         uint64_t t1_ = h + BSIG1(e) + CH(e, f, g) + etls_sha512_k[t] + w[(t)&15];                  \
+        uint64_t ab_ = a ^ b;                                                                      \
         d += t1_;                                                                                  \
-        h = t1_ + BSIG0(a) + MAJ(a, b, c);                                                         \
+        h = t1_ + BSIG0(a) + (b ^ (ab_ & bc));                                                     \
+        bc = ab_;                                                                                  \
     } while (0)
 #define NOSCHED(t) ((void)0)
 #define SCHED(t) (w[(t)&15] += SSIG1(w[((t)-2) & 15]) + w[((t)-7) & 15] + SSIG0(w[((t)-15) & 15]))
@@ -72,7 +73,7 @@ void etls_sha512_compress_portable(uint64_t st[8], const uint8_t *p, size_t nblo
     uint64_t w[16];
     for (; nblocks; nblocks--, p += 128) {
         uint64_t a = st[0], b = st[1], c = st[2], d = st[3], e = st[4], f = st[5], g = st[6],
-                 h = st[7];
+                 h = st[7], bc = b ^ c;
         for (int i = 0; i < 16; i++)
             w[i] = load_be64(p + 8 * i);
         ROUNDS8(0, NOSCHED);

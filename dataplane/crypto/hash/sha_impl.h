@@ -16,6 +16,8 @@ typedef void etls_sha512_compress_fn(uint64_t h[8], const uint8_t *blocks, size_
 void etls_sha256_compress_portable(uint32_t h[8], const uint8_t *blocks, size_t nblocks);
 /* Only call when etls_cpu_has(ETLS_CPU_SHA_NI | ETLS_CPU_SSE41). */
 void etls_sha256_compress_shani(uint32_t h[8], const uint8_t *blocks, size_t nblocks);
+/* Only call when etls_cpu_has(ETLS_CPU_AVX2 | ETLS_CPU_BMI2); used when SHA-NI is absent. */
+void etls_sha256_compress_avx2(uint32_t h[8], const uint8_t *blocks, size_t nblocks);
 void etls_sha512_compress_portable(uint64_t h[8], const uint8_t *blocks, size_t nblocks);
 /* Only call when etls_cpu_has(ETLS_CPU_AVX2 | ETLS_CPU_BMI2). */
 void etls_sha512_compress_avx2(uint64_t h[8], const uint8_t *blocks, size_t nblocks);

@@ -162,9 +162,16 @@ int etls_tls13_ks_handshake(etls_tls13_ks_t *ks, const uint8_t *ecdhe, size_t ec
                             const uint8_t *th_ch_sh, uint8_t *client_hs, uint8_t *server_hs)
 {
     static const char *const labels[3] = {"c hs traffic", "s hs traffic", NULL};
+    static const uint8_t zeros[ETLS_HASH_MAX_LEN];
     uint8_t *const outs[3] = {client_hs, server_hs, NULL};
     ETLS_ENSURE(etls_hash_len(ks->alg) != 0 && ks->stage == 0, ETLS_ERR_INVALID);
-    ETLS_ENSURE(ecdhe && ecdhelen && client_hs && server_hs, ETLS_ERR_INVALID);
+    ETLS_ENSURE(client_hs && server_hs && (ecdhe != NULL) == (ecdhelen != 0), ETLS_ERR_INVALID);
+    /* psk_ke: "the 0-value" of HashLen zero bytes stands in (§7.1). Without a PSK that would
+     * make the handshake secret a public constant, so a missing shared secret is refused. */
+    if (!ecdhe) {
+        ETLS_ENSURE(!ks->no_psk, ETLS_ERR_INVALID);
+        return ks_advance(ks, zeros, etls_hash_len(ks->alg), th_ch_sh, labels, outs);
+    }
     return ks_advance(ks, ecdhe, ecdhelen, th_ch_sh, labels, outs);
 }
 

@@ -65,16 +65,41 @@ void etls_cert_chain_free(etls_cert_chain_t *c)
     memset(c, 0, sizeof *c);
 }
 
-int etls_cert_chain_matches_key(const etls_cert_chain_t *c, const etls_pkey_t *k)
+static const char *type_name(EVP_PKEY *k)
 {
-    ETLS_ENSURE(c && k && c->n > 0, ETLS_ERR_INVALID);
+    if (EVP_PKEY_is_a(k, "EC"))
+        return "EC";
+    const char *name = EVP_PKEY_get0_type_name(k);
+    return name ? name : "unknown";
+}
+
+int etls_cert_chain_check_key(const etls_cert_chain_t *c, const etls_pkey_t *k, char *err,
+                              size_t errlen)
+{
+    if (!c || !k || c->n == 0) {
+        etls_pk_errf(err, errlen, "certificate/key check: empty chain or no key");
+        return ETLS_ERR_INVALID;
+    }
     X509 *x = parse_x509(c->der[0], c->der_len[0]);
-    ETLS_ENSURE(x, ETLS_ERR_INVALID);
-    EVP_PKEY *pub = X509_get0_pubkey(x);
-    int eq = pub && EVP_PKEY_eq(pub, k->pkey) == 1;
+    EVP_PKEY *pub = x ? X509_get0_pubkey(x) : NULL;
+    int rc = pub && EVP_PKEY_eq(pub, k->pkey) == 1 ? 0 : ETLS_ERR_INVALID;
+    if (rc < 0 && !pub)
+        etls_pk_errf(err, errlen, "leaf certificate: unreadable public key");
+    else if (rc < 0 && strcmp(type_name(pub), type_name(k->pkey)) != 0)
+        etls_pk_errf(err, errlen, "certificate/key mismatch: the leaf certificate key is %s, "
+                                  "the private key is %s", type_name(pub), type_name(k->pkey));
+    else if (rc < 0)
+        etls_pk_errf(err, errlen, "certificate/key mismatch: the private key is not the one for "
+                                  "the leaf certificate (wrong key file, or the leaf is not "
+                                  "first in the chain?)");
     X509_free(x);
     ERR_clear_error();
-    return eq ? 0 : ETLS_ERR_INVALID;
+    return rc;
+}
+
+int etls_cert_chain_matches_key(const etls_cert_chain_t *c, const etls_pkey_t *k)
+{
+    return etls_cert_chain_check_key(c, k, NULL, 0);
 }
 
 /* Host names as they may appear in certificates: LDH labels, dots, a wildcard, and '_' which some

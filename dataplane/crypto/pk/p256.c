@@ -39,7 +39,7 @@ static const EC_GROUP *p256(void)
 }
 
 /* 1 when 0 < s < n, computed without branching on s (a borrow chain over s - n). */
-static int scalar_in_range(const uint8_t s[32])
+int etls_p256_scalar_in_range(const uint8_t s[32])
 {
     uint32_t borrow = 0, nz = 0;
     for (int i = 31; i >= 0; i--) {
@@ -77,7 +77,7 @@ int etls_p256_keygen(etls_p256_key_t *k, uint8_t pub[ETLS_P256_POINT_LEN])
             ERR_clear_error();
             return ETLS_ERR_CRYPTO;
         }
-    } while (!scalar_in_range(k->priv));
+    } while (!etls_p256_scalar_in_range(k->priv));
     BN_CTX *ctx = BN_CTX_secure_new();
     BIGNUM *s = scalar_bn(k->priv);
     EC_POINT *p = EC_POINT_new(g);

@@ -49,4 +49,8 @@ typedef struct etls_pem_block {
 int etls_pk_pem_next(BIO *bio, etls_pem_block_t *b);
 void etls_pk_pem_free(etls_pem_block_t *b);
 
+/* 1 when 0 < s < n (the P-256 group order), constant-time in s; only the verdict is
+ * declassified. Used for rejection sampling in etls_p256_keygen; tested under valgrind (ct). */
+int etls_p256_scalar_in_range(const uint8_t s[32]);
+
 #endif

@@ -166,7 +166,8 @@ int etls_pkey_sign(const etls_pkey_t *k, uint16_t scheme, const uint8_t *msg, si
     int ok;
     if (k->scheme == ETLS_SIG_ED25519) {
         EVP_MD_CTX *m = EVP_MD_CTX_new();
-        ok = m && EVP_MD_CTX_copy_ex(m, k->dsign_tmpl) && EVP_DigestSign(m, sig, siglen, msg, len) == 1;
+        ok = m && EVP_MD_CTX_copy_ex(m, k->dsign_tmpl) &&
+             EVP_DigestSign(m, sig, siglen, msg, len) == 1;
         EVP_MD_CTX_free(m);
     } else {
         uint8_t h[SHA256_LEN];

@@ -8,7 +8,7 @@
  * Each lookup reads all 8 entries of its row and keeps one with a mask, and a negative digit
  * is applied by a masked swap and negation, so neither time nor addresses depend on the digits.
  *
- * The table (32 x 8 points, 32 KiB) is computed from the base point at first use (about
+ * The table (32 x 8 points, 36 KiB) is computed from the base point at first use (about
  * 0.2 ms) under pthread_once: no generated source to keep in sync, no run-time cost after.
  *
  * Secrets: everything derived from the scalar lives in a base_ctx_t (or the caller's batch
@@ -22,16 +22,22 @@ typedef struct {
     fe51 X, Y, Z, T; /* extended coordinates: x = X/Z, y = Y/Z, T = XY/Z */
 } ge_p3_t;
 
+/* Affine "niels" form: y + x, y - x, 2*d*x*y. Each element is padded to 6 words (48 bytes) so
+ * that table selection and the conditional negation can run on 16-byte vectors (GCC/Clang
+ * vector extensions: SSE2 on x86-64, NEON on arm64, plain words elsewhere). */
 typedef struct {
-    fe51 ypx, ymx, xy2d; /* affine: y + x, y - x, 2*d*x*y */
+    fe51 ypx;
+    uint64_t pad0;
+    fe51 ymx;
+    uint64_t pad1;
+    fe51 xy2d;
+    uint64_t pad2;
 } ge_niels_t;
 
-/* A table slot: one niels point padded to 128 bytes so selection can run on 16-byte vectors
- * (GCC/Clang vector extensions: SSE2 on x86-64, NEON on arm64, plain words elsewhere). */
 typedef uint64_t v2u64_t __attribute__((vector_size(16)));
 typedef union {
     ge_niels_t p;
-    v2u64_t v[8];
+    v2u64_t v[9]; /* v[0..2] = ypx, v[3..5] = ymx, v[6..8] = xy2d */
 } ge_slot_t;
 
 typedef struct {
@@ -215,35 +221,46 @@ typedef struct {
     ge_p3_t h;
     ge_slot_t t;
     ge_tmp_t w;
-    fe51 nxy;
 } base_ctx_t;
 
 /* c->t = e * table[row] for a digit e in [-8, 8]. Reads the whole row; the running choice
- * stays in vector registers. */
+ * and its conditional negation stay in vector registers. */
 static void base_select(base_ctx_t *c, int row, int8_t e)
 {
     uint64_t neg = (uint64_t)((uint8_t)e >> 7);
     uint64_t abs = (uint64_t)(uint8_t)(e - (int8_t)((-(int)neg & e) * 2));
     static const ge_slot_t neutral = {.p = {.ypx = {1}, .ymx = {1}}}; /* x = 0, y = 1 */
-    v2u64_t acc[8];
-#pragma GCC unroll 8
-    for (int i = 0; i < 8; i++)
+    /* 4p limb by limb: -z = 4p - z, left uncarried (limbs < 2^53 feed only fe51_mul). */
+    static const v2u64_t four_p[3] = {
+        {(UINT64_C(1) << 53) - 76, (UINT64_C(1) << 53) - 4},
+        {(UINT64_C(1) << 53) - 4, (UINT64_C(1) << 53) - 4},
+        {(UINT64_C(1) << 53) - 4, 0},
+    };
+    v2u64_t acc[9], m, t;
+#pragma GCC unroll 9
+    for (int i = 0; i < 9; i++)
         acc[i] = neutral.v[i];
     for (int k = 0; k < BASE_COLS; k++) {
         uint64_t m1 = eq_mask(abs, (uint64_t)k + 1);
-        v2u64_t m = {m1, m1};
         const ge_slot_t *s = &base_table[row][k];
-#pragma GCC unroll 8 /* keeps acc[] in registers instead of a store/load chain */
-        for (int i = 0; i < 8; i++)
+        m = (v2u64_t){m1, m1};
+#pragma GCC unroll 9 /* keeps acc[] in registers instead of a store/load chain */
+        for (int i = 0; i < 9; i++)
             acc[i] ^= m & (acc[i] ^ s->v[i]);
     }
-#pragma GCC unroll 8
-    for (int i = 0; i < 8; i++)
-        c->t.v[i] = acc[i];
     /* -(x, y) = (-x, y): swap y+x with y-x, negate 2dxy. */
-    fe51_cswap(c->t.p.ypx, c->t.p.ymx, 0 - neg);
-    fe51_neg(c->nxy, c->t.p.xy2d);
-    fe51_cmov(c->t.p.xy2d, c->nxy, 0 - neg);
+    uint64_t mn = etls_ct_barrier_u64(0 - neg);
+    m = (v2u64_t){mn, mn};
+#pragma GCC unroll 3
+    for (int i = 0; i < 3; i++) {
+        t = m & (acc[i] ^ acc[3 + i]);
+        acc[i] ^= t;
+        acc[3 + i] ^= t;
+        acc[6 + i] ^= m & (acc[6 + i] ^ (four_p[i] - acc[6 + i]));
+    }
+#pragma GCC unroll 9
+    for (int i = 0; i < 9; i++)
+        c->t.v[i] = acc[i];
 }
 
 /* c->h = k * B for the clamped scalar c->k (k < 2^255, so the top digit stays <= 8). */

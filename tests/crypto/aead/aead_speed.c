@@ -1,7 +1,7 @@
 /* AEAD throughput through this module's own paths, per algorithm and backend: the measurement
  * behind the AUTO backend table in dataplane/crypto/aead/aead.c.
  *
- * usage: aead_speed [seconds-per-cell]   (default 0.5)
+ * usage: aead_speed [seconds-per-cell [record sizes...]]   (defaults: 0.5; 16384 1024)
  * Prints GB/s (10^9 bytes of payload per second of thread CPU time, best of 5 slices; CPU time
  * because the build machine is shared) for 16 KiB and 1 KiB records, sealing and opening, one
  * record per call ("-1") and 16 records of 16 different keys per burst ("-16"). */
@@ -68,7 +68,15 @@ static double run(etls_aead_engine_t *e, etls_aead_key_t *keys, uint8_t *bufs, s
 int main(int argc, char **argv)
 {
     double secs = argc > 1 ? atof(argv[1]) : 0.5;
-    static const size_t sizes[] = {16384, 1024};
+    size_t sizes[16] = {16384, 1024}, nsizes = 2;
+    if (argc > 2) {
+        nsizes = 0;
+        for (int i = 2; i < argc && nsizes < 16; i++) {
+            size_t v = strtoul(argv[i], NULL, 10);
+            if (v >= 1 && v <= 16384)
+                sizes[nsizes++] = v;
+        }
+    }
     const etls_aead_backend_t backends[] = {ETLS_AEAD_BACKEND_IPSECMB, ETLS_AEAD_BACKEND_OPENSSL};
     uint8_t *bufs = calloc(BURST, 16384 + 16);
     printf("%-18s %-9s %6s %9s %9s %9s %9s\n", "algorithm", "backend", "size", "seal-1", "open-1",
@@ -88,7 +96,7 @@ int main(int argc, char **argv)
                 if (etls_aead_key_init(e, &keys[i], a, raw) < 0)
                     return 1;
             }
-            for (size_t s = 0; s < 2; s++)
+            for (size_t s = 0; s < nsizes; s++)
                 printf("%-18s %-9s %6zu %9.3f %9.3f %9.3f %9.3f\n", etls_aead_name(a),
                        b == 0 ? "ipsec-mb" : "openssl", sizes[s],
                        run(e, keys, bufs, sizes[s], 1, ETLS_AEAD_SEAL, secs),

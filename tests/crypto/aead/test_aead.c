@@ -172,48 +172,53 @@ static void wp_single(etls_aead_engine_t *e)
     }
 }
 
-/* The same vectors through etls_aead_burst in random mixed batches: seal and open ops of all
- * three files interleaved, half of them in place. */
-static void wp_burst(etls_aead_engine_t *e, etls_test_rng_t *rng)
+/* Builds one seal and one open op per vector, shuffled; half in place. */
+static void wp_burst_ops(etls_aead_op_t *ops, etls_aead_key_t *keys, uint8_t **bufs, etls_test_rng_t *rng)
 {
-    etls_aead_key_t *keys = calloc(nvecs, sizeof *keys);
-    uint8_t **bufs = calloc(nvecs * 2, sizeof *bufs);
-    etls_aead_op_t *ops = calloc(nvecs * 2, sizeof *ops);
-    size_t *order = malloc(nvecs * 2 * sizeof *order);
-    for (size_t i = 0; i < nvecs; i++)
-        CHECK(etls_aead_key_init(e, &keys[i], vecs[i].alg, vecs[i].key) == 0);
-    for (size_t i = 0; i < nvecs * 2; i++)
+    size_t n2 = nvecs * 2, *order = malloc(n2 * sizeof *order);
+    for (size_t i = 0; i < n2; i++)
         order[i] = i;
-    for (size_t i = nvecs * 2 - 1; i > 0; i--) { /* shuffle */
+    for (size_t i = n2 - 1; i > 0; i--) {
         size_t j = etls_test_rng_next(rng) % (i + 1), t = order[i];
         order[i] = order[j];
         order[j] = t;
     }
-    for (size_t oi = 0; oi < nvecs * 2; oi++) {
-        size_t idx = order[oi], vi = idx / 2;
+    for (size_t oi = 0; oi < n2; oi++) {
+        size_t vi = order[oi] / 2;
         wp_vec_t *v = &vecs[vi];
         size_t tag = etls_aead_tag_len(v->alg), n = v->msg_len;
-        int seal = idx % 2 == 0, inplace = etls_test_rng_next(rng) & 1;
-        etls_aead_op_t *op = &ops[oi];
+        int seal = order[oi] % 2 == 0, inplace = etls_test_rng_next(rng) & 1;
         bufs[oi] = malloc(2 * (n + tag) + 1);
         uint8_t *in = bufs[oi], *out = inplace ? in : in + n + tag;
         memcpy(in, seal ? v->msg : v->ctag, seal ? n : n + tag);
-        *op = (etls_aead_op_t){.key = &keys[vi], .dir = seal ? ETLS_AEAD_SEAL : ETLS_AEAD_OPEN,
-                               .aad = v->aad, .aad_len = v->aad_len, .in = in,
-                               .in_len = seal ? n : n + tag, .out = out, .user = v};
-        memcpy(op->nonce, v->nonce, 12);
+        ops[oi] = (etls_aead_op_t){.key = &keys[vi], .dir = seal ? ETLS_AEAD_SEAL : ETLS_AEAD_OPEN,
+                                   .aad = v->aad, .aad_len = v->aad_len, .in = in,
+                                   .in_len = seal ? n : n + tag, .out = out, .user = v};
+        memcpy(ops[oi].nonce, v->nonce, 12);
     }
-    for (size_t done = 0; done < nvecs * 2;) {
-        size_t b = 1 + etls_test_rng_next(rng) % 64;
-        if (b > nvecs * 2 - done)
-            b = nvecs * 2 - done;
+    free(order);
+}
+
+/* The same vectors through etls_aead_burst in random mixed batches: seal and open ops of all
+ * three files interleaved, half of them in place. */
+static void wp_burst(etls_aead_engine_t *e, etls_test_rng_t *rng)
+{
+    size_t n2 = nvecs * 2;
+    etls_aead_key_t *keys = calloc(nvecs, sizeof *keys);
+    uint8_t **bufs = calloc(n2, sizeof *bufs);
+    etls_aead_op_t *ops = calloc(n2, sizeof *ops);
+    for (size_t i = 0; i < nvecs; i++)
+        CHECK(etls_aead_key_init(e, &keys[i], vecs[i].alg, vecs[i].key) == 0);
+    wp_burst_ops(ops, keys, bufs, rng);
+    for (size_t done = 0, b; done < n2; done += b) {
+        b = 1 + etls_test_rng_next(rng) % 64;
+        b = b > n2 - done ? n2 - done : b;
         size_t expect_fail = 0;
         for (size_t i = done; i < done + b; i++)
             expect_fail += ops[i].dir == ETLS_AEAD_OPEN && !((wp_vec_t *)ops[i].user)->valid;
         CHECK(etls_aead_burst(e, ops + done, b) == expect_fail);
-        done += b;
     }
-    for (size_t oi = 0; oi < nvecs * 2; oi++) {
+    for (size_t oi = 0; oi < n2; oi++) {
         etls_aead_op_t *op = &ops[oi];
         wp_vec_t *v = op->user;
         size_t tag = etls_aead_tag_len(v->alg), n = v->msg_len;
@@ -231,7 +236,6 @@ static void wp_burst(etls_aead_engine_t *e, etls_test_rng_t *rng)
     free(keys);
     free(bufs);
     free(ops);
-    free(order);
 }
 
 /* ---- differential against OpenSSL on random records ---- */

@@ -338,13 +338,27 @@ static void test_negative(void)
     etls_tls13_ks_init(&ks, S256, NULL, 0);
     CHECK(etls_tls13_ks_master(&ks, ctx, a, b, NULL) == ETLS_ERR_INVALID);
     CHECK(etls_tls13_ks_resumption(&ks, ctx, a) == ETLS_ERR_INVALID);
+    CHECK(etls_tls13_ks_handshake(&ks, NULL, 32, ctx, a, b) == ETLS_ERR_INVALID);
     CHECK(etls_tls13_ks_handshake(&ks, secret, 0, ctx, a, b) == ETLS_ERR_INVALID);
+    /* no PSK and no (EC)DHE: the handshake secret would be public, refused */
+    CHECK(etls_tls13_ks_handshake(&ks, NULL, 0, ctx, a, b) == ETLS_ERR_INVALID);
+    CHECK(etls_tls13_ks_handshake(&ks, secret, 32, ctx, NULL, b) == ETLS_ERR_INVALID);
     CHECK(etls_tls13_ks_handshake(&ks, secret, 32, ctx, a, b) == 0);
     CHECK(etls_tls13_ks_handshake(&ks, secret, 32, ctx, a, b) == ETLS_ERR_INVALID);
     CHECK(etls_tls13_ks_resumption(&ks, ctx, a) == ETLS_ERR_INVALID);
     CHECK(etls_tls13_ks_master(&ks, ctx, a, b, NULL) == 0);
     CHECK(etls_tls13_ks_master(&ks, ctx, a, b, NULL) == ETLS_ERR_INVALID);
     CHECK(etls_tls13_ks_resumption(&ks, ctx, a) == 0);
+    /* psk_ke: no (EC)DHE, the IKM is HashLen zeros (§7.1). */
+    uint8_t zeros[32] = {0}, a2[32], b2[32];
+    etls_tls13_ks_t k1, k2;
+    etls_tls13_ks_init(&k1, S256, secret, 32);
+    etls_tls13_ks_init(&k2, S256, secret, 32);
+    CHECK(etls_tls13_ks_handshake(&k1, NULL, 0, ctx, a, b) == 0);
+    CHECK(etls_tls13_ks_handshake(&k2, zeros, 32, ctx, a2, b2) == 0);
+    CHECK(memcmp(a, a2, 32) == 0 && memcmp(b, b2, 32) == 0 &&
+          memcmp(k1.secret, k2.secret, 32) == 0);
+    CHECK(memcmp(a, b, 32) != 0);
     etls_tls13_ks_init(&ks, (etls_hash_alg_t)0, NULL, 0);
     CHECK(etls_tls13_ks_handshake(&ks, secret, 32, ctx, a, b) == ETLS_ERR_INVALID);
 }

@@ -53,7 +53,8 @@ static int try_chain(const uint8_t *data, size_t size, const etls_pkey_t *k)
 static int try_der(const uint8_t *data, size_t size, int spki)
 {
     etls_pkey_t *k = NULL;
-    int rc = spki ? etls_pkey_from_spki_der(&k, data, size) : etls_pkey_from_cert_der(&k, data, size);
+    int rc = spki ? etls_pkey_from_spki_der(&k, data, size)
+                  : etls_pkey_from_cert_der(&k, data, size);
     if ((rc == 0) != (k != NULL)) {
         etls_pkey_free(k);
         return -1;

@@ -171,26 +171,6 @@ static void key_content_cases(EVP_PKEY *ec, X509 *cert)
     etls_cert_chain_free(&c);
     etls_pkey_free(k);
 
-    /* CRLF line ends and text before the block (openssl pkcs12 "Bag Attributes") are fine. */
-    size_t plen;
-    char *text = pkt_read_file(tmp("ec.pem"), &plen);
-    if (text) {
-        char *crlf = malloc(2 * plen + 64), *o = crlf;
-        o += sprintf(o, "Bag Attributes\r\n    localKeyID: 01 02 03\r\n");
-        for (size_t i = 0; i < plen; i++) {
-            if (text[i] == '\n')
-                *o++ = '\r';
-            *o++ = text[i];
-        }
-        CHECK(etls_pkey_load_pem(&k, crlf, (size_t)(o - crlf), err, sizeof err) == 0);
-        etls_pkey_free(k);
-        free(crlf);
-        /* A trailing NUL (strlen + 1 from a C string) is harmless too. */
-        CHECK(etls_pkey_load_pem(&k, text, plen + 1, err, sizeof err) == 0);
-        etls_pkey_free(k);
-        free(text);
-    }
-
     /* A PKCS#8 body under a PKCS#1 label. */
     size_t len;
     char *pem = pkt_read_file(tmp("ec.pem"), &len), *p = pem ? strstr(pem, "PRIVATE KEY") : NULL;
@@ -204,6 +184,32 @@ static void key_content_cases(EVP_PKEY *ec, X509 *cert)
         expect_key_text(buf, strlen(buf), ETLS_ERR_INVALID, "does not parse", "mislabelled");
     }
     free(pem);
+}
+
+/* Harmless variations of a valid key file: CRLF line ends, text before the block (openssl
+ * pkcs12 "Bag Attributes"), a trailing NUL from a C string. */
+static void pem_variants(void)
+{
+    char err[512];
+    etls_pkey_t *k = NULL;
+    size_t plen;
+    char *text = pkt_read_file(tmp("ec.pem"), &plen);
+    CHECK(text != NULL);
+    if (!text)
+        return;
+    char *crlf = malloc(2 * plen + 64), *o = crlf;
+    o += sprintf(o, "Bag Attributes\r\n    localKeyID: 01 02 03\r\n");
+    for (size_t i = 0; i < plen; i++) {
+        if (text[i] == '\n')
+            *o++ = '\r';
+        *o++ = text[i];
+    }
+    CHECK(etls_pkey_load_pem(&k, crlf, (size_t)(o - crlf), err, sizeof err) == 0);
+    etls_pkey_free(k);
+    free(crlf);
+    CHECK(etls_pkey_load_pem(&k, text, plen + 1, err, sizeof err) == 0);
+    etls_pkey_free(k);
+    free(text);
 }
 
 /* leaf -> intermediates -> root, each signed by the next. */
@@ -254,10 +260,17 @@ static void chain_cases(EVP_PKEY *ec)
     CHECK(pkt_write_key(path, ok2, PKT_PKCS8) == 0);
     CHECK(etls_pkey_load_file(&other, path, keyerr, sizeof keyerr) == 0);
     CHECK(etls_cert_chain_matches_key(&c, other) == ETLS_ERR_INVALID); /* same type, other key */
+    char merr[256] = "";
+    expect(etls_cert_chain_check_key(&c, other, merr, sizeof merr), ETLS_ERR_INVALID, merr, NULL,
+           "not the one for the leaf", "mismatch, same type");
     etls_pkey_free(other);
     CHECK(pkt_write_key(path, rsa, PKT_PKCS8) == 0);
     CHECK(etls_pkey_load_file(&other, path, keyerr, sizeof keyerr) == 0);
     CHECK(etls_cert_chain_matches_key(&c, other) == ETLS_ERR_INVALID); /* other type */
+    expect(etls_cert_chain_check_key(&c, other, merr, sizeof merr), ETLS_ERR_INVALID, merr, NULL,
+           "certificate key is EC, the private key is RSA", "mismatch, other type");
+    merr[0] = '\0';
+    CHECK(etls_cert_chain_check_key(&c, mine, merr, sizeof merr) == 0 && merr[0] == '\0');
     etls_pkey_free(other);
     etls_pkey_free(mine);
     etls_cert_chain_free(&c);
@@ -333,6 +346,7 @@ int main(void)
         key_file_errors(ec);
         key_type_errors();
         key_content_cases(ec, cert);
+        pem_variants();
         chain_cases(ec);
         names_cases(ec);
     }

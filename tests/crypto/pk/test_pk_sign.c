@@ -70,7 +70,8 @@ static void tamper_checks(const etls_pkey_t *k, uint16_t scheme, uint8_t *msg, s
     }
     CHECK(etls_pkey_verify(k, scheme, msg, len, sig, siglen - 1) == ETLS_ERR_AUTH);
     CHECK(etls_pkey_verify(k, scheme, msg, len, sig, 0) == ETLS_ERR_AUTH);
-    uint16_t other = scheme == ETLS_SIG_ED25519 ? ETLS_SIG_ECDSA_SECP256R1_SHA256 : ETLS_SIG_ED25519;
+    uint16_t other =
+        scheme == ETLS_SIG_ED25519 ? ETLS_SIG_ECDSA_SECP256R1_SHA256 : ETLS_SIG_ED25519;
     CHECK(etls_pkey_verify(k, other, msg, len, sig, siglen) == ETLS_ERR_INVALID);
     CHECK(etls_pkey_verify(k, scheme, msg, len, sig, siglen) == 0); /* restored */
 }
@@ -192,7 +193,8 @@ static void run_threads(const char *kind, uint16_t scheme)
 {
     char path[512], err[256];
     EVP_PKEY *ref = pkt_keygen(kind);
-    CHECK(ref && pkt_write_key(pkt_path(path, sizeof path, dir, "shared.pem"), ref, PKT_PKCS8) == 0);
+    pkt_path(path, sizeof path, dir, "shared.pem");
+    CHECK(ref && pkt_write_key(path, ref, PKT_PKCS8) == 0);
     etls_pkey_t *k = NULL;
     CHECK(etls_pkey_load_file(&k, path, err, sizeof err) == 0);
     pthread_t t[4];

@@ -4,6 +4,7 @@
  * interleaved with shared secrets, many batch sizes).
  *
  * usage: test_x25519_vectors <wycheproof x25519 .txt>
+ * ETLS_TEST_SLOW=1 adds RFC 7748's 1,000,000-fold iteration (about a minute per implementation).
  * Registered twice: as is, and with ETLS_CPU_DISABLE=avx2 so etls_x25519_best() falls back. */
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +114,20 @@ static void test_rfc7748_52(const etls_x25519_impl_t *impl)
             CHECK_MSG(memcmp(k, it1, 32) == 0, "%s: 1 iteration", impl->name);
     }
     CHECK_MSG(memcmp(k, it1000, 32) == 0, "%s: 1000 iterations", impl->name);
+
+    /* The RFC's 1,000,000-fold iteration takes about a minute per implementation: only on
+     * request (ETLS_TEST_SLOW=1). */
+    const char *slow = getenv("ETLS_TEST_SLOW");
+    if (!slow || strcmp(slow, "1") != 0)
+        return;
+    uint8_t it1m[32];
+    hex32(it1m, "7c3911e0ab2586fd864497297e575e6f3bc601c0883c30df5f4dd2d24f543424");
+    for (int i = 1001; i <= 1000000; i++) {
+        CHECK(impl_one(impl, tmp, k, u) == 0);
+        memcpy(u, k, 32);
+        memcpy(k, tmp, 32);
+    }
+    CHECK_MSG(memcmp(k, it1m, 32) == 0, "%s: 1,000,000 iterations", impl->name);
 }
 
 /* RFC 7748 §6.1: both public keys by every route, and the shared secret both ways. */

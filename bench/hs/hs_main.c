@@ -1,0 +1,260 @@
+/* `edgetls-bench hs HOST:PORT [options]`: option parsing and output; the work is in load.c. */
+#include "hs.h"
+
+#include "load.h"
+#include "report.h"
+
+#include <getopt.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void hs_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: edgetls-bench hs HOST:PORT [options]\n"
+            "TLS 1.3 full-handshake load (loopback or your own lab hosts only).\n"
+            "  --concurrency C     closed loop: C connections always in flight (default 32)\n"
+            "  --rate R            open loop: R new connections/s; latency from the intended start\n"
+            "  --max-inflight N    open loop: connection slots over all threads (default 1024)\n"
+            "  --duration S        run for S seconds (default 5 when --count is not given)\n"
+            "  --count N           stop after N connections (with --duration: whichever first)\n"
+            "  --threads N         load threads, each pinned (default 1)\n"
+            "  --cpus LIST         CPUs for the threads (default: this process's affinity)\n"
+            "  --group x25519|p256 key share group (default x25519)\n"
+            "  --suite NAME[,..]   offered suites, e.g. TLS_AES_128_GCM_SHA256 (default that one)\n"
+            "  --sni a,b,...       server names, spread round-robin over connections\n"
+            "  --alpn h2,http/1.1  ALPN protocols to offer\n"
+            "  --request           one GET per connection, response read to the end of its body\n"
+            "  --path P            request path (default /)\n"
+            "  --reuse-keyshare    one client key share for every connection (cheaper client)\n"
+            "  --verify --cacert F verify chain, host name and CertificateVerify against CA file F\n"
+            "  --close fin|rst     after close_notify: FIN (default) or RST\n"
+            "  --timeout S         per-connection timeout (default 5)\n"
+            "  --grace S           time given to in-flight connections at the end (default 1)\n"
+            "  --json              print one JSON object on stdout (summary goes to stderr)\n"
+            "  --report FILE.html  write a self-contained HTML report\n"
+            "  --quiet             no progress line\n");
+}
+
+static int parse_list(const char *s, char *store, size_t cap, const char **items, size_t max)
+{
+    size_t n = 0;
+    if (strlen(s) >= cap)
+        return -1;
+    strcpy(store, s);
+    for (char *save = NULL, *p = strtok_r(store, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+        if (n == max)
+            return -1;
+        items[n++] = p;
+    }
+    return (int)n;
+}
+
+static int parse_suites(etls_cli_cfg_t *c, const char *s)
+{
+    char buf[256];
+    const char *it[ETLS_CLI_MAX_SUITES];
+    int n = parse_list(s, buf, sizeof buf, it, ETLS_CLI_MAX_SUITES);
+    if (n <= 0)
+        return -1;
+    for (int i = 0; i < n; i++)
+        if (!(c->suites[i] = etls_cli_suite_by_name(it[i])))
+            return -1;
+    c->n_suites = (size_t)n;
+    return 0;
+}
+
+static int parse_alpn(etls_cli_cfg_t *c, const char *s)
+{
+    char buf[ETLS_CLI_ALPN_MAX];
+    const char *it[16];
+    int n = parse_list(s, buf, sizeof buf, it, 16);
+    c->alpn_len = 0;
+    for (int i = 0; i < n; i++) {
+        size_t l = strlen(it[i]);
+        if (!l || l > 255 || c->alpn_len + 1 + l > sizeof c->alpn)
+            return -1;
+        c->alpn[c->alpn_len] = (uint8_t)l;
+        memcpy(c->alpn + c->alpn_len + 1, it[i], l);
+        c->alpn_len += 1 + l;
+    }
+    return n > 0 ? 0 : -1;
+}
+
+/* Default CPUs: the process's affinity mask in order (taskset narrows it). */
+static void default_cpus(etls_hs_opts_t *o)
+{
+    cpu_set_t set;
+    o->ncpus = 0;
+    if (sched_getaffinity(0, sizeof set, &set) != 0)
+        return;
+    for (int c = 0; c < CPU_SETSIZE && o->ncpus < ETLS_HS_MAX_THREADS; c++)
+        if (CPU_ISSET(c, &set))
+            o->cpus[o->ncpus++] = c;
+}
+
+enum {
+    O_CONC = 256, O_RATE, O_MAXIN, O_DUR, O_COUNT, O_THREADS, O_CPUS, O_GROUP, O_SUITE, O_SNI,
+    O_ALPN, O_REQ, O_PATH, O_REUSE, O_VERIFY, O_CACERT, O_CLOSE, O_TIMEOUT, O_GRACE, O_JSON,
+    O_REPORT, O_QUIET, O_HELP
+};
+
+static const struct option hs_opts[] = {
+    {"concurrency", 1, 0, O_CONC}, {"rate", 1, 0, O_RATE}, {"max-inflight", 1, 0, O_MAXIN},
+    {"duration", 1, 0, O_DUR}, {"count", 1, 0, O_COUNT}, {"threads", 1, 0, O_THREADS},
+    {"cpus", 1, 0, O_CPUS}, {"group", 1, 0, O_GROUP}, {"suite", 1, 0, O_SUITE},
+    {"sni", 1, 0, O_SNI}, {"alpn", 1, 0, O_ALPN}, {"request", 0, 0, O_REQ},
+    {"path", 1, 0, O_PATH}, {"reuse-keyshare", 0, 0, O_REUSE}, {"verify", 0, 0, O_VERIFY},
+    {"cacert", 1, 0, O_CACERT}, {"close", 1, 0, O_CLOSE}, {"timeout", 1, 0, O_TIMEOUT},
+    {"grace", 1, 0, O_GRACE}, {"json", 0, 0, O_JSON}, {"report", 1, 0, O_REPORT},
+    {"quiet", 0, 0, O_QUIET}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0}};
+
+typedef struct hs_cli {
+    etls_hs_opts_t o;
+    int verify, json;
+    const char *cacert, *report;
+    char sni_buf[4096];
+} hs_cli_t;
+
+static int num(const char *s, double lo, double hi, double *v)
+{
+    char *e;
+    *v = strtod(s, &e);
+    return *e || e == s || *v < lo || *v > hi ? -1 : 0;
+}
+
+/* One option into c; -1 on a bad value. */
+static int hs_opt(hs_cli_t *c, int opt, const char *a)
+{
+    etls_hs_opts_t *o = &c->o;
+    double v;
+    int cp;
+    switch (opt) {
+    case O_CONC: return num(a, 1, 100000, &v) ? -1 : (o->concurrency = (unsigned)v, 0);
+    case O_RATE: return num(a, 0.001, 1e7, &v) ? -1 : (o->rate = v, 0);
+    case O_MAXIN: return num(a, 1, 100000, &v) ? -1 : (o->max_inflight = (unsigned)v, 0);
+    case O_DUR: return num(a, 0.01, 86400, &v) ? -1 : (o->duration = v, 0);
+    case O_COUNT: return num(a, 1, 1e12, &v) ? -1 : (o->count = (uint64_t)v, 0);
+    case O_THREADS: return num(a, 1, ETLS_HS_MAX_THREADS, &v) ? -1 : (o->threads = (unsigned)v, 0);
+    case O_CPUS:
+        cp = etls_hs_parse_cpus(a, o->cpus, ETLS_HS_MAX_THREADS);
+        return cp <= 0 ? -1 : (o->ncpus = (size_t)cp, 0);
+    case O_GROUP:
+        o->cli.group = !strcmp(a, "x25519") ? ETLS_TLS_GROUP_X25519
+                       : !strcmp(a, "p256") || !strcmp(a, "secp256r1") ? ETLS_TLS_GROUP_SECP256R1 : 0;
+        return o->cli.group ? 0 : -1;
+    case O_SUITE: return parse_suites(&o->cli, a);
+    case O_SNI:
+        cp = parse_list(a, c->sni_buf, sizeof c->sni_buf, o->sni, ETLS_HS_MAX_SNI);
+        return cp <= 0 ? -1 : (o->n_sni = (size_t)cp, 0);
+    case O_ALPN: return parse_alpn(&o->cli, a);
+    case O_REQ: return o->request = 1, 0;
+    case O_PATH: return a[0] == '/' && strlen(a) < 256 ? (o->path = a, 0) : -1;
+    case O_REUSE: return o->reuse_keyshare = 1, 0;
+    case O_VERIFY: return c->verify = 1, 0;
+    case O_CACERT: return c->cacert = a, 0;
+    case O_CLOSE: return !strcmp(a, "rst") ? (o->close_rst = 1, 0) : !strcmp(a, "fin") ? 0 : -1;
+    case O_TIMEOUT: return num(a, 0.01, 3600, &v) ? -1 : (o->timeout = v, 0);
+    case O_GRACE: return num(a, 0, 60, &v) ? -1 : (o->grace = v, 0);
+    case O_JSON: return c->json = 1, 0;
+    case O_REPORT: return c->report = a, 0;
+    case O_QUIET: return o->progress = 0, 0;
+    default: return -1;
+    }
+}
+
+static void hs_defaults(etls_hs_opts_t *o)
+{
+    memset(o, 0, sizeof *o);
+    o->threads = 1;
+    o->concurrency = 32;
+    o->max_inflight = 1024;
+    o->timeout = 5;
+    o->grace = 1;
+    o->progress = 1;
+    o->cli.group = ETLS_TLS_GROUP_X25519;
+    o->cli.suites[0] = ETLS_TLS_AES_128_GCM_SHA256;
+    o->cli.n_suites = 1;
+    default_cpus(o);
+}
+
+/* Parses argv into c; returns 0, 1 for --help, or -1 (message printed). */
+static int hs_parse(hs_cli_t *c, int argc, char **argv)
+{
+    hs_defaults(&c->o);
+    optind = 1;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "", hs_opts, NULL)) != -1) {
+        if (opt == O_HELP)
+            return 1;
+        if (opt == '?' || hs_opt(c, opt, optarg) != 0) {
+            if (opt != '?')
+                fprintf(stderr, "edgetls-bench hs: bad value for --%s: '%s'\n",
+                        hs_opts[opt - O_CONC].name, optarg ? optarg : "");
+            return -1;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "edgetls-bench hs: expected one HOST:PORT\n");
+        return -1;
+    }
+    const char *t = argv[optind];
+    if (strlen(t) >= sizeof c->o.target || etls_hs_parse_target(t, &c->o.addr, &c->o.addrlen) != 0) {
+        fprintf(stderr, "edgetls-bench hs: bad target '%s' (numeric IPv4:port or [IPv6]:port)\n", t);
+        return -1;
+    }
+    strcpy(c->o.target, t);
+    if (!c->o.duration && !c->o.count)
+        c->o.duration = 5;
+    if (c->verify && !c->cacert) {
+        fprintf(stderr, "edgetls-bench hs: --verify needs --cacert FILE\n");
+        return -1;
+    }
+    return 0;
+}
+
+int etls_bench_hs_main(int argc, char **argv)
+{
+    hs_cli_t *c = calloc(1, sizeof *c);
+    etls_hs_result_t *r = calloc(1, sizeof *r);
+    int rc = c && r ? hs_parse(c, argc, argv) : -1;
+    if (rc != 0) {
+        hs_usage(rc == 1 ? stdout : stderr);
+        free(c);
+        free(r);
+        return rc == 1 ? 0 : ETLS_BENCH_EXIT_USAGE;
+    }
+    void *store = NULL;
+    if (c->verify) {
+        store = etls_hs_verifier_new(c->cacert);
+        if (!store) {
+            free(c);
+            free(r);
+            return ETLS_BENCH_EXIT_USAGE;
+        }
+        c->o.cli.verify_chain = etls_hs_verify_chain;
+        c->o.cli.verify_arg = store;
+    }
+    rc = etls_hs_run(&c->o, r);
+    int status = 0;
+    if (rc != 0) {
+        fprintf(stderr, "edgetls-bench hs: run failed: %s\n", etls_strerror(rc));
+        status = 1;
+    } else {
+        etls_hs_report_text(c->json ? stderr : stdout, &c->o, r);
+        if (c->json)
+            etls_hs_report_json(stdout, &c->o, r);
+        if (c->report && etls_hs_report_html(c->report, &c->o, r) != 0) {
+            fprintf(stderr, "edgetls-bench hs: cannot write %s\n", c->report);
+            status = 1;
+        }
+        if (!r->handshakes)
+            status = 1;
+    }
+    etls_hs_verifier_free(store);
+    free(c);
+    free(r);
+    return status;
+}

@@ -1,0 +1,145 @@
+/* Session tickets (RFC 8446 §4.6.1) and PSK resumption (§4.2.11): sealing the resumption
+ * state into a self-contained ticket, opening it again, and the PSK binder check.
+ *
+ * Ticket = key name (16) || nonce (16) || ciphertext || tag (32), with
+ *   keystream = HKDF-Expand(secret, "etls ticket enc" || nonce, len)
+ *   tag       = HMAC-SHA-256(HKDF-Expand(secret, "etls ticket mac", 32), name || nonce || ct)
+ * Only hash functions are involved, so the read-only context can be shared by all workers. */
+#include "tls/tls_internal.h"
+
+#include <time.h>
+
+#define NAME_LEN 16
+#define NONCE_LEN 16
+#define TAG_LEN 32
+#define PLAIN_MAX (1 + 2 + 8 + 4 + 8 + 1 + ETLS_HASH_MAX_LEN)
+
+static uint64_t clock_ms(void *arg)
+{
+    struct timespec ts;
+    (void)arg;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t etls_tls_now_ms(const etls_tls_server_ctx_t *ctx)
+{
+    return ctx->now_ms ? ctx->now_ms(ctx->now_arg) : clock_ms(NULL);
+}
+
+int etls_tls_server_ctx_set_ticket_keys(etls_tls_server_ctx_t *ctx, const uint8_t *current,
+                                        const uint8_t *previous)
+{
+    etls_wipe(ctx->ticket_keys, sizeof ctx->ticket_keys);
+    ctx->n_ticket_keys = 0;
+    if (!current)
+        return previous ? ETLS_ERR_INVALID : 0;
+    memcpy(ctx->ticket_keys[0], current, ETLS_TLS_TICKET_KEY_LEN);
+    ctx->n_ticket_keys = 1;
+    if (previous) {
+        memcpy(ctx->ticket_keys[1], previous, ETLS_TLS_TICKET_KEY_LEN);
+        ctx->n_ticket_keys = 2;
+    }
+    if (!ctx->ticket_lifetime)
+        ctx->ticket_lifetime = 7200;
+    return 0;
+}
+
+/* XORs data with the keystream for this nonce (encrypts and decrypts). */
+static int keystream_xor(const uint8_t *key, const uint8_t *nonce, uint8_t *data, size_t len)
+{
+    uint8_t info[15 + NONCE_LEN], ks[PLAIN_MAX];
+    memcpy(info, "etls ticket enc", 15);
+    memcpy(info + 15, nonce, NONCE_LEN);
+    int rc = etls_hkdf_expand(ETLS_HASH_SHA256, key + NAME_LEN, 32, info, sizeof info, ks, len);
+    for (size_t i = 0; i < len; i++)
+        data[i] ^= ks[i];
+    etls_wipe(ks, sizeof ks);
+    return rc ? ETLS_ERR_CRYPTO : 0;
+}
+
+/* The tag covers the ciphertext, so it is computed after encrypting and before decrypting. */
+static void tag_of(const uint8_t *key, const uint8_t *nonce, const uint8_t *ct, size_t len,
+                   uint8_t tag[TAG_LEN])
+{
+    uint8_t mk[32];
+    etls_hkdf_expand(ETLS_HASH_SHA256, key + NAME_LEN, 32, "etls ticket mac", 15, mk, sizeof mk);
+    etls_hmac_ctx_t h;
+    etls_hmac_init(&h, ETLS_HASH_SHA256, mk, sizeof mk);
+    etls_hmac_update(&h, key, NAME_LEN);
+    etls_hmac_update(&h, nonce, NONCE_LEN);
+    etls_hmac_update(&h, ct, len);
+    etls_hmac_final(&h, tag);
+    etls_wipe(mk, sizeof mk);
+}
+
+static size_t encode(const etls_tls_ticket_t *t, uint8_t *p)
+{
+    size_t n = 0;
+    p[n++] = 1; /* format version */
+    put_u16(p + n, t->suite);
+    n += 2;
+    for (int i = 7; i >= 0; i--)
+        p[n++] = (uint8_t)(t->issued_ms >> (8 * i));
+    for (int i = 3; i >= 0; i--)
+        p[n++] = (uint8_t)(t->age_add >> (8 * i));
+    memcpy(p + n, t->sni_hash, 8);
+    n += 8;
+    p[n++] = t->psk_len;
+    memcpy(p + n, t->psk, t->psk_len);
+    return n + t->psk_len;
+}
+
+int etls_tls_ticket_seal(const etls_tls_server_ctx_t *ctx, etls_rand_t *rng,
+                         const etls_tls_ticket_t *t, uint8_t *out, size_t *len)
+{
+    const uint8_t *key = ctx->ticket_keys[0];
+    ETLS_ENSURE(ctx->n_ticket_keys, ETLS_ERR_INVALID);
+    memcpy(out, key, NAME_LEN);
+    ETLS_GUARD(etls_rand_bytes(rng, out + NAME_LEN, NONCE_LEN));
+    uint8_t *ct = out + NAME_LEN + NONCE_LEN;
+    size_t n = encode(t, ct);
+    ETLS_GUARD(keystream_xor(key, out + NAME_LEN, ct, n));
+    tag_of(key, out + NAME_LEN, ct, n, ct + n);
+    *len = NAME_LEN + NONCE_LEN + n + TAG_LEN;
+    return 0;
+}
+
+static int decode(const uint8_t *p, size_t n, etls_tls_ticket_t *t)
+{
+    ETLS_ENSURE(n >= 24 && p[0] == 1, ETLS_ERR_INVALID);
+    t->suite = (uint16_t)(p[1] << 8 | p[2]);
+    t->issued_ms = 0;
+    for (int i = 0; i < 8; i++)
+        t->issued_ms = t->issued_ms << 8 | p[3 + i];
+    t->age_add = (uint32_t)p[11] << 24 | (uint32_t)p[12] << 16 | (uint32_t)p[13] << 8 | p[14];
+    memcpy(t->sni_hash, p + 15, 8);
+    t->psk_len = p[23];
+    ETLS_ENSURE(t->psk_len <= ETLS_HASH_MAX_LEN && n == 24u + t->psk_len, ETLS_ERR_INVALID);
+    memcpy(t->psk, p + 24, t->psk_len);
+    return 0;
+}
+
+int etls_tls_ticket_open(const etls_tls_server_ctx_t *ctx, const uint8_t *in, size_t len,
+                         etls_tls_ticket_t *t)
+{
+    uint8_t buf[PLAIN_MAX], tag[TAG_LEN];
+    ETLS_ENSURE(len > NAME_LEN + NONCE_LEN + TAG_LEN, ETLS_ERR_INVALID);
+    size_t n = len - NAME_LEN - NONCE_LEN - TAG_LEN;
+    ETLS_ENSURE(n <= sizeof buf, ETLS_ERR_INVALID);
+    for (unsigned k = 0; k < ctx->n_ticket_keys; k++) {
+        const uint8_t *key = ctx->ticket_keys[k];
+        if (memcmp(in, key, NAME_LEN) != 0) /* the name is public */
+            continue;
+        tag_of(key, in + NAME_LEN, in + NAME_LEN + NONCE_LEN, n, tag);
+        if (!etls_ct_memeq(tag, in + len - TAG_LEN, TAG_LEN))
+            return ETLS_ERR_AUTH;
+        memcpy(buf, in + NAME_LEN + NONCE_LEN, n);
+        int rc = keystream_xor(key, in + NAME_LEN, buf, n);
+        if (rc == 0)
+            rc = decode(buf, n, t);
+        etls_wipe(buf, sizeof buf);
+        return rc;
+    }
+    return ETLS_ERR_INVALID;
+}

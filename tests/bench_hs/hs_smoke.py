@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""Smoke test of `edgetls-bench hs` and `record` against a spawned edgetls on loopback.
+
+usage: hs_smoke.py EDGETLS_BENCH EDGETLS
+
+Checks the output contract, never speed: 200 handshakes with 0 errors, the JSON object and its
+required fields, --request responses, --verify against the generated CA, the HTML report, a
+refused port counted as errors, and a short `record` echo run. Every process started here is
+killed and the scratch directory removed on any exit (including SIGTERM from meson's timeout).
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+BENCH, EDGETLS = sys.argv[1], sys.argv[2]
+TMP = tempfile.mkdtemp(prefix="etls-hs-smoke-")
+PROCS = []
+FAILS = []
+CHECKS = 0
+
+
+def cleanup():
+    for p in PROCS:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    shutil.rmtree(TMP, ignore_errors=True)
+
+
+def on_signal(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+signal.signal(signal.SIGTERM, on_signal)
+
+
+def check(cond, what):
+    global CHECKS
+    CHECKS += 1
+    if not cond:
+        FAILS.append(what)
+        print("FAIL:", what, file=sys.stderr)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def make_certs():
+    run = lambda *a: subprocess.run(a, check=True, capture_output=True, cwd=TMP)
+    run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=edgetls bench CA")
+    run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=localhost")
+    with open(os.path.join(TMP, "ext.cnf"), "w") as f:
+        f.write("subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n")
+    run("openssl", "x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-CAcreateserial", "-out", "leaf.pem", "-days", "2", "-extfile", "ext.cnf")
+
+
+def start_edgetls(mode):
+    port = free_port()
+    log = open(os.path.join(TMP, "edgetls-%s.log" % mode), "w")
+    p = subprocess.Popen([EDGETLS, "--listen", "127.0.0.1:%d" % port, "--cert",
+                          os.path.join(TMP, "leaf.pem"), "--key", os.path.join(TMP, "leaf.key"),
+                          "--workers", "1", "--mode", mode], stdout=log, stderr=log)
+    PROCS.append(p)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        if p.poll() is not None:
+            break
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return port
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("edgetls did not start (see %s)" % log.name)
+
+
+def bench(*args, timeout=25):
+    return subprocess.run([BENCH] + list(args), capture_output=True, text=True, timeout=timeout)
+
+
+def test_hs(port):
+    target = "127.0.0.1:%d" % port
+    report = os.path.join(TMP, "report.html")
+    r = bench("hs", target, "--count", "200", "--concurrency", "8", "--json", "--quiet",
+              "--report", report)
+    check(r.returncode == 0, "hs --count 200 exit %d: %s" % (r.returncode, r.stderr[-400:]))
+    try:
+        j = json.loads(r.stdout)
+    except ValueError:
+        j = {}
+        check(False, "hs --json is not one JSON object: %r" % r.stdout[:200])
+    for key in ("handshakes", "handshakes_per_s", "latency_us", "errors", "cpu", "timeline",
+                "elapsed_s", "suite", "group"):
+        check(key in j, "JSON field %s missing" % key)
+    check(j.get("handshakes") == 200, "handshakes %r != 200" % j.get("handshakes"))
+    check(j.get("errors", {}).get("total") == 0, "errors %r" % j.get("errors"))
+    lat = j.get("latency_us", {}).get("handshake", {})
+    for key in ("p50", "p90", "p99", "p99_9", "max"):
+        check(key in lat, "latency field %s missing" % key)
+    check(0 < lat.get("p50", 0) <= lat.get("p99", 0) <= lat.get("max", 0),
+          "latency percentiles not ordered: %r" % lat)
+    check(j.get("suite") == "TLS_AES_128_GCM_SHA256", "suite %r" % j.get("suite"))
+    check(j.get("cpu", {}).get("us_per_handshake", 0) > 0, "bench CPU not measured")
+    html = open(report).read() if os.path.exists(report) else ""
+    check(html.count("<svg") >= 2 and "</html>" in html, "HTML report without its plots")
+    check("src=" not in html and "href=" not in html and "<script" not in html,
+          "HTML report refers to external resources")
+
+    r = bench("hs", target, "--count", "50", "--request", "--sni", "localhost", "--verify",
+              "--cacert", os.path.join(TMP, "ca.pem"), "--group", "p256", "--json", "--quiet")
+    j = json.loads(r.stdout) if r.returncode == 0 else {}
+    check(j.get("completed") == 50 and j.get("errors", {}).get("total") == 0,
+          "--request --verify --group p256: %s %s" % (r.stdout[-300:], r.stderr[-300:]))
+    check("response" in j.get("latency_us", {}), "no response latency with --request")
+
+    # the wrong CA: every handshake fails with a certificate error we raise (protocol)
+    r = bench("hs", target, "--count", "5", "--concurrency", "1", "--verify", "--cacert",
+              os.path.join(TMP, "leaf.pem"), "--sni", "localhost", "--json", "--quiet")
+    j = json.loads(r.stdout) if r.stdout.strip() else {}
+    check(r.returncode == 1 and j.get("errors", {}).get("protocol") == 5,
+          "wrong CA not rejected: %s" % r.stdout[-300:])
+
+    r = bench("hs", target, "--rate", "200", "--duration", "1", "--json", "--quiet")
+    j = json.loads(r.stdout) if r.returncode == 0 else {}
+    check(j.get("model") == "open" and j.get("handshakes", 0) > 50 and
+          j.get("errors", {}).get("total") == 0, "open loop: %s" % r.stdout[-300:])
+
+
+def test_refused():
+    r = bench("hs", "127.0.0.1:%d" % free_port(), "--count", "5", "--concurrency", "1",
+              "--json", "--quiet")
+    j = json.loads(r.stdout) if r.stdout.strip() else {}
+    check(r.returncode == 1 and j.get("errors", {}).get("refused") == 5,
+          "closed port: %s" % r.stdout[-300:])
+    r = bench("hs", "not-an-address")
+    check(r.returncode == 2, "bad target exit %d" % r.returncode)
+
+
+def test_record(port):
+    r = bench("record", "127.0.0.1:%d" % port, "--mode", "echo", "--connections", "2",
+              "--duration", "1", "--json")
+    j = json.loads(r.stdout) if r.returncode == 0 else {}
+    check(j.get("bytes_sent", 0) > 0 and j.get("bytes_received", 0) > 0 and
+          j.get("errors", 1) == 0, "record echo: %s %s" % (r.stdout[-300:], r.stderr[-300:]))
+    for key in ("gbps_up", "gbps_down", "record_size", "suite"):
+        check(key in j, "record JSON field %s missing" % key)
+
+
+def main():
+    try:
+        make_certs()
+        test_hs(start_edgetls("responder"))
+        test_refused()
+        test_record(start_edgetls("echo"))
+    finally:
+        cleanup()
+    print("%d passed, %d failed" % (CHECKS - len(FAILS), len(FAILS)))
+    return 1 if FAILS else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

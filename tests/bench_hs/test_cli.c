@@ -1,0 +1,427 @@
+/* The bench client (bench/hs/cli.c) against the edgetls engine in memory, plus negative tests:
+ * hand-made malformed ServerHellos with the alert each must produce, every single-byte
+ * corruption of a real server flight (none may complete the handshake), and random records. */
+#include "cli.h"
+#include "harness.h"
+#include "load.h"
+#include "test.h"
+
+#include <openssl/pem.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define BUF (64 * 1024)
+
+static test_env_t te;
+static etls_tls_server_ctx_t sctx;
+static test_cert_t tcert;
+static etls_aead_engine_t *ceng;
+static uint8_t fixed_random[32] = {7, 7, 7};
+
+typedef struct side {
+    uint8_t in[BUF], out[BUF], app[BUF];
+    size_t in_len;
+    etls_tls_buf_t o, a;
+} side_t;
+
+static side_t cs, ss; /* client, server */
+
+static void side_reset(side_t *s)
+{
+    s->in_len = 0;
+    s->o = (etls_tls_buf_t){s->out, 0, BUF};
+    s->a = (etls_tls_buf_t){s->app, 0, BUF};
+}
+
+/* Moves `from`'s output to `to`'s input. */
+static void move(side_t *from, side_t *to)
+{
+    memcpy(to->in + to->in_len, from->out, from->o.len);
+    to->in_len += from->o.len;
+    from->o.len = 0;
+}
+
+static int cli_step(etls_cli_conn_t *c)
+{
+    size_t used;
+    int rc;
+    do {
+        rc = etls_cli_feed(c, cs.in, cs.in_len, &used, &cs.o, &cs.a);
+        memmove(cs.in, cs.in + used, cs.in_len - used);
+        cs.in_len -= used;
+        if (rc == ETLS_CLI_NEED_KX)
+            rc = etls_cli_kx_inline(c, &cs.o) == 0 ? ETLS_CLI_NEED_KX : c->err;
+    } while (rc == ETLS_CLI_NEED_KX);
+    return rc;
+}
+
+static int srv_step(etls_tls_conn_t *s)
+{
+    size_t used;
+    int rc = etls_tls_feed(s, ss.in, ss.in_len, &used, &ss.o, &ss.a);
+    memmove(ss.in, ss.in + used, ss.in_len - used);
+    ss.in_len -= used;
+    return rc;
+}
+
+/* A full handshake; returns the client's final code (0 = connected). */
+static int handshake(etls_cli_conn_t *c, etls_tls_conn_t *s, const etls_cli_cfg_t *cfg,
+                     const etls_cli_share_t *sh, const char *sni)
+{
+    side_reset(&cs);
+    side_reset(&ss);
+    etls_cli_init(c, cfg, ceng, sh, sni);
+    etls_tls_conn_init(s, &sctx, &te.env);
+    CHECK(etls_cli_hello(c, fixed_random, &cs.o) == 0);
+    int crc = 0;
+    for (int round = 0; round < 4 && !etls_cli_connected(c); round++) {
+        move(&cs, &ss);
+        if (srv_step(s) < 0)
+            break;
+        move(&ss, &cs);
+        if ((crc = cli_step(c)) < 0)
+            return crc;
+    }
+    move(&cs, &ss);
+    CHECK(srv_step(s) == 0);
+    return etls_cli_connected(c) ? 0 : crc ? crc : -1;
+}
+
+static void cfg_default(etls_cli_cfg_t *cfg, uint16_t group, uint16_t suite)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->group = group;
+    cfg->suites[0] = suite;
+    cfg->n_suites = 1;
+}
+
+/* Handshake, data both ways, server close_notify, for every suite and both groups. */
+static void test_positive(void)
+{
+    static const uint16_t suites[] = {0x1301, 0x1302, 0x1303, 0x1304, 0x1305};
+    static const uint16_t groups[] = {ETLS_TLS_GROUP_X25519, ETLS_TLS_GROUP_SECP256R1};
+    etls_cli_conn_t *c = calloc(1, sizeof *c);
+    etls_tls_conn_t *s = calloc(1, sizeof *s);
+    for (size_t g = 0; g < 2; g++)
+        for (size_t i = 0; i < 5; i++) {
+            etls_cli_cfg_t cfg;
+            etls_cli_share_t sh;
+            cfg_default(&cfg, groups[g], suites[i]);
+            CHECK(etls_cli_share_new(&sh, groups[g], fixed_random) == 0);
+            int rc = handshake(c, s, &cfg, &sh, "localhost");
+            CHECK_MSG(rc == 0, "suite %04x group %04x: %d", suites[i], groups[g], rc);
+            CHECK(c->suite == suites[i] && etls_tls_handshake_done(s));
+            /* client -> server */
+            CHECK(etls_cli_send(c, (const uint8_t *)"ping", 4, 0, &cs.o) == 0);
+            move(&cs, &ss);
+            ss.a.len = 0;
+            CHECK(srv_step(s) == 0 && ss.a.len == 4 && !memcmp(ss.app, "ping", 4));
+            /* server -> client, then close_notify */
+            size_t used;
+            CHECK(etls_tls_send(s, (const uint8_t *)"pong!", 5, &used, &ss.o) == 0 && used == 5);
+            CHECK(etls_tls_close(s, &ss.o) == 0);
+            move(&ss, &cs);
+            cs.a.len = 0;
+            CHECK(cli_step(c) == 0 && cs.a.len == 5 && !memcmp(cs.app, "pong!", 5));
+            CHECK(c->peer_closed == 1);
+            etls_cli_wipe(c);
+            etls_tls_conn_wipe(s);
+            etls_cli_share_wipe(&sh);
+        }
+    free(c);
+    free(s);
+}
+
+/* Verification against the server's own (self-signed) certificate as the CA. */
+static void test_verify(void)
+{
+    char path[] = "/tmp/etls_bench_ca_XXXXXX";
+    int fd = mkstemp(path);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    CHECK(f && PEM_write_X509(f, tcert.x509) == 1);
+    if (f)
+        fclose(f);
+    void *store = etls_hs_verifier_new(path);
+    CHECK(store != NULL);
+    etls_cli_conn_t *c = calloc(1, sizeof *c);
+    etls_tls_conn_t *s = calloc(1, sizeof *s);
+    etls_cli_cfg_t cfg;
+    etls_cli_share_t sh;
+    cfg_default(&cfg, ETLS_TLS_GROUP_X25519, 0x1301);
+    cfg.verify_chain = etls_hs_verify_chain;
+    cfg.verify_arg = store;
+    CHECK(etls_cli_share_new(&sh, cfg.group, fixed_random) == 0);
+    CHECK(handshake(c, s, &cfg, &sh, "localhost") == 0);
+    etls_cli_wipe(c);
+    etls_tls_conn_wipe(s);
+    /* a name the certificate does not hold: the server still answers with its default */
+    CHECK(handshake(c, s, &cfg, &sh, "other.example") == ETLS_ERR_ALERT(ETLS_ALERT_BAD_CERTIFICATE));
+    etls_cli_wipe(c);
+    etls_tls_conn_wipe(s);
+    etls_hs_verifier_free(store);
+    unlink(path);
+    CHECK(etls_hs_verifier_new("/nonexistent/ca.pem") == NULL);
+    etls_cli_share_wipe(&sh);
+    free(c);
+    free(s);
+}
+
+/* ---- hand-made ServerHellos ---------------------------------------------------------------- */
+
+typedef struct sh_spec {
+    int hrr, sid_len, comp, no_ver, no_ks, dup_ver, ks_len, trailing, ext_overrun, extra_msg;
+    uint16_t suite, ks_group, version, extra_ext;
+} sh_spec_t;
+
+static size_t put(uint8_t *p, size_t n, uint32_t v, int w)
+{
+    for (int i = 0; i < w; i++)
+        p[n + (size_t)i] = (uint8_t)(v >> (8 * (w - 1 - i)));
+    return n + (size_t)w;
+}
+
+static size_t mk_sh(uint8_t *rec, const sh_spec_t *sp)
+{
+    static const uint8_t hrr[32] = {0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c,
+                                    0x02, 0x1e, 0x65, 0xb8, 0x91, 0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb,
+                                    0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c};
+    uint8_t *m = rec + 5;
+    size_t n = 4;
+    n = put(m, n, 0x0303, 2);
+    memcpy(m + n, sp->hrr ? hrr : fixed_random, 32);
+    n += 32;
+    m[n++] = (uint8_t)sp->sid_len;
+    memset(m + n, 0xab, (size_t)sp->sid_len);
+    n += (size_t)sp->sid_len;
+    n = put(m, n, sp->suite ? sp->suite : 0x1301, 2);
+    m[n++] = (uint8_t)sp->comp;
+    size_t el = n;
+    n += 2;
+    for (int i = 0; i < 1 + sp->dup_ver && !sp->no_ver; i++) {
+        n = put(m, n, 43, 2);
+        n = put(m, n, 2, 2);
+        n = put(m, n, sp->version ? sp->version : 0x0304, 2);
+    }
+    if (!sp->no_ks) {
+        size_t kl = sp->ks_len ? (size_t)sp->ks_len : 32;
+        n = put(m, n, 51, 2);
+        n = put(m, n, (uint32_t)(4 + kl), 2);
+        n = put(m, n, sp->ks_group ? sp->ks_group : ETLS_TLS_GROUP_X25519, 2);
+        n = put(m, n, (uint32_t)kl, 2);
+        memset(m + n, 0x09, kl);
+        n += kl;
+    }
+    if (sp->extra_ext) {
+        n = put(m, n, sp->extra_ext, 2);
+        n = put(m, n, 0, 2);
+    }
+    put(m, el, (uint32_t)(n - el - 2 + (size_t)sp->ext_overrun), 2);
+    if (sp->trailing)
+        m[n++] = 0;
+    m[0] = 2;
+    put(m, 1, (uint32_t)(n - 4), 3);
+    if (sp->extra_msg) { /* an EncryptedExtensions in the clear after the ServerHello */
+        n = put(m, n, 0x08000002, 4);
+        n = put(m, n, 0, 2);
+    }
+    rec[0] = 22;
+    put(rec, 1, 0x0303, 2);
+    put(rec, 3, (uint32_t)n, 2);
+    return 5 + n;
+}
+
+/* A fresh client in WAIT_SH, fed `rec`. Returns the feed code. */
+static int feed_fresh(etls_cli_conn_t *c, const etls_cli_share_t *sh, uint8_t *rec, size_t len)
+{
+    etls_cli_cfg_t cfg;
+    cfg_default(&cfg, ETLS_TLS_GROUP_X25519, 0x1301);
+    etls_cli_init(c, &cfg, ceng, sh, "localhost");
+    side_reset(&cs);
+    CHECK(etls_cli_hello(c, fixed_random, &cs.o) == 0);
+    size_t used;
+    int rc = etls_cli_feed(c, rec, len, &used, &cs.o, &cs.a);
+    if (rc == ETLS_CLI_NEED_KX)
+        rc = etls_cli_kx_inline(c, &cs.o) == 0 ? ETLS_CLI_NEED_KX : c->err;
+    etls_cli_wipe(c);
+    return rc;
+}
+
+static void test_bad_server_hello(void)
+{
+    static const struct {
+        sh_spec_t sp;
+        int want;
+    } cases[] = {
+        {{0}, ETLS_CLI_NEED_KX}, /* the control: well formed */
+        {{.hrr = 1}, ETLS_ERR_ALERT(ETLS_ALERT_HANDSHAKE_FAILURE)},
+        {{.no_ver = 1}, ETLS_ERR_ALERT(ETLS_ALERT_PROTOCOL_VERSION)},
+        {{.version = 0x0303}, ETLS_ERR_ALERT(ETLS_ALERT_ILLEGAL_PARAMETER)},
+        {{.dup_ver = 1}, ETLS_ERR_ALERT(ETLS_ALERT_ILLEGAL_PARAMETER)},
+        {{.no_ks = 1}, ETLS_ERR_ALERT(ETLS_ALERT_MISSING_EXTENSION)},
+        {{.ks_group = ETLS_TLS_GROUP_SECP256R1}, ETLS_ERR_ALERT(ETLS_ALERT_ILLEGAL_PARAMETER)},
+        {{.ks_len = 31}, ETLS_ERR_ALERT(ETLS_ALERT_ILLEGAL_PARAMETER)},
+        {{.suite = 0x1302}, ETLS_ERR_ALERT(ETLS_ALERT_ILLEGAL_PARAMETER)},
+        {{.suite = 0x00ff}, ETLS_ERR_ALERT(ETLS_ALERT_ILLEGAL_PARAMETER)},
+        {{.comp = 1}, ETLS_ERR_ALERT(ETLS_ALERT_ILLEGAL_PARAMETER)},
+        {{.sid_len = 32}, ETLS_ERR_ALERT(ETLS_ALERT_ILLEGAL_PARAMETER)},
+        {{.extra_ext = 0xff01}, ETLS_ERR_ALERT(ETLS_ALERT_UNSUPPORTED_EXTENSION)},
+        {{.extra_ext = 41}, ETLS_ERR_ALERT(ETLS_ALERT_UNSUPPORTED_EXTENSION)}, /* PSK not offered */
+        {{.ext_overrun = 1}, ETLS_ERR_ALERT(ETLS_ALERT_DECODE_ERROR)},
+        {{.trailing = 1}, ETLS_ERR_ALERT(ETLS_ALERT_DECODE_ERROR)},
+        {{.extra_msg = 1}, ETLS_ERR_ALERT(ETLS_ALERT_UNEXPECTED_MESSAGE)},
+    };
+    etls_cli_conn_t *c = calloc(1, sizeof *c);
+    etls_cli_share_t sh;
+    uint8_t rec[1024];
+    CHECK(etls_cli_share_new(&sh, ETLS_TLS_GROUP_X25519, fixed_random) == 0);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t n = mk_sh(rec, &cases[i].sp);
+        int rc = feed_fresh(c, &sh, rec, n);
+        CHECK_MSG(rc == cases[i].want, "case %zu: got %d want %d", i, rc, cases[i].want);
+    }
+    /* record-level problems */
+    sh_spec_t ok = {0};
+    size_t n = mk_sh(rec, &ok);
+    rec[1] = 4; /* record version major */
+    CHECK(feed_fresh(c, &sh, rec, n) == ETLS_ERR_ALERT(ETLS_ALERT_DECODE_ERROR));
+    uint8_t big[5] = {22, 3, 3, 0x41, 0x01}; /* 16641 bytes: over 2^14 + 256 */
+    CHECK(feed_fresh(c, &sh, big, 5) == ETLS_ERR_ALERT(ETLS_ALERT_RECORD_OVERFLOW));
+    uint8_t alert[7] = {21, 3, 3, 0, 2, 2, 40};
+    CHECK(feed_fresh(c, &sh, alert, 7) == ETLS_TLS_ERR_PEER_ALERT(40));
+    uint8_t app[8] = {23, 3, 3, 0, 3, 1, 2, 3};
+    CHECK(feed_fresh(c, &sh, app, 8) == ETLS_ERR_ALERT(ETLS_ALERT_UNEXPECTED_MESSAGE));
+    uint8_t empty[5] = {22, 3, 3, 0, 0};
+    CHECK(feed_fresh(c, &sh, empty, 5) == ETLS_ERR_ALERT(ETLS_ALERT_UNEXPECTED_MESSAGE));
+    uint8_t huge[9] = {22, 3, 3, 0, 4, 2, 0x01, 0x00, 0x01}; /* 65537-byte message announced */
+    CHECK(feed_fresh(c, &sh, huge, 9) == ETLS_ERR_ALERT(ETLS_ALERT_UNEXPECTED_MESSAGE));
+    uint8_t ccs[6] = {20, 3, 3, 0, 1, 1}; /* change_cipher_spec before ServerHello */
+    CHECK(feed_fresh(c, &sh, ccs, 6) == ETLS_ERR_ALERT(ETLS_ALERT_UNEXPECTED_MESSAGE));
+    /* a partial record is not an error: nothing consumed, waiting */
+    CHECK(feed_fresh(c, &sh, rec, 4) == 0);
+    /* an all-zero (low-order) server share: the shared secret is zero, §7.4.2 */
+    sh_spec_t zero = {0};
+    n = mk_sh(rec, &zero);
+    memset(rec + n - 32, 0, 32);
+    CHECK(feed_fresh(c, &sh, rec, n) == ETLS_ERR_ALERT(ETLS_ALERT_ILLEGAL_PARAMETER));
+    etls_cli_share_wipe(&sh);
+    free(c);
+}
+
+/* Every single-byte change of a real server flight must stop the handshake (the transcript,
+ * the AEAD and the parsers cover every byte but the unchecked legacy record version). */
+static void test_flight_corruption(void)
+{
+    etls_cli_conn_t *c = calloc(1, sizeof *c);
+    etls_tls_conn_t *s = calloc(1, sizeof *s);
+    etls_cli_cfg_t cfg;
+    etls_cli_share_t sh;
+    static uint8_t flight[BUF], tmp[BUF];
+    cfg_default(&cfg, ETLS_TLS_GROUP_X25519, 0x1301);
+    CHECK(etls_cli_share_new(&sh, cfg.group, fixed_random) == 0);
+    /* capture the server's answer to our (deterministic) ClientHello */
+    side_reset(&cs);
+    side_reset(&ss);
+    etls_cli_init(c, &cfg, ceng, &sh, "localhost");
+    etls_tls_conn_init(s, &sctx, &te.env);
+    CHECK(etls_cli_hello(c, fixed_random, &cs.o) == 0);
+    move(&cs, &ss);
+    CHECK(srv_step(s) == 0);
+    size_t flen = ss.o.len;
+    memcpy(flight, ss.out, flen);
+    etls_tls_conn_wipe(s);
+    etls_cli_wipe(c);
+    size_t step = 1;
+#if defined(__SANITIZE_ADDRESS__)
+    step = 7;
+#endif
+    unsigned done = 0, rejected = 0;
+    for (size_t i = 0; i <= flen; i += (i == flen ? 1 : step)) {
+        for (int byte_at_a_time = 0; byte_at_a_time < (i == flen ? 2 : 1); byte_at_a_time++) {
+            etls_cli_init(c, &cfg, ceng, &sh, "localhost");
+            side_reset(&cs);
+            CHECK(etls_cli_hello(c, fixed_random, &cs.o) == 0);
+            memcpy(tmp, flight, flen);
+            if (i < flen)
+                tmp[i] ^= (uint8_t)(1u << (i % 8));
+            int rc = 0;
+            size_t fed = 0;
+            while (fed < flen && rc >= 0) { /* i == flen: the intact flight (control) */
+                size_t chunk = byte_at_a_time ? 1 : flen - fed;
+                memcpy(cs.in + cs.in_len, tmp + fed, chunk);
+                cs.in_len += chunk;
+                fed += chunk;
+                rc = cli_step(c);
+            }
+            if (i == flen) {
+                CHECK_MSG(etls_cli_connected(c), "intact flight (byte at a time %d): %d",
+                          byte_at_a_time, rc);
+                done++;
+            } else if (i != 2) { /* byte 2: the ServerHello record's legacy minor version */
+                CHECK_MSG(!etls_cli_connected(c), "corrupting byte %zu still connected", i);
+                rejected += rc < 0;
+            }
+            etls_cli_wipe(c);
+        }
+    }
+    CHECK(done == 2 && rejected > 0);
+    etls_cli_share_wipe(&sh);
+    free(c);
+    free(s);
+}
+
+/* Random records: never a crash, never a completed handshake. */
+static void test_random_records(uint64_t seed)
+{
+    etls_test_rng_t rng;
+    etls_test_rng_seed(&rng, seed);
+    etls_cli_conn_t *c = calloc(1, sizeof *c);
+    etls_cli_share_t sh;
+    static uint8_t rec[2048];
+    CHECK(etls_cli_share_new(&sh, ETLS_TLS_GROUP_X25519, fixed_random) == 0);
+    int n_iter = 3000, connected = 0;
+#if defined(__SANITIZE_ADDRESS__)
+    n_iter = 300;
+#endif
+    for (int it = 0; it < n_iter; it++) {
+        size_t len = 5 + etls_test_rng_next(&rng) % 600;
+        etls_test_rng_bytes(&rng, rec, len);
+        if (it % 2) { /* mostly plausible headers so the parsers get exercised */
+            sh_spec_t ok = {0};
+            size_t base = mk_sh(rec, &ok);
+            size_t k = etls_test_rng_next(&rng) % base;
+            rec[k] = (uint8_t)etls_test_rng_next(&rng);
+            len = base;
+        }
+        (void)feed_fresh(c, &sh, rec, len);
+        connected += etls_cli_connected(c);
+    }
+    CHECK(connected == 0);
+    etls_cli_share_wipe(&sh);
+    free(c);
+}
+
+int main(void)
+{
+    uint64_t seed = etls_test_seed("bench_cli");
+    static const uint16_t all[] = {0x1301, 0x1302, 0x1303, 0x1304, 0x1305};
+    char err[256];
+    CHECK(test_env_init(&te, 0) == 0);
+    CHECK(etls_tls_server_ctx_init(&sctx, &te.rng) == 0);
+    CHECK(etls_tls_server_ctx_set_suites(&sctx, all, 5) == 0);
+    CHECK(test_cert_make(&tcert, KEY_ECDSA, "localhost") == 0);
+    CHECK(test_ctx_add(&sctx, &tcert, NULL, 1) == 0);
+    (void)err;
+    ceng = etls_aead_engine_new();
+    CHECK(ceng != NULL);
+    test_positive();
+    test_verify();
+    test_bad_server_hello();
+    test_flight_corruption();
+    test_random_records(seed);
+    etls_aead_engine_free(ceng);
+    etls_tls_server_ctx_free(&sctx);
+    test_cert_free(&tcert);
+    test_env_free(&te);
+    return etls_test_summary("bench_cli");
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Timers: a client that connects and never speaks is dropped after handshake_timeout, one that
+# sends half a ClientHello too, an idle established connection gets close_notify after
+# idle_timeout -- and meanwhile other clients are served without delay.
+source "$(dirname "$0")/lib.sh" "$@"
+make_certs
+PORT=$(free_port)
+start_edgetls --listen 127.0.0.1:$PORT --cert "$CERT" --key "$KEY" --workers 1 \
+    --handshake-timeout 1s --idle-timeout 3s
+stalled() { # seconds until the server closes a TCP connection that sent $1 bytes of a ClientHello
+    python3 - "$PORT" "$1" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(bytes([0x16, 3, 1, 0x02, 0x00, 0x01, 0x00])[: int(sys.argv[2])])
+t0 = time.time()
+print("connected", flush=True)
+s.settimeout(10)
+try:
+    b = s.recv(100)
+except OSError:
+    b = b""
+print("%.2f %d" % (time.time() - t0, len(b)))
+PY
+}
+start_bg silent stalled 0
+start_bg partial stalled 7
+wait_for_output silent connected
+wait_for_output partial connected
+t0=$(date +%s.%N)
+for i in 1 2 3 4 5; do
+    curl -sS --max-time 5 --cacert "$CA" https://localhost:$PORT/ >/dev/null || fail "curl while stalled clients wait"
+done
+t1=$(date +%s.%N)
+python3 -c "import sys; d=$t1-$t0; sys.exit(0 if d < 0.9 else 1)" || fail "5 requests took too long next to stalled clients"
+pass "5 requests served while two clients stall"
+wait "${PIDS[1]}" || true
+wait "${PIDS[2]}" || true
+for f in silent partial; do
+    read -r secs n < <(tail -1 "$TMP/$f.out")
+    python3 -c "import sys; sys.exit(0 if 0.8 <= $secs <= 3.0 else 1)" || fail "$f client closed after $secs s (want ~1 s)"
+    [ "$n" = 0 ] || fail "$f client got $n bytes"
+done
+pass "stalled handshakes dropped after ~1 s"
+python3 "$E2E_DIR/client.py" idle $PORT 10 --cafile "$CA" >"$TMP/idle.out" 2>&1 || fail "idle client"
+read -r how secs < <(tail -1 "$TMP/idle.out")
+[ "$how" = close_notify ] || fail "idle connection ended by '$how'"
+python3 -c "import sys; sys.exit(0 if 2.5 <= $secs <= 5.0 else 1)" || fail "idle close after $secs s (want ~3 s)"
+pass "idle connection closed after ~3 s ($how)"
+stop_edgetls 10
+[ "$ESTATUS" = 0 ] || fail "exit status $ESTATUS"
+grep -q "timeouts [3-9]" "$TMP/edgetls.log" || fail "timeouts not counted: $(tail -2 "$TMP/edgetls.log")"
+pass "timeouts counted"
