@@ -49,7 +49,7 @@ etls_tls_env_t *fuzz_env(void)
 fuzz_srv_t *fuzz_srv_new(void)
 {
     setup();
-    fuzz_srv_t *s = malloc(sizeof *s);
+    fuzz_srv_t *s = aligned_alloc(_Alignof(fuzz_srv_t), sizeof *s);
     FUZZ_ASSERT(s != NULL);
     etls_tls_conn_init(&s->c, &ctx, &te.env);
     s->out = (etls_tls_buf_t){s->outb, 0, sizeof s->outb};

@@ -62,6 +62,13 @@ int main(int argc, char **argv)
     memset(&o, 0, sizeof o);
     o.no_versions = 1;
     hello(d1, "no_versions", &o, 255);
+    static const uint8_t psk[] = {0, 45, 0, 2, 1, 1, 0, 41, 0, 44, 0, 7, 0, 1, 'x', 0, 0, 0, 0,
+                                  0, 33, 32, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+                                  16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
+    memset(&o, 0, sizeof o);
+    o.extra = psk;
+    o.extra_len = sizeof psk;
+    hello(d1, "psk_offer", &o, 255);
     /* record harness: raw mode (bit 0 set) and operations after a handshake */
     static const uint8_t raw1[] = {0x09, 0x16, 0x03, 0x01, 0x00, 0x04, 0x01, 0x00, 0x00, 0x00};
     static const uint8_t raw2[] = {0x01, 0x15, 0x03, 0x03, 0x00, 0x02, 0x01, 0x00};

@@ -177,6 +177,7 @@ static void slot_start(thr_t *t, uint64_t intended, uint64_t now)
     slot_t *s = &t->slots[t->free_list[--t->nfree]];
     t->active++;
     t->r->started++;
+    t->r->late += now > intended + 1000000; /* open loop: began over 1 ms behind schedule */
     s->t0 = intended;
     s->deadline = now + (uint64_t)(t->run->o->timeout * 1e9);
     s->rx_len = s->tx_len = s->tx_off = 0;
@@ -207,10 +208,8 @@ static void start_due(thr_t *t, uint64_t now)
         return;
     }
     while (t->next_due <= now) {
-        if (!t->nfree) { /* the start waits; its latency still counts from next_due */
-            t->r->late++;
+        if (!t->nfree) /* the start waits; its latency still counts from next_due */
             return;
-        }
         if (!claim(t, t->next_due))
             return;
         slot_start(t, t->next_due, now);

@@ -7,7 +7,7 @@
  *   open loop    `rate` new connections per second on a fixed schedule; latency is measured
  *                from each connection's *intended* start, so when the server (or a full slot
  *                table) delays starts, the delay shows up in the latency (no coordinated
- *                omission). Starts that found no free slot are counted as `late`.
+ *                omission). Starts more than 1 ms behind schedule are counted as `late`.
  * Stops after `count` connections or `duration` seconds, whichever comes first; in-flight
  * connections then get at most `grace` seconds before they are abandoned (not errors).
  *
@@ -72,7 +72,7 @@ typedef struct etls_hs_result {
     uint64_t started, handshakes, completed; /* completed: handshake (+ response) with no error */
     uint64_t errors, err[ETLS_HS_ERR_KINDS];
     uint64_t alerts[256];
-    uint64_t late;      /* open loop: starts that waited for a free slot */
+    uint64_t late;      /* open loop: starts over 1 ms behind schedule (no free slot, busy) */
     uint64_t abandoned; /* in flight at the end */
     etls_hist_t hs_lat;   /* start -> handshake complete (ns) */
     etls_hist_t resp_lat; /* start -> end of the response body (ns), with request */

@@ -183,7 +183,8 @@ static void r_fill(rthr_t *t, rconn_t *c)
     if (t->cfg->mode == M_ECHO && c->sent - (c->cli.app_bytes - c->echoed_base) > R_WINDOW)
         return;
     etls_tls_buf_t out = {c->tx, c->tx_len, R_TX};
-    while (out.cap - out.len >= etls_cli_send_room(&c->cli, rec, rec) &&
+    /* keep 512 bytes free: feeding received records needs room for a KeyUpdate or an alert */
+    while (out.cap - out.len >= etls_cli_send_room(&c->cli, rec, rec) + 512 &&
            etls_cli_send(&c->cli, payload, rec, rec, &out) == 0)
         c->sent += rec;
     c->tx_len = out.len;
@@ -206,6 +207,8 @@ static int r_write(rthr_t *t, rconn_t *c)
 static int r_read(rthr_t *t, rconn_t *c)
 {
     for (;;) {
+        if (c->rx_len == R_RX) /* cannot happen: feeding leaves less than one record */
+            return ETLS_ERR_LIMIT;
         ssize_t n = recv(c->fd, c->rx + c->rx_len, R_RX - c->rx_len, 0);
         if (n < 0 && errno == EAGAIN)
             return 0;

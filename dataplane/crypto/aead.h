@@ -48,7 +48,12 @@ typedef enum {
     ETLS_AEAD_BACKEND_AUTO = 0,    /* the measured-fastest backend per algorithm (default) */
     ETLS_AEAD_BACKEND_IPSECMB = 1, /* ipsec-mb for every algorithm */
     ETLS_AEAD_BACKEND_OPENSSL = 2, /* OpenSSL EVP for every algorithm */
+    /* Per record by size: ipsec-mb for short records, OpenSSL from ETLS_AEAD_SPLIT_LEN bytes of
+     * payload. What AUTO picks for ChaCha20-Poly1305 (ipsec-mb's is faster on short records,
+     * OpenSSL's AVX2 Poly1305 on long ones); reported by etls_aead_engine_backend. */
+    ETLS_AEAD_BACKEND_BY_SIZE = 3,
 } etls_aead_backend_t;
+#define ETLS_AEAD_SPLIT_LEN 1536
 
 /* One per worker. Returns NULL (and logs why) when no backend can be initialised. The backend
  * is AUTO unless the environment variable ETLS_AEAD_BACKEND is "ipsec-mb" or "openssl" (tests
@@ -60,9 +65,10 @@ etls_aead_engine_t *etls_aead_engine_new(void);
 etls_aead_engine_t *etls_aead_engine_new_backend(etls_aead_backend_t backend);
 void etls_aead_engine_free(etls_aead_engine_t *e);
 /* Which ipsec-mb architecture was chosen ("avx2", "avx512", "sse", ...) and per-algorithm
- * backend, e.g. "ipsec-mb/avx2 aes-128-gcm:ipsec-mb chacha20-poly1305:openssl ...". */
+ * backend, e.g. "ipsec-mb/avx2 aes-128-gcm:ipsec-mb ... chacha20-poly1305:ipsec-mb<1536B<=openssl
+ * ...". The string lives in the engine, valid until etls_aead_engine_free. */
 const char *etls_aead_engine_describe(const etls_aead_engine_t *e);
-/* Backend the engine uses for keys of `alg` it initialises (IPSECMB or OPENSSL). */
+/* Backend the engine uses for keys of `alg` it initialises (IPSECMB, OPENSSL or BY_SIZE). */
 etls_aead_backend_t etls_aead_engine_backend(const etls_aead_engine_t *e, etls_aead_alg_t alg);
 
 size_t etls_aead_key_len(etls_aead_alg_t alg);
@@ -77,8 +83,8 @@ int etls_aead_lookup(const char *family, size_t key_len, size_t nonce_len, size_
                      etls_aead_alg_t *alg);
 
 /* Expands `key` (etls_aead_key_len(alg) bytes) into k for use with any engine of this process.
- * Allocates (OpenSSL contexts, for the OpenSSL backend and for CCM) only here, never per record. On failure k is
- * left wiped. */
+ * Allocates (OpenSSL contexts: OpenSSL and BY_SIZE backends, and CCM) only here, never per
+ * record. On failure k is left wiped. */
 int etls_aead_key_init(etls_aead_engine_t *e, etls_aead_key_t *k, etls_aead_alg_t alg, const uint8_t *key);
 /* Frees what key_init allocated and wipes k. Safe on a zeroed or already-wiped key. */
 void etls_aead_key_wipe(etls_aead_key_t *k);
@@ -91,8 +97,9 @@ typedef enum { ETLS_AEAD_SEAL = 0, ETLS_AEAD_OPEN = 1 } etls_aead_dir_t;
  * out is wiped. in and out may be the same buffer (in-place); any other overlap is
  * ETLS_ERR_INVALID. Bad arguments (NULL key or buffers, lengths over the limits, OPEN shorter
  * than the tag, a key expanded for another ipsec-mb architecture) give ETLS_ERR_INVALID; the
- * tag is compared in constant time. The engine only reads the op's inputs until the burst
- * returns; all buffers stay owned by the caller. */
+ * tag is compared in constant time (ipsec-mb: etls_ct_memeq; OpenSSL: its CRYPTO_memcmp). The
+ * engine only reads the op's inputs until the burst returns; all buffers stay owned by the
+ * caller. */
 typedef struct etls_aead_op {
     const etls_aead_key_t *key;
     uint8_t nonce[ETLS_AEAD_NONCE_LEN];

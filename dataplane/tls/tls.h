@@ -11,7 +11,8 @@
  *                          Built by the config loader (allocates), then read concurrently by
  *                          all workers; must outlive every connection that uses it.
  *   etls_tls_env_t         per worker: RNG, AEAD engine, crypto batch. Caller-owned.
- *   etls_tls_conn_t        per connection, caller-allocated (sizeof is fixed; pools work),
+ *   etls_tls_conn_t        per connection, caller-allocated (sizeof is fixed; pools work;
+ *                          _Alignof is 64 because of the AEAD keys: use aligned_alloc),
  *                          etls_tls_conn_init / etls_tls_conn_wipe. Holds protocol state and
  *                          keys, never the I/O buffers.
  *   etls_tls_buf_t         a caller-owned append buffer (base, len, cap): the engine appends at
@@ -50,9 +51,12 @@
  *   ETLS_ERR_INVALID       API misuse (e.g. send before the handshake completed).
  *
  * Space rules: feed needs etls_tls_out_room(c) free bytes in `out` during the handshake (the
- * whole server flight is written at once) and ETLS_TLS_OUT_SMALL afterwards; to decrypt a
- * record it needs ETLS_TLS_MAX_CIPHERTEXT free bytes in `app` (the record is opened in place
- * there), otherwise it stops and returns 0 with what it consumed so far.
+ * whole server flight is written at once; else ETLS_ERR_LIMIT before consuming anything) and
+ * should have ETLS_TLS_OUT_SMALL afterwards (a KeyUpdate answer waits for room; the
+ * NewSessionTicket and an alert that do not fit are dropped). `app` is required: each record
+ * is opened in place in its free space (up to ETLS_TLS_MAX_CIPHERTEXT bytes for the next
+ * record), so when `app` is too full feed stops and returns 0 with what it consumed so far. Bytes below out->len
+ * and app->len are final whenever a call returns.
  *
  * Session resumption: with ticket keys set, one NewSessionTicket follows the handshake and a
  * ticket comes back as a PSK with (EC)DHE (psk_dhe_ke; RFC 8446 §2.2, §4.6.1). Tickets are
@@ -166,7 +170,7 @@ typedef struct etls_tls_server_ctx {
     etls_tls_cert_t **certs; /* n_certs entries; allocated by _add_cert */
     size_t n_certs;
     uint16_t record_size_limit;   /* RFC 8449 value we advertise (64..16385; default 16385) */
-    uint16_t pad_to;              /* pad sent records' inner plaintext to a multiple (0 = off) */
+    uint16_t pad_to;              /* pad application data records to a multiple (0 = off) */
     uint32_t max_hs_msg;          /* bound on one received handshake message */
     uint8_t cookie_key[32];       /* HMAC key for HelloRetryRequest cookies (per context) */
     /* Session-ticket keys: [0] issues and accepts, [1] (the previous one) only accepts. */
@@ -176,7 +180,9 @@ typedef struct etls_tls_server_ctx {
     /* Wall clock in milliseconds for ticket ages; tests and fuzzers substitute their own. */
     uint64_t (*now_ms)(void *arg);
     void *now_arg;
-    size_t max_flight;            /* bound on the server flight's size, from the certificates */
+    /* Bound on the server flight's bytes (records included, any client record_size_limit),
+     * from the certificates: `out` needs this much free space during the handshake. */
+    size_t max_flight;
 } etls_tls_server_ctx_t;
 
 /* Defaults: suites AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305 (CCM off); groups X25519 then

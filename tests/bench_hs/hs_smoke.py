@@ -145,8 +145,16 @@ def test_refused():
     j = json.loads(r.stdout) if r.stdout.strip() else {}
     check(r.returncode == 1 and j.get("errors", {}).get("refused") == 5,
           "closed port: %s" % r.stdout[-300:])
-    r = bench("hs", "not-an-address")
-    check(r.returncode == 2, "bad target exit %d" % r.returncode)
+    for bad in (["hs", "not-an-address"], ["hs"], ["hs", "127.0.0.1:1", "--concurrency", "0"],
+                ["hs", "127.0.0.1:1", "--group", "x448"], ["hs", "127.0.0.1:1", "--suite", "RC4"],
+                ["hs", "127.0.0.1:1", "--rate", "-1"], ["hs", "127.0.0.1:1", "--verify"],
+                ["hs", "127.0.0.1:1", "--close", "maybe"], ["record", "127.0.0.1:1", "--mode", "x"],
+                ["record", "127.0.0.1:1", "--record-size", "16385"], ["record"]):
+        r = bench(*bad)
+        check(r.returncode == 2 and "usage:" in r.stderr and not r.stdout,
+              "%s: exit %d, want 2 with usage on stderr" % (bad, r.returncode))
+    r = bench("hs", "--help")
+    check(r.returncode == 0 and "--concurrency" in r.stdout, "hs --help")
 
 
 def test_record(port):

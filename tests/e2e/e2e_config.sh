@@ -40,14 +40,14 @@ sed -e "s|/etc/edgetls/localhost.pem|$CERT|; s|/etc/edgetls/localhost.key|$KEY|"
 "$EDGETLS" --check -c "$TMP/example.conf" >"$TMP/ex" 2>&1 || fail "example configuration: $(cat "$TMP/ex")"
 pass "conf/edgetls.conf.example is valid"
 # Port already taken by something else: a runtime error (1), not a configuration error.
-PORT=$(free_port)
-python3 -c "
+start_bg holder python3 -c "
 import socket, time
-s = socket.socket(); s.bind(('127.0.0.1', $PORT)); s.listen(1); time.sleep(30)" &
-PIDS+=("$!")
-sleep 0.3
+s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(1)
+print('port', s.getsockname()[1], flush=True); time.sleep(30)"
+wait_for_output holder port
+PORT=$(awk '{print $2}' "$TMP/holder.out")
 rc=0
-"$EDGETLS" --listen 127.0.0.1:$PORT --cert "$CERT" --key "$KEY" --workers 1 >"$TMP/out" 2>"$TMP/err" || rc=$?
+timeout 20 "$EDGETLS" --listen 127.0.0.1:$PORT --cert "$CERT" --key "$KEY" --workers 1 >"$TMP/out" 2>"$TMP/err" || rc=$?
 [ "$rc" = 1 ] || fail "port in use: exit $rc ($(cat "$TMP/err"))"
 grep -q "Address already in use" "$TMP/err" || fail "port in use message: $(cat "$TMP/err")"
 pass "listener bind failure: exit 1 with the reason"

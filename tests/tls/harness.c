@@ -190,7 +190,7 @@ int test_pair_init(test_pair_t *p, SSL_CTX *cctx, const etls_tls_server_ctx_t *s
     SSL_set_app_data(p->ssl, p);
     p->client_alert = -1;
     p->te = te;
-    p->conn = malloc(sizeof *p->conn);
+    p->conn = aligned_alloc(_Alignof(etls_tls_conn_t), sizeof *p->conn); /* keys are 64-aligned */
     etls_tls_conn_init(p->conn, sctx, &te->env);
     p->in_cap = 4 * ETLS_TLS_MAX_RECORD;
     p->in = malloc(p->in_cap);

@@ -180,7 +180,8 @@ static void run(size_t cap)
     for (int i = 0; i < NCONN; i++) {
         if (cs[i].dead) { /* its memory was scribbled over; give test_pair_free a blank one */
             free(cs[i].p.conn);
-            cs[i].p.conn = calloc(1, sizeof *cs[i].p.conn);
+            cs[i].p.conn = aligned_alloc(_Alignof(etls_tls_conn_t), sizeof *cs[i].p.conn);
+            memset(cs[i].p.conn, 0, sizeof *cs[i].p.conn);
         }
         test_pair_free(&cs[i].p);
         free(cs[i].msg);

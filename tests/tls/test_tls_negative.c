@@ -21,7 +21,8 @@ typedef struct srv {
 
 static srv_t *srv_new(const etls_tls_server_ctx_t *sctx)
 {
-    srv_t *s = calloc(1, sizeof *s);
+    srv_t *s = aligned_alloc(_Alignof(srv_t), sizeof *s);
+    memset(s, 0, sizeof *s);
     etls_tls_conn_init(&s->c, sctx ? sctx : &ctx, &te.env);
     s->out = (etls_tls_buf_t){s->outb, 0, sizeof s->outb};
     s->app = (etls_tls_buf_t){s->appb, 0, sizeof s->appb};
@@ -128,6 +129,10 @@ static void test_client_hello_fields(void)
     static const uint8_t unknown_ext[] = {0xfe, 0xfe, 0, 3, 1, 2, 3, 0x0a, 0x0a, 0, 0};
     static const uint8_t dup_unknown[] = {0xfe, 0xfe, 0, 0, 0xfe, 0xfe, 0, 0};
     static const uint8_t bad_versions[] = {0, 43, 0, 2, 1, 3}; /* inner length 1: odd */
+    static uint8_t two_shares[4 + 2 + 2 * 36] = {0, 51, 0, 74, 0, 72, 0, 0x1d, 0, 32};
+    memcpy(two_shares + 6 + 36, "\x00\x1d\x00\x20", 4);
+    two_shares[10] = 9; /* non-zero public values */
+    two_shares[46] = 9;
     ch_opts_t o;
 #define CASE(what, desc, ...)                                                                    \
     do {                                                                                         \
@@ -165,6 +170,12 @@ static void test_client_hello_fields(void)
     CASE("duplicate supported_versions", ETLS_ALERT_ILLEGAL_PARAMETER, o.extra = bad_versions,
          o.extra_len = sizeof bad_versions);
     CASE("session id of 33 bytes", ETLS_ALERT_DECODE_ERROR, o.sid_len = 33);
+    CASE("P-256 share not on the curve", ETLS_ALERT_ILLEGAL_PARAMETER, o.groups = g_p256_only,
+         o.n_groups = 1, o.share_group = ETLS_TLS_GROUP_SECP256R1);
+    CASE("P-256 share compressed", ETLS_ALERT_ILLEGAL_PARAMETER, o.groups = g_p256_only,
+         o.n_groups = 1, o.share_group = ETLS_TLS_GROUP_SECP256R1, o.share_len = 33);
+    CASE("two key shares for one group", ETLS_ALERT_ILLEGAL_PARAMETER, o.no_key_share = 1,
+         o.extra = two_shares, o.extra_len = sizeof two_shares);
 #undef CASE
 }
 
@@ -591,6 +602,29 @@ static void test_hrr(void)
     etls_tls_server_ctx_free(&c2);
 }
 
+/* §4.1.1 suite choice: server preference by default, the client's when configured. */
+static void test_suite_order(void)
+{
+    static const uint16_t client[] = {ETLS_TLS_CHACHA20_POLY1305_SHA256, ETLS_TLS_AES_128_GCM_SHA256};
+    for (int order = 0; order < 2; order++) {
+        etls_tls_server_ctx_t c2;
+        CHECK(etls_tls_server_ctx_init(&c2, &te.rng) == 0);
+        CHECK(test_ctx_add(&c2, &cert, NULL, 1) == 0);
+        c2.client_order = order;
+        ch_opts_t o;
+        memset(&o, 0, sizeof o);
+        o.suites = client;
+        o.n_suites = 2;
+        static mini_t m;
+        srv_t *s = to_finished(&m, &o, &c2, 0);
+        CHECK(etls_tls_cipher(&s->c) == (order ? ETLS_TLS_CHACHA20_POLY1305_SHA256 : ETLS_TLS_AES_128_GCM_SHA256));
+        CHECK(send_finished(s, &m, 0, 0) == 0 && etls_tls_handshake_done(&s->c));
+        srv_free(s);
+        mini_free(&m);
+        etls_tls_server_ctx_free(&c2);
+    }
+}
+
 /* Optional record padding (pad_to): every record we send carries a padded inner plaintext. */
 static void test_padding(void)
 {
@@ -662,6 +696,7 @@ int main(int argc, char **argv)
     test_record_size_limit();
     test_hrr();
     test_padding();
+    test_suite_order();
     test_early_data_skipped();
     etls_tls_server_ctx_free(&ctx);
     test_cert_free(&cert);

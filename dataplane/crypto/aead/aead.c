@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define ETLS_STR_(x) #x
+#define ETLS_STR(x) ETLS_STR_(x)
+
 static const struct {
     const char *name;
     size_t key_len, tag_len;
@@ -27,13 +30,14 @@ static const struct {
  * table in the README). GB/s at 16 KiB / 1 KiB, one record per call:
  *   AES-128-GCM  ipsec-mb 3.9 / 2.3   OpenSSL 3.5 / 1.5
  *   AES-256-GCM  ipsec-mb 3.4 / 2.2   OpenSSL 3.3 / 1.5
- *   ChaCha20-P.  ipsec-mb 1.6 / 1.0   OpenSSL 1.9 / 1.0   <- OpenSSL's AVX2 Poly1305 wins
+ *   ChaCha20-P.  ipsec-mb 1.6 / 1.0   OpenSSL 1.9 / 1.0, and at 256 B 0.5 against 0.3: so by
+ *                size, switching to OpenSSL (its AVX2 Poly1305) between 1 and 2 KiB
  *   AES-128-CCM  ipsec-mb 0.9 / 0.7   OpenSSL 1.1 / 0.8, but in bursts of 16 ipsec-mb's x8
  *                lanes reach 3.8 / 2.9 against OpenSSL's 1.1 / 0.8, and bursts are the fast path */
 static const etls_aead_backend_t auto_backend[AEAD_ALG_COUNT] = {
     [ETLS_AEAD_AES128GCM] = ETLS_AEAD_BACKEND_IPSECMB,
     [ETLS_AEAD_AES256GCM] = ETLS_AEAD_BACKEND_IPSECMB,
-    [ETLS_AEAD_CHACHA20POLY1305] = ETLS_AEAD_BACKEND_OPENSSL,
+    [ETLS_AEAD_CHACHA20POLY1305] = ETLS_AEAD_BACKEND_BY_SIZE,
     [ETLS_AEAD_AES128CCM] = ETLS_AEAD_BACKEND_IPSECMB,
     [ETLS_AEAD_AES128CCM8] = ETLS_AEAD_BACKEND_IPSECMB,
 };
@@ -93,11 +97,16 @@ static etls_aead_backend_t backend_from_env(etls_aead_backend_t requested)
 
 static void describe(struct etls_aead_engine *e)
 {
+    static const char *const names[] = {
+        [ETLS_AEAD_BACKEND_IPSECMB] = "ipsec-mb",
+        [ETLS_AEAD_BACKEND_OPENSSL] = "openssl",
+        [ETLS_AEAD_BACKEND_BY_SIZE] = "ipsec-mb<" ETLS_STR(ETLS_AEAD_SPLIT_LEN) "B<=openssl",
+    };
     size_t used = (size_t)snprintf(e->desc, sizeof e->desc, "ipsec-mb/%s",
                                    e->mgr ? etls_aead_imb_arch_name(e->imb_arch) : "unavailable");
     for (etls_aead_alg_t a = ETLS_AEAD_AES128GCM; a <= ETLS_AEAD_AES128CCM8 && used < sizeof e->desc; a++)
         used += (size_t)snprintf(e->desc + used, sizeof e->desc - used, " %s:%s", alg_info[a].name,
-                                 e->backend[a] == ETLS_AEAD_BACKEND_IPSECMB ? "ipsec-mb" : "openssl");
+                                 names[e->backend[a]]);
 }
 
 etls_aead_engine_t *etls_aead_engine_new_backend(etls_aead_backend_t backend)
@@ -119,6 +128,8 @@ etls_aead_engine_t *etls_aead_engine_new_backend(etls_aead_backend_t backend)
         fprintf(stderr, "edgetls: aead: ipsec-mb unavailable, using OpenSSL for every AEAD\n");
     for (etls_aead_alg_t a = ETLS_AEAD_AES128GCM; a <= ETLS_AEAD_AES128CCM8; a++) {
         etls_aead_backend_t b = backend == ETLS_AEAD_BACKEND_AUTO ? auto_backend[a] : backend;
+        if (b == ETLS_AEAD_BACKEND_BY_SIZE && !etls_aead_is_ccm(a) && a != ETLS_AEAD_CHACHA20POLY1305)
+            b = ETLS_AEAD_BACKEND_IPSECMB; /* GCM tables fill the key: no room for OpenSSL's pair */
         e->backend[a] = have_imb ? b : ETLS_AEAD_BACKEND_OPENSSL;
     }
     describe(e);
@@ -150,21 +161,34 @@ etls_aead_backend_t etls_aead_engine_backend(const etls_aead_engine_t *e, etls_a
     return e && alg_valid(alg) ? e->backend[alg] : ETLS_AEAD_BACKEND_AUTO;
 }
 
+/* ipsec-mb keys get OpenSSL contexts too where some records go to OpenSSL: CCM beyond
+ * ipsec-mb's limits, BY_SIZE records of ETLS_AEAD_SPLIT_LEN bytes and more. */
+static int key_init_imb(etls_aead_engine_t *e, etls_aead_key_t *k, etls_aead_alg_t alg, const uint8_t *key)
+{
+    int split = e->backend[alg] == ETLS_AEAD_BACKEND_BY_SIZE;
+    ETLS_GUARD(etls_aead_imb_key_init(e, k, alg, key));
+    if (split || etls_aead_is_ccm(alg)) {
+        ETLS_GUARD(etls_aead_ossl_key_init(e, k, alg, key, AEAD_OSSL_OFFSET));
+        k->impl |= AEAD_IMPL_OSSL_CTX | (split ? AEAD_IMPL_SPLIT : 0);
+    }
+    return 0;
+}
+
 int etls_aead_key_init(etls_aead_engine_t *e, etls_aead_key_t *k, etls_aead_alg_t alg, const uint8_t *key)
 {
     ETLS_ENSURE(e && k && key && alg_valid(alg), ETLS_ERR_INVALID);
     etls_wipe(k, sizeof *k);
     k->alg = alg;
     int rc;
-    if (e->backend[alg] == ETLS_AEAD_BACKEND_IPSECMB) {
-        rc = etls_aead_imb_key_init(e, k, alg, key); /* sets impl once everything is in place */
-    } else {
+    if (e->backend[alg] == ETLS_AEAD_BACKEND_OPENSSL) {
         rc = etls_aead_ossl_key_init(e, k, alg, key, 0);
         if (rc == 0)
             k->impl = AEAD_IMPL(ETLS_AEAD_BACKEND_OPENSSL, 0);
+    } else {
+        rc = key_init_imb(e, k, alg, key);
     }
     if (rc < 0)
-        etls_wipe(k, sizeof *k);
+        etls_wipe(k, sizeof *k); /* ossl_key_init cleans up after itself; nothing else allocated */
     return rc;
 }
 
@@ -174,8 +198,8 @@ void etls_aead_key_wipe(etls_aead_key_t *k)
         return;
     if (AEAD_IMPL_BACKEND(k->impl) == ETLS_AEAD_BACKEND_OPENSSL)
         etls_aead_ossl_key_free(k, 0);
-    else if (AEAD_IMPL_BACKEND(k->impl) == ETLS_AEAD_BACKEND_IPSECMB && etls_aead_is_ccm(k->alg))
-        etls_aead_ossl_key_free(k, AEAD_OSSL_CCM_OFFSET);
+    else if (k->impl & AEAD_IMPL_OSSL_CTX)
+        etls_aead_ossl_key_free(k, AEAD_OSSL_OFFSET);
     etls_wipe(k, sizeof *k);
 }
 
@@ -194,8 +218,9 @@ static int op_check(const struct etls_aead_engine *e, const etls_aead_op_t *op, 
     const etls_aead_key_t *k = op->key;
     ETLS_ENSURE(k && alg_valid(k->alg), ETLS_ERR_INVALID);
     etls_aead_backend_t b = AEAD_IMPL_BACKEND(k->impl);
-    ETLS_ENSURE(b == ETLS_AEAD_BACKEND_OPENSSL || (b == ETLS_AEAD_BACKEND_IPSECMB && e->mgr &&
-                                                   k->impl == AEAD_IMPL(b, e->imb_arch)),
+    ETLS_ENSURE(b == ETLS_AEAD_BACKEND_OPENSSL ||
+                    (b == ETLS_AEAD_BACKEND_IPSECMB && e->mgr &&
+                     AEAD_IMPL_BASE(k->impl) == AEAD_IMPL(b, e->imb_arch)),
                 ETLS_ERR_INVALID);
     ETLS_ENSURE(op->dir == ETLS_AEAD_SEAL || op->dir == ETLS_AEAD_OPEN, ETLS_ERR_INVALID);
     ETLS_ENSURE(op->aad_len <= ETLS_AEAD_AAD_MAX && (op->aad || op->aad_len == 0), ETLS_ERR_INVALID);
@@ -214,21 +239,34 @@ static int op_check(const struct etls_aead_engine *e, const etls_aead_op_t *op, 
     return 0;
 }
 
+/* Routes a validated op: to OpenSSL (contexts at *ossl_at) or to the ipsec-mb queue. */
+static int use_openssl(const etls_aead_op_t *op, size_t ct_len, size_t *ossl_at)
+{
+    uint32_t impl = op->key->impl;
+    *ossl_at = AEAD_IMPL_BACKEND(impl) == ETLS_AEAD_BACKEND_OPENSSL ? 0 : AEAD_OSSL_OFFSET;
+    if (*ossl_at == 0)
+        return 1;
+    if ((impl & AEAD_IMPL_SPLIT) && ct_len >= ETLS_AEAD_SPLIT_LEN)
+        return 1;
+    return etls_aead_is_ccm(op->key->alg) && (op->aad_len > AEAD_IMB_CCM_AAD_MAX || ct_len > AEAD_IMB_CCM_LEN_MAX);
+}
+
 size_t etls_aead_burst(etls_aead_engine_t *e, etls_aead_op_t *ops, size_t n)
 {
-    if (!e || (!ops && n))
+    if (!e || !ops) {
+        for (size_t i = 0; ops && i < n; i++)
+            ops[i].status = ETLS_ERR_INVALID;
         return n;
+    }
     for (size_t i = 0; i < n; i++) {
         etls_aead_op_t *op = &ops[i];
         size_t ct_len = 0;
         int rc = op_check(e, op, &ct_len);
+        size_t ossl_at;
         if (rc < 0)
             op->status = rc;
-        else if (AEAD_IMPL_BACKEND(op->key->impl) == ETLS_AEAD_BACKEND_OPENSSL)
-            op->status = etls_aead_ossl_run(e, op, ct_len, 0);
-        else if (etls_aead_is_ccm(op->key->alg) &&
-                 (op->aad_len > AEAD_IMB_CCM_AAD_MAX || ct_len > AEAD_IMB_CCM_LEN_MAX))
-            op->status = etls_aead_ossl_run(e, op, ct_len, AEAD_OSSL_CCM_OFFSET);
+        else if (use_openssl(op, ct_len, &ossl_at))
+            op->status = etls_aead_ossl_run(e, op, ct_len, ossl_at);
         else
             etls_aead_imb_submit(e, op, ct_len);
     }

@@ -21,8 +21,8 @@ struct ccm_keys {
 };
 static_assert(sizeof(struct gcm_key_data) <= ETLS_AEAD_KEY_STORAGE, "gcm key data fits the key");
 static_assert(alignof(struct gcm_key_data) <= 64, "key storage is 64-byte aligned");
-static_assert(sizeof(struct ccm_keys) <= AEAD_OSSL_CCM_OFFSET, "ccm round keys end before the fallback");
-static_assert(AEAD_OSSL_CCM_OFFSET + 2 * sizeof(void *) <= ETLS_AEAD_KEY_STORAGE, "ccm fallback fits");
+static_assert(sizeof(struct ccm_keys) <= AEAD_OSSL_OFFSET, "ccm round keys end before the OpenSSL pair");
+static_assert(32 <= AEAD_OSSL_OFFSET, "the chacha key ends before the OpenSSL pair");
 static_assert(AEAD_TAG_RING >= IMB_MAX_JOBS, "tag ring covers every job in flight");
 
 const char *etls_aead_imb_arch_name(int arch)
@@ -113,7 +113,6 @@ int etls_aead_imb_key_init(struct etls_aead_engine *e, etls_aead_key_t *k, etls_
     case ETLS_AEAD_AES128CCM8: {
         struct ccm_keys *ck = (struct ccm_keys *)k->opaque;
         IMB_AES_KEYEXP_128(m, key, ck->enc, ck->dec);
-        ETLS_GUARD(etls_aead_ossl_key_init(e, k, alg, key, AEAD_OSSL_CCM_OFFSET));
         break;
     }
     default: return ETLS_ERR_INVALID;

@@ -17,17 +17,21 @@
 #define AEAD_TAG_RING 256
 
 /* key->impl: backend in the low byte, ipsec-mb architecture (IMB_ARCH) in the next one, so a
- * key expanded for one architecture's GCM table layout is never used with another's. */
+ * key expanded for one architecture's GCM table layout is never used with another's; flags
+ * above. An ipsec-mb key may also carry an OpenSSL context pair at AEAD_OSSL_OFFSET (after the
+ * round keys; OpenSSL keys keep theirs at offset 0), used for what ipsec-mb cannot do (CCM
+ * limits below) or does slower (BY_SIZE: records of ETLS_AEAD_SPLIT_LEN bytes and more). */
 #define AEAD_IMPL(backend, arch) ((uint32_t)(backend) | ((uint32_t)(arch) << 8))
 #define AEAD_IMPL_BACKEND(impl) ((etls_aead_backend_t)((impl)&0xff))
+#define AEAD_IMPL_BASE(impl) ((impl)&0xffff)
+#define AEAD_IMPL_OSSL_CTX (1u << 16) /* OpenSSL contexts at AEAD_OSSL_OFFSET */
+#define AEAD_IMPL_SPLIT (1u << 17)    /* records >= ETLS_AEAD_SPLIT_LEN go to OpenSSL */
+#define AEAD_OSSL_OFFSET 512
 
 /* ipsec-mb 1.3's CCM limits: AAD up to 46 bytes (it builds the B_1..B_3 blocks itself) and,
- * found by test, payloads up to 65534 bytes (its job check rejects longer ones). Beyond either,
- * ops go to the key's OpenSSL contexts, which live after the round keys (AEAD_OSSL_CCM_OFFSET)
- * in ipsec-mb CCM keys and at offset 0 in OpenSSL keys. */
+ * found by test, payloads up to 65534 bytes (its job check rejects longer ones). */
 #define AEAD_IMB_CCM_AAD_MAX 46
 #define AEAD_IMB_CCM_LEN_MAX 65534
-#define AEAD_OSSL_CCM_OFFSET 512
 
 static inline int etls_aead_is_ccm(etls_aead_alg_t alg)
 {

@@ -15,7 +15,7 @@
 #include <openssl/evp.h>
 #include <string.h>
 
-static_assert(AEAD_OSSL_CCM_OFFSET + 2 * sizeof(EVP_CIPHER_CTX *) <= ETLS_AEAD_KEY_STORAGE,
+static_assert(AEAD_OSSL_OFFSET + 2 * sizeof(EVP_CIPHER_CTX *) <= ETLS_AEAD_KEY_STORAGE,
               "the context pair fits the key at either offset");
 
 static const char *const evp_names[AEAD_ALG_COUNT] = {

@@ -77,16 +77,17 @@ int main(int argc, char **argv)
                 sizes[nsizes++] = v;
         }
     }
-    const etls_aead_backend_t backends[] = {ETLS_AEAD_BACKEND_IPSECMB, ETLS_AEAD_BACKEND_OPENSSL};
+    const etls_aead_backend_t backends[] = {ETLS_AEAD_BACKEND_IPSECMB, ETLS_AEAD_BACKEND_OPENSSL,
+                                            ETLS_AEAD_BACKEND_AUTO};
+    static const char *const names[] = {"ipsec-mb", "openssl", "auto"};
     uint8_t *bufs = calloc(BURST, 16384 + 16);
     printf("%-18s %-9s %6s %9s %9s %9s %9s\n", "algorithm", "backend", "size", "seal-1", "open-1",
            "seal-16", "open-16");
-    for (int b = 0; b < 2; b++) {
+    for (int b = 0; b < 3; b++) {
         etls_aead_engine_t *e = etls_aead_engine_new_backend(backends[b]);
         if (!e)
             return 1;
-        if (b == 0)
-            printf("# %s\n", etls_aead_engine_describe(e));
+        printf("# %s: %s\n", names[b], etls_aead_engine_describe(e));
         for (etls_aead_alg_t a = ETLS_AEAD_AES128GCM; a <= ETLS_AEAD_AES128CCM8; a++) {
             etls_aead_key_t keys[BURST];
             uint8_t raw[32];
@@ -98,7 +99,7 @@ int main(int argc, char **argv)
             }
             for (size_t s = 0; s < nsizes; s++)
                 printf("%-18s %-9s %6zu %9.3f %9.3f %9.3f %9.3f\n", etls_aead_name(a),
-                       b == 0 ? "ipsec-mb" : "openssl", sizes[s],
+                       names[b], sizes[s],
                        run(e, keys, bufs, sizes[s], 1, ETLS_AEAD_SEAL, secs),
                        run(e, keys, bufs, sizes[s], 1, ETLS_AEAD_OPEN, secs),
                        run(e, keys, bufs, sizes[s], BURST, ETLS_AEAD_SEAL, secs),

@@ -473,7 +473,8 @@ static void bounds_tests(etls_aead_engine_t *e, etls_aead_alg_t alg, etls_test_r
     memset(&k, 0, sizeof k);
     etls_test_rng_bytes(r, raw, sizeof raw);
     CHECK(etls_aead_key_init(e, &k, alg, raw) == 0);
-    static const size_t lens[] = {0, 1, 15, 16, 17, 255, 16384 + 256, 65534, 65535, ETLS_AEAD_MAX_INPUT};
+    static const size_t lens[] = {0,    1,     15,    16, 17, 255, ETLS_AEAD_SPLIT_LEN - 1, ETLS_AEAD_SPLIT_LEN,
+                                  16640, 65534, 65535, ETLS_AEAD_MAX_INPUT};
     for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++)
         roundtrip(e, &k, raw, lens[i], 5, r);
     roundtrip(e, &k, raw, 100, 13, r);
@@ -550,6 +551,7 @@ static void big_burst(etls_aead_engine_t *e, etls_test_rng_t *r)
     for (size_t i = 0; i < 2 * NALGS; i++)
         etls_aead_key_wipe(&keys[i]);
     CHECK(etls_aead_burst(e, NULL, 0) == 0);
+    CHECK(etls_aead_burst(NULL, ops, 2) == 2 && ops[0].status == ETLS_ERR_INVALID && ops[1].status == ETLS_ERR_INVALID);
     free(ops), free(pt), free(ct), free(ref);
     etls_aead_engine_free(e2);
 }

@@ -5,7 +5,8 @@
  * good and with a bad tag then exercises our tag comparison, the wipe on failure and the status
  * path. Only protocol-public results are declassified: the ciphertext body (it goes on the
  * wire) and the plaintext the test compares. See aead_ct.supp for the reports that are not in
- * our code and why they are suppressed. Runs both backends, single calls and one mixed burst. */
+ * our code and why they are suppressed. Runs both backends and AUTO's mix, single calls and one
+ * mixed burst. */
 #include "crypto/aead.h"
 #include "common/ct.h"
 #include "common/err.h"
@@ -15,7 +16,7 @@
 
 static const etls_aead_alg_t algs[] = {ETLS_AEAD_AES128GCM, ETLS_AEAD_AES256GCM, ETLS_AEAD_CHACHA20POLY1305,
                                        ETLS_AEAD_AES128CCM, ETLS_AEAD_AES128CCM8};
-static const size_t lens[] = {0, 1, 16, 77, 1000};
+static const size_t lens[] = {0, 1, 16, 77, 1000, ETLS_AEAD_SPLIT_LEN}; /* ChaCha by size: both sides */
 
 static int all_zero(const uint8_t *p, size_t n)
 {
@@ -29,7 +30,8 @@ static int all_zero(const uint8_t *p, size_t n)
 static void one(etls_aead_engine_t *e, const etls_aead_key_t *k, size_t len, uint8_t seed)
 {
     static const uint8_t aad[5] = {23, 3, 3, 0, 0};
-    uint8_t nonce[12], pt[1000], pt_public[1000], ct[1016], back[1000];
+    uint8_t nonce[12], pt[ETLS_AEAD_SPLIT_LEN], pt_public[ETLS_AEAD_SPLIT_LEN], ct[ETLS_AEAD_SPLIT_LEN + 16];
+    uint8_t back[ETLS_AEAD_SPLIT_LEN];
     size_t tag = etls_aead_tag_len(k->alg);
     memset(nonce, seed, sizeof nonce);
     for (size_t i = 0; i < len; i++)
@@ -82,8 +84,9 @@ static void burst(etls_aead_engine_t *e, etls_aead_key_t *keys)
 
 int main(void)
 {
-    const etls_aead_backend_t backends[] = {ETLS_AEAD_BACKEND_IPSECMB, ETLS_AEAD_BACKEND_OPENSSL};
-    for (size_t b = 0; b < 2; b++) {
+    const etls_aead_backend_t backends[] = {ETLS_AEAD_BACKEND_IPSECMB, ETLS_AEAD_BACKEND_OPENSSL,
+                                            ETLS_AEAD_BACKEND_AUTO};
+    for (size_t b = 0; b < 3; b++) {
         etls_aead_engine_t *e = etls_aead_engine_new_backend(backends[b]);
         CHECK(e != NULL);
         if (!e)

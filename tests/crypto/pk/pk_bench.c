@@ -156,9 +156,9 @@ static void compare(const item_t *items, size_t n, void *arg)
 static void print(const char *what, double r)
 {
     if (r < 0)
-        printf("  %-44s FAILED\n", what);
+        printf("  %-48s FAILED\n", what);
     else
-        printf("  %-44s %10.0f ops/s  %8.1f us/op\n", what, r, 1e6 / r);
+        printf("  %-48s %10.0f ops/s  %8.1f us/op\n", what, r, 1e6 / r);
 }
 
 static int load_key(bench_key_t *k, const char *kind, uint16_t scheme)

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/core_names.h>
 #include <openssl/pem.h>
 
 static char dir[256];
@@ -186,6 +187,33 @@ static void key_content_cases(EVP_PKEY *ec, X509 *cert)
     free(pem);
 }
 
+/* A SEC1 key whose embedded public point belongs to another key: caught by the load self-test. */
+static void mismatched_sec1(EVP_PKEY *ec)
+{
+    EVP_PKEY *other = pkt_keygen("ec");
+    unsigned char *der = NULL;
+    uint8_t pub[65], opub[65];
+    size_t pl = 0, ol = 0;
+    int len = i2d_PrivateKey(ec, &der); /* SEC1 ECPrivateKey with the public key in [1] */
+    const char *enc = OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY;
+    CHECK(other && len > 0 && EVP_PKEY_get_octet_string_param(ec, enc, pub, sizeof pub, &pl) &&
+          EVP_PKEY_get_octet_string_param(other, enc, opub, sizeof opub, &ol) && pl == 65 &&
+          ol == 65);
+    uint8_t *at = len > 0 ? memmem(der, (size_t)len, pub, 65) : NULL;
+    CHECK(at != NULL);
+    if (at) {
+        memcpy(at, opub, 65);
+        BIO *b = BIO_new(BIO_s_mem());
+        char *pem = NULL;
+        CHECK(b && PEM_write_bio(b, "EC PRIVATE KEY", "", der, len) > 0);
+        long plen = b ? BIO_get_mem_data(b, &pem) : 0;
+        expect_key_text(pem, (size_t)plen, ETLS_ERR_INVALID, "self-test", "SEC1 wrong public key");
+        BIO_free(b);
+    }
+    OPENSSL_free(der);
+    EVP_PKEY_free(other);
+}
+
 /* Harmless variations of a valid key file: CRLF line ends, text before the block (openssl
  * pkcs12 "Bag Attributes"), a trailing NUL from a C string. */
 static void pem_variants(void)
@@ -347,6 +375,7 @@ int main(void)
         key_type_errors();
         key_content_cases(ec, cert);
         pem_variants();
+        mismatched_sec1(ec);
         chain_cases(ec);
         names_cases(ec);
     }

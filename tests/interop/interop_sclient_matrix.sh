@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# openssl s_client matrix: every TLS 1.3 suite (GCM, ChaCha20, and the two CCM suites, which are
+# enabled with --ciphers) x groups X25519 / P-256 x ECDSA P-256 / RSA-2048 / Ed25519 leaf. Each
+# handshake verifies chain and hostname against the test CA; the negotiated suite, group and
+# signature type are read back from s_client's output and an HTTP request must get the
+# responder's 200. Negative cases: CCM when not enabled, TLS 1.2 only, no common group, and an
+# RSA-PSS digest forced with -sigalgs.
+source "$(dirname "$0")/lib.sh" "$@"
+make_ca
+make_leaf ec ec localhost localhost IP:127.0.0.1
+make_leaf rsa rsa localhost localhost IP:127.0.0.1
+make_leaf ed ed25519 localhost localhost IP:127.0.0.1
+ALL=TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_CCM_SHA256:TLS_AES_128_CCM_8_SHA256
+declare -A SPORT
+for k in ec rsa ed; do
+    SPORT[$k]=$(free_port)
+    start_edgetls "srv-$k" --listen "127.0.0.1:${SPORT[$k]}" --cert "$PKI/$k.pem" --key "$PKI/$k.key" \
+        --mode responder --ciphers "$ALL" --groups x25519:secp256r1 --response-body "matrix-$k"
+done
+declare -A SIGTYPE=([ec]=ECDSA [rsa]=RSA-PSS [ed]=ed25519)
+declare -A GROUPOUT=([X25519]="Server Temp Key: X25519" [P-256]="Server Temp Key: ECDH, prime256v1")
+
+# check_one KEY GROUP SUITE: one handshake + request; writes $TMP/m-KEY-GROUP-SUITE.res
+# ("ok" or the reason).
+check_one() {
+    local k=$1 g=$2 s=$3 out=$TMP/m-$1-$2-$3
+    local PORT=${SPORT[$k]}
+    if ! sclient "$out.txt" -servername localhost -verify_hostname localhost -groups "$g" \
+        -ciphersuites "$s"; then
+        echo "s_client failed" >"$out.res"
+        return
+    fi
+    local want
+    for want in "New, TLSv1.3, Cipher is $s" "${GROUPOUT[$g]}" "Peer signature type: ${SIGTYPE[$k]}" \
+        "Verify return code: 0 (ok)" "Verified peername: localhost" "HTTP/1.1 200 OK" "matrix-$k"; do
+        grep -qF -- "$want" "$out.txt" || { echo "missing '$want'" >"$out.res"; return; }
+    done
+    echo ok >"$out.res"
+}
+
+n=0
+for k in ec rsa ed; do
+    for g in X25519 P-256; do
+        for s in ${ALL//:/ }; do
+            check_one "$k" "$g" "$s" &
+            n=$((n + 1))
+            # at most 3 clients at once: the machine is shared
+            [ $((n % 3)) = 0 ] && wait
+        done
+    done
+done
+wait
+bad=0
+for r in "$TMP"/m-*.res; do
+    if [ "$(cat "$r")" != ok ]; then
+        echo "combination ${r##*/m-}: $(cat "$r")" >&2
+        sed -n '/^---$/,$p' "${r%.res}.txt" | grep -vE '^ +[0-9a-f]{4} - ' | head -40 >&2
+        bad=$((bad + 1))
+    fi
+done
+[ "$n" = 30 ] && [ "$(ls "$TMP"/m-*.res | wc -l)" = 30 ] || fail "expected 30 combinations"
+[ "$bad" = 0 ] || fail "$bad of $n combinations failed"
+pass "30 combinations: 5 suites x {X25519, P-256} x {ECDSA, RSA-PSS, Ed25519}, verified, 200 OK"
+
+# RSA-PSS with each digest the client may insist on.
+PORT=${SPORT[rsa]}
+for d in 256 384 512; do
+    sclient "$TMP/pss$d.txt" -servername localhost -verify_hostname localhost -sigalgs "rsa_pss_rsae_sha$d" ||
+        fail "RSA-PSS SHA-$d: $(tail -5 "$TMP/pss$d.txt")"
+    grep -q "Peer signing digest: SHA$d" "$TMP/pss$d.txt" || fail "RSA-PSS SHA-$d: digest not used"
+    grep -q "HTTP/1.1 200 OK" "$TMP/pss$d.txt" || fail "RSA-PSS SHA-$d: no 200"
+done
+pass "RSA-PSS with SHA-256/384/512 as the client demands"
+# An ECDSA leaf cannot sign for a client that only accepts RSA-PSS: handshake_failure (40).
+PORT=${SPORT[ec]}
+if sclient "$TMP/nosig.txt" -servername localhost -sigalgs rsa_pss_rsae_sha256; then
+    fail "ECDSA certificate used although the client only accepts RSA-PSS"
+fi
+grep -qE "alert handshake failure|alert number 40" "$TMP/nosig.txt" ||
+    fail "no common signature algorithm: expected alert 40: $(grep -i alert "$TMP/nosig.txt")"
+pass "no common signature algorithm: alert handshake_failure"
+
+# Default suites (no CCM): a CCM-only client is refused with handshake_failure (40).
+DPORT=$(free_port)
+start_edgetls srv-default --listen "127.0.0.1:$DPORT" --cert "$PKI/ec.pem" --key "$PKI/ec.key" --mode responder
+DPID=$EPID
+PORT=$DPORT
+for s in TLS_AES_128_CCM_SHA256 TLS_AES_128_CCM_8_SHA256; do
+    if sclient "$TMP/noccm.txt" -servername localhost -ciphersuites "$s"; then
+        fail "$s accepted although not enabled"
+    fi
+    grep -qE "alert handshake failure|alert number 40" "$TMP/noccm.txt" ||
+        fail "$s: expected alert 40: $(grep -i alert "$TMP/noccm.txt")"
+done
+sclient "$TMP/dflt.txt" -servername localhost -verify_hostname localhost ||
+    fail "default client: $(tail -5 "$TMP/dflt.txt")"
+grep -q "Cipher is TLS_AES_128_GCM_SHA256" "$TMP/dflt.txt" || fail "default suite is not AES-128-GCM"
+grep -q "Server Temp Key: X25519" "$TMP/dflt.txt" || fail "default group is not X25519"
+pass "CCM refused unless enabled; default negotiation AES-128-GCM / X25519"
+
+# TLS 1.2-only client: protocol_version (70). Only-P-384 client: handshake_failure (40).
+if sclient "$TMP/tls12.txt" -servername localhost -tls1_2; then fail "TLS 1.2 handshake succeeded"; fi
+grep -qE "alert protocol version|alert number 70" "$TMP/tls12.txt" ||
+    fail "TLS 1.2 client: expected alert 70: $(grep -i alert "$TMP/tls12.txt")"
+if sclient "$TMP/p384.txt" -servername localhost -groups P-384; then fail "P-384-only client accepted"; fi
+grep -qE "alert handshake failure|alert number 40" "$TMP/p384.txt" ||
+    fail "P-384-only client: expected alert 40: $(grep -i alert "$TMP/p384.txt")"
+pass "TLS 1.2-only client gets protocol_version, no common group gets handshake_failure"
+
+for p in "${PIDS[@]}"; do
+    stop_edgetls "$p" 10
+    [ "$ESTATUS" = 0 ] || fail "edgetls $p: exit status $ESTATUS on SIGTERM"
+done
+pass "all servers exit 0 on SIGTERM"
