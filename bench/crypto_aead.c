@@ -153,9 +153,31 @@ static int aead_verify(aead_state_t *st)
     return 0;
 }
 
+/* A size-dependent backend reads "A<NB<=B" (A below N bytes, B from N up); pick the one that
+ * seals records of len bytes. Anything else is returned whole. */
+static void pick_backend(const char *b, size_t blen, size_t len, const char **out, size_t *outlen)
+{
+    const char *lt = memchr(b, '<', blen);
+    char *end = NULL;
+    *out = b;
+    *outlen = blen;
+    if (!lt)
+        return;
+    unsigned long n = strtoul(lt + 1, &end, 10);
+    if (!end || end > b + blen || strncmp(end, "B<=", 3) != 0)
+        return;
+    if (len < n) {
+        *outlen = (size_t)(lt - b);
+    } else {
+        *out = end + 3;
+        *outlen = blen - (size_t)(*out - b);
+    }
+}
+
 /* The engine describes itself as "<ipsec-mb arch> <alg>:<backend> ...", e.g.
- * "ipsec-mb/avx2 aes-128-gcm:ipsec-mb chacha20-poly1305:openssl"; report this algorithm's
- * backend (with the ipsec-mb architecture), or the whole string when the format is unknown. */
+ * "ipsec-mb/avx2 aes-128-gcm:ipsec-mb chacha20-poly1305:ipsec-mb<1536B<=openssl"; report the
+ * backend that seals this line's records (with the ipsec-mb architecture), or the whole
+ * string when the format is not recognised. */
 static void aead_impl(const aead_state_t *st, etls_aead_alg_t alg, char *buf, size_t len)
 {
     const char *d = etls_aead_engine_describe(st->eng), *name = etls_aead_name(alg);
@@ -163,12 +185,13 @@ static void aead_impl(const aead_state_t *st, etls_aead_alg_t alg, char *buf, si
     for (const char *t = d; *t;) {
         size_t n = strcspn(t, " ");
         if (n > nlen && t[nlen] == ':' && !strncmp(t, name, nlen)) {
-            const char *backend = t + nlen + 1;
-            size_t blen = n - nlen - 1;
-            if (!strncmp(backend, "ipsec-mb", blen) && !strncmp(d, "ipsec-mb/", 9))
+            const char *b;
+            size_t blen;
+            pick_backend(t + nlen + 1, n - nlen - 1, st->len, &b, &blen);
+            if (blen == 8 && !strncmp(b, "ipsec-mb", 8) && !strncmp(d, "ipsec-mb/", 9))
                 snprintf(buf, len, "%.*s, burst %d", (int)arch_len, d, RECS);
             else
-                snprintf(buf, len, "%.*s, burst %d", (int)blen, backend, RECS);
+                snprintf(buf, len, "%.*s, burst %d", (int)blen, b, RECS);
             return;
         }
         t += n + (t[n] == ' ');

@@ -10,6 +10,7 @@
 #include "common/ct.h"
 #include "crypto/x25519.h"
 
+#include <arpa/inet.h>
 #include <string.h>
 
 enum {
@@ -234,10 +235,18 @@ static void ext_close(uint8_t *b, size_t n, size_t at)
     put_u(b + at, (uint32_t)(n - at - 2), 2);
 }
 
+/* RFC 6066 §3: literal IP addresses are not permitted in server_name; such a name is still
+ * what verification checks (against the certificate's IP SANs). */
+static int is_ip_literal(const char *s)
+{
+    uint8_t a[16];
+    return inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1;
+}
+
 static size_t ch_extensions(const etls_cli_conn_t *c, uint8_t *b, size_t n)
 {
     size_t at, sl = strlen(c->sni);
-    if (sl) {
+    if (sl && !is_ip_literal(c->sni)) {
         at = ext_open(b, &n, 0);
         put_u(b + n, (uint32_t)(sl + 3), 2);
         b[n + 2] = 0;

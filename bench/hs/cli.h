@@ -110,7 +110,8 @@ typedef struct etls_cli_conn {
     uint8_t hs[4 + ETLS_CLI_HS_MAX + ETLS_TLS_MAX_CIPHERTEXT];
 } etls_cli_conn_t;
 
-/* sni may be NULL or "" (no server_name extension). Always 0. */
+/* sni may be NULL or "" (no server_name extension); an IP literal is not sent as SNI (RFC 6066)
+ * but is what verification checks. Always 0. */
 int etls_cli_init(etls_cli_conn_t *c, const etls_cli_cfg_t *cfg, etls_aead_engine_t *eng,
                   const etls_cli_share_t *share, const char *sni);
 void etls_cli_wipe(etls_cli_conn_t *c);

@@ -314,6 +314,7 @@ static int advance(thr_t *t, slot_t *s, uint64_t now)
     if (s->phase == P_HANDSHAKE && etls_cli_connected(&s->cli)) {
         etls_hist_record(&t->r->hs_lat, now - s->t0);
         t->r->handshakes++;
+        t->r->in_window += now < t->run->t_stop;
         t->sec_hs++;
         etls_hist_record(&t->sec_hist, now - s->t0);
         if (!t->run->o->request) {
@@ -575,6 +576,7 @@ static void merge_result(etls_hs_result_t *r, const etls_hs_result_t *x)
 {
     r->started += x->started;
     r->handshakes += x->handshakes;
+    r->in_window += x->in_window;
     r->completed += x->completed;
     r->errors += x->errors;
     for (int k = 0; k < ETLS_HS_ERR_KINDS; k++)
@@ -638,6 +640,11 @@ static int run_threads(run_t *run, thr_t *th, etls_hs_result_t *r)
         run->sec[k].p50_ns = etls_hist_percentile(&run->ring[k % RING], 50);
         run->sec[k].p99_ns = etls_hist_percentile(&run->ring[k % RING], 99);
         r->n_seconds = k + 1;
+        if (o->progress)
+            fprintf(stderr, "[%4us] %8llu hs/s  errors %llu  p50 %.3f ms  p99 %.3f ms\n",
+                    k + 1, (unsigned long long)run->sec[k].handshakes,
+                    (unsigned long long)run->sec[k].errors, run->sec[k].p50_ns / 1e6,
+                    run->sec[k].p99_ns / 1e6);
     }
     getrusage(RUSAGE_SELF, &u1);
     r->cpu_user_s = cpu_s(&u1, 0) - cpu_s(&u0, 0);

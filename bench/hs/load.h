@@ -70,6 +70,7 @@ typedef struct etls_hs_second {
 
 typedef struct etls_hs_result {
     uint64_t started, handshakes, completed; /* completed: handshake (+ response) with no error */
+    uint64_t in_window; /* handshakes completed before the end of --duration (the rate's basis) */
     uint64_t errors, err[ETLS_HS_ERR_KINDS];
     uint64_t alerts[256];
     uint64_t late;      /* open loop: starts over 1 ms behind schedule (no free slot, busy) */

@@ -126,7 +126,9 @@ static int verify_x509(X509_STORE *st, X509 *leaf, STACK_OF(X509) *rest, const c
     int ok = ctx && X509_STORE_CTX_init(ctx, st, leaf, rest) == 1;
     if (ok && host && host[0]) {
         X509_VERIFY_PARAM *vp = X509_STORE_CTX_get0_param(ctx);
-        ok = X509_VERIFY_PARAM_set1_host(vp, host, 0) == 1;
+        uint8_t ip[16];
+        int is_ip = inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1;
+        ok = (is_ip ? X509_VERIFY_PARAM_set1_ip_asc(vp, host) : X509_VERIFY_PARAM_set1_host(vp, host, 0)) == 1;
     }
     ok = ok && X509_verify_cert(ctx) == 1;
     X509_STORE_CTX_free(ctx);

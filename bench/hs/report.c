@@ -12,7 +12,7 @@ static const char *const pct_names[] = {"p50", "p90", "p99", "p99_9"};
 
 static double rate_of(const etls_hs_result_t *r)
 {
-    return r->elapsed_s > 0 ? (double)r->handshakes / r->elapsed_s : 0;
+    return r->elapsed_s > 0 ? (double)r->in_window / r->elapsed_s : 0;
 }
 
 static double cpu_pct(const etls_hs_opts_t *o, const etls_hs_result_t *r)

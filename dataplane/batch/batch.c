@@ -83,10 +83,6 @@ void etls_batch_free(etls_batch_t *b)
 
 static void make_ready(etls_batch_t *b, etls_batch_waiter_t *w)
 {
-    if (b->cfg.on_ready) {
-        b->cfg.on_ready(w, b->cfg.on_ready_arg);
-        return;
-    }
     if (w->on_ready)
         return;
     w->on_ready = 1;
@@ -159,7 +155,7 @@ static void run_aead(etls_batch_t *b)
     queue_complete(b, &b->qa, &b->aead[0].status, sizeof b->aead[0]);
 }
 
-size_t etls_batch_run(etls_batch_t *b)
+static size_t run_queues(etls_batch_t *b)
 {
     size_t n = etls_batch_queued(b);
     if (!n)
@@ -172,12 +168,25 @@ size_t etls_batch_run(etls_batch_t *b)
     return n;
 }
 
+size_t etls_batch_run(etls_batch_t *b)
+{
+    size_t n = run_queues(b);
+    /* Callbacks run only here, never from the flush inside a slot request: that flush happens
+     * while some requester is in the middle of an engine call and must not be re-entered. */
+    if (b->cfg.on_ready) {
+        etls_batch_waiter_t *w;
+        while ((w = etls_batch_pop_ready(b)))
+            b->cfg.on_ready(w, b->cfg.on_ready_arg);
+    }
+    return n;
+}
+
 /* Takes the next slot of q, flushing everything first when q is full. */
 static size_t take_slot(etls_batch_t *b, queue_t *q, etls_batch_waiter_t *w, int *status)
 {
     if (q->n == q->cap) {
         b->st.full_flushes++;
-        etls_batch_run(b);
+        run_queues(b);
     }
     size_t i = q->n++;
     q->slots[i].w = w;

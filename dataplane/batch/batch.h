@@ -66,8 +66,10 @@ typedef struct etls_batch_config {
     size_t aead_cap;
     etls_aead_engine_t *aead;           /* the worker's engine (required for AEAD requests) */
     const etls_x25519_impl_t *x25519;   /* NULL = etls_x25519_best() */
-    /* Optional: called for each waiter that became ready, during etls_batch_run(), instead of
-     * putting it on the ready list. */
+    /* Optional: called for each waiter that became ready, at the end of etls_batch_run()
+     * (after every queue ran), instead of leaving it on the ready list. Never called from the
+     * flush inside a slot request (the requester is busy then): such waiters wait for the next
+     * etls_batch_run. The callback may queue new requests. */
     void (*on_ready)(etls_batch_waiter_t *w, void *arg);
     void *on_ready_arg;
 } etls_batch_config_t;
@@ -79,8 +81,8 @@ etls_batch_t *etls_batch_new(const etls_batch_config_t *cfg);
 void etls_batch_free(etls_batch_t *b); /* pending requests are dropped; NULL is fine */
 
 /* Request slots. Each returns a slot to fill completely before the next call on this batch, or
- * NULL only on misuse (no AEAD engine configured). When the queue is full it is flushed first
- * (etls_batch_run), so the returned slot is always valid. After the run, *status receives the
+ * NULL only on misuse (no AEAD engine configured). When the queue is full every queue is run
+ * first (waiters become ready, no callback is called), so the returned slot is always valid. After the run, *status receives the
  * request's result (0 or a negative ETLS_ERR_*) and w->pending is decremented. */
 etls_x25519_op_t *etls_batch_x25519(etls_batch_t *b, etls_batch_waiter_t *w, int *status);
 etls_batch_p256_op_t *etls_batch_p256(etls_batch_t *b, etls_batch_waiter_t *w, int *status);

@@ -135,8 +135,41 @@ def test_hs(port):
 
     r = bench("hs", target, "--rate", "200", "--duration", "1", "--json", "--quiet")
     j = json.loads(r.stdout) if r.returncode == 0 else {}
-    check(j.get("model") == "open" and j.get("handshakes", 0) > 50 and
+    check(j.get("model") == "open" and j.get("handshakes", 0) > 20 and
           j.get("errors", {}).get("total") == 0, "open loop: %s" % r.stdout[-300:])
+
+
+def test_bad_peers():
+    """A silent listener (timeouts) and a plaintext HTTP server (protocol errors)."""
+    import threading
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    r = bench("hs", "127.0.0.1:%d" % silent.getsockname()[1], "--count", "3", "--timeout", "0.5",
+              "--json", "--quiet")
+    j = json.loads(r.stdout) if r.stdout.strip() else {}
+    check(j.get("errors", {}).get("timeout") == 3, "silent peer: %s" % r.stdout[-300:])
+    silent.close()
+
+    plain = socket.socket()
+    plain.bind(("127.0.0.1", 0))
+    plain.listen(16)
+
+    def serve():
+        for _ in range(3):
+            try:
+                conn, _ = plain.accept()
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+                conn.close()
+            except OSError:
+                return
+    th = threading.Thread(target=serve, daemon=True)
+    th.start()
+    r = bench("hs", "127.0.0.1:%d" % plain.getsockname()[1], "--count", "3", "--concurrency", "1",
+              "--json", "--quiet")
+    j = json.loads(r.stdout) if r.stdout.strip() else {}
+    check(j.get("errors", {}).get("protocol") == 3, "plaintext peer: %s" % r.stdout[-300:])
+    plain.close()
 
 
 def test_refused():
@@ -172,6 +205,7 @@ def main():
         make_certs()
         test_hs(start_edgetls("responder"))
         test_refused()
+        test_bad_peers()
         test_record(start_edgetls("echo"))
     finally:
         cleanup()

@@ -103,13 +103,35 @@ static conn_state_t *state_of(etls_tls_conn_t *c)
     return NULL;
 }
 
-static void run(size_t cap)
+static int resumed_by_cb;
+
+static void on_ready(etls_batch_waiter_t *w, void *arg)
+{
+    (void)arg;
+    conn_state_t *s = state_of(etls_tls_conn_from_waiter(w));
+    CHECK(s != NULL && !s->dead && s->parked);
+    if (!s || s->dead)
+        return;
+    resumed_by_cb++;
+    s->parked = 0;
+    serve(s); /* may queue new requests while the batch is still in etls_batch_run */
+}
+
+static void run(size_t cap, int use_cb)
 {
     etls_tls_server_ctx_t ctx;
     test_cert_t cert;
     etls_test_rng_t r;
     etls_test_rng_seed(&r, 77);
     CHECK(test_env_init(&te, cap) == 0);
+    if (use_cb) { /* resume from the batch's callback instead of the ready list */
+        etls_batch_config_t bc = {0};
+        bc.x25519_cap = bc.p256_cap = bc.sign_cap = bc.aead_cap = cap;
+        bc.aead = te.env.aead;
+        bc.on_ready = on_ready;
+        etls_batch_free(te.env.batch);
+        te.env.batch = etls_batch_new(&bc);
+    }
     CHECK(test_cert_make(&cert, KEY_ECDSA, "server.example") == 0);
     CHECK(etls_tls_server_ctx_init(&ctx, &te.rng) == 0);
     CHECK(test_ctx_add(&ctx, &cert, NULL, 1) == 0);
@@ -170,6 +192,7 @@ static void run(size_t cap)
     CHECK_MSG(ok == NCONN - 1, "%d of %d connections echoed their data (cap %zu, %d iterations)", ok,
               NCONN - 1, cap, iterations);
     CHECK(cs[victim].dead);
+    CHECK(use_cb ? resumed_by_cb > NCONN : resumed_by_cb == 0);
     CHECK(st.x25519_ops >= 2 * (NCONN - 4) && st.p256_ops >= 3 && st.sign_ops >= NCONN - 1);
     CHECK(st.aead_ops >= (uint64_t)(NCONN - 1) * 2 * (DATA_LEN / 16384));
     if (cap >= NCONN) /* real batching: many requests per run */
@@ -241,9 +264,10 @@ static void test_queues(void)
 int main(int argc, char **argv)
 {
     size_t cap = argc > 1 ? (size_t)strtoul(argv[1], NULL, 10) : 64;
+    int use_cb = argc > 2 && strcmp(argv[2], "cb") == 0;
     etls_test_seed("tls_batch");
     test_queues();
-    run(cap);
+    run(cap, use_cb);
     ERR_print_errors_fp(stderr);
     return etls_test_summary("tls_batch");
 }
