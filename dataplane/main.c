@@ -10,6 +10,9 @@
 #include "io/uring.h"
 #include "tls/tls.h"
 #include "worker/worker.h"
+#ifdef ETLS_HAVE_DPDK
+#include "dpdk/dpdk.h"
+#endif
 
 #include <errno.h>
 #include <sched.h>
@@ -17,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #ifndef ETLS_VERSION
@@ -138,6 +142,46 @@ static void print_stats(etls_worker_t **ws, unsigned n)
     fflush(stderr);
 }
 
+static void announce(const etls_config_t *cfg, unsigned n)
+{
+    if (cfg->log_level < ETLS_LOG_INFO)
+        return;
+    fprintf(stderr, "edgetls: %s mode, %u worker%s, listening on", etls_mode_name(cfg->mode), n, n > 1 ? "s" : "");
+    for (size_t l = 0; l < cfg->nlisteners; l++)
+        fprintf(stderr, " %s%s", cfg->listeners[l].addr.text, cfg->listeners[l].tls ? "" : " (plaintext)");
+    fprintf(stderr, "\n");
+    fflush(stderr);
+}
+
+/* The main thread's only job once the workers run: stats on SIGUSR1, stop on SIGTERM/SIGINT. */
+static void serve_signals(const sigset_t *sigs, etls_worker_t **ws, unsigned n)
+{
+    for (;;) {
+        int sig = sigwaitinfo(sigs, NULL);
+        if (sig == SIGUSR1)
+            print_stats(ws, n);
+        else if (sig == SIGTERM || sig == SIGINT)
+            return;
+    }
+}
+
+/* Each connection needs one descriptor (two in proxy mode): raise the soft limit to the hard
+ * one and warn when even that cannot cover max_connections on every worker. */
+static void raise_fd_limit(const etls_config_t *cfg, unsigned workers)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return;
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+    uint64_t need = (uint64_t)cfg->max_connections * workers * (cfg->mode == ETLS_MODE_PROXY ? 2 : 1) + 64;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need && cfg->log_level >= ETLS_LOG_WARN)
+        fprintf(stderr, "edgetls: warning: open-file limit %llu is below the %llu descriptors that "
+                        "max_connections x workers may need; accepts will back off when it is reached\n",
+                (unsigned long long)rl.rlim_cur, (unsigned long long)need);
+}
+
 static int run(const etls_config_t *cfg, const etls_worker_shared_t *sh)
 {
     int cpus[CPU_SETSIZE];
@@ -153,6 +197,7 @@ static int run(const etls_config_t *cfg, const etls_worker_shared_t *sh)
     sigaddset(&sigs, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* workers inherit the mask: main handles them */
     signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit(cfg, n);
     char err[600];
     unsigned started = 0;
     for (; started < n; started++) {
@@ -162,22 +207,10 @@ static int run(const etls_config_t *cfg, const etls_worker_shared_t *sh)
             break;
         }
     }
-    int status = 0;
-    if (started < n) {
-        status = 1;
-    } else {
-        fprintf(stderr, "edgetls: %s mode, %u worker%s, listening on", etls_mode_name(cfg->mode), n, n > 1 ? "s" : "");
-        for (size_t l = 0; l < cfg->nlisteners; l++)
-            fprintf(stderr, " %s%s", cfg->listeners[l].addr.text, cfg->listeners[l].tls ? "" : " (plaintext)");
-        fprintf(stderr, "\n");
-        fflush(stderr);
-        for (;;) {
-            int sig = sigwaitinfo(&sigs, NULL);
-            if (sig == SIGUSR1)
-                print_stats(ws, n);
-            else if (sig == SIGTERM || sig == SIGINT)
-                break;
-        }
+    int status = started < n;
+    if (!status) {
+        announce(cfg, n);
+        serve_signals(&sigs, ws, n);
         fprintf(stderr, "edgetls: shutting down (up to %u ms for open connections)\n", cfg->shutdown_timeout_ms);
     }
     for (unsigned i = 0; i < started; i++)
@@ -190,6 +223,32 @@ static int run(const etls_config_t *cfg, const etls_worker_shared_t *sh)
     }
     free(ws);
     return status;
+}
+
+/* The DPDK transport gets argv[0] and everything after "--" (EAL arguments, then its own
+ * options after a second "--"); it runs its workers and handles signals itself. */
+static int run_dpdk(const etls_worker_shared_t *sh, int argc, char **argv, int rest)
+{
+#ifdef ETLS_HAVE_DPDK
+    int n = rest ? argc - rest : 0;
+    char **args = calloc((size_t)n + 2, sizeof *args);
+    if (!args)
+        return 1;
+    args[0] = argv[0];
+    for (int i = 0; i < n; i++)
+        args[i + 1] = argv[rest + i];
+    int status = etls_dpdk_run(sh, n + 1, args);
+    free(args);
+    return status;
+#else
+    (void)sh;
+    (void)argc;
+    (void)argv;
+    (void)rest;
+    fprintf(stderr, "edgetls: this build has no DPDK transport (libdpdk was not found when it "
+                    "was configured; see meson option -Ddpdk)\n");
+    return EXIT_CONFIG;
+#endif
 }
 
 int main(int argc, char **argv)
@@ -231,13 +290,13 @@ int main(int argc, char **argv)
     }
     int status = 1;
     etls_http_responder_t http;
-    if (etls_io_probe(err, sizeof err) < 0) {
+    if (cfg.transport == ETLS_TRANSPORT_IO_URING && etls_io_probe(err, sizeof err) < 0) {
         fprintf(stderr, "edgetls: %s\n", err);
     } else if (etls_http_responder_init(&http, cfg.body, cfg.body_len) < 0) {
         fprintf(stderr, "edgetls: out of memory\n");
     } else {
         etls_worker_shared_t sh = {.cfg = &cfg, .tls = tls, .http = &http};
-        status = run(&cfg, &sh);
+        status = cfg.transport == ETLS_TRANSPORT_DPDK ? run_dpdk(&sh, argc, argv, cli.rest) : run(&cfg, &sh);
         etls_http_responder_free(&http);
     }
     if (tls)

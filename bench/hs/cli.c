@@ -586,19 +586,24 @@ static int on_ku(etls_cli_conn_t *c, rd_t *m, etls_tls_buf_t *out)
 
 typedef int (*hs_fn)(etls_cli_conn_t *c, rd_t *m, etls_tls_buf_t *out);
 
-/* state -> the message it accepts. add_th: the message joins the transcript before its handler
- * runs (Finished is hashed by its handler, after the check that needs the hash without it). */
+/* When a message joins the transcript: before its handler, after it succeeded (ServerHello:
+ * the hash is known only then; CertificateVerify: signed over the transcript without it), by
+ * the handler itself (Finished: checked against the hash without it), or never (post-handshake
+ * messages). */
+enum { TH_NONE = 0, TH_BEFORE, TH_AFTER, TH_SELF };
+
+/* state -> the message it accepts (§2, Figure 1, client side). */
 static const struct {
-    uint8_t state, type, add_th;
+    uint8_t state, type, th;
     hs_fn fn;
 } hs_table[] = {
-    {S_WAIT_SH, HS_SH, 0, on_server_hello}, /* hashed once the suite (and hash) is known */
-    {S_WAIT_EE, HS_EE, 1, on_ee},
-    {S_WAIT_CERT, HS_CERT, 1, on_cert},
-    {S_WAIT_CV, HS_CV, 0, on_cv}, /* signed over the transcript before it */
-    {S_WAIT_FIN, HS_FIN, 0, on_fin},
-    {S_CONNECTED, HS_NST, 0, on_nst},
-    {S_CONNECTED, HS_KU, 0, on_ku},
+    {S_WAIT_SH, HS_SH, TH_AFTER, on_server_hello},
+    {S_WAIT_EE, HS_EE, TH_BEFORE, on_ee},
+    {S_WAIT_CERT, HS_CERT, TH_BEFORE, on_cert},
+    {S_WAIT_CV, HS_CV, TH_AFTER, on_cv},
+    {S_WAIT_FIN, HS_FIN, TH_SELF, on_fin},
+    {S_CONNECTED, HS_NST, TH_NONE, on_nst},
+    {S_CONNECTED, HS_KU, TH_NONE, on_ku},
 };
 
 static int dispatch(etls_cli_conn_t *c, const uint8_t *msg, size_t len, etls_tls_buf_t *out)
@@ -607,12 +612,10 @@ static int dispatch(etls_cli_conn_t *c, const uint8_t *msg, size_t len, etls_tls
         if (hs_table[i].state != c->state || hs_table[i].type != msg[0])
             continue;
         rd_t m = {msg + 4, len - 4, 0};
-        if (hs_table[i].add_th)
+        if (hs_table[i].th == TH_BEFORE)
             etls_hash_update(&c->th, msg, len);
         int rc = hs_table[i].fn(c, &m, out);
-        if (rc == 0 && msg[0] == HS_CV)
-            etls_hash_update(&c->th, msg, len);
-        if (rc == ETLS_CLI_NEED_KX)
+        if (rc >= 0 && hs_table[i].th == TH_AFTER)
             etls_hash_update(&c->th, msg, len);
         return rc;
     }

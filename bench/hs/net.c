@@ -45,6 +45,7 @@ int etls_hs_parse_target(const char *s, struct sockaddr_storage *ss, socklen_t *
     const char *colon = strrchr(s, ':');
     ETLS_ENSURE(colon && colon > s, ETLS_ERR_INVALID);
     size_t hl = (size_t)(colon - s);
+    ETLS_ENSURE(s[0] == '[' || !memchr(s, ':', hl), ETLS_ERR_INVALID); /* IPv6 needs [ ] */
     if (s[0] == '[') {
         ETLS_ENSURE(hl >= 2 && s[hl - 1] == ']', ETLS_ERR_INVALID);
         s++;

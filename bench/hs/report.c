@@ -114,7 +114,7 @@ void etls_hs_report_json(FILE *f, const etls_hs_opts_t *o, const etls_hs_result_
 
 #define W 640
 #define H 240
-#define PAD 48
+#define PAD 64
 
 static void svg_axes(FILE *f, const char *xl, const char *yl, double ymax)
 {
@@ -184,7 +184,9 @@ int etls_hs_report_html(const char *path, const etls_hs_opts_t *o, const etls_hs
         return ETLS_ERR_IO;
     fprintf(f, "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>edgetls-bench hs %s</title>\n"
                "<style>body{font-family:sans-serif;margin:2em;max-width:60em}"
-               "pre{background:#f4f4f4;padding:1em}</style></head><body>\n", o->target);
+               "pre{background:#f4f4f4;padding:1em;white-space:pre-wrap;word-break:break-all}"
+               "</style></head><body>\n",
+            o->target);
     fprintf(f, "<h1>edgetls-bench hs: %s</h1>\n<pre>", o->target);
     etls_hs_report_text(f, o, r);
     fprintf(f, "</pre>\n<h2>Handshakes per second</h2>\n");

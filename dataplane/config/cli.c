@@ -103,9 +103,9 @@ enum {
 static const char *const global_flags[] = {
     "mode", "workers", "cpus", "alpn", "ciphers", "groups", "max-connections", "buffer-size",
     "max-header-size", "handshake-timeout", "idle-timeout", "shutdown-timeout", "uring-entries",
-    "log-level", "response-body", NULL,
+    "log-level", "response-body", "transport", NULL,
 };
-#define N_GLOBAL_FLAGS 15
+#define N_GLOBAL_FLAGS 16
 
 static void build_options(struct option *o)
 {
@@ -246,7 +246,7 @@ static int cli_finish(etls_config_t *c, cli_state_t *st, char *err, size_t errle
 int etls_config_from_args(etls_config_t *c, etls_cli_t *cli, int argc, char **argv, char *err,
                           size_t errlen)
 {
-    struct option opts[32];
+    struct option opts[40];
     build_options(opts);
     const char *shortopts = ":c:l:hV";
     memset(cli, 0, sizeof *cli);
@@ -267,12 +267,15 @@ int etls_config_from_args(etls_config_t *c, etls_cli_t *cli, int argc, char **ar
             if (pass == 1)
                 ETLS_GUARD(cli_apply(c, cli, &st, opt, optarg, err, errlen));
         }
-        if (optind < argc)
+        if (optind < argc && strcmp(argv[optind - 1], "--") != 0)
             return verr(c, 0, err, errlen, "unexpected argument '%s'", argv[optind]);
+        cli->rest = optind < argc ? optind : 0;
         if (pass == 0 && config)
             ETLS_GUARD(etls_config_load_file(c, config, err, errlen));
     }
     ETLS_GUARD(cli_finish(c, &st, err, errlen));
+    if (cli->rest && c->transport != ETLS_TRANSPORT_DPDK)
+        return verr(c, 0, err, errlen, "arguments after '--' are for the DPDK transport (--transport dpdk)");
     if (cli->help || cli->version)
         return 0;
     return etls_config_validate(c, err, errlen);
@@ -298,6 +301,8 @@ void etls_config_usage(FILE *f, const char *argv0)
             "      --handshake-timeout T --idle-timeout T --shutdown-timeout T  (e.g. 10s, 500ms)\n"
             "      --uring-entries N --log-level error|warn|info|debug --response-body TEXT\n"
             "      --check                validate the configuration and exit\n"
+            "      --transport io_uring|dpdk  (dpdk: edgetls [flags] --transport dpdk -- [EAL args]\n"
+            "                             [-- transport options]; see dataplane/dpdk/dpdk.h)\n"
             "  -h, --help  -V, --version\n"
             "Signals: SIGTERM/SIGINT graceful shutdown, SIGUSR1 prints per-worker stats.\n"
             "Exit status: 0 ok, 1 runtime failure, 2 bad configuration.\n",

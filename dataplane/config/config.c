@@ -322,6 +322,17 @@ static int k_mode(etls_config_t *c, pstate_t *ps, const char *key, char *val)
     return perr(ps, "%s: expected proxy, responder or echo, got '%s'", key, val);
 }
 
+static int k_transport(etls_config_t *c, pstate_t *ps, const char *key, char *val)
+{
+    if (!strcmp(val, "io_uring"))
+        c->transport = ETLS_TRANSPORT_IO_URING;
+    else if (!strcmp(val, "dpdk"))
+        c->transport = ETLS_TRANSPORT_DPDK;
+    else
+        return perr(ps, "%s: expected io_uring or dpdk, got '%s'", key, val);
+    return 0;
+}
+
 static int k_log_level(etls_config_t *c, pstate_t *ps, const char *key, char *val)
 {
     static const char *const names[] = {"error", "warn", "info", "debug"};
@@ -514,6 +525,7 @@ typedef struct key_def {
 
 static const key_def_t global_keys[] = {
     {"mode", k_mode, 0},
+    {"transport", k_transport, 0},
     {"log_level", k_log_level, 0},
     {"workers", k_workers, 0},
     {"cpus", k_cpus, 1},
@@ -728,7 +740,7 @@ void etls_config_defaults(etls_config_t *c)
     memset(c, 0, sizeof *c);
     c->mode = ETLS_MODE_RESPONDER;
     c->log_level = ETLS_LOG_INFO;
-    c->max_connections = 16384;
+    c->max_connections = 8192;
     c->buffer_size = 65536;
     c->max_header_size = 8192;
     c->handshake_timeout_ms = 10000;

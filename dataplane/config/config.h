@@ -50,6 +50,11 @@ typedef enum {
 } etls_mode_t;
 
 typedef enum {
+    ETLS_TRANSPORT_IO_URING = 0, /* kernel TCP sockets driven by io_uring (default) */
+    ETLS_TRANSPORT_DPDK = 1,     /* kernel bypass (dataplane/dpdk), when built with libdpdk */
+} etls_transport_t;
+
+typedef enum {
     ETLS_LOG_ERROR = 0,
     ETLS_LOG_WARN = 1,
     ETLS_LOG_INFO = 2,
@@ -85,6 +90,7 @@ typedef struct etls_config_backend {
 typedef struct etls_config {
     char source[ETLS_CONFIG_PATH_MAX]; /* configuration file name, "" when none */
     etls_mode_t mode;
+    etls_transport_t transport;
     etls_log_level_t log_level;
 
     size_t nlisteners;
@@ -141,6 +147,8 @@ typedef struct etls_cli {
     int help;    /* --help: print usage, exit 0 */
     int version; /* --version */
     int check;   /* --check: validate configuration and exit */
+    int rest;    /* index in argv of the first argument after "--" (DPDK EAL and transport
+                  * options), 0 when there is none */
 } etls_cli_t;
 
 /* Defaults, then --config FILE (when given), then every other flag overriding the file, then

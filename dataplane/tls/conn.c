@@ -26,7 +26,7 @@ void etls_tls_conn_wipe(etls_tls_conn_t *c)
 {
     if (c->env && c->env->batch)
         etls_batch_cancel(c->env->batch, &c->waiter);
-    free(c->hs.big);
+    etls_tls_hs_release(c);
     etls_aead_key_wipe(&c->rd.key);
     etls_aead_key_wipe(&c->wr.key);
     etls_wipe(c, sizeof *c);
@@ -123,10 +123,10 @@ static int buffer_fragment(etls_tls_conn_t *c, uint32_t len, const uint8_t **p, 
         *dst = c->msg_small;
     } else {
         ETLS_ENSURE(c->state < ST_ESTABLISHED, ALERT(UNEXPECTED_MESSAGE));
-        if (!c->hs.big)
-            c->hs.big = malloc(len);
-        ETLS_ENSURE(c->hs.big, ALERT(INTERNAL_ERROR));
-        *dst = c->hs.big;
+        if (!c->hs->big)
+            c->hs->big = malloc(len);
+        ETLS_ENSURE(c->hs->big, ALERT(INTERNAL_ERROR));
+        *dst = c->hs->big;
     }
     size_t take = len - c->msg_have < *n ? len - c->msg_have : *n;
     memcpy(*dst + c->msg_have, *p, take);
@@ -165,8 +165,8 @@ static int hs_input(etls_tls_conn_t *c, const uint8_t *p, size_t n, etls_tls_buf
             return 0;
         int rc = dispatch_msg(c, dst, n, out);
         if (dst != c->msg_small && c->state != ST_ESTABLISHED) {
-            free(c->hs.big);
-            c->hs.big = NULL;
+            free(c->hs->big);
+            c->hs->big = NULL;
         }
         ETLS_GUARD(rc);
     }
@@ -223,8 +223,8 @@ static int check_header(const etls_tls_conn_t *c, uint8_t type, size_t len)
 /* §4.2.10: 0-RTT we did not accept is skipped, bounded. */
 static int skip_early(etls_tls_conn_t *c, size_t len)
 {
-    ETLS_ENSURE(c->hs.early_data && c->hs.early_skip + len <= EARLY_SKIP_MAX, ALERT(BAD_RECORD_MAC));
-    c->hs.early_skip += (uint32_t)len;
+    ETLS_ENSURE(c->hs->early_data && c->hs->early_skip + len <= EARLY_SKIP_MAX, ALERT(BAD_RECORD_MAC));
+    c->hs->early_skip += (uint32_t)len;
     return 0;
 }
 
@@ -245,7 +245,7 @@ static int one_record(etls_tls_conn_t *c, const uint8_t *rec, size_t len, etls_t
     if (etls_aead_open(c->env->aead, &c->rd.key, nonce, rec, ETLS_TLS_RECORD_HEADER,
                        rec + ETLS_TLS_RECORD_HEADER, len, pt) != 0)
         return c->state == ST_CLIENT_FINISHED ? skip_early(c, len) : ALERT(BAD_RECORD_MAC);
-    c->hs.early_data = 0; /* the first record that opens ends the 0-RTT window */
+    c->hs->early_data = 0; /* the first record that opens ends the 0-RTT window */
     c->rd.seq++;
     int n = etls_tls_inner_type(pt, len - c->tag_len, &type);
     ETLS_GUARD(n);
@@ -381,7 +381,9 @@ int etls_tls_feed(etls_tls_conn_t *c, const uint8_t *in, size_t inlen, size_t *c
         return c->err;
     if (c->waiter.pending)
         return ETLS_ERR_IN_PROGRESS;
-    int rc = resume(c, out, app);
+    int rc = c->state < ST_ESTABLISHED && !c->hs ? etls_tls_hs_acquire(c) : 0;
+    if (rc == 0)
+        rc = resume(c, out, app);
     if (rc == 0)
         rc = read_records(c, in, inlen, consumed, out, app);
     if (rc == 0 || rc == ETLS_ERR_IN_PROGRESS) {

@@ -21,19 +21,19 @@ static uint8_t *stage(etls_tls_buf_t *out)
 
 static void hsw_begin(etls_tls_conn_t *c, int protect)
 {
-    c->hs.w.rec_start = NO_RECORD;
-    c->hs.w.rec_len = 0;
-    c->hs.w.protect = (uint8_t)protect;
+    c->hs->w.rec_start = NO_RECORD;
+    c->hs->w.rec_len = 0;
+    c->hs->w.protect = (uint8_t)protect;
 }
 
 static size_t hsw_max(const etls_tls_conn_t *c)
 {
-    return c->hs.w.protect ? c->send_max : ETLS_TLS_MAX_PLAINTEXT;
+    return c->hs->w.protect ? c->send_max : ETLS_TLS_MAX_PLAINTEXT;
 }
 
 static int hsw_close(etls_tls_conn_t *c, etls_tls_buf_t *out)
 {
-    etls_tls_hsw_t *w = &c->hs.w;
+    etls_tls_hsw_t *w = &c->hs->w;
     if (w->rec_start == NO_RECORD)
         return 0;
     uint8_t *rec = stage(out) + w->rec_start;
@@ -57,7 +57,7 @@ static int hsw_close(etls_tls_conn_t *c, etls_tls_buf_t *out)
  * caller checked the room for the whole flight (etls_tls_out_room). */
 static int hsw_put(etls_tls_conn_t *c, etls_tls_buf_t *out, const void *data, size_t n)
 {
-    etls_tls_hsw_t *w = &c->hs.w;
+    etls_tls_hsw_t *w = &c->hs->w;
     const uint8_t *p = data;
     etls_tls_transcript(c, p, n);
     while (n) {
@@ -90,8 +90,8 @@ static int hsw_msg(etls_tls_conn_t *c, etls_tls_buf_t *out, uint8_t type, const 
 static void stage_ccs(etls_tls_conn_t *c, etls_tls_buf_t *out)
 {
     static const uint8_t ccs[6] = {CT_CHANGE_CIPHER_SPEC, 3, 3, 0, 1, 1};
-    memcpy(stage(out) + c->hs.w.pos, ccs, sizeof ccs);
-    c->hs.w.pos += sizeof ccs;
+    memcpy(stage(out) + c->hs->w.pos, ccs, sizeof ccs);
+    c->hs->w.pos += sizeof ccs;
 }
 
 /* ServerHello / HelloRetryRequest common part (§4.1.3). */
@@ -99,8 +99,8 @@ static void hello_head(etls_tls_conn_t *c, etls_wr_t *m, const uint8_t *random)
 {
     etls_wr_u16(m, 0x0303);
     etls_wr_bytes(m, random, 32);
-    etls_wr_u8(m, c->hs.session_id_len);
-    etls_wr_bytes(m, c->hs.session_id, c->hs.session_id_len);
+    etls_wr_u8(m, c->hs->session_id_len);
+    etls_wr_bytes(m, c->hs->session_id, c->hs->session_id_len);
     etls_wr_u16(m, c->suite);
     etls_wr_u8(m, 0);
     /* extensions follow: supported_versions first, its content is fixed */
@@ -124,14 +124,14 @@ int etls_tls_write_hrr(etls_tls_conn_t *c, etls_tls_buf_t *out, uint16_t group,
     etls_wr_u16(&m, (uint16_t)(2 + cookie_len));
     etls_wr_u16(&m, (uint16_t)cookie_len);
     etls_wr_bytes(&m, cookie, cookie_len);
-    c->hs.w.pos = 0;
+    c->hs->w.pos = 0;
     hsw_begin(c, 0);
     ETLS_GUARD(hsw_msg(c, out, HT_SERVER_HELLO, &m));
     ETLS_GUARD(hsw_close(c, out));
-    if (c->hs.send_ccs)
+    if (c->hs->send_ccs)
         stage_ccs(c, out);
-    out->len += c->hs.w.pos;
-    c->hs.w.pos = 0;
+    out->len += c->hs->w.pos;
+    c->hs->w.pos = 0;
     return 0;
 }
 
@@ -142,7 +142,7 @@ static int write_server_hello(etls_tls_conn_t *c, etls_tls_buf_t *out)
     size_t share_len = c->group == ETLS_TLS_GROUP_X25519 ? 32 : ETLS_P256_POINT_LEN;
     ETLS_GUARD(etls_rand_bytes(c->env->rng, random, sizeof random));
     hello_head(c, &m, random);
-    etls_wr_u16(&m, (uint16_t)(6 + 8 + share_len + (c->hs.psk_ok ? 6 : 0)));
+    etls_wr_u16(&m, (uint16_t)(6 + 8 + share_len + (c->hs->psk_ok ? 6 : 0)));
     etls_wr_u16(&m, EXT_SUPPORTED_VERSIONS); /* §4.2.1: selected_version */
     etls_wr_u16(&m, 2);
     etls_wr_u16(&m, ETLS_TLS_VERSION_13);
@@ -150,8 +150,8 @@ static int write_server_hello(etls_tls_conn_t *c, etls_tls_buf_t *out)
     etls_wr_u16(&m, (uint16_t)(4 + share_len));
     etls_wr_u16(&m, c->group);
     etls_wr_u16(&m, (uint16_t)share_len);
-    etls_wr_bytes(&m, c->hs.my_share, share_len);
-    if (c->hs.psk_ok) { /* §4.2.11: selected_identity, always the first */
+    etls_wr_bytes(&m, c->hs->my_share, share_len);
+    if (c->hs->psk_ok) { /* §4.2.11: selected_identity, always the first */
         etls_wr_u16(&m, EXT_PRE_SHARED_KEY);
         etls_wr_u16(&m, 2);
         etls_wr_u16(&m, 0);
@@ -172,14 +172,14 @@ static int write_encrypted_extensions(etls_tls_conn_t *c, etls_tls_buf_t *out)
         etls_wr_u16(&e, (uint16_t)(l + 1));
         etls_wr_bytes(&e, c->ctx->alpn + c->alpn, l + 1u);
     }
-    if (c->hs.sni_used) { /* RFC 6066 §3: empty server_name when the name was used */
+    if (c->hs->sni_used) { /* RFC 6066 §3: empty server_name when the name was used */
         etls_wr_u16(&e, EXT_SERVER_NAME);
         etls_wr_u16(&e, 0);
     }
-    if (c->hs.peer_limit) { /* RFC 8449 §4: our limit, only when the client offered one */
+    if (c->hs->peer_limit) { /* RFC 8449 §4: our limit, only when the client offered one */
         etls_wr_u16(&e, EXT_RECORD_SIZE_LIMIT);
         etls_wr_u16(&e, 2);
-        etls_wr_u16(&e, c->ctx->record_size_limit);
+        etls_wr_u16(&e, (uint16_t)(c->recv_max + 1));
     }
     etls_wr_u16(&m, (uint16_t)e.len);
     m.len += e.len;
@@ -212,10 +212,10 @@ static int write_certificate(etls_tls_conn_t *c, etls_tls_buf_t *out)
 static size_t cv_content(etls_tls_conn_t *c)
 {
     static const char label[] = "TLS 1.3, server CertificateVerify";
-    uint8_t *p = c->hs.cv_msg;
+    uint8_t *p = c->hs->cv_msg;
     memset(p, 0x20, 64);
     memcpy(p + 64, label, sizeof label); /* includes the separating zero byte */
-    etls_hash_peek(&c->hs.transcript, p + 64 + sizeof label);
+    etls_hash_peek(&c->hs->transcript, p + 64 + sizeof label);
     return 64 + sizeof label + etls_hash_len(c->hash);
 }
 
@@ -226,48 +226,48 @@ int etls_tls_flight_hello(etls_tls_conn_t *c, etls_tls_buf_t *out)
     uint8_t th[ETLS_HASH_MAX_LEN], server_hs[ETLS_HASH_MAX_LEN];
     size_t shared_len = c->group == ETLS_TLS_GROUP_X25519 ? 32 : ETLS_P256_SHARED_LEN;
     ETLS_ENSURE(out->cap - out->len >= etls_tls_out_room(c), ETLS_ERR_LIMIT);
-    c->hs.w.pos = 0;
+    c->hs->w.pos = 0;
     hsw_begin(c, 0);
     ETLS_GUARD(write_server_hello(c, out));
     ETLS_GUARD(hsw_close(c, out));
-    if (c->hs.send_ccs && !c->hs.hrr_sent)
+    if (c->hs->send_ccs && !c->hs->hrr_sent)
         stage_ccs(c, out);
-    etls_hash_peek(&c->hs.transcript, th);
-    etls_tls13_ks_init(&c->hs.ks, c->hash, c->hs.psk_ok ? c->hs.psk : NULL,
-                       c->hs.psk_ok ? etls_hash_len(c->hash) : 0);
-    etls_wipe(c->hs.psk, sizeof c->hs.psk);
-    int rc = etls_tls13_ks_handshake(&c->hs.ks, c->hs.shared, shared_len, th, c->hs.client_hs,
+    etls_hash_peek(&c->hs->transcript, th);
+    etls_tls13_ks_init(&c->hs->ks, c->hash, c->hs->psk_ok ? c->hs->psk : NULL,
+                       c->hs->psk_ok ? etls_hash_len(c->hash) : 0);
+    etls_wipe(c->hs->psk, sizeof c->hs->psk);
+    int rc = etls_tls13_ks_handshake(&c->hs->ks, c->hs->shared, shared_len, th, c->hs->client_hs,
                                      server_hs);
-    etls_wipe(c->hs.shared, sizeof c->hs.shared);
+    etls_wipe(c->hs->shared, sizeof c->hs->shared);
     if (rc == 0)
         rc = etls_tls_dir_set(c, &c->wr, server_hs);
     if (rc == 0)
-        rc = etls_tls_dir_set(c, &c->rd, c->hs.client_hs);
+        rc = etls_tls_dir_set(c, &c->rd, c->hs->client_hs);
     etls_wipe(server_hs, sizeof server_hs);
     ETLS_ENSURE(rc == 0, ALERT(INTERNAL_ERROR));
     hsw_begin(c, 1);
     ETLS_GUARD(write_encrypted_extensions(c, out));
-    if (c->hs.psk_ok) /* §2.2: a resumed handshake authenticates with the PSK, no certificate */
+    if (c->hs->psk_ok) /* §2.2: a resumed handshake authenticates with the PSK, no certificate */
         return etls_tls_flight_finish(c, out);
     ETLS_GUARD(write_certificate(c, out));
     size_t n = cv_content(c);
-    c->hs.sig_len = sizeof c->hs.sig;
+    c->hs->sig_len = sizeof c->hs->sig;
     c->state = ST_SIGN;
     if (c->env->batch) {
-        etls_batch_sign_op_t *op = etls_batch_sign(c->env->batch, &c->waiter, &c->hs.sign_status);
+        etls_batch_sign_op_t *op = etls_batch_sign(c->env->batch, &c->waiter, &c->hs->sign_status);
         op->key = c->cert->key;
         op->scheme = c->sig_scheme;
-        op->msg = c->hs.cv_msg;
+        op->msg = c->hs->cv_msg;
         op->msg_len = n;
-        op->sig = c->hs.sig;
-        op->sig_cap = sizeof c->hs.sig;
-        op->sig_len = &c->hs.sig_len;
-        c->hs.out_buf = out->base;
-        c->hs.out_len = out->len;
+        op->sig = c->hs->sig;
+        op->sig_cap = sizeof c->hs->sig;
+        op->sig_len = &c->hs->sig_len;
+        c->hs->out_buf = out->base;
+        c->hs->out_len = out->len;
         return ETLS_ERR_IN_PROGRESS;
     }
-    c->hs.sign_status = etls_pkey_sign(c->cert->key, c->sig_scheme, c->hs.cv_msg, n, c->hs.sig,
-                                       &c->hs.sig_len);
+    c->hs->sign_status = etls_pkey_sign(c->cert->key, c->sig_scheme, c->hs->cv_msg, n, c->hs->sig,
+                                       &c->hs->sig_len);
     return etls_tls_flight_finish(c, out);
 }
 
@@ -276,8 +276,8 @@ static int write_cert_verify(etls_tls_conn_t *c, etls_tls_buf_t *out)
     uint8_t buf[4 + ETLS_SIG_MAX_LEN];
     etls_wr_t m = {buf, 0, sizeof buf, 0};
     etls_wr_u16(&m, c->sig_scheme);
-    etls_wr_u16(&m, (uint16_t)c->hs.sig_len);
-    etls_wr_bytes(&m, c->hs.sig, c->hs.sig_len);
+    etls_wr_u16(&m, (uint16_t)c->hs->sig_len);
+    etls_wr_bytes(&m, c->hs->sig, c->hs->sig_len);
     return hsw_msg(c, out, HT_CERTIFICATE_VERIFY, &m);
 }
 
@@ -286,7 +286,7 @@ static int write_finished(etls_tls_conn_t *c, etls_tls_buf_t *out)
 {
     uint8_t th[ETLS_HASH_MAX_LEN], vd[ETLS_HASH_MAX_LEN];
     etls_wr_t m = {vd, etls_hash_len(c->hash), sizeof vd, 0};
-    etls_hash_peek(&c->hs.transcript, th);
+    etls_hash_peek(&c->hs->transcript, th);
     ETLS_ENSURE(etls_tls13_finished(c->hash, c->wr.secret, th, vd) == 0, ALERT(INTERNAL_ERROR));
     int rc = hsw_msg(c, out, HT_FINISHED, &m);
     etls_wipe(vd, sizeof vd);
@@ -299,27 +299,27 @@ static int write_finished(etls_tls_conn_t *c, etls_tls_buf_t *out)
 int etls_tls_flight_finish(etls_tls_conn_t *c, etls_tls_buf_t *out)
 {
     uint8_t th[ETLS_HASH_MAX_LEN], server_ap[ETLS_HASH_MAX_LEN];
-    if (!c->hs.psk_ok) {
-        ETLS_ENSURE(c->hs.sign_status == 0, ALERT(INTERNAL_ERROR));
-        ETLS_ENSURE(c->env->batch == NULL || (out->base == c->hs.out_buf && out->len == c->hs.out_len),
+    if (!c->hs->psk_ok) {
+        ETLS_ENSURE(c->hs->sign_status == 0, ALERT(INTERNAL_ERROR));
+        ETLS_ENSURE(c->env->batch == NULL || (out->base == c->hs->out_buf && out->len == c->hs->out_len),
                     ETLS_ERR_INVALID);
         ETLS_GUARD(write_cert_verify(c, out));
     }
     ETLS_GUARD(write_finished(c, out));
     ETLS_GUARD(hsw_close(c, out));
-    etls_hash_peek(&c->hs.transcript, th);
-    int rc = etls_tls13_ks_master(&c->hs.ks, th, c->hs.client_ap, server_ap, NULL);
+    etls_hash_peek(&c->hs->transcript, th);
+    int rc = etls_tls13_ks_master(&c->hs->ks, th, c->hs->client_ap, server_ap, NULL);
     if (rc == 0)
-        rc = etls_tls13_finished(c->hash, c->hs.client_hs, th, c->hs.expect_fin);
+        rc = etls_tls13_finished(c->hash, c->hs->client_hs, th, c->hs->expect_fin);
     if (rc == 0)
         rc = etls_tls_dir_set(c, &c->wr, server_ap);
     etls_wipe(server_ap, sizeof server_ap);
     if (!c->ctx->n_ticket_keys) /* else kept for the resumption master secret */
-        etls_tls13_ks_wipe(&c->hs.ks);
-    etls_wipe(c->hs.client_hs, sizeof c->hs.client_hs);
+        etls_tls13_ks_wipe(&c->hs->ks);
+    etls_wipe(c->hs->client_hs, sizeof c->hs->client_hs);
     ETLS_ENSURE(rc == 0, ALERT(INTERNAL_ERROR));
-    out->len += c->hs.w.pos;
-    c->hs.w.pos = 0;
+    out->len += c->hs->w.pos;
+    c->hs->w.pos = 0;
     c->state = ST_CLIENT_FINISHED;
     return 0;
 }

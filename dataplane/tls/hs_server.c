@@ -156,7 +156,7 @@ static int select_cert(etls_tls_conn_t *c, const etls_ch_t *ch)
                                    ch->n_sigalgs, &by_name);
     ETLS_ENSURE(c->cert, ALERT(HANDSHAKE_FAILURE));
     c->sig_scheme = c->cert->scheme;
-    c->hs.sni_used = (uint8_t)by_name;
+    c->hs->sni_used = (uint8_t)by_name;
     return 0;
 }
 
@@ -217,15 +217,15 @@ static int send_hrr(etls_tls_conn_t *c, const uint8_t *hdr, const uint8_t *body,
     uint8_t h1[ETLS_HASH_MAX_LEN], cookie[COOKIE_MAX];
     size_t hl = etls_hash_len(c->hash);
     uint8_t mh[4] = {HT_MESSAGE_HASH, 0, 0, (uint8_t)hl};
-    etls_hash_init(&c->hs.transcript, c->hash);
+    etls_hash_init(&c->hs->transcript, c->hash);
     etls_tls_transcript(c, hdr, 4);
     etls_tls_transcript(c, body, len);
-    etls_hash_final(&c->hs.transcript, h1);
+    etls_hash_final(&c->hs->transcript, h1);
     size_t cl = make_cookie(c, h1, cookie);
-    etls_hash_init(&c->hs.transcript, c->hash);
+    etls_hash_init(&c->hs->transcript, c->hash);
     etls_tls_transcript(c, mh, 4);
     etls_tls_transcript(c, h1, hl);
-    c->hs.hrr_sent = 1;
+    c->hs->hrr_sent = 1;
     c->state = ST_CLIENT_HELLO2;
     return etls_tls_write_hrr(c, out, c->group, cookie, cl);
 }
@@ -249,7 +249,7 @@ static int check_binder(const etls_tls_conn_t *c, const etls_ch_t *ch, const uin
     etls_hash_ctx_t h;
     etls_tls13_ks_t ks;
     if (c->state == ST_CLIENT_HELLO2)
-        h = c->hs.transcript; /* message_hash(ClientHello1) || HelloRetryRequest */
+        h = c->hs->transcript; /* message_hash(ClientHello1) || HelloRetryRequest */
     else
         etls_hash_init(&h, c->hash);
     etls_hash_update(&h, hdr, 4);
@@ -276,7 +276,7 @@ static int try_psk(etls_tls_conn_t *c, const etls_ch_t *ch, const uint8_t *hdr)
     etls_aead_alg_t aead;
     etls_hash_alg_t hash;
     uint8_t sh[8];
-    c->hs.psk_ok = 0;
+    c->hs->psk_ok = 0;
     if (!c->ctx->n_ticket_keys || !ch->has_psk || !(ch->psk_modes & 2))
         return 0;
     if (etls_tls_ticket_open(c->ctx, ch->psk_id, ch->psk_id_len, &t) != 0)
@@ -288,8 +288,8 @@ static int try_psk(etls_tls_conn_t *c, const etls_ch_t *ch, const uint8_t *hdr)
              now >= t.issued_ms && now - t.issued_ms <= (uint64_t)c->ctx->ticket_lifetime * 1000;
     int rc = ok ? check_binder(c, ch, hdr, &t) : 0;
     if (ok && rc == 0) {
-        c->hs.psk_ok = 1;
-        memcpy(c->hs.psk, t.psk, t.psk_len);
+        c->hs->psk_ok = 1;
+        memcpy(c->hs->psk, t.psk, t.psk_len);
     }
     etls_wipe(&t, sizeof t);
     return rc;
@@ -309,13 +309,13 @@ int etls_tls_send_ticket(etls_tls_conn_t *c, const uint8_t *hdr, const uint8_t *
         return 0;
     etls_tls_transcript(c, hdr, 4);
     etls_tls_transcript(c, body, len);
-    etls_hash_peek(&c->hs.transcript, th);
+    etls_hash_peek(&c->hs->transcript, th);
     memset(&t, 0, sizeof t);
     t.suite = c->suite;
     t.issued_ms = etls_tls_now_ms(c->ctx);
     t.psk_len = (uint8_t)hl;
     sni_hash(c, t.sni_hash);
-    int rc = etls_tls13_ks_resumption(&c->hs.ks, th, res);
+    int rc = etls_tls13_ks_resumption(&c->hs->ks, th, res);
     if (rc == 0)
         rc = etls_tls13_expand_label(c->hash, res, "resumption", nonce, 1, t.psk, hl);
     if (rc == 0)
@@ -349,37 +349,37 @@ static int start_key_exchange(etls_tls_conn_t *c, etls_tls_buf_t *out)
 {
     etls_batch_t *b = c->env->batch;
     c->state = ST_KEY_EXCHANGE;
-    c->hs.kx_status[0] = c->hs.kx_status[1] = 0;
+    c->hs->kx_status[0] = c->hs->kx_status[1] = 0;
     if (c->group == ETLS_TLS_GROUP_X25519) {
-        ETLS_GUARD(etls_rand_bytes(c->env->rng, c->hs.my_sk, 32));
+        ETLS_GUARD(etls_rand_bytes(c->env->rng, c->hs->my_sk, 32));
         if (!b) {
-            etls_x25519_public(c->hs.my_share, c->hs.my_sk);
-            c->hs.kx_status[1] = etls_x25519_shared(c->hs.shared, c->hs.my_sk, c->hs.peer_share);
+            etls_x25519_public(c->hs->my_share, c->hs->my_sk);
+            c->hs->kx_status[1] = etls_x25519_shared(c->hs->shared, c->hs->my_sk, c->hs->peer_share);
             return etls_tls_handshake_resume(c, out);
         }
-        etls_x25519_op_t *gen = etls_batch_x25519(b, &c->waiter, &c->hs.kx_status[0]);
-        gen->sk = c->hs.my_sk;
-        gen->out = c->hs.my_share;
-        etls_x25519_op_t *dh = etls_batch_x25519(b, &c->waiter, &c->hs.kx_status[1]);
-        dh->sk = c->hs.my_sk;
-        dh->peer = c->hs.peer_share;
-        dh->out = c->hs.shared;
+        etls_x25519_op_t *gen = etls_batch_x25519(b, &c->waiter, &c->hs->kx_status[0]);
+        gen->sk = c->hs->my_sk;
+        gen->out = c->hs->my_share;
+        etls_x25519_op_t *dh = etls_batch_x25519(b, &c->waiter, &c->hs->kx_status[1]);
+        dh->sk = c->hs->my_sk;
+        dh->peer = c->hs->peer_share;
+        dh->out = c->hs->shared;
         return ETLS_ERR_IN_PROGRESS;
     }
     if (!b) {
         etls_p256_key_t k;
-        c->hs.kx_status[0] = etls_p256_keygen(&k, c->hs.my_share);
-        if (c->hs.kx_status[0] == 0)
-            c->hs.kx_status[1] = etls_p256_shared_len(&k, c->hs.peer_share, c->hs.peer_share_len,
-                                                      c->hs.shared);
+        c->hs->kx_status[0] = etls_p256_keygen(&k, c->hs->my_share);
+        if (c->hs->kx_status[0] == 0)
+            c->hs->kx_status[1] = etls_p256_shared_len(&k, c->hs->peer_share, c->hs->peer_share_len,
+                                                      c->hs->shared);
         etls_p256_key_wipe(&k);
         return etls_tls_handshake_resume(c, out);
     }
-    etls_batch_p256_op_t *op = etls_batch_p256(b, &c->waiter, &c->hs.kx_status[0]);
-    op->peer = c->hs.peer_share;
-    op->peer_len = c->hs.peer_share_len;
-    op->pub = c->hs.my_share;
-    op->shared = c->hs.shared;
+    etls_batch_p256_op_t *op = etls_batch_p256(b, &c->waiter, &c->hs->kx_status[0]);
+    op->peer = c->hs->peer_share;
+    op->peer_len = c->hs->peer_share_len;
+    op->pub = c->hs->my_share;
+    op->shared = c->hs->shared;
     return ETLS_ERR_IN_PROGRESS;
 }
 
@@ -388,11 +388,11 @@ int etls_tls_handshake_resume(etls_tls_conn_t *c, etls_tls_buf_t *out)
     if (c->state == ST_SIGN)
         return etls_tls_flight_finish(c, out);
     ETLS_ENSURE(c->state == ST_KEY_EXCHANGE, ETLS_ERR_INVALID);
-    etls_wipe(c->hs.my_sk, sizeof c->hs.my_sk);
+    etls_wipe(c->hs->my_sk, sizeof c->hs->my_sk);
     for (int i = 0; i < 2; i++) {
         /* RFC 8446 §7.4.2 (all-zero X25519 result) and §4.2.8.2 (invalid point). */
-        ETLS_ENSURE(c->hs.kx_status[i] != ETLS_ERR_INVALID, ALERT(ILLEGAL_PARAMETER));
-        ETLS_ENSURE(c->hs.kx_status[i] == 0, ALERT(INTERNAL_ERROR));
+        ETLS_ENSURE(c->hs->kx_status[i] != ETLS_ERR_INVALID, ALERT(ILLEGAL_PARAMETER));
+        ETLS_ENSURE(c->hs->kx_status[i] == 0, ALERT(INTERNAL_ERROR));
     }
     return etls_tls_flight_hello(c, out);
 }
@@ -427,25 +427,26 @@ static int on_client_hello(etls_tls_conn_t *c, const uint8_t *hdr, const uint8_t
     int share;
     ETLS_GUARD(etls_tls_parse_client_hello(body, len, &ch));
     ETLS_GUARD(negotiate(c, &ch, &share));
-    c->hs.session_id_len = ch.session_id_len;
-    memcpy(c->hs.session_id, ch.session_id, ch.session_id_len);
-    c->hs.send_ccs = ch.session_id_len > 0; /* §D.4 middlebox compatibility mode */
-    c->hs.early_data = ch.early_data;
-    c->hs.peer_limit = ch.record_size_limit;
+    c->hs->session_id_len = ch.session_id_len;
+    memcpy(c->hs->session_id, ch.session_id, ch.session_id_len);
+    c->hs->send_ccs = ch.session_id_len > 0; /* §D.4 middlebox compatibility mode */
+    c->hs->early_data = ch.early_data;
+    c->hs->peer_limit = ch.record_size_limit;
     if (ch.record_size_limit) { /* RFC 8449 §4: the limit counts the inner content type */
         size_t lim = (size_t)ch.record_size_limit - 1;
         c->send_max = (uint16_t)(lim < ETLS_TLS_MAX_PLAINTEXT ? lim : ETLS_TLS_MAX_PLAINTEXT);
-        c->recv_max = (uint16_t)(c->ctx->record_size_limit - 1);
+        uint16_t ours = c->ctx->record_size_limit; /* a field the loader sets: clamp it */
+        c->recv_max = (uint16_t)(ours >= 64 && ours <= ETLS_TLS_MAX_PLAINTEXT + 1 ? ours - 1 : ETLS_TLS_MAX_PLAINTEXT);
     }
     if (share < 0)
         return send_hrr(c, hdr, body, len, out);
     ETLS_GUARD(try_psk(c, &ch, hdr));
     if (c->state == ST_CLIENT_HELLO)
-        etls_hash_init(&c->hs.transcript, c->hash);
+        etls_hash_init(&c->hs->transcript, c->hash);
     etls_tls_transcript(c, hdr, 4);
     etls_tls_transcript(c, body, len);
-    c->hs.peer_share_len = ch.shares[share].len;
-    memcpy(c->hs.peer_share, ch.shares[share].key, ch.shares[share].len);
+    c->hs->peer_share_len = ch.shares[share].len;
+    memcpy(c->hs->peer_share, ch.shares[share].key, ch.shares[share].len);
     return start_key_exchange(c, out);
 }
 
@@ -454,12 +455,11 @@ static int on_client_hello(etls_tls_conn_t *c, const uint8_t *hdr, const uint8_t
 static int on_finished(etls_tls_conn_t *c, const uint8_t *hdr, const uint8_t *body, size_t len,
                        etls_tls_buf_t *out)
 {
-    ETLS_ENSURE(etls_ct_memeq(body, c->hs.expect_fin, len), ALERT(DECRYPT_ERROR));
+    ETLS_ENSURE(etls_ct_memeq(body, c->hs->expect_fin, len), ALERT(DECRYPT_ERROR));
     ETLS_GUARD(etls_tls_send_ticket(c, hdr, body, len, out));
-    ETLS_GUARD(etls_tls_dir_set(c, &c->rd, c->hs.client_ap));
-    c->resumed = c->hs.psk_ok;
-    free(c->hs.big);
-    etls_wipe(&c->hs, sizeof c->hs);
+    ETLS_GUARD(etls_tls_dir_set(c, &c->rd, c->hs->client_ap));
+    c->resumed = c->hs->psk_ok;
+    etls_tls_hs_release(c); /* an idle connection keeps only etls_tls_conn_t */
     c->state = ST_ESTABLISHED;
     return 0;
 }

@@ -111,9 +111,6 @@ int etls_tls_fail(etls_tls_conn_t *c, etls_tls_buf_t *out, int err)
         if (out && etls_tls_write_record(c, out, CT_ALERT, alert, 2) != 0)
             c->alert_sent = -1;
     }
-    etls_tls13_ks_wipe(&c->hs.ks);
-    etls_wipe(c->hs.client_hs, sizeof c->hs.client_hs);
-    etls_wipe(c->hs.my_sk, sizeof c->hs.my_sk);
-    etls_wipe(c->hs.shared, sizeof c->hs.shared);
+    etls_tls_hs_release(c);
     return err;
 }

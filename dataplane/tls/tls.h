@@ -10,7 +10,8 @@
  *   etls_tls_server_ctx_t  shared, read-mostly configuration: suites, groups, ALPN, certificates.
  *                          Built by the config loader (allocates), then read concurrently by
  *                          all workers; must outlive every connection that uses it.
- *   etls_tls_env_t         per worker: RNG, AEAD engine, crypto batch. Caller-owned.
+ *   etls_tls_env_t         per worker: RNG, AEAD engine, crypto batch, handshake-state pool.
+ *                          Caller-owned.
  *   etls_tls_conn_t        per connection, caller-allocated (sizeof is fixed; pools work;
  *                          _Alignof is 64 because of the AEAD keys: use aligned_alloc),
  *                          etls_tls_conn_init / etls_tls_conn_wipe. Holds protocol state and
@@ -157,6 +158,9 @@ typedef struct etls_tls_cert {
     size_t cert_msg_len; /* encoded Certificate handshake body length, precomputed */
 } etls_tls_cert_t;
 
+/* Fields after etls_tls_server_ctx_init that the loader may set directly: client_order,
+ * record_size_limit, pad_to, max_hs_msg, ticket_lifetime, now_ms/now_arg. Everything else goes
+ * through the functions below. */
 typedef struct etls_tls_server_ctx {
     uint16_t suites[ETLS_TLS_MAX_SUITES]; /* enabled suites, server preference order */
     size_t n_suites;
@@ -230,10 +234,20 @@ const etls_tls_cert_t *etls_tls_server_ctx_select_cert(const etls_tls_server_ctx
 
 /* ---- per worker -------------------------------------------------------------------------- */
 
+/* Handshake states are large (sizeof(etls_tls_hs_t), ~1.4 KiB) and needed only while a
+ * handshake runs, so connections borrow them from a per-worker pool: n are allocated up front;
+ * beyond that the engine mallocs extra ones (freed when returned), so a full pool slows
+ * nothing down but memory. Not thread-safe: one per worker. */
+typedef struct etls_tls_hs_pool etls_tls_hs_pool_t;
+etls_tls_hs_pool_t *etls_tls_hs_pool_new(size_t n);
+void etls_tls_hs_pool_free(etls_tls_hs_pool_t *p); /* every state must have been returned */
+size_t etls_tls_hs_pool_in_use(const etls_tls_hs_pool_t *p);
+
 typedef struct etls_tls_env {
     etls_rand_t *rng;         /* server randoms, ephemeral keys */
     etls_aead_engine_t *aead; /* record protection */
     etls_batch_t *batch;      /* NULL: all crypto inline (never ETLS_ERR_IN_PROGRESS) */
+    etls_tls_hs_pool_t *hs_pool; /* NULL: each handshake mallocs its state */
 } etls_tls_env_t;
 
 /* ---- per connection ---------------------------------------------------------------------- */
@@ -343,7 +357,8 @@ typedef struct etls_tls_conn {
     size_t seal_base;
     size_t seal_bytes;
     int seal_status[ETLS_TLS_MAX_PARKED];
-    etls_tls_hs_t hs;         /* handshake-only; wiped when the handshake completes */
+    etls_tls_hs_t *hs;        /* handshake-only state, borrowed from env->hs_pool (or malloc)
+                               * from the first record until the handshake ends */
 } etls_tls_conn_t;
 
 /* Prepares c for a new server-side connection. ctx and env must outlive c. Returns 0. */

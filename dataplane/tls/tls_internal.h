@@ -243,7 +243,10 @@ int etls_tls_inner_type(const uint8_t *pt, size_t len, uint8_t *type);
 /* Records a fatal error: appends the alert (if there is room) and makes the error sticky. */
 int etls_tls_fail(etls_tls_conn_t *c, etls_tls_buf_t *out, int err);
 
-/* ---- handshake (hs_server.c, flight.c) ---------------------------------------------------- */
+/* ---- handshake (hs_server.c, flight.c, hs_pool.c) ------------------------------------------- */
+/* Borrows the handshake state (from env->hs_pool, else malloc) / wipes and returns it. */
+int etls_tls_hs_acquire(etls_tls_conn_t *c);
+void etls_tls_hs_release(etls_tls_conn_t *c);
 /* Checks a handshake message header against the state table before its body is buffered:
  * unexpected type -> unexpected_message, bad or excessive length -> an alert. */
 int etls_tls_handshake_check(const etls_tls_conn_t *c, uint8_t type, uint32_t len);
@@ -266,7 +269,7 @@ int etls_tls_write_hrr(etls_tls_conn_t *c, etls_tls_buf_t *out, uint16_t group,
 /* Adds a handshake message to the transcript. */
 static inline void etls_tls_transcript(etls_tls_conn_t *c, const void *p, size_t n)
 {
-    etls_hash_update(&c->hs.transcript, p, n);
+    etls_hash_update(&c->hs->transcript, p, n);
 }
 
 /* ticket.c: the resumption state a ticket carries. */

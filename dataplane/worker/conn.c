@@ -162,7 +162,8 @@ static int tls_in(etls_worker_t *w, wk_conn_t *c, int resume)
         if (!c->app_sending)
             compact(&c->app, &c->app_off, ETLS_TLS_MAX_CIPHERTEXT);
         if (!c->send_busy)
-            compact(&c->out, &c->out_off, c->hs_done ? ETLS_TLS_MAX_SEALED : etls_tls_out_room(&c->tc));
+            compact(&c->out, &c->out_off,
+                    c->hs_done || !c->tls ? ETLS_TLS_MAX_SEALED : etls_tls_out_room(&c->tc));
     }
     size_t used = 0, out0 = c->out.len, app0 = c->app.len;
     int rc = c->tls ? etls_tls_feed(&c->tc, c->rx.base + c->rx_off, avail, &used, &c->out, &c->app)

@@ -101,6 +101,7 @@ struct etls_worker {
     uint32_t *held_len;  /* per provided buffer: bytes received into it */
     int lfd[ETLS_CONFIG_MAX_LISTENERS];
     uint8_t accept_armed[ETLS_CONFIG_MAX_LISTENERS];
+    uint64_t accept_retry_at[ETLS_CONFIG_MAX_LISTENERS]; /* back-off after EMFILE/ENFILE */
     size_t nlisteners;
 
     /* connection table: slots with generations; conns are allocated on first use and kept */
@@ -117,6 +118,7 @@ struct etls_worker {
     etls_rand_t rng;
     etls_aead_engine_t *aead;
     etls_batch_t *batch;
+    etls_tls_hs_pool_t *hs_pool;
     etls_tls_env_t env;
 
     int stopping;

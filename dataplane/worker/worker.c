@@ -269,8 +269,13 @@ static void on_accept(etls_worker_t *w, unsigned l, struct io_uring_cqe *cqe)
 {
     if (!(cqe->flags & IORING_CQE_F_MORE))
         w->accept_armed[l] = 0; /* re-armed by the loop */
-    if (cqe->res < 0)
-        return; /* EMFILE, ECONNABORTED...: the listener stays; try again */
+    if (cqe->res < 0) {
+        /* Out of descriptors: retrying at once would spin; wait a little (the listener
+         * keeps queueing connections meanwhile). Other errors: re-arm next iteration. */
+        if (cqe->res == -EMFILE || cqe->res == -ENFILE || cqe->res == -ENOMEM)
+            w->accept_retry_at[l] = w->now_ms + 100;
+        return;
+    }
     int fd = cqe->res;
     if (w->stopping) {
         close(fd);
@@ -376,7 +381,7 @@ static unsigned reap(etls_worker_t *w)
 static void arm_accepts(etls_worker_t *w)
 {
     for (size_t l = 0; l < w->nlisteners; l++) {
-        if (w->accept_armed[l] || w->lfd[l] < 0)
+        if (w->accept_armed[l] || w->lfd[l] < 0 || w->now_ms < w->accept_retry_at[l])
             continue;
         struct io_uring_sqe *sqe = etls_io_sqe(&w->ring);
         io_uring_prep_multishot_accept(sqe, w->lfd[l], NULL, NULL, SOCK_CLOEXEC);
@@ -458,10 +463,20 @@ static void loop(etls_worker_t *w)
         if (!w->stopping)
             arm_accepts(w);
         etls_io_bufs_commit(&w->bufs);
+        /* Work left for the next iteration (parked crypto queued, connections to pump): submit
+         * and collect whatever completed without sleeping. Otherwise sleep until a completion
+         * or 100 ms (timers and the stop flag are checked at least that often). With
+         * IORING_SETUP_DEFER_TASKRUN completions are only produced inside a GETEVENTS enter,
+         * which both calls make. */
         int busy = w->dirty || (w->batch && etls_batch_queued(w->batch));
-        struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = busy ? 0 : 100 * 1000000L};
-        struct io_uring_cqe *cqe;
-        int rc = io_uring_submit_and_wait_timeout(&w->ring, &cqe, busy ? 0 : 1, &ts, NULL);
+        int rc;
+        if (busy) {
+            rc = io_uring_submit_and_get_events(&w->ring);
+        } else {
+            struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = 100 * 1000000L};
+            struct io_uring_cqe *cqe;
+            rc = io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, &ts, NULL);
+        }
         if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN) {
             fprintf(stderr, "edgetls: worker %u: io_uring_enter: %s\n", w->index, strerror(-rc));
             break;
@@ -491,9 +506,17 @@ static int setup_crypto(etls_worker_t *w)
         snprintf(w->err, sizeof w->err, "worker %u: cannot allocate the crypto batch", w->index);
         return ETLS_ERR_NOMEM;
     }
+    /* Handshake states are borrowed only while a handshake runs: a pool sized for the
+     * handshakes a worker has in flight at once (more are malloc'ed by the engine). */
+    w->hs_pool = etls_tls_hs_pool_new(w->cfg->max_connections < 1024 ? w->cfg->max_connections : 1024);
+    if (!w->hs_pool) {
+        snprintf(w->err, sizeof w->err, "worker %u: cannot allocate the handshake pool", w->index);
+        return ETLS_ERR_NOMEM;
+    }
     w->env.rng = &w->rng;
     w->env.aead = w->aead;
     w->env.batch = w->batch;
+    w->env.hs_pool = w->hs_pool;
     return 0;
 }
 
@@ -565,6 +588,8 @@ static void teardown(etls_worker_t *w)
         free(c->rx.base);
         free(c);
     }
+    if (w->hs_pool)
+        etls_tls_hs_pool_free(w->hs_pool); /* after every connection returned its state */
     if (w->bufs.br)
         etls_io_bufs_free(&w->bufs, &w->ring);
     if (w->ring_ok)

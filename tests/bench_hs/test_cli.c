@@ -6,6 +6,8 @@
 #include "load.h"
 #include "test.h"
 
+#include "crypto/x25519.h"
+
 #include <openssl/pem.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,6 +174,7 @@ static void test_verify(void)
 typedef struct sh_spec {
     int hrr, sid_len, comp, no_ver, no_ks, dup_ver, ks_len, trailing, ext_overrun, extra_msg;
     uint16_t suite, ks_group, version, extra_ext;
+    const uint8_t *ks_key; /* 32-byte X25519 share; NULL = 0x09 bytes */
 } sh_spec_t;
 
 static size_t put(uint8_t *p, size_t n, uint32_t v, int w)
@@ -209,7 +212,10 @@ static size_t mk_sh(uint8_t *rec, const sh_spec_t *sp)
         n = put(m, n, (uint32_t)(4 + kl), 2);
         n = put(m, n, sp->ks_group ? sp->ks_group : ETLS_TLS_GROUP_X25519, 2);
         n = put(m, n, (uint32_t)kl, 2);
-        memset(m + n, 0x09, kl);
+        if (sp->ks_key && kl == 32)
+            memcpy(m + n, sp->ks_key, 32);
+        else
+            memset(m + n, 0x09, kl);
         n += kl;
     }
     if (sp->extra_ext) {
@@ -304,6 +310,241 @@ static void test_bad_server_hello(void)
     n = mk_sh(rec, &zero);
     memset(rec + n - 32, 0, 32);
     CHECK(feed_fresh(c, &sh, rec, n) == ETLS_ERR_ALERT(ETLS_ALERT_ILLEGAL_PARAMETER));
+    etls_cli_share_wipe(&sh);
+    free(c);
+}
+
+
+/* ---- a scripted server: valid keys, arbitrary encrypted messages ---------------------------- */
+
+typedef struct fake {
+    etls_hash_ctx_t th;
+    etls_tls13_ks_t ks;
+    uint8_t c_hs[48], s_hs[48];
+    etls_aead_key_t key;
+    uint8_t iv[12];
+    uint64_t seq;
+    uint8_t pt[BUF]; /* plaintext of the next record */
+    size_t pt_len;
+} fake_t;
+
+static const uint8_t srv_sk[32] = {0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+
+static void fake_key(fake_t *f, const uint8_t *secret)
+{
+    uint8_t k[16];
+    CHECK(etls_tls13_traffic_keys(ETLS_HASH_SHA256, secret, k, 16, f->iv, 12) == 0);
+    etls_aead_key_wipe(&f->key);
+    CHECK(etls_aead_key_init(ceng, &f->key, ETLS_AEAD_AES128GCM, k) == 0);
+    f->seq = 0;
+}
+
+/* Client c sent its hello and accepted our ServerHello; it now waits for EncryptedExtensions. */
+static void fake_start(fake_t *f, etls_cli_conn_t *c, const etls_cli_cfg_t *cfg,
+                       const etls_cli_share_t *sh)
+{
+    uint8_t pub[32], rec[512], shared[32], th[32];
+    size_t used;
+    memset(f, 0, sizeof *f);
+    etls_cli_init(c, cfg, ceng, sh, "localhost");
+    side_reset(&cs);
+    CHECK(etls_cli_hello(c, fixed_random, &cs.o) == 0);
+    etls_x25519_public(pub, srv_sk);
+    sh_spec_t sp = {.ks_key = pub};
+    size_t n = mk_sh(rec, &sp);
+    etls_hash_init(&f->th, ETLS_HASH_SHA256);
+    etls_hash_update(&f->th, c->ch, c->ch_len);
+    etls_hash_update(&f->th, rec + 5, n - 5);
+    CHECK(etls_cli_feed(c, rec, n, &used, &cs.o, &cs.a) == ETLS_CLI_NEED_KX && used == n);
+    CHECK(etls_cli_kx_inline(c, &cs.o) == 0);
+    CHECK(etls_x25519_shared(shared, srv_sk, sh->pub) == 0);
+    etls_hash_peek(&f->th, th);
+    etls_tls13_ks_init(&f->ks, ETLS_HASH_SHA256, NULL, 0);
+    CHECK(etls_tls13_ks_handshake(&f->ks, shared, 32, th, f->c_hs, f->s_hs) == 0);
+    fake_key(f, f->s_hs);
+}
+
+/* Appends a handshake message (hashed into the transcript) to the pending plaintext. */
+static void fake_msg(fake_t *f, uint8_t type, const uint8_t *body, size_t n)
+{
+    uint8_t *p = f->pt + f->pt_len;
+    p[0] = type;
+    put(p, 1, (uint32_t)n, 3);
+    memcpy(p + 4, body, n);
+    etls_hash_update(&f->th, p, 4 + n);
+    f->pt_len += 4 + n;
+}
+
+static void fake_fin(fake_t *f)
+{
+    uint8_t th[32], vd[32];
+    etls_hash_peek(&f->th, th);
+    CHECK(etls_tls13_finished(ETLS_HASH_SHA256, f->s_hs, th, vd) == 0);
+    fake_msg(f, 20, vd, 32);
+}
+
+/* Seals the pending plaintext as one record of inner `type` and feeds it to c. */
+static int fake_send(fake_t *f, etls_cli_conn_t *c, uint8_t type)
+{
+    uint8_t rec[BUF], nonce[12];
+    size_t n = f->pt_len, used;
+    rec[0] = 23;
+    put(rec, 1, 0x0303, 2);
+    put(rec, 3, (uint32_t)(n + 1 + 16), 2);
+    memcpy(rec + 5, f->pt, n);
+    rec[5 + n] = type;
+    memcpy(nonce, f->iv, 12);
+    for (int i = 0; i < 8; i++)
+        nonce[11 - i] ^= (uint8_t)(f->seq >> (8 * i));
+    f->seq++;
+    CHECK(etls_aead_seal(ceng, &f->key, nonce, rec, 5, rec + 5, n + 1, rec + 5) == 0);
+    f->pt_len = 0;
+    cs.a.len = 0;
+    return etls_cli_feed(c, rec, 5 + n + 1 + 16, &used, &cs.o, &cs.a);
+}
+
+static const uint8_t ee_empty[] = {0, 0};
+static const uint8_t cert_ok[] = {0, 0, 0, 10, 0, 0, 5, 1, 2, 3, 4, 5, 0, 0};
+static const uint8_t cv_ok[] = {0x04, 0x03, 0, 4, 1, 2, 3, 4};
+
+/* One encrypted flight after the ServerHello: `msgs` as (type, body, len), then an optional
+ * valid Finished. Returns the client's code. */
+typedef struct hmsg {
+    uint8_t type;
+    const uint8_t *body;
+    size_t len;
+} hmsg_t;
+
+static int fake_flight(etls_cli_conn_t *c, const etls_cli_share_t *sh, const hmsg_t *m, size_t n,
+                       int fin)
+{
+    static fake_t f;
+    etls_cli_cfg_t cfg;
+    cfg_default(&cfg, ETLS_TLS_GROUP_X25519, 0x1301);
+    fake_start(&f, c, &cfg, sh);
+    for (size_t i = 0; i < n; i++)
+        fake_msg(&f, m[i].type, m[i].body, m[i].len);
+    if (fin)
+        fake_fin(&f);
+    int rc = fake_send(&f, c, 22);
+    etls_cli_wipe(c);
+    etls_aead_key_wipe(&f.key);
+    return rc;
+}
+
+#define M(t, b) {(t), (b), sizeof(b)}
+
+static void test_bad_encrypted_flight(void)
+{
+    static const uint8_t ee_unknown[] = {0, 4, 0xff, 0x01, 0, 0};
+    static const uint8_t ee_alpn[] = {0, 9, 0, 16, 0, 5, 0, 3, 2, 'h', '2'};
+    static const uint8_t ee_dup[] = {0, 8, 0, 0, 0, 0, 0, 0, 0, 0};
+    static const uint8_t ee_rsl[] = {0, 6, 0, 28, 0, 2, 0, 10};
+    static const uint8_t ee_short[] = {0, 5, 0, 0, 0, 0};
+    static const uint8_t cr[] = {0, 0, 0};
+    static const uint8_t cert_ctx[] = {1, 9, 0, 0, 0};
+    static const uint8_t cert_empty[] = {0, 0, 0, 0};
+    static const uint8_t cert_zero[] = {0, 0, 0, 5, 0, 0, 0, 0, 0};
+    static const uint8_t cert_over[] = {0, 0, 0, 10, 0, 0, 9, 1, 2, 3, 4, 5, 0, 0};
+    static const uint8_t cv_scheme[] = {0x04, 0x01, 0, 4, 1, 2, 3, 4}; /* rsa_pkcs1: not offered */
+    static const uint8_t cv_empty[] = {0x04, 0x03, 0, 0};
+    static const uint8_t fin_bad[32] = {1};
+    static const uint8_t fin_short[31] = {0};
+    const struct {
+        hmsg_t m[4];
+        size_t n;
+        int fin, want;
+    } cases[] = {
+        {{M(8, ee_empty), M(11, cert_ok), M(15, cv_ok)}, 3, 1, 0}, /* the control */
+        {{M(8, ee_unknown)}, 1, 0, ETLS_ERR_ALERT(ETLS_ALERT_UNSUPPORTED_EXTENSION)},
+        {{M(8, ee_alpn)}, 1, 0, ETLS_ERR_ALERT(ETLS_ALERT_UNSUPPORTED_EXTENSION)},
+        {{M(8, ee_dup)}, 1, 0, ETLS_ERR_ALERT(ETLS_ALERT_ILLEGAL_PARAMETER)},
+        {{M(8, ee_rsl)}, 1, 0, ETLS_ERR_ALERT(ETLS_ALERT_ILLEGAL_PARAMETER)},
+        {{M(8, ee_short)}, 1, 0, ETLS_ERR_ALERT(ETLS_ALERT_DECODE_ERROR)},
+        {{M(11, cert_ok)}, 1, 0, ETLS_ERR_ALERT(ETLS_ALERT_UNEXPECTED_MESSAGE)}, /* no EE */
+        {{M(8, ee_empty), M(13, cr)}, 2, 0, ETLS_ERR_ALERT(ETLS_ALERT_UNEXPECTED_MESSAGE)},
+        {{M(8, ee_empty), M(11, cert_ctx)}, 2, 0, ETLS_ERR_ALERT(ETLS_ALERT_ILLEGAL_PARAMETER)},
+        {{M(8, ee_empty), M(11, cert_empty)}, 2, 0, ETLS_ERR_ALERT(ETLS_ALERT_DECODE_ERROR)},
+        {{M(8, ee_empty), M(11, cert_zero)}, 2, 0, ETLS_ERR_ALERT(ETLS_ALERT_DECODE_ERROR)},
+        {{M(8, ee_empty), M(11, cert_over)}, 2, 0, ETLS_ERR_ALERT(ETLS_ALERT_DECODE_ERROR)},
+        {{M(8, ee_empty), M(11, cert_ok), M(15, cv_scheme)}, 3, 0,
+         ETLS_ERR_ALERT(ETLS_ALERT_ILLEGAL_PARAMETER)},
+        {{M(8, ee_empty), M(11, cert_ok), M(15, cv_empty)}, 3, 0,
+         ETLS_ERR_ALERT(ETLS_ALERT_DECODE_ERROR)},
+        {{M(8, ee_empty), M(11, cert_ok), M(20, fin_bad)}, 3, 0, /* Finished without CV */
+         ETLS_ERR_ALERT(ETLS_ALERT_UNEXPECTED_MESSAGE)},
+        {{M(8, ee_empty), M(11, cert_ok), M(15, cv_ok), M(20, fin_bad)}, 4, 0,
+         ETLS_ERR_ALERT(ETLS_ALERT_DECRYPT_ERROR)},
+        {{M(8, ee_empty), M(11, cert_ok), M(15, cv_ok), M(20, fin_short)}, 4, 0,
+         ETLS_ERR_ALERT(ETLS_ALERT_DECODE_ERROR)},
+    };
+    etls_cli_conn_t *c = calloc(1, sizeof *c);
+    etls_cli_share_t sh;
+    CHECK(etls_cli_share_new(&sh, ETLS_TLS_GROUP_X25519, fixed_random) == 0);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = fake_flight(c, &sh, cases[i].m, cases[i].n, cases[i].fin);
+        CHECK_MSG(rc == cases[i].want, "flight case %zu: got %d want %d", i, rc, cases[i].want);
+    }
+    etls_cli_share_wipe(&sh);
+    free(c);
+}
+
+/* After a valid handshake: post-handshake messages and records, good and bad. */
+static int fake_after(etls_cli_conn_t *c, const etls_cli_share_t *sh, uint8_t type,
+                      const uint8_t *pt, size_t n, int extra_after_fin)
+{
+    static fake_t f;
+    etls_cli_cfg_t cfg;
+    uint8_t th[32], c_ap[48], s_ap[48];
+    cfg_default(&cfg, ETLS_TLS_GROUP_X25519, 0x1301);
+    fake_start(&f, c, &cfg, sh);
+    fake_msg(&f, 8, ee_empty, sizeof ee_empty);
+    fake_msg(&f, 11, cert_ok, sizeof cert_ok);
+    fake_msg(&f, 15, cv_ok, sizeof cv_ok);
+    fake_fin(&f);
+    if (extra_after_fin) /* a message after Finished in the same record (key change) */
+        fake_msg(&f, 4, ee_empty, sizeof ee_empty);
+    int rc = fake_send(&f, c, 22);
+    if (rc == 0) {
+        CHECK(etls_cli_connected(c));
+        etls_hash_peek(&f.th, th);
+        CHECK(etls_tls13_ks_master(&f.ks, th, c_ap, s_ap, NULL) == 0);
+        fake_key(&f, s_ap);
+        memcpy(f.pt, pt, n);
+        f.pt_len = n;
+        rc = fake_send(&f, c, type);
+    }
+    etls_cli_wipe(c);
+    etls_aead_key_wipe(&f.key);
+    return rc;
+}
+
+static void test_post_handshake(void)
+{
+    static const uint8_t nst_ok[] = {4, 0, 0, 16, 0, 0, 0, 60, 1, 2, 3, 4, 1, 9, 0, 2, 7, 7, 0, 0};
+    static const uint8_t nst_no_ticket[] = {4, 0, 0, 14, 0, 0, 0, 60, 1, 2, 3, 4, 1, 9, 0, 0, 0, 0};
+    static const uint8_t ku_ok[] = {24, 0, 0, 1, 0};
+    static const uint8_t ku_bad[] = {24, 0, 0, 1, 2};
+    static const uint8_t ch_again[] = {1, 0, 0, 0};
+    static const uint8_t app[] = {'o', 'k'};
+    static const uint8_t alert_fatal[] = {2, 80};
+    static const uint8_t close_notify[] = {1, 0};
+    etls_cli_conn_t *c = calloc(1, sizeof *c);
+    etls_cli_share_t sh;
+    CHECK(etls_cli_share_new(&sh, ETLS_TLS_GROUP_X25519, fixed_random) == 0);
+    CHECK(fake_after(c, &sh, 23, app, sizeof app, 0) == 0 && cs.a.len == 2 && c->app_bytes == 2);
+    CHECK(fake_after(c, &sh, 22, nst_ok, sizeof nst_ok, 0) == 0);
+    CHECK(fake_after(c, &sh, 22, ku_ok, sizeof ku_ok, 0) == 0);
+    CHECK(fake_after(c, &sh, 21, close_notify, 2, 0) == 0 && c->peer_closed);
+    CHECK(fake_after(c, &sh, 22, nst_no_ticket, sizeof nst_no_ticket, 0) ==
+          ETLS_ERR_ALERT(ETLS_ALERT_DECODE_ERROR));
+    CHECK(fake_after(c, &sh, 22, ku_bad, sizeof ku_bad, 0) == ETLS_ERR_ALERT(ETLS_ALERT_ILLEGAL_PARAMETER));
+    CHECK(fake_after(c, &sh, 22, ch_again, sizeof ch_again, 0) ==
+          ETLS_ERR_ALERT(ETLS_ALERT_UNEXPECTED_MESSAGE));
+    CHECK(fake_after(c, &sh, 21, alert_fatal, 2, 0) == ETLS_TLS_ERR_PEER_ALERT(80));
+    CHECK(fake_after(c, &sh, 99, app, sizeof app, 0) == ETLS_ERR_ALERT(ETLS_ALERT_UNEXPECTED_MESSAGE));
+    CHECK(fake_after(c, &sh, 22, app, 0, 0) == ETLS_ERR_ALERT(ETLS_ALERT_UNEXPECTED_MESSAGE));
+    CHECK(fake_after(c, &sh, 23, app, sizeof app, 1) == ETLS_ERR_ALERT(ETLS_ALERT_UNEXPECTED_MESSAGE));
     etls_cli_share_wipe(&sh);
     free(c);
 }
@@ -427,6 +668,8 @@ int main(void)
     test_positive();
     test_verify();
     test_bad_server_hello();
+    test_bad_encrypted_flight();
+    test_post_handshake();
     test_flight_corruption();
     test_random_records(seed);
     etls_aead_engine_free(ceng);

@@ -127,6 +127,7 @@ static void test_defaults(void)
     int rc = parse(with_cert("[listener]\naddress *:443\n", text, sizeof text));
     CHECK_MSG(rc == 0, "%s", err);
     CHECK(cfg.mode == ETLS_MODE_RESPONDER && cfg.workers == 0 && cfg.ncpus == 0);
+    CHECK(cfg.transport == ETLS_TRANSPORT_IO_URING && cfg.max_connections == 8192);
     CHECK(strcmp(cfg.listeners[0].addr.text, "0.0.0.0:443") == 0);
     CHECK(cfg.handshake_timeout_ms == 10000 && cfg.idle_timeout_ms == 60000);
     CHECK(cfg.body_len == strlen("hello from edgetls\n"));
@@ -146,6 +147,7 @@ static void test_syntax_errors(void)
     EXPECT_ERR("mode proxy responder\n", "t.conf:1: mode: expected one value, got 'proxy responder'");
     EXPECT_ERR("mode fast\n", "t.conf:1: mode: expected proxy, responder or echo, got 'fast'");
     EXPECT_ERR("log_level loud\n", "t.conf:1: log_level: expected error, warn, info or debug, got 'loud'");
+    EXPECT_ERR("transport netmap\n", "t.conf:1: transport: expected io_uring or dpdk, got 'netmap'");
     EXPECT_ERR("workers 2\nworkers 3\n", "t.conf:2: workers: already set at line 1");
     EXPECT_ERR("[listener]\naddress 127.0.0.1:1\naddress 127.0.0.1:2\n", "t.conf:3: address: already set at line 2");
     EXPECT_ERR("response_body \"abc\n", "t.conf:1: response_body: unterminated string");
@@ -282,6 +284,14 @@ static void test_cli(void)
     char want[256];
     snprintf(want, sizeof want, "%s:2: workers: bad number 'x'", path);
     CHECK(args(b9) == ETLS_ERR_INVALID && !strcmp(err, want));
+    /* "--" hands the rest to the DPDK transport, and only to it */
+    char *d1[] = {"edgetls", "--listen", "127.0.0.1:1", "--plaintext", "--", "-l", "0", NULL};
+    CHECK(args(d1) == ETLS_ERR_INVALID &&
+          !strcmp(err, "command line: arguments after '--' are for the DPDK transport (--transport dpdk)"));
+    char *d2[] = {"edgetls", "--listen", "127.0.0.1:1", "--plaintext", "--transport", "dpdk", "--", "-l", "0", NULL};
+    etls_cli_t dc;
+    CHECK(etls_config_from_args(&cfg, &dc, 9, d2, err, sizeof err) == 0);
+    CHECK(cfg.transport == ETLS_TRANSPORT_DPDK && dc.rest == 7 && !strcmp(d2[dc.rest], "-l"));
     char *h[] = {"edgetls", "--help", NULL};
     etls_cli_t cli;
     CHECK(etls_config_from_args(&cfg, &cli, 2, h, err, sizeof err) == 0 && cli.help == 1);

@@ -19,6 +19,9 @@ import threading
 import time
 
 
+PRINT_LOCK = threading.Lock()
+
+
 def connect(args):
     raw = socket.create_connection(("127.0.0.1", args.port), timeout=args.timeout)
     if args.plain:
@@ -98,9 +101,10 @@ def transfer_one(args, idx, results):
     dt = time.time() - t0
     match = got is not None and got.digest() == sent.digest()
     ok = received == n and match and not err
-    print("conn %d: sent %d received %d sha256 %s end %s %.2fs %s" % (
-        idx, n, received, "match" if match else "MISMATCH", end, dt,
-        ("errors: " + "; ".join(err)) if err else ""), flush=True)
+    with PRINT_LOCK:  # one whole line per connection, never interleaved
+        print("conn %d: sent %d received %d sha256 %s end %s %.2fs %s" % (
+            idx, n, received, "match" if match else "MISMATCH", end, dt,
+            ("errors: " + "; ".join(err)) if err else ""), flush=True)
     results.append(ok)
     s.close()
 

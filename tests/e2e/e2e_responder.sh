@@ -31,6 +31,15 @@ curl -sS --max-time 10 --cacert "$CA" -I "$URL" >"$TMP/head.txt" || fail "curl H
 grep -q 'Content-Length: 11' "$TMP/head.txt" || fail "HEAD: wrong Content-Length"
 pass "HEAD"
 
+head -c 3000000 /dev/urandom >"$TMP/body.bin"
+body=$(curl -sS --max-time 20 --cacert "$CA" --data-binary @"$TMP/body.bin" "$URL" "$URL") || fail "POST with a 3 MB body"
+[ "$body" = "e2e says hie2e says hi" ] || fail "POST then GET on one connection: '$body'"
+pass "3 MB request body consumed, next request on the same connection answered"
+
+code=$(curl -sS --max-time 10 --cacert "$CA" -o /dev/null -w '%{http_code}' -H "X-Big: $(head -c 9000 /dev/zero | tr '\0' a)" "$URL") || true
+[ "$code" = 431 ] || fail "oversized request head: got $code, want 431"
+pass "oversized request head: 431"
+
 # Two pipelined requests in one write, the second asking to close: two responses, then EOF.
 printf 'GET /a HTTP/1.1\r\nHost: localhost\r\n\r\nGET /b HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' |
     timeout 10 openssl s_client -quiet -verify_return_error -CAfile "$CA" \

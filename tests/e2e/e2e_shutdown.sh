@@ -36,7 +36,7 @@ grep -q '^close_notify' "$TMP/idle2.out" || fail "idle client 2: $(cat "$TMP/idl
 grep -q '^eof' "$TMP/silent.out" || fail "handshaking client: $(cat "$TMP/silent.out")"
 grep -q "shutting down" "$TMP/edgetls.log" || fail "no shutdown message"
 pass "SIGTERM: close_notify to idle connections, handshakes dropped, exit 0 in time"
-if nc -z 127.0.0.1 $PORT 2>/dev/null; then fail "still accepting after exit"; fi
+if (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null; then fail "still accepting after exit"; fi
 
 # A client that never reads: shutdown must still finish within the bound.
 start_edgetls --listen 127.0.0.1:$PORT --cert "$CERT" --key "$KEY" --workers 1 --mode echo \

@@ -6,7 +6,7 @@ source "$(dirname "$0")/lib.sh" "$@"
 make_certs
 PORT=$(free_port)
 start_edgetls --listen 127.0.0.1:$PORT --cert "$CERT" --key "$KEY" --workers 1 \
-    --handshake-timeout 1s --idle-timeout 3s
+    --handshake-timeout 2s --idle-timeout 4s --max-connections 8
 stalled() { # seconds until the server closes a TCP connection that sent $1 bytes of a ClientHello
     python3 - "$PORT" "$1" <<'PY'
 import socket, sys, time
@@ -31,22 +31,51 @@ for i in 1 2 3 4 5; do
     curl -sS --max-time 5 --cacert "$CA" https://localhost:$PORT/ >/dev/null || fail "curl while stalled clients wait"
 done
 t1=$(date +%s.%N)
-python3 -c "import sys; d=$t1-$t0; sys.exit(0 if d < 0.9 else 1)" || fail "5 requests took too long next to stalled clients"
+python3 -c "import sys; d=$t1-$t0; sys.exit(0 if d < 1.8 else 1)" || fail "5 requests took too long next to stalled clients"
+kill -0 "${PIDS[1]}" 2>/dev/null && kill -0 "${PIDS[2]}" 2>/dev/null || fail "stalled clients were dropped before the handshake timeout"
 pass "5 requests served while two clients stall"
 wait "${PIDS[1]}" || true
 wait "${PIDS[2]}" || true
 for f in silent partial; do
     read -r secs n < <(tail -1 "$TMP/$f.out")
-    python3 -c "import sys; sys.exit(0 if 0.8 <= $secs <= 3.0 else 1)" || fail "$f client closed after $secs s (want ~1 s)"
+    python3 -c "import sys; sys.exit(0 if 1.8 <= $secs <= 4.5 else 1)" || fail "$f client closed after $secs s (want ~2 s)"
     [ "$n" = 0 ] || fail "$f client got $n bytes"
 done
-pass "stalled handshakes dropped after ~1 s"
+pass "stalled handshakes dropped after ~2 s"
 python3 "$E2E_DIR/client.py" idle $PORT 10 --cafile "$CA" >"$TMP/idle.out" 2>&1 || fail "idle client"
 read -r how secs < <(tail -1 "$TMP/idle.out")
 [ "$how" = close_notify ] || fail "idle connection ended by '$how'"
-python3 -c "import sys; sys.exit(0 if 2.5 <= $secs <= 5.0 else 1)" || fail "idle close after $secs s (want ~3 s)"
-pass "idle connection closed after ~3 s ($how)"
+python3 -c "import sys; sys.exit(0 if 3.5 <= $secs <= 6.5 else 1)" || fail "idle close after $secs s (want ~4 s)"
+pass "idle connection closed after ~4 s ($how)"
+# Connection table full (max_connections 8 per worker): eight silent clients hold every slot,
+# a ninth is closed at once, the eight are closed by the handshake timer.
+python3 - "$PORT" <<'PY' >"$TMP/full.out" 2>&1 || fail "table full: $(cat "$TMP/full.out")"
+import socket, sys, time
+port = int(sys.argv[1])
+held = [socket.create_connection(("127.0.0.1", port)) for _ in range(8)]
+time.sleep(0.3)
+t0 = time.time()
+extra = socket.create_connection(("127.0.0.1", port))
+extra.settimeout(5)
+try:
+    got = extra.recv(10)
+except OSError:
+    got = b""
+dt_extra = time.time() - t0
+for h in held:
+    h.settimeout(5)
+    try:
+        h.recv(10)
+    except OSError:
+        pass
+dt_held = time.time() - t0
+print("extra %.2f held %.2f" % (dt_extra, dt_held))
+assert got == b"" and dt_extra < 0.5, "the ninth connection was not refused at once"
+assert dt_held > 1.0, "held connections closed too early"
+PY
+pass "max_connections: $(cat "$TMP/full.out")"
 stop_edgetls 10
 [ "$ESTATUS" = 0 ] || fail "exit status $ESTATUS"
-grep -q "timeouts [3-9]" "$TMP/edgetls.log" || fail "timeouts not counted: $(tail -2 "$TMP/edgetls.log")"
+grep -q "rejected [1-9]" "$TMP/edgetls.log" || fail "rejected connection not counted"
+grep -qE "timeouts ([3-9]|[1-9][0-9]+) " "$TMP/edgetls.log" || fail "timeouts not counted: $(tail -2 "$TMP/edgetls.log")"
 pass "timeouts counted"

@@ -11,6 +11,7 @@ SANITIZED=${3:-0}
 TMP=$(mktemp -d /tmp/etls-interop-XXXXXX)
 PIDS=()
 LAST_LOG=
+declare -A LOG_OF # edgetls pid -> its log
 # Sanitizer builds are several times slower; every wait below is multiplied by SLOW.
 SLOW=1
 [ "$SANITIZED" = 1 ] && SLOW=4
@@ -84,6 +85,7 @@ start_edgetls() {
     "$EDGETLS" --workers 1 "$@" 2>"$TMP/$name.log" &
     EPID=$!
     PIDS+=("$EPID")
+    LOG_OF[$EPID]=$TMP/$name.log
     for i in $(seq 1 $((150 * SLOW))); do
         grep -q "listening on" "$TMP/$name.log" 2>/dev/null && return 0
         kill -0 "$EPID" 2>/dev/null || fail "edgetls ($name) exited during start-up"
@@ -93,18 +95,24 @@ start_edgetls() {
 }
 
 # stop_edgetls PID [LIMIT_S]: SIGTERM, wait; ESTATUS = exit status (124 when it did not exit).
+# Fails the test when the log holds a sanitizer report (UBSan may report and carry on).
 stop_edgetls() {
-    local pid=$1 limit=${2:-10} i
-    kill -TERM "$pid" 2>/dev/null || { ESTATUS=125; return 0; }
+    local pid=$1 limit=${2:-10} i log=${LOG_OF[$1]:-}
+    ESTATUS=124
+    kill -TERM "$pid" 2>/dev/null || ESTATUS=125
     for i in $(seq 1 $((limit * 10 * SLOW))); do
         if ! kill -0 "$pid" 2>/dev/null; then
             ESTATUS=0
             wait "$pid" || ESTATUS=$?
-            return 0
+            break
         fi
         sleep 0.1
     done
-    ESTATUS=124
+    if [ -n "$log" ] && grep -qE "Sanitizer|runtime error:" "$log"; then
+        LAST_LOG=$log
+        fail "sanitizer report in $log: $(grep -m1 -E 'Sanitizer|runtime error:' "$log")"
+    fi
+    return 0
 }
 
 # alive PID: edgetls still running (not a zombie)?
@@ -129,8 +137,8 @@ wait_for_output() {
     fail "$1: no '$2': $(cat "$TMP/$1.out" 2>/dev/null)"
 }
 
-# An HTTP/1.1 request that asks the responder to close afterwards.
-http_get() { printf 'GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n' "${1:-/}" "${2:-localhost}"; }
+# An HTTP/1.1 request for / that asks the responder to close afterwards.
+http_get() { printf 'GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'; }
 
 # sclient OUTFILE ARGS...: openssl s_client to 127.0.0.1:$PORT that sends one HTTP request and
 # waits for the server to close; verification failures abort the handshake. Output (stdout and
@@ -140,4 +148,26 @@ sclient() {
     shift
     http_get | timeout $((20 * SLOW)) openssl s_client -connect "127.0.0.1:$PORT" -CAfile "$CA" \
         -verify_return_error -ign_eof "$@" >"$out" 2>&1
+}
+
+# start_backend NAME MODE [ARGS]: tests/interop/backend.py on a free loopback port; sets BPORT
+# and BACKEND_PID.
+start_backend() {
+    local name=$1
+    shift
+    start_bg "$name" python3 "$IDIR/backend.py" "$@"
+    BACKEND_PID=$BGPID
+    wait_for_output "$name" ready
+    BPORT=$(awk '/^ready/ {print $2; exit}' "$TMP/$name.out")
+}
+
+# build_goclient: builds tests/interop/goclient.go into $TMP/goclient with the Debian Go
+# toolchain and nothing fetched (private caches, no proxy, no toolchain switch); sets GOCLIENT.
+build_goclient() {
+    mkdir -p "$TMP/go/home" "$TMP/go/cache" "$TMP/go/path"
+    HOME=$TMP/go/home GOCACHE=$TMP/go/cache GOPATH=$TMP/go/path GOFLAGS=-mod=mod GOPROXY=off \
+        GOTOOLCHAIN=local GOTELEMETRY=off \
+        timeout $((240 * SLOW)) go build -o "$TMP/goclient" "$IDIR/goclient.go" >"$TMP/gobuild.out" 2>&1 ||
+        fail "go build: $(cat "$TMP/gobuild.out")"
+    GOCLIENT=$TMP/goclient
 }

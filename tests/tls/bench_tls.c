@@ -135,6 +135,8 @@ int main(int argc, char **argv)
     test_env_t te0, te32;
     test_env_init(&te0, 0);
     test_env_init(&te32, CONC);
+    etls_tls_hs_pool_free(te32.env.hs_pool); /* a state per concurrent handshake */
+    te32.env.hs_pool = etls_tls_hs_pool_new(CONC);
     static mini_t m;
     for (size_t i = 0; i < n; i++) { /* distinct client key shares */
         uint8_t ch[512];

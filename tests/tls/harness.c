@@ -130,6 +130,9 @@ int test_env_init(test_env_t *te, size_t batch_cap)
     te->env.aead = etls_aead_engine_new();
     if (!te->env.aead)
         return -1;
+    te->env.hs_pool = etls_tls_hs_pool_new(4);
+    if (!te->env.hs_pool)
+        return -1;
     if (batch_cap) {
         etls_batch_config_t cfg = {0};
         cfg.x25519_cap = cfg.p256_cap = cfg.sign_cap = cfg.aead_cap = batch_cap;
@@ -141,11 +144,14 @@ int test_env_init(test_env_t *te, size_t batch_cap)
     return 0;
 }
 
-void test_env_free(test_env_t *te)
+size_t test_env_free(test_env_t *te)
 {
+    size_t in_use = etls_tls_hs_pool_in_use(te->env.hs_pool);
+    etls_tls_hs_pool_free(te->env.hs_pool);
     etls_batch_free(te->env.batch);
     etls_aead_engine_free(te->env.aead);
     etls_rand_wipe(&te->rng);
+    return in_use;
 }
 
 void test_env_run(test_env_t *te)

@@ -33,8 +33,10 @@ typedef struct test_env {
     etls_rand_t rng;
     etls_tls_env_t env;
 } test_env_t;
+/* Also a handshake-state pool of 4 (more concurrent handshakes use malloc'd states). */
 int test_env_init(test_env_t *te, size_t batch_cap);
-void test_env_free(test_env_t *te);
+/* Returns how many handshake states were still borrowed (0 when every one came back). */
+size_t test_env_free(test_env_t *te);
 /* Runs the batch and resumes nothing (single-connection tests call feed again themselves). */
 void test_env_run(test_env_t *te);
 

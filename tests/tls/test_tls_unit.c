@@ -6,6 +6,7 @@
 #include "tls/tls_internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void test_cursor(void)
@@ -146,9 +147,27 @@ static void test_tickets(etls_rand_t *rng)
  * noticed). */
 static void test_footprint(void)
 {
-    printf("sizeof(etls_tls_conn_t) = %zu bytes (handshake-only part %zu, two AEAD keys %zu)\n",
-           sizeof(etls_tls_conn_t), sizeof(etls_tls_hs_t), 2 * sizeof(etls_aead_key_t));
-    CHECK(sizeof(etls_tls_conn_t) < 8192);
+    printf("sizeof(etls_tls_conn_t) = %zu bytes (two AEAD keys %zu); handshake state, pooled: %zu\n",
+           sizeof(etls_tls_conn_t), 2 * sizeof(etls_aead_key_t), sizeof(etls_tls_hs_t));
+    CHECK(sizeof(etls_tls_conn_t) < 4096);
+    /* The pool lends its states first, then mallocs, and takes both back. */
+    etls_tls_hs_pool_t *p = etls_tls_hs_pool_new(2);
+    etls_tls_env_t env = {0};
+    env.hs_pool = p;
+    etls_tls_conn_t *c = aligned_alloc(_Alignof(etls_tls_conn_t), 3 * sizeof *c);
+    for (int i = 0; i < 3; i++) {
+        memset(&c[i], 0, sizeof c[i]);
+        c[i].env = &env;
+        CHECK(etls_tls_hs_acquire(&c[i]) == 0 && c[i].hs != NULL);
+    }
+    CHECK(etls_tls_hs_pool_in_use(p) == 3 && c[0].hs != c[1].hs && c[1].hs != c[2].hs);
+    for (int i = 0; i < 3; i++) {
+        etls_tls_hs_release(&c[i]);
+        CHECK(c[i].hs == NULL);
+    }
+    CHECK(etls_tls_hs_pool_in_use(p) == 0);
+    free(c);
+    etls_tls_hs_pool_free(p);
 }
 
 int main(void)

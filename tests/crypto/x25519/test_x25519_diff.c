@@ -47,26 +47,48 @@ static unsigned long n_zero_seen, n_noncanon_seen, n_topbit_seen;
 /* OpenSSL's X25519; returns 0, or -1 when it refuses (all-zero result). Bit 255 of the peer
  * value is masked first, as RFC 7748 §5 requires of the receiver, so both sides agree.
  * Creating an X25519 private key in OpenSSL costs a scalar multiplication plus provider
- * look-ups, so the context for the last scalar is kept; gen_scalar repeats scalars a few
- * times to benefit (peers are always fresh). */
+ * look-ups, so contexts for recent scalars are cached; gen_scalar repeats each lane's scalar a
+ * few times to benefit (peers are always fresh, and lanes of one batch never share one). */
+#define OSSL_CACHE 16
+static struct {
+    uint8_t sk[32];
+    EVP_PKEY_CTX *ctx;
+} ossl_cache[OSSL_CACHE];
+static unsigned ossl_cache_next;
+
+static EVP_PKEY_CTX *ossl_ctx_for(const uint8_t sk[32])
+{
+    for (int i = 0; i < OSSL_CACHE; i++)
+        if (ossl_cache[i].ctx && memcmp(ossl_cache[i].sk, sk, 32) == 0)
+            return ossl_cache[i].ctx;
+    unsigned slot = ossl_cache_next++ % OSSL_CACHE;
+    EVP_PKEY_CTX_free(ossl_cache[slot].ctx);
+    EVP_PKEY *priv = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, sk, 32);
+    EVP_PKEY_CTX *ctx = priv ? EVP_PKEY_CTX_new(priv, NULL) : NULL;
+    EVP_PKEY_free(priv); /* the context holds its own reference */
+    if (!ctx || EVP_PKEY_derive_init(ctx) <= 0) {
+        fprintf(stderr, "OpenSSL X25519 context failed\n");
+        exit(2);
+    }
+    memcpy(ossl_cache[slot].sk, sk, 32);
+    ossl_cache[slot].ctx = ctx;
+    return ctx;
+}
+
+static void ossl_cache_free(void)
+{
+    for (int i = 0; i < OSSL_CACHE; i++) {
+        EVP_PKEY_CTX_free(ossl_cache[i].ctx);
+        ossl_cache[i].ctx = NULL;
+    }
+}
+
 static int ossl_shared(uint8_t out[32], const uint8_t sk[32], const uint8_t peer[32])
 {
-    static uint8_t cached_sk[32];
-    static EVP_PKEY_CTX *ctx;
+    EVP_PKEY_CTX *ctx = ossl_ctx_for(sk);
     uint8_t u[32];
     size_t len = 32;
     int rc = -1;
-    if (!ctx || memcmp(cached_sk, sk, 32) != 0) {
-        EVP_PKEY_CTX_free(ctx);
-        EVP_PKEY *priv = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, sk, 32);
-        ctx = priv ? EVP_PKEY_CTX_new(priv, NULL) : NULL;
-        EVP_PKEY_free(priv); /* the context holds its own reference */
-        if (!ctx || EVP_PKEY_derive_init(ctx) <= 0) {
-            fprintf(stderr, "OpenSSL X25519 context failed\n");
-            exit(2);
-        }
-        memcpy(cached_sk, sk, 32);
-    }
     memcpy(u, peer, 32);
     u[31] &= 0x7f;
     EVP_PKEY *pub = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, u, 32);
@@ -89,8 +111,7 @@ static void ossl_public(uint8_t pub[32], const uint8_t sk[32])
     }
 }
 
-/* Scalars: random, all-zero, all-ones or a single bit; for the shared-secret modes each one is
- * then reused for about 4 consecutive inputs (see ossl_shared). */
+/* Scalars: random, all-zero, all-ones or a single bit. */
 static void gen_scalar_fresh(etls_test_rng_t *r, uint8_t sk[32])
 {
     uint64_t kind = etls_test_rng_next(r) % 32;
@@ -106,15 +127,16 @@ static void gen_scalar_fresh(etls_test_rng_t *r, uint8_t sk[32])
     }
 }
 
-static void gen_scalar(etls_test_rng_t *r, uint8_t sk[32])
+/* The scalar for lane `lane` (< OSSL_CACHE): kept for about 4 consecutive inputs of that lane. */
+static void gen_scalar(etls_test_rng_t *r, uint8_t sk[32], size_t lane)
 {
-    static uint8_t last[32];
-    static int have_last;
-    if (!have_last || etls_test_rng_next(r) % 4 == 0) {
-        gen_scalar_fresh(r, last);
-        have_last = 1;
+    static uint8_t last[OSSL_CACHE][32];
+    static int have[OSSL_CACHE];
+    if (!have[lane] || etls_test_rng_next(r) % 4 == 0) {
+        gen_scalar_fresh(r, last[lane]);
+        have[lane] = 1;
     }
-    memcpy(sk, last, 32);
+    memcpy(sk, last[lane], 32);
 }
 
 static void gen_peer(etls_test_rng_t *r, uint8_t u[32])
@@ -191,7 +213,7 @@ static void run_portable(etls_test_rng_t *r, unsigned long count)
     uint8_t sk[32], u[32], out[32], out2[32];
     check_low_order(impl);
     for (unsigned long i = 0; i < count; i++) {
-        gen_scalar(r, sk);
+        gen_scalar(r, sk, 0);
         gen_peer(r, u);
         etls_x25519_op_t op = {.sk = sk, .peer = u, .out = out, .status = 5};
         impl->shared_batch(&op, 1);
@@ -221,7 +243,7 @@ static int run_avx2(etls_test_rng_t *r, unsigned long count)
     for (unsigned long done = 0, round = 0; done < count; round++) {
         size_t n = 1 + round % MAXB; /* every size 1..9 in turn, about count/9 ops each */
         for (size_t j = 0; j < n; j++) {
-            gen_scalar(r, sk[j]);
+            gen_scalar(r, sk[j], j);
             gen_peer(r, u[j]);
             ops[j] = (etls_x25519_op_t){.sk = sk[j], .peer = u[j], .out = out[j], .status = 5};
         }
@@ -268,7 +290,7 @@ static void run_mixed(etls_test_rng_t *r, unsigned long count)
         const etls_x25519_impl_t *impl = impls[etls_test_rng_next(r) % 4];
         for (size_t j = 0; j < n; j++) {
             int gen = (etls_test_rng_next(r) % 3) == 0;
-            gen_scalar(r, sk[j]);
+            gen_scalar(r, sk[j], j % OSSL_CACHE);
             gen_peer(r, u[j]);
             ops[j] = (etls_x25519_op_t){
                 .sk = sk[j], .peer = gen ? NULL : u[j], .out = out[j], .status = 5};
@@ -314,6 +336,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "unknown mode %s\n", mode);
         return 2;
     }
+    ossl_cache_free();
     printf("%s: %lu inputs; %lu zero secrets, %lu u >= p, %lu with bit 255 set\n", mode, count,
            n_zero_seen, n_noncanon_seen, n_topbit_seen);
     /* The adversarial generators must actually have produced their cases. */

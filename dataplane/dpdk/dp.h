@@ -1,0 +1,170 @@
+/* DPDK transport internals shared by eal.c (start-up, options, lcores), port.c (ethdev set-up),
+ * lcore.c (the poll loop: rx -> net -> TCP, tx), conn.c (the per-connection TLS pump),
+ * backend.c (proxy mode: kernel sockets to backends) and telemetry.c. Private to dataplane/dpdk. */
+#ifndef ETLS_DPDK_DP_H
+#define ETLS_DPDK_DP_H
+
+#include "batch/batch.h"
+#include "config/config.h"
+#include "crypto/rand.h"
+#include "dpdk/dpdk.h"
+#include "http/http.h"
+#include "net/net.h"
+#include "proxy/pp2.h"
+#include "tcp/tcp.h"
+#include "tls/tls.h"
+
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#define DP_RX_BURST 32
+#define DP_TX_MAX 128      /* frames queued per iteration before a mid-iteration burst */
+#define DP_RX_DESC 1024
+#define DP_TX_DESC 1024
+#define DP_EVENTS 64
+#define DP_MAX_WORKERS 64
+#define DP_IDLE_POLLS 1024 /* consecutive empty polls before the optional sleep */
+
+typedef struct dp_opts {
+    etls_ipv4_t addr;
+    unsigned prefix;
+    etls_ipv4_t gateway;
+    uint16_t port;
+    uint32_t mbufs;
+    uint32_t idle_sleep_us;
+    int no_offload;
+} dp_opts_t;
+
+/* Per-worker counters: written only by the worker (relaxed stores), read by telemetry. */
+typedef struct dp_stats {
+    uint64_t rx_packets, tx_packets;
+    uint64_t rx_dropped;  /* frames the net layer dropped (its counters say why) + multi-seg */
+    uint64_t tx_dropped;  /* frames the TX queue would not take (freed) */
+    uint64_t nombuf;      /* mbuf allocation failures */
+    uint64_t busy_polls, idle_polls;
+    uint64_t busy_us;     /* time spent in iterations that did work (load = busy_us / uptime) */
+    uint64_t accepted, rejected, active;
+    uint64_t handshakes, hs_failures, errors, requests;
+    uint64_t bytes_in, bytes_out;       /* TLS bytes from / to clients */
+    uint64_t bk_bytes_in, bk_bytes_out, bk_errors;
+    uint64_t crypto_runs;
+} dp_stats_t;
+
+#define DP_STAT_ADD(w, f, n) __atomic_store_n(&(w)->st.f, (w)->st.f + (uint64_t)(n), __ATOMIC_RELAXED)
+
+typedef enum { DP_PARK_NONE = 0, DP_PARK_FEED, DP_PARK_SEND, DP_PARK_CLOSE } dp_park_t;
+
+typedef struct dp_conn {
+    struct dp_worker *w;
+    etls_tcp_conn_t *tcp; /* NULL once released to the stack */
+    uint32_t slot;
+    uint8_t in_use;
+    uint8_t tls;
+    uint8_t hs_done;
+    uint8_t park;        /* dp_park_t */
+    uint8_t peer_fin;    /* TCP FIN from the client */
+    uint8_t dead;        /* reset or closed by the stack */
+    uint8_t closing;     /* 1: close_notify to append; 2: appended (or none): FIN after flush */
+    uint8_t abort_after; /* an alert or an error response: close once out is flushed */
+    uint8_t dirty;
+    struct dp_conn *dnext;
+    uint64_t hs_deadline_us;
+    uint64_t last_us; /* last progress (idle timeout) */
+    uint16_t lport;
+    uint32_t raddr;
+    uint16_t rport;
+    etls_tls_buf_t rx; /* TLS bytes from the client */
+    size_t rx_off;
+    etls_tls_buf_t out; /* bytes for the client (records) */
+    size_t out_off;
+    etls_tls_buf_t app; /* decrypted bytes */
+    size_t app_off;
+    size_t app_hw, bk_hw; /* high-water marks: how much of app/bk to wipe on release */
+    /* responder */
+    etls_http_parser_t http;
+    const uint8_t *resp;
+    size_t resp_len, resp_off;
+    uint8_t resp_close, http_done;
+    /* proxy */
+    int bfd;
+    uint8_t bk_state; /* 0 none, 1 connecting, 2 connected, 3 failed */
+    uint8_t bk_eof, bk_wr_shut, bk_want_out;
+    etls_tls_buf_t bk; /* plaintext from the backend */
+    size_t bk_off;
+    uint16_t pp2_len, pp2_off;
+    uint8_t pp2[ETLS_PP2_MAX_LEN];
+    etls_tls_conn_t tc; /* last: large */
+} dp_conn_t;
+
+typedef struct dp_worker {
+    unsigned index, lcore;
+    uint16_t port, queue;
+    const etls_worker_shared_t *sh;
+    const etls_config_t *cfg;
+    const dp_opts_t *opts;
+    struct rte_mempool *pool;
+    uint64_t tx_offload_flags; /* mbuf ol_flags for TCP frames (0 without offload) */
+    uint64_t rx_csum_offload;  /* the port checks IPv4/TCP checksums */
+
+    etls_net_t net;
+    etls_tcp_stack_t *tcp;
+    struct rte_mbuf *tx[DP_TX_MAX];
+    unsigned ntx;
+    uint64_t now_us, now_ms;
+    uint8_t scratch[ETLS_NET_FRAME_MAX];
+
+    etls_rand_t rng;
+    etls_aead_engine_t *aead;
+    etls_batch_t *batch;
+    etls_tls_env_t env;
+
+    dp_conn_t **conns;
+    uint32_t *free_slots;
+    uint32_t nfree, nslots;
+    size_t rx_cap, out_cap, app_cap, bk_cap;
+    dp_conn_t *dirty;
+    int epfd;    /* proxy: backend sockets */
+    uint32_t rr; /* proxy: round-robin backend cursor */
+    uint64_t hz; /* timer cycles per second */
+
+    int failed;
+    char err[256];
+    dp_stats_t st;
+} dp_worker_t;
+
+extern atomic_int etls_dp_stop;
+extern dp_worker_t *etls_dp_workers[DP_MAX_WORKERS];
+extern unsigned etls_dp_nworkers;
+
+/* port.c */
+int dp_port_setup(const dp_opts_t *o, dp_worker_t **ws, unsigned n, char *err, size_t errlen);
+void dp_port_close(uint16_t port);
+
+/* lcore.c */
+int dp_worker_init(dp_worker_t *w, char *err, size_t errlen);
+void dp_worker_fini(dp_worker_t *w);
+int dp_lcore_main(void *arg);
+void dp_mark_dirty(dp_worker_t *w, dp_conn_t *c);
+
+/* conn.c */
+void dp_conn_on_accept(dp_worker_t *w, etls_tcp_conn_t *tc);
+void dp_conn_on_event(dp_worker_t *w, dp_conn_t *c, uint32_t events);
+void dp_conn_pump(dp_worker_t *w, dp_conn_t *c);
+void dp_conn_resume(dp_worker_t *w, dp_conn_t *c);
+void dp_conn_release(dp_worker_t *w, dp_conn_t *c, int abort);
+void dp_conn_check_timeout(dp_worker_t *w, dp_conn_t *c);
+void dp_conn_start_close(dp_conn_t *c);
+void dp_conn_shutdown(dp_worker_t *w, dp_conn_t *c);
+
+/* backend.c */
+int dp_backend_open(dp_worker_t *w, dp_conn_t *c);
+int dp_backend_pump(dp_worker_t *w, dp_conn_t *c); /* 1 on progress */
+void dp_backend_close(dp_worker_t *w, dp_conn_t *c);
+void dp_backend_poll(dp_worker_t *w);
+
+/* telemetry.c */
+void dp_telemetry_register(void);
+
+#endif

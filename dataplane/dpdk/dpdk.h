@@ -1,0 +1,43 @@
+/* The DPDK kernel-bypass transport (DESIGN.md, "Transports"): EAL, one RX/TX queue pair per
+ * worker lcore with RSS where the PMD has it, per-lcore mempools, and the per-lcore poll loop
+ *   rte_eth_rx_burst -> net (Ethernet/ARP/IPv4/ICMP) -> TCP -> TLS engine -> crypto batch
+ *   -> TCP flush -> rte_eth_tx_burst (unsent mbufs freed)
+ * serving the same modes as the io_uring workers (responder, echo, proxy; proxy backends are
+ * reached over kernel TCP sockets from the same loop).
+ *
+ * Command line (after the configuration flags main.c parses):
+ *   edgetls [config flags] --transport dpdk -- [EAL args] [-- transport options]
+ * EAL args as for any DPDK application, e.g. for a machine without a DPDK NIC:
+ *   -l 0-1 --no-huge --no-pci -m 512 --vdev=net_tap0,iface=etls0 --file-prefix etls
+ * Transport options:
+ *   --addr A.B.C.D/P    our IPv4 address and prefix (default: the first listener's address /24)
+ *   --gateway A.B.C.D   next hop for off-link clients (default: none)
+ *   --port N            DPDK port id (default 0)
+ *   --mbufs N           mbufs per lcore pool (default 8191)
+ *   --idle-sleep-us N   sleep this long after ~1000 consecutive empty polls (default 100; 0 =
+ *                       pure busy polling, lowest latency, one full core per lcore)
+ * Every EAL lcore (the main one included) runs one worker on its own queue pair.
+ *
+ * Telemetry (dpdk-telemetry.py, socket under the EAL runtime directory):
+ *   /edgetls/workers   every per-worker counter as an array indexed by worker (packets,
+ *                      drops, busy/idle polls, busy time, handshakes, active connections, ...)
+ *   /edgetls/worker,N  worker N's counters
+ *   /edgetls/net,N     worker N's net-layer counters (ARP/ICMP/TCP, drops by reason)
+ * The same counters are printed to stderr at exit.
+ *
+ * Connections: TCP buffers per connection follow buffer_size (16 KiB..1 MiB); at most 4096
+ * connections per worker (max_connections is capped there); handshake and idle timeouts and
+ * the graceful shutdown (close_notify, bounded by shutdown_timeout) behave as with io_uring.
+ * Only IPv4 listeners are served (their ports, on --addr).
+ *
+ * Ownership: sh (configuration, TLS context, HTTP responses) is the caller's and must outlive
+ * the call. Runs until SIGINT/SIGTERM; returns the process exit status (0 clean, 1 runtime
+ * failure or EAL cannot start, 2 bad transport options). */
+#ifndef ETLS_DPDK_DPDK_H
+#define ETLS_DPDK_DPDK_H
+
+#include "worker/worker.h"
+
+int etls_dpdk_run(const etls_worker_shared_t *sh, int argc, char **argv);
+
+#endif

@@ -1,0 +1,451 @@
+/* The per-lcore poll loop (DESIGN.md, "Inside a worker"):
+ *   rte_eth_rx_burst -> etls_net_rx (ARP/ICMP answered here) -> etls_tcp_input -> TCP timers and
+ *   events -> connection pumps (TLS engine) -> etls_batch_run -> resume parked connections ->
+ *   backend sockets (proxy) -> etls_tcp_flush -> rte_eth_tx_burst; unsent mbufs are freed.
+ * Everything here is owned by one lcore; the only shared writes are the relaxed counter
+ * stores read by telemetry. */
+#include "dpdk/dp.h"
+
+#include "common/ct.h"
+#include "common/err.h"
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+static void clock_update(dp_worker_t *w)
+{
+    if (!w->hz)
+        w->hz = rte_get_timer_hz();
+    uint64_t t = rte_get_timer_cycles();
+    w->now_us = (uint64_t)((double)t * 1e6 / (double)w->hz);
+    w->now_ms = w->now_us / 1000;
+}
+
+/* ---- transmit ---------------------------------------------------------------------------------- */
+
+static void tx_burst(dp_worker_t *w)
+{
+    if (!w->ntx)
+        return;
+    uint16_t sent = rte_eth_tx_burst(w->port, w->queue, w->tx, (uint16_t)w->ntx);
+    DP_STAT_ADD(w, tx_packets, sent);
+    if (sent < w->ntx) {
+        DP_STAT_ADD(w, tx_dropped, w->ntx - sent);
+        rte_pktmbuf_free_bulk(w->tx + sent, w->ntx - sent);
+    }
+    w->ntx = 0;
+}
+
+/* Queues a frame; when the queue is full it is burst first (so it never overflows). */
+static void tx_queue(dp_worker_t *w, struct rte_mbuf *m)
+{
+    if (w->ntx == DP_TX_MAX)
+        tx_burst(w);
+    w->tx[w->ntx++] = m;
+}
+
+static int tx_copy(dp_worker_t *w, const uint8_t *frame, size_t len)
+{
+    struct rte_mbuf *m = rte_pktmbuf_alloc(w->pool);
+    if (!m) {
+        DP_STAT_ADD(w, nombuf, 1);
+        return ETLS_ERR_NOMEM;
+    }
+    uint8_t *p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)len);
+    if (!p) {
+        rte_pktmbuf_free(m);
+        return ETLS_ERR_LIMIT;
+    }
+    memcpy(p, frame, len);
+    tx_queue(w, m);
+    return 0;
+}
+
+/* The TCP stack's output: the segment is copied behind room for Ethernet + IPv4, framed by
+ * the net layer (checksum or offload seed, ARP next hop), and queued for the burst. */
+static int tcp_output(void *ctx, const etls_tcp_seg_t *s)
+{
+    dp_worker_t *w = ctx;
+    size_t seg_len = s->hdr_len + s->data_len[0] + s->data_len[1];
+    struct rte_mbuf *m = rte_pktmbuf_alloc(w->pool);
+    if (!m) {
+        DP_STAT_ADD(w, nombuf, 1);
+        return ETLS_ERR_NOMEM;
+    }
+    uint8_t *f = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(ETLS_NET_TCP_OVERHEAD + seg_len));
+    if (!f) {
+        rte_pktmbuf_free(m);
+        return ETLS_ERR_LIMIT;
+    }
+    uint8_t *seg = f + ETLS_NET_TCP_OVERHEAD;
+    memcpy(seg, s->hdr, s->hdr_len);
+    memcpy(seg + s->hdr_len, s->data[0], s->data_len[0]);
+    if (s->data_len[1])
+        memcpy(seg + s->hdr_len + s->data_len[0], s->data[1], s->data_len[1]);
+    uint8_t arp[64];
+    size_t alen;
+    int len = etls_net_tcp_frame(&w->net, f, s->daddr, seg_len, w->now_ms, arp, &alen);
+    if (alen)
+        tx_copy(w, arp, alen);
+    if (len < 0) {
+        /* No neighbour yet (rare: we learn the client's MAC from its own segments). Treat it
+         * as lost on the wire: TCP retransmits once ARP has answered. */
+        rte_pktmbuf_free(m);
+        return 0;
+    }
+    if (w->tx_offload_flags) {
+        m->ol_flags |= w->tx_offload_flags;
+        m->l2_len = ETLS_NET_ETH_HLEN;
+        m->l3_len = ETLS_NET_IPV4_HLEN;
+    }
+    tx_queue(w, m);
+    return 0;
+}
+
+/* ---- receive ----------------------------------------------------------------------------------- */
+
+static void rx_one(dp_worker_t *w, struct rte_mbuf *m)
+{
+    uint32_t hints = 0;
+    if (w->rx_csum_offload) {
+        if ((m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD)
+            hints |= ETLS_NET_RX_IP_CSUM_GOOD;
+        if ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD)
+            hints |= ETLS_NET_RX_L4_CSUM_GOOD;
+    }
+    if (m->nb_segs != 1) { /* MTU 1500 and 2 KiB mbufs: only oversized frames get here */
+        DP_STAT_ADD(w, rx_dropped, 1);
+        return;
+    }
+    etls_net_rx_t t;
+    size_t rlen;
+    uint64_t drops0 = w->net.st.rx_frames - w->net.st.rx_arp - w->net.st.rx_icmp_echo - w->net.st.rx_tcp;
+    etls_net_rx_result_t r = etls_net_rx(&w->net, rte_pktmbuf_mtod(m, const uint8_t *), m->data_len,
+                                         hints, w->now_ms, &t, w->scratch, sizeof w->scratch, &rlen);
+    if (r == ETLS_NET_RX_REPLY)
+        tx_copy(w, w->scratch, rlen);
+    else if (r == ETLS_NET_RX_TCP)
+        etls_tcp_input(w->tcp, t.src, t.dst, t.seg, t.seg_len, w->now_us);
+    uint64_t drops1 = w->net.st.rx_frames - w->net.st.rx_arp - w->net.st.rx_icmp_echo - w->net.st.rx_tcp;
+    if (drops1 != drops0)
+        DP_STAT_ADD(w, rx_dropped, drops1 - drops0);
+}
+
+static unsigned rx_poll(dp_worker_t *w)
+{
+    struct rte_mbuf *pkts[DP_RX_BURST];
+    uint16_t n = rte_eth_rx_burst(w->port, w->queue, pkts, DP_RX_BURST);
+    if (!n)
+        return 0;
+    DP_STAT_ADD(w, rx_packets, n);
+    for (uint16_t i = 0; i < n; i++) {
+        if (i + 1 < n)
+            rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+        rx_one(w, pkts[i]);
+    }
+    rte_pktmbuf_free_bulk(pkts, n);
+    return n;
+}
+
+/* ---- connections ------------------------------------------------------------------------------- */
+
+void dp_mark_dirty(dp_worker_t *w, dp_conn_t *c)
+{
+    if (c->dirty)
+        return;
+    c->dirty = 1;
+    c->dnext = w->dirty;
+    w->dirty = c;
+}
+
+static unsigned tcp_events(dp_worker_t *w)
+{
+    etls_tcp_event_t ev[DP_EVENTS];
+    unsigned total = 0;
+    size_t n;
+    while ((n = etls_tcp_events(w->tcp, ev, DP_EVENTS)) > 0) {
+        total += (unsigned)n;
+        for (size_t i = 0; i < n; i++) {
+            dp_conn_t *c = ev[i].user;
+            if (!c && (ev[i].events & ETLS_TCP_EV_ACCEPTED)) {
+                dp_conn_on_accept(w, ev[i].conn);
+                c = etls_tcp_conn_user(ev[i].conn);
+            }
+            if (c)
+                dp_conn_on_event(w, c, ev[i].events);
+        }
+    }
+    return total;
+}
+
+static unsigned pump_dirty(dp_worker_t *w)
+{
+    unsigned n = 0;
+    while (w->dirty) {
+        dp_conn_t *c = w->dirty;
+        w->dirty = c->dnext;
+        c->dirty = 0;
+        if (c->in_use)
+            dp_conn_pump(w, c);
+        n++;
+    }
+    return n;
+}
+
+/* Steps 4-5: run the crypto queues, then continue every connection whose requests completed. */
+static unsigned run_batch(dp_worker_t *w)
+{
+    if (!w->batch || etls_batch_queued(w->batch) == 0)
+        return 0;
+    if (etls_batch_run(w->batch))
+        DP_STAT_ADD(w, crypto_runs, 1);
+    etls_batch_waiter_t *wt;
+    unsigned n = 0;
+    while ((wt = etls_batch_pop_ready(w->batch))) {
+        etls_tls_conn_t *tc = etls_tls_conn_from_waiter(wt);
+        dp_conn_t *c = (dp_conn_t *)((uint8_t *)tc - offsetof(dp_conn_t, tc));
+        if (c->in_use)
+            dp_conn_resume(w, c);
+        n++;
+    }
+    return n;
+}
+
+/* Handshake and idle deadlines, scanned every 100 ms (the table is small per worker); and a
+ * fresh ISN/SYN-cookie secret every 5 minutes (the stack keeps the previous one for cookies
+ * in flight). */
+static void scan_timeouts(dp_worker_t *w, uint64_t *next_scan, uint64_t *next_rekey)
+{
+    if (w->now_us < *next_scan)
+        return;
+    *next_scan = w->now_us + 100000;
+    if (w->now_us >= *next_rekey) {
+        uint8_t secret[ETLS_TCP_SECRET_LEN];
+        if (*next_rekey && etls_rand_bytes(&w->rng, secret, sizeof secret) == 0)
+            etls_tcp_rekey(w->tcp, secret);
+        etls_wipe(secret, sizeof secret);
+        *next_rekey = w->now_us + 300ull * 1000000;
+    }
+    for (uint32_t i = 0; i < w->nslots; i++)
+        if (w->conns[i] && w->conns[i]->in_use)
+            dp_conn_check_timeout(w, w->conns[i]);
+}
+
+static void idle_wait(dp_worker_t *w, unsigned *idle_run)
+{
+    if (!w->opts->idle_sleep_us || ++*idle_run < DP_IDLE_POLLS)
+        return;
+    /* Sleep no longer than the next TCP timer needs. */
+    uint64_t until = etls_tcp_next_deadline(w->tcp), us = w->opts->idle_sleep_us;
+    if (until > w->now_us && until - w->now_us < us)
+        us = until - w->now_us;
+    if (until > w->now_us && us > 0) {
+        struct timespec ts = {0, (long)(us * 1000)};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void shutdown_conns(dp_worker_t *w)
+{
+    for (uint32_t i = 0; i < w->nslots; i++)
+        if (w->conns[i] && w->conns[i]->in_use)
+            dp_conn_release(w, w->conns[i], 1);
+    clock_update(w);
+    etls_tcp_flush(w->tcp, w->now_us);
+    tx_burst(w);
+}
+
+/* Graceful stop: ask every connection to finish, then keep polling until they have or the
+ * shutdown timeout passed. Returns 1 while the loop should go on. */
+static int stopping(dp_worker_t *w, uint64_t *deadline)
+{
+    if (!atomic_load_explicit(&etls_dp_stop, memory_order_relaxed))
+        return 0;
+    if (!*deadline) {
+        *deadline = w->now_us + (uint64_t)w->cfg->shutdown_timeout_ms * 1000 + 1;
+        for (uint32_t i = 0; i < w->nslots; i++)
+            if (w->conns[i] && w->conns[i]->in_use)
+                dp_conn_shutdown(w, w->conns[i]);
+    }
+    return 1;
+}
+
+int dp_lcore_main(void *arg)
+{
+    (void)arg;
+    dp_worker_t *w = NULL;
+    for (unsigned i = 0; i < etls_dp_nworkers; i++)
+        if (etls_dp_workers[i]->lcore == rte_lcore_id())
+            w = etls_dp_workers[i];
+    if (!w)
+        return 0;
+    unsigned idle_run = 0;
+    uint64_t next_scan = 0, next_rekey = 0, stop_deadline = 0;
+    for (;;) {
+        clock_update(w);
+        if (stopping(w, &stop_deadline) && (w->st.active == 0 || w->now_us >= stop_deadline))
+            break;
+        unsigned work = rx_poll(w);
+        etls_tcp_timers(w->tcp, w->now_us);
+        work += tcp_events(w);
+        work += pump_dirty(w);
+        work += run_batch(w);
+        work += pump_dirty(w);
+        if (w->epfd >= 0)
+            dp_backend_poll(w);
+        work += pump_dirty(w);
+        scan_timeouts(w, &next_scan, &next_rekey);
+        etls_tcp_flush(w->tcp, w->now_us);
+        work += w->ntx;
+        tx_burst(w);
+        if (work) {
+            uint64_t t0 = w->now_us;
+            clock_update(w);
+            DP_STAT_ADD(w, busy_us, w->now_us - t0);
+            DP_STAT_ADD(w, busy_polls, 1);
+            idle_run = 0;
+        } else {
+            DP_STAT_ADD(w, idle_polls, 1);
+            idle_wait(w, &idle_run);
+        }
+    }
+    shutdown_conns(w);
+    return 0;
+}
+
+/* ---- set-up ------------------------------------------------------------------------------------ */
+
+static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
+
+static int setup_crypto(dp_worker_t *w, char *err, size_t errlen)
+{
+    etls_rand_init(&w->rng);
+    if (!w->sh->tls)
+        return 0;
+    w->aead = etls_aead_engine_new();
+    if (!w->aead) {
+        snprintf(err, errlen, "dpdk worker %u: no AEAD backend could be initialised", w->index);
+        return ETLS_ERR_CRYPTO;
+    }
+    etls_batch_config_t bc;
+    memset(&bc, 0, sizeof bc);
+    bc.aead = w->aead;
+    w->batch = etls_batch_new(&bc);
+    if (!w->batch) {
+        snprintf(err, errlen, "dpdk worker %u: cannot allocate the crypto batch", w->index);
+        return ETLS_ERR_NOMEM;
+    }
+    w->env.rng = &w->rng;
+    w->env.aead = w->aead;
+    w->env.batch = w->batch;
+    return 0;
+}
+
+static int setup_tcp(dp_worker_t *w, char *err, size_t errlen)
+{
+    etls_tcp_config_t tc;
+    etls_tcp_config_default(&tc);
+    uint32_t want = w->cfg->max_connections ? w->cfg->max_connections : 1024;
+    tc.max_conns = want < 4096 ? want : 4096;
+    if (tc.syn_backlog > tc.max_conns)
+        tc.syn_backlog = tc.max_conns;
+    tc.mss = ETLS_NET_MTU - ETLS_NET_IPV4_HLEN - ETLS_NET_TCP_HLEN;
+    /* TCP buffers follow the configured per-connection buffer size (its send buffer bounds
+     * the bytes in flight, so throughput per connection is about sndbuf / RTT). The rings are
+     * never zeroed, so untouched buffer memory costs address space, not RAM. */
+    uint32_t buf = w->cfg->buffer_size ? w->cfg->buffer_size : 65536;
+    tc.sndbuf = tc.rcvbuf = buf < 16384 ? 16384 : buf > (1u << 20) ? 1u << 20 : buf;
+    if (tc.ooo_max_bytes > tc.rcvbuf)
+        tc.ooo_max_bytes = tc.rcvbuf;
+    if (etls_rand_bytes(&w->rng, tc.secret, sizeof tc.secret) < 0 ||
+        etls_tcp_create(&w->tcp, &tc, tcp_output, w) < 0) {
+        snprintf(err, errlen, "dpdk worker %u: cannot create the TCP stack (%u connections)",
+                 w->index, tc.max_conns);
+        return ETLS_ERR_NOMEM;
+    }
+    for (size_t l = 0; l < w->cfg->nlisteners; l++) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)&w->cfg->listeners[l].addr.ss;
+        if (sin->sin_family != AF_INET)
+            continue; /* IPv6 listeners are for the io_uring transport only */
+        if (etls_tcp_listen(w->tcp, w->opts->addr, ntohs(sin->sin_port)) < 0) {
+            snprintf(err, errlen, "dpdk worker %u: cannot listen on port %u", w->index,
+                     ntohs(sin->sin_port));
+            return ETLS_ERR_LIMIT;
+        }
+    }
+    w->nslots = tc.max_conns;
+    etls_wipe(tc.secret, sizeof tc.secret);
+    return 0;
+}
+
+int dp_worker_init(dp_worker_t *w, char *err, size_t errlen)
+{
+    char name[RTE_MEMPOOL_NAMESIZE];
+    snprintf(name, sizeof name, "etls_mb_%u", w->index);
+    w->pool = rte_pktmbuf_pool_create(name, w->opts->mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                      (int)rte_lcore_to_socket_id(w->lcore));
+    if (!w->pool) {
+        snprintf(err, errlen, "dpdk worker %u: mempool of %u mbufs: %s (try more -m memory or fewer --mbufs)",
+                 w->index, w->opts->mbufs, rte_strerror(rte_errno));
+        return ETLS_ERR_NOMEM;
+    }
+    ETLS_GUARD(setup_crypto(w, err, errlen));
+    ETLS_GUARD(setup_tcp(w, err, errlen));
+    w->conns = calloc(w->nslots, sizeof *w->conns);
+    w->free_slots = calloc(w->nslots, sizeof *w->free_slots);
+    if (!w->conns || !w->free_slots) {
+        snprintf(err, errlen, "dpdk worker %u: out of memory", w->index);
+        return ETLS_ERR_NOMEM;
+    }
+    for (uint32_t i = 0; i < w->nslots; i++)
+        w->free_slots[i] = w->nslots - 1 - i;
+    w->nfree = w->nslots;
+    size_t buf = w->cfg->buffer_size ? w->cfg->buffer_size : 65536;
+    size_t flight = w->sh->tls ? w->sh->tls->max_flight : 0;
+    w->rx_cap = max_sz(buf, 2 * ETLS_TLS_MAX_RECORD);
+    w->out_cap = max_sz(max_sz(buf, flight + 1024), 2 * ETLS_TLS_MAX_SEALED);
+    w->app_cap = max_sz(buf, 2 * ETLS_TLS_MAX_CIPHERTEXT);
+    w->bk_cap = max_sz(buf, ETLS_TLS_MAX_PLAINTEXT);
+    if (w->cfg->mode == ETLS_MODE_PROXY) {
+        w->epfd = epoll_create1(EPOLL_CLOEXEC);
+        if (w->epfd < 0) {
+            snprintf(err, errlen, "dpdk worker %u: epoll: %m", w->index);
+            return ETLS_ERR_IO;
+        }
+    }
+    return 0;
+}
+
+void dp_worker_fini(dp_worker_t *w)
+{
+    if (w->conns) {
+        for (uint32_t i = 0; i < w->nslots; i++) {
+            dp_conn_t *c = w->conns[i];
+            if (c && c->in_use && c->tls)
+                etls_tls_conn_wipe(&c->tc);
+            free(c);
+        }
+    }
+    free(w->conns);
+    free(w->free_slots);
+    if (w->tcp)
+        etls_tcp_destroy(w->tcp);
+    if (w->batch)
+        etls_batch_free(w->batch);
+    if (w->aead)
+        etls_aead_engine_free(w->aead);
+    etls_rand_wipe(&w->rng);
+    if (w->epfd >= 0)
+        close(w->epfd);
+    if (w->pool)
+        rte_mempool_free(w->pool);
+}
