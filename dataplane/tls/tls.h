@@ -368,6 +368,21 @@ void etls_tls_conn_wipe(etls_tls_conn_t *c);
 /* The connection whose waiter came off etls_batch_pop_ready (or the batch callback). */
 etls_tls_conn_t *etls_tls_conn_from_waiter(etls_batch_waiter_t *w);
 
+/* Parking contract for transports (feed, send, close, key_update).
+ * - When a call returns ETLS_ERR_IN_PROGRESS its crypto sits in the batch. Records a send or
+ *   close sealed are staged in the free space of `out`; records a feed is opening decrypt into
+ *   `app`. Until the connection has come off the ready list (etls_batch_pop_ready or the batch
+ *   callback) and the results have been published, the caller must not move, compact or reuse
+ *   `out`/`app` beyond their current len: the engine records each buffer's base and len when it
+ *   parks and returns ETLS_ERR_INVALID if they changed.
+ * - A parked feed is resumed by calling feed again with the same out/app (and the unconsumed
+ *   input). Parked seals are published by the NEXT writer call on the same unmoved `out`: a
+ *   send (len 0 with data NULL is fine), close or key_update.
+ * - A KeyUpdate owed to the peer (it set update_requested, §4.6.3) or to the §5.5 record limit
+ *   is also written only by a writer call; a transport with no data to send should make a
+ *   len-0 send after feed to flush it.
+ * - etls_tls_parked(c) is true while crypto for c is outstanding; writer calls return
+ *   ETLS_ERR_IN_PROGRESS until then. */
 int etls_tls_feed(etls_tls_conn_t *c, const uint8_t *in, size_t inlen, size_t *consumed,
                   etls_tls_buf_t *out, etls_tls_buf_t *app);
 /* Encrypts up to len bytes of application data into whole records (at most ETLS_TLS_MAX_PARKED
