@@ -103,9 +103,9 @@ enum {
 static const char *const global_flags[] = {
     "mode", "workers", "cpus", "alpn", "ciphers", "groups", "max-connections", "buffer-size",
     "max-header-size", "handshake-timeout", "idle-timeout", "shutdown-timeout", "uring-entries",
-    "log-level", "response-body", "transport", NULL,
+    "log-level", "response-body", "transport", "crypto-batch", NULL,
 };
-#define N_GLOBAL_FLAGS 16
+#define N_GLOBAL_FLAGS 17
 
 static void build_options(struct option *o)
 {
@@ -300,6 +300,7 @@ void etls_config_usage(FILE *f, const char *argv0)
             "      --max-connections N --buffer-size SIZE --max-header-size SIZE\n"
             "      --handshake-timeout T --idle-timeout T --shutdown-timeout T  (e.g. 10s, 500ms)\n"
             "      --uring-entries N --log-level error|warn|info|debug --response-body TEXT\n"
+            "      --crypto-batch N       crypto batch queue size per worker (1 = unbatched; 64)\n"
             "      --check                validate the configuration and exit\n"
             "      --transport io_uring|dpdk  (dpdk: edgetls [flags] --transport dpdk -- [EAL args]\n"
             "                             [-- transport options]; see dataplane/dpdk/dpdk.h)\n"

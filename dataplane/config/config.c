@@ -426,6 +426,11 @@ static int k_uring_entries(etls_config_t *c, pstate_t *ps, const char *key, char
     return 0;
 }
 
+static int k_crypto_batch(etls_config_t *c, pstate_t *ps, const char *key, char *val)
+{
+    return set_u32(ps, key, val, NULL, 1, 1024, &c->crypto_batch);
+}
+
 /* A quoted string with \n, \r, \t, \\ and \" escapes, or a bare word. */
 static int k_body(etls_config_t *c, pstate_t *ps, const char *key, char *val)
 {
@@ -539,6 +544,7 @@ static const key_def_t global_keys[] = {
     {"idle_timeout", k_idle_timeout, 0},
     {"shutdown_timeout", k_shutdown_timeout, 0},
     {"uring_entries", k_uring_entries, 0},
+    {"crypto_batch", k_crypto_batch, 0},
     {"response_body", k_body, 1},
     {NULL, NULL, 0},
 };
@@ -747,6 +753,7 @@ void etls_config_defaults(etls_config_t *c)
     c->idle_timeout_ms = 60000;
     c->shutdown_timeout_ms = 5000;
     c->uring_entries = 4096;
+    c->crypto_batch = 64;
     static const char body[] = "hello from edgetls\n";
     memcpy(c->body, body, sizeof body);
     c->body_len = sizeof body - 1;

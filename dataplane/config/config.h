@@ -118,6 +118,7 @@ typedef struct etls_config {
     uint32_t idle_timeout_ms;
     uint32_t shutdown_timeout_ms; /* graceful shutdown: bound on the wait for connections */
     uint32_t uring_entries;       /* submission queue size per worker */
+    uint32_t crypto_batch;        /* crypto batch queue capacity per worker; 1 = unbatched */
 
     size_t body_len; /* responder: the response body */
     char body[ETLS_CONFIG_BODY_MAX];

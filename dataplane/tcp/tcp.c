@@ -217,10 +217,16 @@ static void conn_unhash(etls_tcp_conn_t *c)
 
 etls_tcp_conn_t *tcp_conn_alloc(etls_tcp_stack_t *s, const tcp_seg_in_t *sg)
 {
-    if (!s->free_list && !link_empty(&s->timewait)) {
-        /* Out of slots: the oldest TIME-WAIT connection is the cheapest to give up. */
-        tcp_conn_free(link_entry(s->timewait.next, etls_tcp_conn_t, twlink));
-        s->stats.time_wait_reused++;
+    if (!s->free_list) {
+        /* Out of slots: the oldest TIME-WAIT connection nobody holds is the cheapest to give up. */
+        for (tcp_link_t *l = s->timewait.next; l != &s->timewait; l = l->next) {
+            etls_tcp_conn_t *tw = link_entry(l, etls_tcp_conn_t, twlink);
+            if (!(tw->flags & CF_APP)) {
+                tcp_conn_free(tw);
+                s->stats.time_wait_reused++;
+                break;
+            }
+        }
     }
     etls_tcp_conn_t *c = s->free_list;
     if (!c)

@@ -196,7 +196,11 @@ static void send_data(etls_tcp_conn_t *c, uint64_t now)
         if (!avail && !fin)
             return;
         uint32_t inflight = c->snd_nxt - c->snd_una;
-        uint32_t wnd = c->snd_wnd < c->cwnd ? c->snd_wnd : c->cwnd;
+        /* RFC 3042 limited transmit: each of the first two duplicate ACKs lets one new segment
+         * out, so a small window can still collect the three that trigger fast retransmit. */
+        uint32_t lt = (c->flags & CF_RECOVERY) ? 0 : (c->dupacks < 2 ? c->dupacks : 2) * c->mss;
+        uint32_t cw = c->cwnd + lt;
+        uint32_t wnd = c->snd_wnd < cw ? c->snd_wnd : cw;
         uint32_t usable = wnd > inflight ? wnd - inflight : 0;
         uint32_t len = min3(avail, c->mss, usable);
         if (len < avail && len < c->mss && !(len && (inflight == 0 || len >= c->max_snd_wnd / 2)))

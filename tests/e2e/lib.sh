@@ -52,8 +52,11 @@ make_certs() {
 }
 
 # Starts edgetls with the given arguments and waits (up to 15 s) for its "listening on" line.
+# ETLS_E2E_ARGS adds flags to every start (meson registers some scripts a second time with
+# --crypto-batch 1 so the worker is tested unbatched as well as batched).
 start_edgetls() {
-    "$EDGETLS" "$@" 2>"$TMP/edgetls.log" &
+    # shellcheck disable=SC2086
+    "$EDGETLS" "$@" ${ETLS_E2E_ARGS:-} 2>"$TMP/edgetls.log" &
     EPID=$!
     PIDS+=("$EPID")
     local i
