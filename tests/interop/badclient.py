@@ -111,8 +111,6 @@ def cmd_stall(port, ca, secs):
             if not b:
                 break
             got += len(b)
-            if got and got < 200:
-                continue
     except ConnectionResetError:
         pass
     except socket.timeout:
