@@ -3,9 +3,47 @@
  * hs_server.c's job. Every read goes through the bounded cursor. */
 #include "tls/tls_internal.h"
 
+/* Values the engine can select; a client list longer than CH_MAX_LIST must not push them
+ * out (a 70-entry list with our suite last would otherwise fail the handshake). */
+static int suite_selectable(uint16_t x)
+{
+    return x >= ETLS_TLS_AES_128_GCM_SHA256 && x <= ETLS_TLS_AES_128_CCM_8_SHA256;
+}
+
+static int group_selectable(uint16_t x)
+{
+    return x == ETLS_TLS_GROUP_X25519 || x == ETLS_TLS_GROUP_SECP256R1;
+}
+
+static int sigalg_selectable(uint16_t x)
+{
+    return x == ETLS_SIG_ECDSA_SECP256R1_SHA256 || x == ETLS_SIG_RSA_PSS_RSAE_SHA256 ||
+           x == ETLS_SIG_ED25519;
+}
+
+/* Keeps x in dst (order preserved): selectable values always (once each, in the CH_RESERVED
+ * slots if need be), others while room remains. Returns 1 when x was dropped. */
+static int keep_u16(uint16_t *dst, size_t *n, uint16_t x, int (*selectable)(uint16_t))
+{
+    if (selectable && selectable(x)) {
+        for (size_t i = 0; i < *n; i++)
+            if (dst[i] == x)
+                return 0;
+        if (*n < CH_MAX_LIST)
+            dst[(*n)++] = x;
+        return 0;
+    }
+    if (*n < CH_MAX_LIST - CH_RESERVED) {
+        dst[(*n)++] = x;
+        return 0;
+    }
+    return 1;
+}
+
 /* A list of uint16 values (groups, signature schemes): vec2 with an even, non-zero length.
- * Only the first CH_MAX_LIST entries are kept; the rest are still length-checked. */
-static int read_u16_list(etls_cur_t *c, int width, uint16_t *dst, size_t *n)
+ * Every entry is length-checked; which are kept is keep_u16's rule. */
+static int read_u16_list(etls_cur_t *c, int width, uint16_t *dst, size_t *n,
+                         int (*selectable)(uint16_t), uint8_t *dropped)
 {
     etls_cur_t v;
     ETLS_GUARD(etls_cur_vec(c, width, 2, width == 1 ? 254 : 65534, &v));
@@ -14,8 +52,8 @@ static int read_u16_list(etls_cur_t *c, int width, uint16_t *dst, size_t *n)
     while (v.left) {
         uint16_t x;
         ETLS_GUARD(etls_cur_u16(&v, &x));
-        if (*n < CH_MAX_LIST)
-            dst[(*n)++] = x;
+        if (keep_u16(dst, n, x, selectable) && dropped)
+            *dropped = 1;
     }
     return 0;
 }
@@ -46,14 +84,14 @@ static int ext_server_name(etls_cur_t *c, etls_ch_t *ch)
 static int ext_supported_groups(etls_cur_t *c, etls_ch_t *ch)
 {
     ch->has_groups = 1;
-    return read_u16_list(c, 2, ch->groups, &ch->n_groups);
+    return read_u16_list(c, 2, ch->groups, &ch->n_groups, group_selectable, &ch->groups_dropped);
 }
 
 /* §4.2.3 */
 static int ext_signature_algorithms(etls_cur_t *c, etls_ch_t *ch)
 {
     ch->has_sigalgs = 1;
-    return read_u16_list(c, 2, ch->sigalgs, &ch->n_sigalgs);
+    return read_u16_list(c, 2, ch->sigalgs, &ch->n_sigalgs, sigalg_selectable, NULL);
 }
 
 /* §4.2.3: only the certificate chain is constrained by it, which the client verifies itself;
@@ -63,7 +101,7 @@ static int ext_signature_algorithms_cert(etls_cur_t *c, etls_ch_t *ch)
     uint16_t tmp[CH_MAX_LIST];
     size_t n;
     (void)ch;
-    return read_u16_list(c, 2, tmp, &n);
+    return read_u16_list(c, 2, tmp, &n, NULL, NULL);
 }
 
 /* RFC 7301 §3.1: ProtocolNameList protocol_name_list<2..2^16-1>, each name<1..2^8-1>. */
@@ -264,8 +302,7 @@ int etls_tls_parse_client_hello(const uint8_t *body, size_t len, etls_ch_t *ch)
     while (suites.left) {
         uint16_t s;
         ETLS_GUARD(etls_cur_u16(&suites, &s));
-        if (ch->n_suites < CH_MAX_LIST)
-            ch->suites[ch->n_suites++] = s;
+        keep_u16(ch->suites, &ch->n_suites, s, suite_selectable);
     }
     ETLS_GUARD(etls_cur_vec(&c, 1, 1, 255, &comp));
     ch->comp = comp.p;

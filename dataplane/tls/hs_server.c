@@ -115,8 +115,15 @@ static int share_ok(uint16_t group, uint16_t len, const uint8_t *key)
 static int select_group(const etls_tls_conn_t *c, const etls_ch_t *ch, uint16_t *group, int *share)
 {
     const etls_tls_server_ctx_t *ctx = c->ctx;
-    for (size_t i = 0; i < ch->n_shares; i++) /* each share must be for an offered group */
-        ETLS_ENSURE(in_list(ch->shares[i].group, ch->groups, ch->n_groups), ALERT(ILLEGAL_PARAMETER));
+    /* Each share must be for an offered group. Groups we implement are always kept by the
+     * parser; another group may have been dropped from a very long list, so it is not held
+     * against the client then. */
+    for (size_t i = 0; i < ch->n_shares; i++) {
+        uint16_t g = ch->shares[i].group;
+        int known = g == ETLS_TLS_GROUP_X25519 || g == ETLS_TLS_GROUP_SECP256R1;
+        ETLS_ENSURE(in_list(g, ch->groups, ch->n_groups) || (!known && ch->groups_dropped),
+                    ALERT(ILLEGAL_PARAMETER));
+    }
     *share = -1;
     *group = 0;
     for (size_t g = 0; g < ctx->n_groups; g++) {

@@ -73,13 +73,29 @@ int etls_tls_write_record(etls_tls_conn_t *c, etls_tls_buf_t *out, uint8_t type,
         out->len += ETLS_TLS_RECORD_HEADER + len;
         return 0;
     }
-    size_t inner = etls_tls_inner_len(c, len);
-    ETLS_ENSURE(room >= ETLS_TLS_RECORD_HEADER + inner + c->tag_len, ETLS_ERR_LIMIT);
-    memmove(rec + ETLS_TLS_RECORD_HEADER, data, len);
-    rec[ETLS_TLS_RECORD_HEADER + len] = type;
-    memset(rec + ETLS_TLS_RECORD_HEADER + len + 1, 0, inner - len - 1);
-    ETLS_GUARD(etls_tls_seal_inplace(c, rec, inner));
-    out->len += ETLS_TLS_RECORD_HEADER + inner + c->tag_len;
+    /* Protected content longer than one record (a NewSessionTicket under a small RFC 8449
+     * record_size_limit) goes out as several records of at most send_max bytes each (§5.1
+     * allows fragmenting handshake messages). Room for all of them is checked first so a
+     * LIMIT error writes nothing. Callers pass data that does not overlap out. */
+    size_t need = 0, left = len;
+    do {
+        size_t chunk = left < c->send_max ? left : c->send_max;
+        need += ETLS_TLS_RECORD_HEADER + etls_tls_inner_len(c, chunk) + c->tag_len;
+        left -= chunk;
+    } while (left > 0);
+    ETLS_ENSURE(room >= need, ETLS_ERR_LIMIT);
+    do {
+        size_t chunk = len < c->send_max ? len : c->send_max;
+        size_t inner = etls_tls_inner_len(c, chunk);
+        rec = out->base + out->len;
+        memmove(rec + ETLS_TLS_RECORD_HEADER, data, chunk);
+        rec[ETLS_TLS_RECORD_HEADER + chunk] = type;
+        memset(rec + ETLS_TLS_RECORD_HEADER + chunk + 1, 0, inner - chunk - 1);
+        ETLS_GUARD(etls_tls_seal_inplace(c, rec, inner));
+        out->len += ETLS_TLS_RECORD_HEADER + inner + c->tag_len;
+        data += chunk;
+        len -= chunk;
+    } while (len > 0);
     return 0;
 }
 

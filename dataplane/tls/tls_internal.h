@@ -181,7 +181,10 @@ static inline void put_u16(uint8_t *p, uint16_t v)
 }
 
 /* ---- parsed ClientHello (ext.c fills it, hs_server.c decides) ----------------------------- */
-#define CH_MAX_LIST 64 /* entries kept from each client list; the rest are ignored */
+#define CH_MAX_LIST 64 /* entries kept from each client list (see ext.c: selectable values are
+                        * always kept, other values only while room remains) */
+#define CH_RESERVED 8  /* slots kept free for selectable values (at most 5 suites, 2 groups,
+                        * 3 signature schemes) */
 
 typedef struct etls_ch {
     uint16_t legacy_version;
@@ -196,6 +199,7 @@ typedef struct etls_ch {
     uint8_t has_groups, has_key_share, has_sigalgs, has_psk_modes, has_psk, early_data;
     uint16_t groups[CH_MAX_LIST];
     size_t n_groups;
+    uint8_t groups_dropped; /* unknown groups beyond CH_MAX_LIST were not kept */
     uint16_t sigalgs[CH_MAX_LIST];
     size_t n_sigalgs;
     struct {

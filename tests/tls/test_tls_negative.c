@@ -678,6 +678,71 @@ static void test_early_data_skipped(void)
     mini_free(&m);
 }
 
+/* Client lists longer than the parser keeps (CH_MAX_LIST): the suite or group we can select
+ * comes last after 69 unknown ones and must still be found (found by review: the lists were
+ * truncated and the handshake failed with 40 / 47). */
+static void test_long_client_lists(void)
+{
+    static uint16_t suites[70], groups[70];
+    for (int i = 0; i < 69; i++) {
+        suites[i] = (uint16_t)(0xc000 + i);
+        groups[i] = (uint16_t)(0x0100 + i);
+    }
+    suites[69] = ETLS_TLS_AES_128_GCM_SHA256;
+    groups[69] = ETLS_TLS_GROUP_X25519;
+    static mini_t m;
+    uint8_t *ch = malloc(66000);
+    size_t ch_len;
+    for (int which = 0; which < 2; which++) {
+        ch_opts_t o;
+        memset(&o, 0, sizeof o);
+        if (which == 0) {
+            o.suites = suites;
+            o.n_suites = 70;
+        } else {
+            o.groups = groups;
+            o.n_groups = 70;
+        }
+        mini_init(&m, te.env.aead, 1);
+        srv_t *s = srv_new(NULL);
+        int rc = feed_ch(s, &m, &o, ch, &ch_len);
+        CHECK_MSG(rc == 0 && etls_tls_alert_sent(&s->c) == -1, "%s list: rc=%d alert=%d",
+                  which ? "groups" : "suites", rc, etls_tls_alert_sent(&s->c));
+        srv_free(s);
+        mini_free(&m);
+    }
+    free(ch);
+}
+
+/* A NewSessionTicket (138+ bytes) under the smallest legal record_size_limit (64) must be
+ * split over several records, not written past one (found by review: out-of-bounds write). */
+static void test_ticket_small_record_limit(void)
+{
+    etls_tls_server_ctx_t c2;
+    static const uint8_t k1[ETLS_TLS_TICKET_KEY_LEN] = {1, 2, 3};
+    CHECK(etls_tls_server_ctx_init(&c2, &te.rng) == 0);
+    CHECK(test_ctx_add(&c2, &cert, NULL, 1) == 0);
+    CHECK(etls_tls_server_ctx_set_ticket_keys(&c2, k1, NULL) == 0);
+    ch_opts_t o;
+    memset(&o, 0, sizeof o);
+    o.rsl = 64;
+    static mini_t m;
+    srv_t *s = to_finished(&m, &o, &c2, 0);
+    size_t before = s->out.len;
+    int rc = send_finished(s, &m, 0, 0);
+    CHECK_MSG(rc == 0 && etls_tls_handshake_done(&s->c) == 1, "rc=%d", rc);
+    CHECK(s->out.len > before); /* the ticket was written */
+    /* every record after the flight respects the limit: 64 bytes of inner plaintext + tag */
+    for (size_t off = before; off + 5 <= s->out.len;) {
+        size_t rlen = (size_t)s->out.base[off + 3] << 8 | s->out.base[off + 4];
+        CHECK_MSG(rlen <= 64 + 16, "record of %zu bytes", rlen);
+        off += 5 + rlen;
+    }
+    srv_free(s);
+    mini_free(&m);
+    etls_tls_server_ctx_free(&c2);
+}
+
 int main(int argc, char **argv)
 {
     size_t cap = argc > 1 ? (size_t)strtoul(argv[1], NULL, 10) : 0;
@@ -698,6 +763,8 @@ int main(int argc, char **argv)
     test_padding();
     test_suite_order();
     test_early_data_skipped();
+    test_long_client_lists();
+    test_ticket_small_record_limit();
     etls_tls_server_ctx_free(&ctx);
     test_cert_free(&cert);
     CHECK(test_env_free(&te) == 0); /* every handshake state came back */
