@@ -379,7 +379,11 @@ static int pump_once(etls_worker_t *w, wk_conn_t *c)
         progress = 1;
     }
     if (!c->hs_done) {
-        if (c->rd_eof && !c->park && c->held.head == WK_NO_BUF && c->rx_off == c->rx.len) {
+        /* After the client's FIN nothing more arrives: the handshake is over once everything
+         * buffered was consumed, or once the engine makes no progress with what is left (a
+         * partial record can never complete) while nothing is parked or still being sent. */
+        int stuck = !progress && !c->send_busy && c->out_off == c->out.len;
+        if (c->rd_eof && !c->park && c->held.head == WK_NO_BUF && (c->rx_off == c->rx.len || stuck)) {
             WK_STAT_ADD(w, hs_failures, 1); /* the client left during the handshake */
             wk_conn_abort(w, c, "client left during the handshake");
         }

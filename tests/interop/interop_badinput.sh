@@ -9,8 +9,8 @@
 #  * 240 connections reset before any byte, mid-ClientHello, or after the handshake with
 #    pipelined requests in flight; 200 connections held open silently at once;
 # afterwards edgetls is alive, has no connection left open, a fresh curl works, and SIGTERM
-# exits 0. (A FIN/RST after a partial ClientHello currently waits for handshake_timeout:
-# see interop_bug_eof_partial_hello.)
+# exits 0. (interop_eof_partial_hello checks strictly that a FIN/RST after a partial
+# ClientHello closes the connection at once.)
 source "$(dirname "$0")/lib.sh" "$@"
 make_ca
 make_leaf ec ec localhost localhost IP:127.0.0.1

@@ -3,7 +3,9 @@
 # ECDSA), *.wild.example.test (wildcard, RSA) and a default (Ed25519) -- each server name gets
 # the right one (subject CN read from s_client; chain and hostname verified), names the wildcard
 # must not cover (two labels, the bare parent) and unknown names get the default, as does a
-# client without SNI. DNS names compare case-insensitively (RFC 6066 3, RFC 4343).
+# client without SNI. DNS names compare case-insensitively (RFC 6066 3, RFC 4343). Without
+# --sni the certificates' SAN names are used. A chain with an intermediate CA (leaf + intermediate
+# in the PEM file, only the root trusted) verifies with s_client, gnutls-cli and curl.
 source "$(dirname "$0")/lib.sh" "$@"
 make_ca
 make_leaf exact ec a.example.test a.example.test
@@ -59,6 +61,28 @@ sni_case other.test '*.wild.example.test' z.wild.example.test RSA-PSS
 pass "names from the certificates' SANs; the first certificate is the default"
 stop_edgetls "$EPID" 10
 [ "$ESTATUS" = 0 ] || fail "exit status $ESTATUS on SIGTERM (SAN names)"
+
+make_intermediate inter
+ISSUER=inter make_leaf chained ec chain.example.test chain.example.test
+cat "$PKI/chained.pem" "$PKI/inter.pem" >"$PKI/chained-full.pem"
+PORT=$(free_port)
+start_edgetls srv-chain --listen "127.0.0.1:$PORT" --mode responder \
+    --cert "$PKI/chained-full.pem" --key "$PKI/chained.key"
+sclient "$TMP/chain.txt" -servername chain.example.test -verify_hostname chain.example.test ||
+    fail "intermediate chain (s_client): $(grep -iE 'error|verify' "$TMP/chain.txt" | head -3)"
+grep -q "^ 1 s:O = edgetls interop, CN = edgetls interop intermediate" "$TMP/chain.txt" ||
+    fail "intermediate not sent: $(grep -E '^ [0-9] s:' "$TMP/chain.txt")"
+grep -q "Verify return code: 0 (ok)" "$TMP/chain.txt" || fail "intermediate chain: verification"
+http_get | timeout $((20 * SLOW)) gnutls-cli --x509cafile "$CA" -p "$PORT" --sni-hostname chain.example.test \
+    --verify-hostname chain.example.test 127.0.0.1 >"$TMP/chain-gnutls.txt" 2>&1 ||
+    fail "intermediate chain (gnutls-cli): $(grep -iE 'status|error' "$TMP/chain-gnutls.txt" | head -3)"
+grep -q "HTTP/1.1 200 OK" "$TMP/chain-gnutls.txt" || fail "intermediate chain (gnutls-cli): no 200"
+curl -sS --max-time $((20 * SLOW)) --cacert "$CA" --resolve "chain.example.test:$PORT:127.0.0.1" \
+    "https://chain.example.test:$PORT/" -o "$TMP/chain-curl.txt" || fail "intermediate chain (curl)"
+grep -q "hello from edgetls" "$TMP/chain-curl.txt" || fail "intermediate chain (curl): body"
+pass "leaf + intermediate chain verified to the root by s_client, gnutls-cli and curl"
+stop_edgetls "$EPID" 10
+[ "$ESTATUS" = 0 ] || fail "exit status $ESTATUS on SIGTERM (chain)"
 EPID=$SPID
 stop_edgetls "$EPID" 10
 [ "$ESTATUS" = 0 ] || fail "exit status $ESTATUS on SIGTERM"

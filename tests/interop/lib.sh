@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for the interop tests (sourced): real TLS clients (openssl s_client, curl,
 # gnutls-cli, Python ssl, Go crypto/tls) against the edgetls executable on loopback.
 # Every process a test starts is recorded and killed on exit, pass or fail; the scratch
@@ -53,7 +54,7 @@ make_ca() {
 }
 
 # make_leaf NAME KEYTYPE(ec|rsa|ed25519) CN SAN...: writes $PKI/NAME.pem (leaf) and
-# $PKI/NAME.key. SAN entries are DNS names, or IP:addr.
+# $PKI/NAME.key. SAN entries are DNS names, or IP:addr. Signed by $PKI/$ISSUER.pem (default ca).
 make_leaf() {
     local name=$1 type=$2 cn=$3 san="" s
     shift 3
@@ -71,6 +72,19 @@ make_leaf() {
         -subj "/O=edgetls interop/CN=$cn" 2>/dev/null || fail "key for $name"
     printf 'subjectAltName=%s\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n' \
         "$san" >"$PKI/$name.ext"
+    local issuer=${ISSUER:-ca}
+    openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/$issuer.pem" -CAkey "$PKI/$issuer.key" \
+        -CAcreateserial -out "$PKI/$name.pem" -days 2 -extfile "$PKI/$name.ext" 2>/dev/null ||
+        fail "cert for $name"
+}
+
+# make_intermediate NAME: an intermediate CA (RSA-2048, pathlen 0) signed by the demo CA, in
+# $PKI/NAME.pem / NAME.key. make_leaf signs with the CA named by ISSUER (default: the demo CA).
+make_intermediate() {
+    local name=$1
+    openssl req -newkey rsa:2048 -nodes -keyout "$PKI/$name.key" -out "$PKI/$name.csr" \
+        -subj "/O=edgetls interop/CN=edgetls interop intermediate" 2>/dev/null || fail "key for $name"
+    printf 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n' >"$PKI/$name.ext"
     openssl x509 -req -in "$PKI/$name.csr" -CA "$CA" -CAkey "$PKI/ca.key" -CAcreateserial \
         -out "$PKI/$name.pem" -days 2 -extfile "$PKI/$name.ext" 2>/dev/null || fail "cert for $name"
 }
