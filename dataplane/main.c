@@ -64,6 +64,11 @@ static int load_cert(etls_tls_server_ctx_t *ctx, const etls_config_t *cfg, const
     etls_cert_chain_t chain;
     etls_pkey_t *key = NULL;
     memset(&chain, 0, sizeof chain);
+    int perm = etls_pkey_file_check_mode(ct->key, err, sizeof err);
+    if (perm < 0)
+        return cert_fail(cfg, ct, err);
+    if (perm == 1)
+        fprintf(stderr, "edgetls: warning: %s\n", err);
     if (etls_cert_chain_load_file(&chain, ct->chain, err, sizeof err) < 0)
         return cert_fail(cfg, ct, err);
     if (etls_pkey_load_file(&key, ct->key, err, sizeof err) < 0) {

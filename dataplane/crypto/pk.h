@@ -37,6 +37,12 @@ typedef struct etls_pkey etls_pkey_t; /* wraps an EVP_PKEY; read-only after load
  * The caller owns *out (etls_pkey_free). The PEM text is not kept; the caller wipes its copy. */
 int etls_pkey_load_pem(etls_pkey_t **out, const void *pem, size_t len, char *err, size_t errlen);
 int etls_pkey_load_file(etls_pkey_t **out, const char *path, char *err, size_t errlen);
+/* Checks a private key file's permissions before a server loads it. Keys belong to one user
+ * (0600) or, Debian-style, to a trusted group such as ssl-cert (0640). Returns 0 when tight;
+ * 1 when the group may read it (msg says so: worth a warning); ETLS_ERR_INVALID when others may
+ * read or write it or the group may write it (msg says why and how to fix); ETLS_ERR_IO when it
+ * cannot be examined. msg is always a one-line text starting with the path. */
+int etls_pkey_file_check_mode(const char *path, char *msg, size_t msglen);
 /* Verify-only public key from a DER certificate or a DER SubjectPublicKeyInfo (TLS client side,
  * bench client, tests). The same key-type rules apply (ETLS_ERR_UNSUPPORTED otherwise);
  * ETLS_ERR_INVALID when the DER is malformed or has trailing bytes. */

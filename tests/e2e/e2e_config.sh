@@ -27,6 +27,13 @@ openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$TMP/other.
 expect_config_error "command line: --cert $CERT" --listen 127.0.0.1:8443 --cert "$CERT" --key "$TMP/other.key"
 expect_config_error "only the TLS 1.3 suites" --listen 127.0.0.1:8443 --cert "$CERT" --key "$KEY" \
     --ciphers TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+cp "$KEY" "$TMP/loose.key" && chmod 644 "$TMP/loose.key"
+expect_config_error "private key is accessible to every user (mode 0644); run: chmod 600" \
+    --check --listen 127.0.0.1:8443 --cert "$CERT" --key "$TMP/loose.key"
+chmod 640 "$TMP/loose.key"
+"$EDGETLS" --check --listen 127.0.0.1:8443 --cert "$CERT" --key "$TMP/loose.key" >"$TMP/gr" 2>&1 ||
+    fail "a group-readable (0640) key must load: $(cat "$TMP/gr")"
+grep -q "warning: .*readable by group" "$TMP/gr" || fail "no warning for a 0640 key: $(cat "$TMP/gr")"
 pass "bad configurations exit 2 with precise messages"
 "$EDGETLS" --check --listen 127.0.0.1:8443 --cert "$CERT" --key "$KEY" >"$TMP/ok" 2>&1 || fail "--check: $(cat "$TMP/ok")"
 grep -q "configuration ok" "$TMP/ok" || fail "--check output"

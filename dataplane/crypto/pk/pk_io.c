@@ -105,3 +105,26 @@ void etls_pk_pem_free(etls_pem_block_t *b)
     OPENSSL_secure_clear_free(b->data, b->len > 0 ? (size_t)b->len : 0);
     memset(b, 0, sizeof *b);
 }
+
+int etls_pkey_file_check_mode(const char *path, char *msg, size_t msglen)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        snprintf(msg, msglen, "%s: cannot examine the key file: %s", path, strerror(errno));
+        return ETLS_ERR_IO;
+    }
+    unsigned mode = (unsigned)st.st_mode & 07777;
+    if (mode & (S_IROTH | S_IWOTH | S_IWGRP)) {
+        snprintf(msg, msglen, "%s: private key is %s (mode %04o); run: chmod 600 %s", path,
+                 (mode & (S_IROTH | S_IWOTH)) ? "accessible to every user" : "writable by its group",
+                 mode, path);
+        return ETLS_ERR_INVALID;
+    }
+    if (mode & S_IRGRP) {
+        snprintf(msg, msglen, "%s: private key is readable by group %u (mode %04o)", path,
+                 (unsigned)st.st_gid, mode);
+        return 1;
+    }
+    snprintf(msg, msglen, "%s: mode %04o", path, mode);
+    return 0;
+}

@@ -361,6 +361,45 @@ static void names_cases(EVP_PKEY *ec)
     CHECK(names_of(ec, "evil/..", NULL, out, sizeof out) == ETLS_ERR_INVALID);
 }
 
+/* etls_pkey_file_check_mode: 0600 fine, 0640 a warning, anything others can touch or the group
+ * can write refused with a message that says how to fix it; a missing file is ETLS_ERR_IO. */
+static void key_mode_cases(void)
+{
+    static const struct {
+        unsigned mode;
+        int want;
+        const char *says;
+    } cases[] = {
+        {0600, 0, "mode 0600"},
+        {0400, 0, "mode 0400"},
+        {0640, 1, "readable by group"},
+        {0644, ETLS_ERR_INVALID, "accessible to every user"},
+        {0604, ETLS_ERR_INVALID, "accessible to every user"},
+        {0602, ETLS_ERR_INVALID, "accessible to every user"},
+        {0660, ETLS_ERR_INVALID, "writable by its group"},
+    };
+    char path[600], msg[700];
+    snprintf(path, sizeof path, "%s/mode.key", dir);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    fputs("not a key, only its mode matters\n", f);
+    fclose(f);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        CHECK(chmod(path, cases[i].mode) == 0);
+        int rc = etls_pkey_file_check_mode(path, msg, sizeof msg);
+        CHECK_MSG(rc == cases[i].want, "mode %04o: rc %d", cases[i].mode, rc);
+        CHECK_MSG(strstr(msg, cases[i].says) && strncmp(msg, path, strlen(path)) == 0,
+                  "mode %04o: '%s'", cases[i].mode, msg);
+        if (rc == ETLS_ERR_INVALID)
+            CHECK(strstr(msg, "chmod 600") != NULL);
+    }
+    unlink(path);
+    CHECK(etls_pkey_file_check_mode(path, msg, sizeof msg) == ETLS_ERR_IO);
+    CHECK(strstr(msg, "cannot examine") != NULL);
+}
+
 int main(void)
 {
     if (pkt_tmpdir(dir, sizeof dir) != 0) {
@@ -378,6 +417,7 @@ int main(void)
         mismatched_sec1(ec);
         chain_cases(ec);
         names_cases(ec);
+        key_mode_cases();
     }
     X509_free(cert);
     EVP_PKEY_free(ec);
