@@ -259,6 +259,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     f.cfg.time_wait_us = 1000000;
     f.cfg.fin_wait2_us = 1000000;
     f.cfg.cookie_period_s = 4;
+    f.cfg.sack_permitted = 1;
     TCP_ASSERT(etls_tcp_create(&f.s, &f.cfg, out_cb, &f) == 0);
     TCP_ASSERT(etls_tcp_listen(f.s, SRV, PORT) == 0);
     f.now = 1000000;

@@ -26,6 +26,25 @@
 #define DP_EVENTS 64
 #define DP_MAX_WORKERS 64
 #define DP_IDLE_POLLS 1024 /* consecutive empty polls before the optional sleep */
+#define DP_FAULT_HOLD_US 1000 /* a frame held back for reordering leaves by then when idle */
+#define DP_FAULT_OUT(n) (3 * (n) + 1) /* dp_fault_apply's output bound for n input frames */
+
+/* --fault (fault.c): probabilities as thresholds on a 32-bit draw (p * 2^32). */
+enum { DP_FAULT_LOSS, DP_FAULT_REORDER, DP_FAULT_DUP, DP_FAULT_CORRUPT, DP_FAULT_KINDS };
+typedef struct dp_fault_cfg {
+    double p[DP_FAULT_KINDS];
+    uint64_t thr[DP_FAULT_KINDS];
+    uint64_t seed;
+    uint8_t rx, tx, enabled;
+} dp_fault_cfg_t;
+
+/* One direction of one worker: its PRNG stream and the frame held back for reordering. */
+typedef struct dp_fault_dir {
+    uint64_t s;
+    struct rte_mbuf *held;
+    uint64_t held_us;
+    uint8_t on;
+} dp_fault_dir_t;
 
 typedef struct dp_opts {
     etls_ipv4_t addr;
@@ -35,6 +54,7 @@ typedef struct dp_opts {
     uint32_t mbufs;
     uint32_t idle_sleep_us;
     int no_offload;
+    dp_fault_cfg_t fault;
 } dp_opts_t;
 
 /* Per-worker counters: written only by the worker (relaxed stores), read by telemetry. */
@@ -50,6 +70,7 @@ typedef struct dp_stats {
     uint64_t bytes_in, bytes_out;       /* TLS bytes from / to clients */
     uint64_t bk_bytes_in, bk_bytes_out, bk_errors;
     uint64_t crypto_runs;
+    uint64_t fault_loss, fault_reorder, fault_dup, fault_corrupt; /* --fault, both directions */
 } dp_stats_t;
 
 #define DP_STAT_ADD(w, f, n) __atomic_store_n(&(w)->st.f, (w)->st.f + (uint64_t)(n), __ATOMIC_RELAXED)
@@ -128,6 +149,7 @@ typedef struct dp_worker {
     int epfd;    /* proxy: backend sockets */
     uint32_t rr; /* proxy: round-robin backend cursor */
     uint64_t hz; /* timer cycles per second */
+    dp_fault_dir_t frx, ftx;
 
     int failed;
     char err[256];
@@ -163,6 +185,16 @@ int dp_backend_open(dp_worker_t *w, dp_conn_t *c);
 int dp_backend_pump(dp_worker_t *w, dp_conn_t *c); /* 1 on progress */
 void dp_backend_close(dp_worker_t *w, dp_conn_t *c);
 void dp_backend_poll(dp_worker_t *w);
+
+/* fault.c */
+int dp_fault_parse(dp_fault_cfg_t *f, const char *spec, char *err, size_t errlen);
+void dp_fault_print(const dp_fault_cfg_t *f);
+void dp_fault_init(dp_worker_t *w);
+void dp_fault_fini(dp_worker_t *w); /* frees held frames */
+/* Applies the faults to n frames in `in` (taking ownership); the frames to pass on are written
+ * to out (room for DP_FAULT_OUT(n)); returns their count. n = 0 releases a long-held frame. */
+unsigned dp_fault_apply(dp_worker_t *w, dp_fault_dir_t *d, struct rte_mbuf **in, unsigned n,
+                        struct rte_mbuf **out);
 
 /* telemetry.c */
 void dp_telemetry_register(void);

@@ -16,6 +16,17 @@
  *   --mbufs N           mbufs per lcore pool (default 8191)
  *   --idle-sleep-us N   sleep this long after ~1000 consecutive empty polls (default 100; 0 =
  *                       pure busy polling, lowest latency, one full core per lcore)
+ *   --no-offload        no checksum offloads (software checksums both ways)
+ *   --fault loss=P,reorder=P,dup=P,corrupt=P,seed=N[,dir=rx|tx|both]
+ *                       testing only: seeded fault injection on IPv4 TCP frames in the poll
+ *                       loop (fault.c). P is a fraction 0..1 (items may be left out; at least
+ *                       one P > 0); loss drops the frame, dup passes a copy too, reorder holds
+ *                       it back until after the next frame (at most one held per direction,
+ *                       released after 1 ms idle), corrupt flips one bit of the TCP header or
+ *                       payload (the receiver's checksum drops it; TX corruption turns TX
+ *                       checksum offload off). Each worker draws from its own PRNG seeded from
+ *                       seed + lcore (default seed 1, dir both), so a run is reproducible for a
+ *                       given packet sequence. Counted per worker (fault_* counters).
  * Every EAL lcore (the main one included) runs one worker on its own queue pair.
  *
  * Telemetry (dpdk-telemetry.py, socket under the EAL runtime directory):

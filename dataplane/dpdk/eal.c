@@ -71,6 +71,10 @@ static int parse_opts(dp_opts_t *o, int argc, char **argv, char *err, size_t err
             rc = o->mbufs >= 1024 ? 0 : ETLS_ERR_INVALID;
         else if (!strcmp(k, "--idle-sleep-us"))
             rc = parse_u32(v, 100000, &o->idle_sleep_us);
+        else if (!strcmp(k, "--fault") && dp_fault_parse(&o->fault, v, err, errlen) < 0)
+            return ETLS_ERR_INVALID; /* its own message says which item is wrong */
+        else if (!strcmp(k, "--fault"))
+            rc = 0;
         if (rc < 0) {
             snprintf(err, errlen, "dpdk option %s %s: %s", k, v,
                      strncmp(k, "--", 2) ? "not an option" : "bad or unknown");
@@ -145,6 +149,13 @@ static void print_stats(void)
                 (unsigned long)t->rto_fired, (unsigned long)t->dup_acks, (unsigned long)t->ooo_segs,
                 (unsigned long)t->dropped, (unsigned long)t->output_refused,
                 (unsigned long)t->rst_sent);
+        if (etls_dp_workers[i]->opts->fault.enabled)
+            fprintf(stderr, "edgetls: dpdk worker %u: faults loss %lu reorder %lu dup %lu corrupt %lu "
+                    "drop_tcp_csum %lu drop_ip_csum %lu\n",
+                    i, (unsigned long)s->fault_loss, (unsigned long)s->fault_reorder,
+                    (unsigned long)s->fault_dup, (unsigned long)s->fault_corrupt,
+                    (unsigned long)etls_dp_workers[i]->net.st.drop_tcp_csum,
+                    (unsigned long)etls_dp_workers[i]->net.st.drop_ip_csum);
     }
 }
 
@@ -167,6 +178,7 @@ static int start(const etls_worker_shared_t *sh, dp_opts_t *o, char *err, size_t
                 ntohs(((const struct sockaddr_in *)&sh->cfg->listeners[l].addr.ss)->sin_port),
                 sh->cfg->listeners[l].tls ? "" : " (plaintext)");
     fprintf(stderr, "\n");
+    dp_fault_print(&o->fault);
     fflush(stderr);
     return 0;
 }

@@ -2,6 +2,7 @@
  *   rte_eth_rx_burst -> etls_net_rx (ARP/ICMP answered here) -> etls_tcp_input -> TCP timers and
  *   events -> connection pumps (TLS engine) -> etls_batch_run -> resume parked connections ->
  *   backend sockets (proxy) -> etls_tcp_flush -> rte_eth_tx_burst; unsent mbufs are freed.
+ * With --fault, fault.c sits right after rte_eth_rx_burst and right before rte_eth_tx_burst.
  * Everything here is owned by one lcore; the only shared writes are the relaxed counter
  * stores read by telemetry. */
 #include "dpdk/dp.h"
@@ -32,17 +33,25 @@ static void clock_update(dp_worker_t *w)
 
 /* ---- transmit ---------------------------------------------------------------------------------- */
 
+/* Called every iteration (even with nothing queued) so that a frame --fault held back for
+ * reordering leaves once the link is idle. */
 static void tx_burst(dp_worker_t *w)
 {
-    if (!w->ntx)
-        return;
-    uint16_t sent = rte_eth_tx_burst(w->port, w->queue, w->tx, (uint16_t)w->ntx);
-    DP_STAT_ADD(w, tx_packets, sent);
-    if (sent < w->ntx) {
-        DP_STAT_ADD(w, tx_dropped, w->ntx - sent);
-        rte_pktmbuf_free_bulk(w->tx + sent, w->ntx - sent);
-    }
+    struct rte_mbuf *faulted[DP_FAULT_OUT(DP_TX_MAX)], **pkts = w->tx;
+    unsigned n = w->ntx;
     w->ntx = 0;
+    if (w->ftx.on) {
+        n = dp_fault_apply(w, &w->ftx, w->tx, n, faulted);
+        pkts = faulted;
+    }
+    if (!n)
+        return;
+    uint16_t sent = rte_eth_tx_burst(w->port, w->queue, pkts, (uint16_t)n); /* n <= 385 */
+    DP_STAT_ADD(w, tx_packets, sent);
+    if (sent < n) {
+        DP_STAT_ADD(w, tx_dropped, n - sent);
+        rte_pktmbuf_free_bulk(pkts + sent, n - sent);
+    }
 }
 
 /* Queues a frame; when the queue is full it is burst first (so it never overflows). */
@@ -88,7 +97,8 @@ static int tcp_output(void *ctx, const etls_tcp_seg_t *s)
     }
     uint8_t *seg = f + ETLS_NET_TCP_OVERHEAD;
     memcpy(seg, s->hdr, s->hdr_len);
-    memcpy(seg + s->hdr_len, s->data[0], s->data_len[0]);
+    if (s->data_len[0]) /* data[0] may be NULL for a bare ACK: memcpy(NULL, 0) is UB */
+        memcpy(seg + s->hdr_len, s->data[0], s->data_len[0]);
     if (s->data_len[1])
         memcpy(seg + s->hdr_len + s->data_len[0], s->data[1], s->data_len[1]);
     uint8_t arp[64];
@@ -142,12 +152,17 @@ static void rx_one(dp_worker_t *w, struct rte_mbuf *m)
 
 static unsigned rx_poll(dp_worker_t *w)
 {
-    struct rte_mbuf *pkts[DP_RX_BURST];
-    uint16_t n = rte_eth_rx_burst(w->port, w->queue, pkts, DP_RX_BURST);
+    struct rte_mbuf *in[DP_RX_BURST], *faulted[DP_FAULT_OUT(DP_RX_BURST)], **pkts = in;
+    unsigned n = rte_eth_rx_burst(w->port, w->queue, in, DP_RX_BURST);
+    if (n)
+        DP_STAT_ADD(w, rx_packets, n);
+    if (w->frx.on) { /* every poll: an idle link releases a held frame */
+        n = dp_fault_apply(w, &w->frx, in, n, faulted);
+        pkts = faulted;
+    }
     if (!n)
         return 0;
-    DP_STAT_ADD(w, rx_packets, n);
-    for (uint16_t i = 0; i < n; i++) {
+    for (unsigned i = 0; i < n; i++) {
         if (i + 1 < n)
             rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
         rx_one(w, pkts[i]);
@@ -262,6 +277,7 @@ static void shutdown_conns(dp_worker_t *w)
     clock_update(w);
     etls_tcp_flush(w->tcp, w->now_us);
     tx_burst(w);
+    dp_fault_fini(w);
 }
 
 /* Graceful stop: ask every connection to finish, then keep polling until they have or the
@@ -398,6 +414,7 @@ int dp_worker_init(dp_worker_t *w, char *err, size_t errlen)
                  w->index, w->opts->mbufs, rte_strerror(rte_errno));
         return ETLS_ERR_NOMEM;
     }
+    dp_fault_init(w);
     ETLS_GUARD(setup_crypto(w, err, errlen));
     ETLS_GUARD(setup_tcp(w, err, errlen));
     w->conns = calloc(w->nslots, sizeof *w->conns);

@@ -30,7 +30,10 @@ static void choose_offloads(const struct rte_eth_dev_info *info, const dp_opts_t
 {
     const uint64_t tx_want = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
     const uint64_t rx_want = RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
-    if (!o->no_offload && (info->tx_offload_capa & tx_want) == tx_want)
+    /* Injected TX corruption must reach the peer with a checksum that no longer matches, so
+     * the checksum is computed (in software) before the frame is corrupted, never after. */
+    int tx_corrupt = o->fault.tx && o->fault.thr[DP_FAULT_CORRUPT];
+    if (!o->no_offload && !tx_corrupt && (info->tx_offload_capa & tx_want) == tx_want)
         conf->txmode.offloads |= tx_want;
     if (!o->no_offload && (info->rx_offload_capa & rx_want) == rx_want)
         conf->rxmode.offloads |= rx_want;

@@ -27,7 +27,8 @@ static const field_t worker_fields[] = {
     FIELD(dp_stats_t, active),       FIELD(dp_stats_t, handshakes),  FIELD(dp_stats_t, hs_failures),
     FIELD(dp_stats_t, errors),       FIELD(dp_stats_t, requests),    FIELD(dp_stats_t, bytes_in),
     FIELD(dp_stats_t, bytes_out),    FIELD(dp_stats_t, bk_bytes_in), FIELD(dp_stats_t, bk_bytes_out),
-    FIELD(dp_stats_t, bk_errors),    FIELD(dp_stats_t, crypto_runs),
+    FIELD(dp_stats_t, bk_errors),    FIELD(dp_stats_t, crypto_runs), FIELD(dp_stats_t, fault_loss),
+    FIELD(dp_stats_t, fault_reorder), FIELD(dp_stats_t, fault_dup), FIELD(dp_stats_t, fault_corrupt),
 };
 
 static const field_t net_fields[] = {

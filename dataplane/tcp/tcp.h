@@ -22,23 +22,27 @@
  *   rx burst → etls_tcp_input() per TCP segment → etls_tcp_timers(now) →
  *   etls_tcp_events() → application reads/writes/closes → etls_tcp_flush(now) → tx burst.
  * The output callback may be invoked from etls_tcp_input (ACKs, RSTs, SYN-ACKs, data the new
- * ACK allows), etls_tcp_timers (retransmissions, delayed ACKs, probes) and etls_tcp_flush (new
- * data, window updates, FINs). Writes never transmit by themselves, so several TLS records
- * written in one iteration leave as full-MSS segments. The callback must not call back into the
- * stack.
+ * ACK allows), etls_tcp_timers (retransmissions, delayed ACKs, probes), etls_tcp_flush (new
+ * data, window updates, FINs) and etls_tcp_abort/etls_tcp_close (the RST they may send). Reads,
+ * writes, commits and shutdown never transmit by themselves, so several TLS records written in
+ * one iteration leave as full-MSS segments at the flush. The callback must not call back into
+ * the stack.
  *
  * Byte order: every address and port in this API is in host byte order. Sequence space and
  * wire formats are handled inside.
  *
- * What is implemented: passive open only (no connect()); MSS, window scale, SACK-permitted (the
- * option is accepted and echoed so the peer may send SACK blocks, but this stack neither
- * generates SACK blocks nor uses received ones — recovery is NewReno), timestamps with PAWS and
- * RTT sampling; SYN cookies beyond the SYN backlog (MSS index, window scale and SACK-permitted
- * survive when the client uses timestamps); RFC 5961 challenge ACKs for RST and in-window SYN;
- * RFC 6298 RTO with exponential backoff; fast retransmit and NewReno (RFC 6582); delayed ACKs;
+ * What is implemented: passive open only (no connect()); MSS, window scale, SACK (RFC 2018:
+ * we send SACK blocks for the out-of-order ranges we hold, on pure ACKs, so a SACK peer recovers
+ * its losses quickly; SACK blocks the peer sends us are ignored — our own recovery is NewReno on
+ * duplicate ACKs), timestamps with PAWS and RTT sampling; SYN cookies beyond the SYN backlog
+ * (MSS index, window scale and SACK-permitted survive when the client uses timestamps); RFC 5961 challenge ACKs for RST and in-window SYN;
+ * RFC 6298 RTO with exponential backoff; fast retransmit, NewReno (RFC 6582) and limited
+ * transmit (RFC 3042); delayed ACKs;
  * receiver and sender silly-window avoidance; zero-window probes; out-of-order reassembly in
  * place in the receive buffer (bounded by bytes and by the number of ranges); TIME-WAIT with a
- * configurable (short) duration and RFC 6191-style reuse by a newer SYN. Nagle is off. */
+ * configurable (short) duration and RFC 6191-style reuse by a newer SYN. Nagle is off.
+ * Not implemented: active open, keep-alives, urgent data (URG is ignored), ICMP-driven PMTU
+ * discovery, ECN, a SACK scoreboard for our own retransmissions, TSO/LRO, IPv6. */
 #ifndef ETLS_TCP_TCP_H
 #define ETLS_TCP_TCP_H
 
@@ -66,7 +70,7 @@ typedef struct etls_tcp_config {
     uint16_t mss;            /* MSS we advertise and the cap on what we send (1460 for 1500 MTU) */
     uint8_t timestamps;      /* 1: negotiate RFC 7323 timestamps */
     uint8_t window_scale;    /* 1: negotiate window scaling */
-    uint8_t sack_permitted;  /* 1: answer SACK-permitted (blocks are not generated; see above) */
+    uint8_t sack_permitted;  /* 1: negotiate SACK (we send blocks, ignore received ones) */
     uint8_t syn_cookies;     /* 0 never (drop SYNs beyond the backlog), 1 when backlog full,
                               * 2 always (tests) */
     uint32_t rto_initial_us; /* RFC 6298 initial RTO (1 s) */
@@ -82,10 +86,13 @@ typedef struct etls_tcp_config {
     uint8_t secret[ETLS_TCP_SECRET_LEN]; /* keys ISNs and cookies; fill from a CSPRNG */
 } etls_tcp_config_t;
 
-/* Defaults: 1024 conns, backlog 256, 64 KiB buffers, ooo 64 KiB / 8 ranges, MSS 1460, all
- * options on, cookies when full, RTO 1 s / 200 ms / 60 s, delack 40 ms, TIME-WAIT 2 s,
- * FIN-WAIT-2 30 s, 5 SYN-ACK retries, 12 retries, cookie period 64 s, secret all zero (the
- * caller must fill it). */
+/* Defaults: 512 conns, backlog 128, 64 KiB buffers (64 MiB of rings in all), ooo 64 KiB /
+ * 8 ranges, MSS 1460, all options on, cookies when full, RTO 1 s / 200 ms / 60 s, delack 40 ms,
+ * TIME-WAIT 2 s, FIN-WAIT-2 30 s, 5 SYN-ACK retries, 12 retries, cookie period 64 s, secret all
+ * zero (the caller must fill it). Constraints (else etls_tcp_memsize returns 0): 1 <= max_conns
+ * <= 2^22, syn_backlog <= max_conns, buffers 1 KiB..256 MiB, ooo_max_bytes <= rcvbuf,
+ * ooo_max_ranges <= 8, mss 128..9000, rto_min <= rto_initial <= rto_max <= 600 s,
+ * 1 ms <= delack < rto_min, cookie period 1..3600 s. */
 void etls_tcp_config_default(etls_tcp_config_t *cfg);
 
 /* One segment to transmit. The net layer prepends IPv4 (protocol 6, saddr → daddr) and
@@ -107,7 +114,8 @@ typedef struct etls_tcp_seg {
  * flush. Refused control segments (ACK, RST) are dropped; the peer retransmits. */
 typedef int (*etls_tcp_output_fn)(void *ctx, const etls_tcp_seg_t *seg);
 
-/* Memory needed for cfg (the stack, connection slots, buffers, tables); 0 if cfg is invalid. */
+/* Memory needed for cfg (the stack, connection slots, buffers, tables); 0 if cfg is invalid.
+ * The rings are never zeroed, so pages of a fresh mmap-backed block cost RAM only once used. */
 size_t etls_tcp_memsize(const etls_tcp_config_t *cfg);
 /* Builds a stack in caller memory (e.g. rte_zmalloc_socket on the worker's NUMA node) of at
  * least etls_tcp_memsize(cfg) bytes, 64-byte aligned. The caller frees mem after the last call.

@@ -176,7 +176,9 @@ static void on_dup_ack(etls_tcp_conn_t *c, uint64_t now)
         cwnd_cap(c);
         return;
     }
-    if (++c->dupacks != 3 || seq_lt(c->snd_una, c->recover))
+    if (c->dupacks < 255)
+        c->dupacks++;
+    if (c->dupacks != 3 || seq_lt(c->snd_una, c->recover))
         return; /* RFC 6582 §3.2 step 2: no new recovery for data sent before the last one */
     uint32_t flight = c->snd_max - c->snd_una;
     c->ssthresh = flight / 2 > 2 * c->mss ? flight / 2 : 2 * c->mss;
@@ -228,7 +230,7 @@ static bool ack_in(etls_tcp_conn_t *c, const tcp_seg_in_t *sg, uint64_t now)
         tcp_send_challenge_ack(c, now);
         return false;
     }
-    uint32_t wnd = (uint32_t)sg->wnd << c->snd_wscale;
+    uint32_t wnd = (uint32_t)sg->wnd << c->snd_wscale, una_before = c->snd_una;
     if (seq_gt(sg->ack, c->snd_una))
         on_new_ack(c, sg, now);
     else if (sg->ack == c->snd_una && !sg->len && !(sg->flags & (TH_SYN | TH_FIN)) &&
@@ -241,7 +243,10 @@ static bool ack_in(etls_tcp_conn_t *c, const tcp_seg_in_t *sg, uint64_t now)
         if (wnd > c->max_snd_wnd)
             c->max_snd_wnd = wnd;
     }
-    c->probes = 0;
+    /* A peer that answers probes keeps the connection while someone holds it; a released
+     * (orphaned) one must make progress, or a zero-window peer could pin its slot forever. */
+    if ((c->flags & CF_APP) || seq_gt(sg->ack, una_before))
+        c->probes = 0;
     if (!fin_acked(c))
         return true;
     switch (c->state) {
@@ -292,6 +297,7 @@ static bool ooo_insert(etls_tcp_conn_t *c, uint32_t seq, const uint8_t *d, uint3
         return false;
     }
     ring_put(c, seq, d, len);
+    c->sack_recent = seq;
     memcpy(c->ooo, tmp, n * sizeof tmp[0]);
     c->n_ooo = (uint8_t)n, c->ooo_bytes = bytes;
     return true;

@@ -141,6 +141,7 @@ struct etls_tcp_conn {
     uint32_t rcv_mss; /* largest payload seen: "full-sized" for delayed ACKs */
     uint32_t unacked_bytes;
     uint32_t ooo_bytes, ooo_fin_seq;
+    uint32_t sack_recent; /* a sequence number of the newest out-of-order segment kept */
     tcp_range_t ooo[TCP_MAX_OOO_RANGES];
 
     /* timestamps */

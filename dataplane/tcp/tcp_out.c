@@ -86,6 +86,28 @@ static uint32_t ts_opts(const etls_tcp_conn_t *c, uint8_t *o, uint64_t now)
     return TCP_TS_OPT_LEN;
 }
 
+/* SACK blocks (RFC 2018 §4) on pure ACKs while ranges wait beyond a hole: the range holding
+ * the newest segment first, then the others from the highest down, as many as fit (3 with
+ * timestamps). Data segments carry none: their payload is sized to the MSS with timestamps
+ * only, and while we receive out of order we send pure duplicate ACKs anyway. */
+static uint32_t sack_opts(const etls_tcp_conn_t *c, uint8_t *o, uint32_t room)
+{
+    if (!c->sack_ok || !c->n_ooo || room < 12)
+        return 0;
+    uint32_t max = (room - 4) / 8, n = 0, first = c->n_ooo;
+    for (uint32_t k = 0; k < c->n_ooo; k++)
+        if (seq_geq(c->sack_recent, c->ooo[k].start) && seq_lt(c->sack_recent, c->ooo[k].end))
+            first = k;
+    o[0] = 1, o[1] = 1, o[2] = 5;
+    if (first < c->n_ooo)
+        wr32(o + 4, c->ooo[first].start), wr32(o + 8, c->ooo[first].end), n++;
+    for (uint32_t k = c->n_ooo; k-- > 0 && n < max;)
+        if (k != first)
+            wr32(o + 4 + 8 * n, c->ooo[k].start), wr32(o + 8 + 8 * n, c->ooo[k].end), n++;
+    o[3] = (uint8_t)(2 + 8 * n);
+    return 4 + 8 * n;
+}
+
 static void after_ack_sent(etls_tcp_conn_t *c)
 {
     c->last_ack_sent = c->rcv_nxt;
@@ -100,6 +122,8 @@ static int xmit(etls_tcp_conn_t *c, uint32_t seq, uint32_t len, uint8_t flags, u
     etls_tcp_stack_t *s = c->stack;
     uint8_t opts[40];
     uint32_t olen = ts_opts(c, opts, now);
+    if (!len && (flags & (TH_ACK | TH_RST | TH_FIN)) == TH_ACK)
+        olen += sack_opts(c, opts + olen, sizeof opts - olen);
     const uint8_t *d0 = NULL, *d1 = NULL;
     uint32_t l0 = 0, l1 = 0;
     if (len) {

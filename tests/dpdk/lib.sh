@@ -40,11 +40,12 @@ ip netns add "$NS" || skip "cannot create a network namespace"
 in_ns ip link set lo up
 
 # start_dpdk [edgetls flags...]: runs the driver in the namespace with one lcore and waits for
-# the tap to appear; configures the kernel side of the tap.
+# the tap to appear; configures the kernel side of the tap. DPDK_OPTS: more transport options
+# (split on spaces).
 start_dpdk() {
     ip netns exec "$NS" "$EDGETLS" --transport dpdk "$@" -- -l "${DPDK_LCORES:-0}" --no-huge --no-pci -m 512 --file-prefix "$PREFIX" \
         --vdev="net_tap0,iface=$TAP${DPDK_TAP_ARGS:-}" --log-level=lib.eal:notice \
-        -- --addr "$DPDK_ADDR/24" --idle-sleep-us "${DPDK_IDLE_SLEEP_US:-200}" > "$WORK/dpdk.log" 2>&1 &
+        -- --addr "$DPDK_ADDR/24" --idle-sleep-us "${DPDK_IDLE_SLEEP_US:-200}" ${DPDK_OPTS:-} > "$WORK/dpdk.log" 2>&1 &
     DPDK_PID=$!
     for _ in $(seq 100); do
         if ! kill -0 "$DPDK_PID" 2> /dev/null; then

@@ -39,6 +39,9 @@ static void parse_out(seg_t *g, const etls_tcp_seg_t *s)
             g->sack_ok = 1;
         else if (k == 8 && l == 10)
             g->has_ts = 1, g->tsval = g32(h + i + 2), g->tsecr = g32(h + i + 6);
+        else if (k == 5 && l >= 10 && (l - 2) % 8 == 0 && l <= 34 && !g->nsack)
+            for (uint32_t b = 0; b < (uint32_t)(l - 2) / 8; b++, g->nsack++)
+                g->sack[b][0] = g32(h + i + 2 + 8 * b), g->sack[b][1] = g32(h + i + 6 + 8 * b);
         else
             g->bad = 1;
         i += l;

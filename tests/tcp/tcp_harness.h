@@ -34,6 +34,7 @@ typedef struct {
     uint16_t mss;
     uint8_t ws;
     uint32_t tsval, tsecr;
+    uint32_t nsack, sack[4][2]; /* SACK blocks [start, end) */
     uint32_t len;
     uint8_t data[9000];
 } seg_t;

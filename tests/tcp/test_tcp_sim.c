@@ -83,7 +83,7 @@ static pkt_t *q_pop(void)
     return top;
 }
 
-static uint64_t link_drops;
+static uint64_t link_drops, sack_blocks;
 
 /* The impaired link: maybe lose, maybe duplicate, delay with jitter (which reorders). */
 static void link_send(int to_server, const uint8_t *b, size_t len)
@@ -104,6 +104,7 @@ static void link_send(int to_server, const uint8_t *b, size_t len)
     }
 }
 
+static bool seq_gt(uint32_t a, uint32_t b) { return (int32_t)(a - b) > 0; }
 static uint16_t g16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 static uint32_t g32(const uint8_t *p) { return (uint32_t)g16(p) << 16 | g16(p + 2); }
 static void p16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 8), p[1] = (uint8_t)v; }
@@ -159,6 +160,7 @@ static void cli_emit(uint32_t seq, uint8_t flags, const uint8_t *d, uint32_t len
     if (flags & 0x02) { /* SYN: MSS, SACK-permitted, TS, WS */
         b[o++] = 2, b[o++] = 4, p16(b + o, MSS), o += 2;
         b[o++] = 1, b[o++] = 3, b[o++] = 3, b[o++] = 6;
+        b[o++] = 1, b[o++] = 1, b[o++] = 4, b[o++] = 2; /* SACK-permitted: blocks are ignored */
     }
     if (C.ts) {
         b[o++] = 1, b[o++] = 1, b[o++] = 8, b[o++] = 10;
@@ -206,8 +208,6 @@ static void cli_send_data(void)
     }
 }
 
-static bool seq_gt(uint32_t a, uint32_t b) { return (int32_t)(a - b) > 0; }
-
 static void cli_input(const uint8_t *b, size_t n)
 {
     uint32_t hl = (uint32_t)(b[12] >> 4) * 4, seq = g32(b + 4), ack = g32(b + 8);
@@ -225,6 +225,12 @@ static void cli_input(const uint8_t *b, size_t n)
         }
         if (b[i] == 8)
             has_ts = 1, tsval = g32(b + i + 2);
+        if (b[i] == 5) { /* SACK blocks: each must lie beyond the cumulative ACK */
+            CHECK(b[i + 1] >= 10 && (b[i + 1] - 2) % 8 == 0 && !(fl & 0x02));
+            for (uint32_t k = 0; k + 8 <= (uint32_t)b[i + 1] - 2; k += 8)
+                CHECK(seq_gt(g32(b + i + 2 + k), ack) && seq_gt(g32(b + i + 6 + k), g32(b + i + 2 + k)));
+            sack_blocks++;
+        }
         if (b[i] == 3 && (fl & 0x02))
             C.ws = b[i + 2];
         i += b[i + 1];
@@ -385,7 +391,7 @@ static void run(const char *name, const scenario_t *sc, uint64_t seed)
     etls_test_rng_seed(&R, seed);
     memset(&C, 0, sizeof C);
     memset(&A, 0, sizeof A);
-    qn = 0, nfree = 0, link_drops = 0;
+    qn = 0, nfree = 0, link_drops = 0, sack_blocks = 0;
     for (size_t i = 0; i < QCAP; i++)
         freep[nfree++] = &pool[i];
     NOW = 1000000;
@@ -447,16 +453,18 @@ static void run(const char *name, const scenario_t *sc, uint64_t seed)
     CHECK(A.rx == sc->total && C.rx_done == sc->total);
     if (sc->loss > 0 && sc->total >= (256u << 10)) { /* the impairments really happened */
         CHECK_MSG(st->retransmits > 0 && st->ooo_segs > 0 && st->dup_acks > 0, "%s", name);
-        if (sc->total >= (1u << 20))
+        if (sc->total >= (1u << 20)) {
             CHECK(st->fast_retransmits > 0); /* short runs may see only timeouts */
+            CHECK(sack_blocks > 0);
+        }
     }
     printf("%s: %.1f s simulated, %llu segs in, %llu out, %llu retransmits (%llu fast, %llu rto), "
-           "%llu ooo, %llu link drops, client rexmits %llu\n",
+           "%llu ooo, %llu link drops, client rexmits %llu, %llu ACKs with SACK\n",
            name, (double)(NOW - 1000000) / 1e6, (unsigned long long)st->segs_in,
            (unsigned long long)st->segs_out, (unsigned long long)st->retransmits,
            (unsigned long long)st->fast_retransmits, (unsigned long long)st->rto_fired,
            (unsigned long long)st->ooo_segs, (unsigned long long)link_drops,
-           (unsigned long long)C.rexmits);
+           (unsigned long long)C.rexmits, (unsigned long long)sack_blocks);
     etls_tcp_destroy(s);
     free(C.got);
 }
