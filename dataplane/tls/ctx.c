@@ -87,24 +87,24 @@ static int set_list(uint16_t *dst, size_t *n_dst, size_t max, const uint16_t *id
     return 0;
 }
 
-static int suite_known(uint16_t id)
+int etls_tls_suite_known(uint16_t id)
 {
     return suite_find(id) != NULL;
 }
 
-static int group_known(uint16_t id)
+int etls_tls_group_known(uint16_t id)
 {
     return id == ETLS_TLS_GROUP_X25519 || id == ETLS_TLS_GROUP_SECP256R1;
 }
 
 int etls_tls_server_ctx_set_suites(etls_tls_server_ctx_t *ctx, const uint16_t *ids, size_t n)
 {
-    return set_list(ctx->suites, &ctx->n_suites, ETLS_TLS_MAX_SUITES, ids, n, suite_known);
+    return set_list(ctx->suites, &ctx->n_suites, ETLS_TLS_MAX_SUITES, ids, n, etls_tls_suite_known);
 }
 
 int etls_tls_server_ctx_set_groups(etls_tls_server_ctx_t *ctx, const uint16_t *ids, size_t n)
 {
-    return set_list(ctx->groups, &ctx->n_groups, ETLS_TLS_MAX_GROUPS, ids, n, group_known);
+    return set_list(ctx->groups, &ctx->n_groups, ETLS_TLS_MAX_GROUPS, ids, n, etls_tls_group_known);
 }
 
 int etls_tls_server_ctx_set_alpn(etls_tls_server_ctx_t *ctx, const char *const *protos, size_t n)

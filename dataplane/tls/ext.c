@@ -3,18 +3,9 @@
  * hs_server.c's job. Every read goes through the bounded cursor. */
 #include "tls/tls_internal.h"
 
-/* Values the engine can select; a client list longer than CH_MAX_LIST must not push them
- * out (a 70-entry list with our suite last would otherwise fail the handshake). */
-static int suite_selectable(uint16_t x)
-{
-    return x >= ETLS_TLS_AES_128_GCM_SHA256 && x <= ETLS_TLS_AES_128_CCM_8_SHA256;
-}
-
-static int group_selectable(uint16_t x)
-{
-    return x == ETLS_TLS_GROUP_X25519 || x == ETLS_TLS_GROUP_SECP256R1;
-}
-
+/* Values the engine can select (etls_tls_suite_known, etls_tls_group_known and these
+ * signature schemes); a client list longer than CH_MAX_LIST must not push them out (a 70-entry
+ * list with our suite last would otherwise fail the handshake). */
 static int sigalg_selectable(uint16_t x)
 {
     return x == ETLS_SIG_ECDSA_SECP256R1_SHA256 || x == ETLS_SIG_RSA_PSS_RSAE_SHA256 ||
@@ -84,7 +75,7 @@ static int ext_server_name(etls_cur_t *c, etls_ch_t *ch)
 static int ext_supported_groups(etls_cur_t *c, etls_ch_t *ch)
 {
     ch->has_groups = 1;
-    return read_u16_list(c, 2, ch->groups, &ch->n_groups, group_selectable, &ch->groups_dropped);
+    return read_u16_list(c, 2, ch->groups, &ch->n_groups, etls_tls_group_known, &ch->groups_dropped);
 }
 
 /* §4.2.3 */
@@ -302,7 +293,7 @@ int etls_tls_parse_client_hello(const uint8_t *body, size_t len, etls_ch_t *ch)
     while (suites.left) {
         uint16_t s;
         ETLS_GUARD(etls_cur_u16(&suites, &s));
-        keep_u16(ch->suites, &ch->n_suites, s, suite_selectable);
+        keep_u16(ch->suites, &ch->n_suites, s, etls_tls_suite_known);
     }
     ETLS_GUARD(etls_cur_vec(&c, 1, 1, 255, &comp));
     ch->comp = comp.p;

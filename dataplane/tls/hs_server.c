@@ -120,8 +120,7 @@ static int select_group(const etls_tls_conn_t *c, const etls_ch_t *ch, uint16_t 
      * against the client then. */
     for (size_t i = 0; i < ch->n_shares; i++) {
         uint16_t g = ch->shares[i].group;
-        int known = g == ETLS_TLS_GROUP_X25519 || g == ETLS_TLS_GROUP_SECP256R1;
-        ETLS_ENSURE(in_list(g, ch->groups, ch->n_groups) || (!known && ch->groups_dropped),
+        ETLS_ENSURE(in_list(g, ch->groups, ch->n_groups) || (!etls_tls_group_known(g) && ch->groups_dropped),
                     ALERT(ILLEGAL_PARAMETER));
     }
     *share = -1;

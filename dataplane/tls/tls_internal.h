@@ -181,6 +181,11 @@ static inline void put_u16(uint8_t *p, uint16_t v)
 }
 
 /* ---- parsed ClientHello (ext.c fills it, hs_server.c decides) ----------------------------- */
+/* Cipher suites and groups the engine implements (ctx.c): what a configuration may enable and
+ * what the ClientHello parser must never drop from a long client list. */
+int etls_tls_suite_known(uint16_t id);
+int etls_tls_group_known(uint16_t id);
+
 #define CH_MAX_LIST 64 /* entries kept from each client list (see ext.c: selectable values are
                         * always kept, other values only while room remains) */
 #define CH_RESERVED 8  /* slots kept free for selectable values (at most 5 suites, 2 groups,
