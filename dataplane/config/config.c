@@ -306,7 +306,7 @@ typedef int (*key_fn)(etls_config_t *c, pstate_t *ps, const char *key, char *val
 static int set_u32(pstate_t *ps, const char *key, const char *val, const unit_t *u, uint64_t lo,
                    uint64_t hi, uint32_t *dst)
 {
-    uint64_t v;
+    uint64_t v = 0;
     ETLS_GUARD(u ? parse_scaled(ps, key, val, u, lo, hi, &v) : parse_range(ps, key, val, lo, hi, &v));
     *dst = (uint32_t)v;
     return 0;
@@ -350,7 +350,7 @@ static int k_workers(etls_config_t *c, pstate_t *ps, const char *key, char *val)
         c->workers = 0;
         return 0;
     }
-    uint64_t v;
+    uint64_t v = 0;
     ETLS_GUARD(parse_range(ps, key, val, 1, ETLS_CONFIG_MAX_WORKERS, &v));
     c->workers = (unsigned)v;
     return 0;
