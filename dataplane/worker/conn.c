@@ -415,6 +415,12 @@ void wk_conn_pump(etls_worker_t *w, wk_conn_t *c)
     if (c->state == CS_OPEN && !w->stopping && (!c->closing || w->cfg->mode == ETLS_MODE_PROXY))
         wk_timer_set(w, c, TL_IDLE);
     client_io(w, c);
+    /* The client closed first (keep-alive clients usually do) and our FIN has just gone out:
+     * there is nothing left to drain, so waiting out the linger timer would only hold the slot. */
+    if (c->state == CS_LINGER && c->rd_eof) {
+        wk_conn_abort(w, c, "closed after the client");
+        return;
+    }
     if (w->cfg->mode == ETLS_MODE_PROXY && c->state != CS_DEAD)
         wk_backend_pump(w, c);
 }

@@ -47,6 +47,26 @@ read -r how secs < <(tail -1 "$TMP/idle.out")
 [ "$how" = close_notify ] || fail "idle connection ended by '$how'"
 python3 -c "import sys; sys.exit(0 if 3.5 <= $secs <= 6.5 else 1)" || fail "idle close after $secs s (want ~4 s)"
 pass "idle connection closed after ~4 s ($how)"
+# Keep-alive clients that close first (read the response, then FIN): the slot must be freed as
+# soon as our FIN is out, not after the linger timer; with 8 slots, 40 such clients in a row are
+# only all served if no slot is held after its client left.
+python3 - "$PORT" "$CA" <<'PY' >"$TMP/closefirst.out" 2>&1 || fail "client-closes-first: $(cat "$TMP/closefirst.out")"
+import socket, ssl, sys
+port, ca = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.create_default_context(cafile=ca)
+for i in range(40):
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=5), server_hostname="localhost")
+    s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    got = b""
+    while b"\r\n\r\n" not in got:
+        b = s.recv(4096)
+        assert b, "connection %d: no response" % i
+        got += b
+    assert got.startswith(b"HTTP/1.1 200"), got[:40]
+    s.close()
+print("40 served")
+PY
+pass "client closes first: $(cat "$TMP/closefirst.out")"
 # Connection table full (max_connections 8 per worker): eight silent clients hold every slot,
 # a ninth is closed at once, the eight are closed by the handshake timer.
 python3 - "$PORT" <<'PY' >"$TMP/full.out" 2>&1 || fail "table full: $(cat "$TMP/full.out")"
