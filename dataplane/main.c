@@ -2,6 +2,7 @@
  * state (TLS server context, HTTP responses), starts one pinned worker per core and then only
  * handles signals: SIGTERM/SIGINT graceful shutdown, SIGUSR1 stats.
  * Exit status: 0 after a clean shutdown, 1 on a runtime failure, 2 on a bad configuration. */
+#include "common/ct.h"
 #include "common/err.h"
 #include "config/config.h"
 #include "crypto/pk.h"
@@ -14,6 +15,7 @@
 #include "dpdk/dpdk.h"
 #endif
 
+#include <ctype.h>
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
@@ -82,6 +84,79 @@ static int load_cert(etls_tls_server_ctx_t *ctx, const etls_config_t *cfg, const
     return 0;
 }
 
+/* The ticket seed: 64 hex digits (e.g. `openssl rand -hex 32`) in a file only its owner can
+ * read, like a private key; whitespace around them is ignored. */
+static int read_ticket_seed(const char *path, uint8_t seed[32], char *err, size_t errlen)
+{
+    int perm = etls_pkey_file_check_mode(path, err, errlen);
+    if (perm < 0)
+        return -1;
+    if (perm == 1)
+        fprintf(stderr, "edgetls: warning: %s\n", err);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    char text[130];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    int more = fgetc(f) != EOF;
+    fclose(f);
+    text[n] = 0;
+    char *p = text;
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+        p++;
+    size_t digits = 0;
+    while (isxdigit((unsigned char)p[digits]))
+        digits++;
+    char *rest = p + digits;
+    while (*rest == ' ' || *rest == '\t' || *rest == '\n' || *rest == '\r')
+        rest++;
+    int ok = !more && digits == 64 && *rest == 0;
+    for (size_t i = 0; ok && i < 32; i++) {
+        unsigned v;
+        sscanf(p + 2 * i, "%2x", &v);
+        seed[i] = (uint8_t)v;
+    }
+    etls_wipe(text, sizeof text);
+    if (!ok) {
+        snprintf(err, errlen, "%s: expected 64 hex digits (32 bytes, e.g. from `openssl rand -hex 32`)", path);
+        return -1;
+    }
+    return 0;
+}
+
+/* Session tickets: keys derived per rotation period from a seed (see tls.h), so workers share
+ * nothing but the read-only context and restarts or other hosts with the same file agree. */
+static int setup_tickets(etls_tls_server_ctx_t *ctx, const etls_config_t *cfg)
+{
+    uint8_t seed[32];
+    char err[300];
+    const char *where = cfg->source[0] ? cfg->source : "command line";
+    if (!cfg->session_tickets)
+        return 0;
+    if (cfg->ticket_key_file[0]) {
+        if (read_ticket_seed(cfg->ticket_key_file, seed, err, sizeof err) < 0) {
+            fprintf(stderr, "edgetls: %s: ticket_key_file: %s\n", where, err);
+            return ETLS_ERR_INVALID;
+        }
+    } else {
+        etls_rand_t rng;
+        etls_rand_init(&rng);
+        int rc = etls_rand_bytes(&rng, seed, sizeof seed);
+        etls_rand_wipe(&rng);
+        if (rc < 0) {
+            fprintf(stderr, "edgetls: session tickets: %s\n", etls_strerror(rc));
+            return rc;
+        }
+    }
+    int rc = etls_tls_server_ctx_set_ticket_seed(ctx, seed, cfg->ticket_rotation_s);
+    etls_wipe(seed, sizeof seed);
+    if (rc < 0)
+        fprintf(stderr, "edgetls: %s: ticket_rotation: %s\n", where, etls_strerror(rc));
+    return rc;
+}
+
 static int build_tls(etls_tls_server_ctx_t *ctx, const etls_config_t *cfg)
 {
     etls_rand_t rng;
@@ -121,7 +196,7 @@ static int build_tls(etls_tls_server_ctx_t *ctx, const etls_config_t *cfg)
     }
     for (size_t i = 0; i < cfg->ncerts; i++)
         ETLS_GUARD(load_cert(ctx, cfg, &cfg->certs[i]));
-    return 0;
+    return setup_tickets(ctx, cfg);
 }
 
 /* CPUs this process may run on, in order (the affinity mask, e.g. from taskset). */

@@ -103,9 +103,10 @@ enum {
 static const char *const global_flags[] = {
     "mode", "workers", "cpus", "alpn", "ciphers", "groups", "max-connections", "buffer-size",
     "max-header-size", "handshake-timeout", "idle-timeout", "shutdown-timeout", "uring-entries",
-    "log-level", "response-body", "transport", "crypto-batch", NULL,
+    "log-level", "response-body", "transport", "crypto-batch", "session-tickets",
+    "ticket-rotation", "ticket-key-file", NULL,
 };
-#define N_GLOBAL_FLAGS 17
+#define N_GLOBAL_FLAGS 20
 
 static void build_options(struct option *o)
 {
@@ -301,6 +302,10 @@ void etls_config_usage(FILE *f, const char *argv0)
             "      --handshake-timeout T --idle-timeout T --shutdown-timeout T  (e.g. 10s, 500ms)\n"
             "      --uring-entries N --log-level error|warn|info|debug --response-body TEXT\n"
             "      --crypto-batch N       crypto batch queue size per worker (1 = unbatched; 64)\n"
+            "      --session-tickets on|off  issue and accept TLS 1.3 session tickets (on)\n"
+            "      --ticket-rotation T    ticket key period and ticket lifetime (1h; 60s..7d)\n"
+            "      --ticket-key-file F    seed for ticket keys (64 hex digits, mode 0600); shared by\n"
+            "                             every process reading it (default: random per process)\n"
             "      --check                validate the configuration and exit\n"
             "      --transport io_uring|dpdk  (dpdk: edgetls [flags] --transport dpdk -- [EAL args]\n"
             "                             [-- transport options]; see dataplane/dpdk/dpdk.h)\n"

@@ -70,7 +70,7 @@ typedef struct unit {
 } unit_t;
 
 static const unit_t size_units[] = {{"", 1}, {"k", 1024}, {"K", 1024}, {"m", 1 << 20}, {"M", 1 << 20}, {NULL, 0}};
-static const unit_t time_units[] = {{"", 1000}, {"s", 1000}, {"ms", 1}, {"m", 60000}, {NULL, 0}};
+static const unit_t time_units[] = {{"", 1000}, {"s", 1000}, {"ms", 1}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}, {NULL, 0}};
 
 /* Number with an optional unit; the result is checked against [lo, hi] in base units. */
 static int parse_scaled(pstate_t *ps, const char *key, const char *val, const unit_t *units,
@@ -431,6 +431,31 @@ static int k_crypto_batch(etls_config_t *c, pstate_t *ps, const char *key, char 
     return set_u32(ps, key, val, NULL, 1, 1024, &c->crypto_batch);
 }
 
+static int k_session_tickets(etls_config_t *c, pstate_t *ps, const char *key, char *val)
+{
+    if (!strcmp(val, "on") || !strcmp(val, "off")) {
+        c->session_tickets = val[1] == 'n';
+        return 0;
+    }
+    return perr(ps, "%s: expected on or off, got '%s'", key, val);
+}
+
+/* A period from one minute to seven days (RFC 8446 §4.6.1 caps ticket lifetimes at 7 days). */
+static int k_ticket_rotation(etls_config_t *c, pstate_t *ps, const char *key, char *val)
+{
+    uint32_t ms = 0;
+    ETLS_GUARD(set_u32(ps, key, val, time_units, 60000, 604800000, &ms));
+    c->ticket_rotation_s = ms / 1000;
+    return 0;
+}
+
+static int set_path(pstate_t *ps, const char *key, const char *val, char *dst);
+
+static int k_ticket_key_file(etls_config_t *c, pstate_t *ps, const char *key, char *val)
+{
+    return set_path(ps, key, val, c->ticket_key_file);
+}
+
 /* A quoted string with \n, \r, \t, \\ and \" escapes, or a bare word. */
 static int k_body(etls_config_t *c, pstate_t *ps, const char *key, char *val)
 {
@@ -545,6 +570,9 @@ static const key_def_t global_keys[] = {
     {"shutdown_timeout", k_shutdown_timeout, 0},
     {"uring_entries", k_uring_entries, 0},
     {"crypto_batch", k_crypto_batch, 0},
+    {"session_tickets", k_session_tickets, 0},
+    {"ticket_rotation", k_ticket_rotation, 0},
+    {"ticket_key_file", k_ticket_key_file, 0},
     {"response_body", k_body, 1},
     {NULL, NULL, 0},
 };
@@ -754,6 +782,8 @@ void etls_config_defaults(etls_config_t *c)
     c->shutdown_timeout_ms = 5000;
     c->uring_entries = 4096;
     c->crypto_batch = 64;
+    c->session_tickets = 1;
+    c->ticket_rotation_s = 3600;
     static const char body[] = "hello from edgetls\n";
     memcpy(c->body, body, sizeof body);
     c->body_len = sizeof body - 1;

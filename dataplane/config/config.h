@@ -120,6 +120,13 @@ typedef struct etls_config {
     uint32_t uring_entries;       /* submission queue size per worker */
     uint32_t crypto_batch;        /* crypto batch queue capacity per worker; 1 = unbatched */
 
+    /* Session tickets (RFC 8446 §4.6.1): on by default. Keys are derived per rotation period
+     * from a seed: ticket_key_file's (shared by every process and host that reads it) or a
+     * random one per process ("" = random). */
+    uint8_t session_tickets;
+    uint32_t ticket_rotation_s;                /* key period and ticket lifetime */
+    char ticket_key_file[ETLS_CONFIG_PATH_MAX];
+
     size_t body_len; /* responder: the response body */
     char body[ETLS_CONFIG_BODY_MAX];
 } etls_config_t;

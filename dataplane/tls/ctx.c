@@ -70,6 +70,7 @@ void etls_tls_server_ctx_free(etls_tls_server_ctx_t *ctx)
     ctx->n_certs = 0;
     etls_wipe(ctx->cookie_key, sizeof ctx->cookie_key);
     etls_wipe(ctx->ticket_keys, sizeof ctx->ticket_keys);
+    etls_wipe(ctx->ticket_seed, sizeof ctx->ticket_seed);
 }
 
 /* Copies ids into dst after checking each with `known` and rejecting duplicates. */

@@ -31,6 +31,8 @@ int etls_tls_server_ctx_set_ticket_keys(etls_tls_server_ctx_t *ctx, const uint8_
                                         const uint8_t *previous)
 {
     etls_wipe(ctx->ticket_keys, sizeof ctx->ticket_keys);
+    etls_wipe(ctx->ticket_seed, sizeof ctx->ticket_seed);
+    ctx->ticket_rotation_s = 0;
     ctx->n_ticket_keys = 0;
     if (!current)
         return previous ? ETLS_ERR_INVALID : 0;
@@ -42,6 +44,40 @@ int etls_tls_server_ctx_set_ticket_keys(etls_tls_server_ctx_t *ctx, const uint8_
     }
     if (!ctx->ticket_lifetime)
         ctx->ticket_lifetime = 7200;
+    return 0;
+}
+
+int etls_tls_server_ctx_set_ticket_seed(etls_tls_server_ctx_t *ctx, const uint8_t seed[32],
+                                        uint32_t rotation_s)
+{
+    ETLS_ENSURE(rotation_s >= 60 && rotation_s <= 604800, ETLS_ERR_INVALID);
+    ETLS_GUARD(etls_tls_server_ctx_set_ticket_keys(ctx, NULL, NULL));
+    memcpy(ctx->ticket_seed, seed, sizeof ctx->ticket_seed);
+    ctx->ticket_rotation_s = rotation_s;
+    ctx->ticket_lifetime = rotation_s;
+    ctx->n_ticket_keys = 2;
+    return 0;
+}
+
+/* The keys in use now: [0] seals and opens, [1] only opens. Fixed keys are copied; rotating
+ * ones are derived for this period and the previous one. The caller wipes keys. */
+static int keys_now(const etls_tls_server_ctx_t *ctx, uint8_t keys[2][ETLS_TLS_TICKET_KEY_LEN])
+{
+    if (!ctx->ticket_rotation_s) {
+        memcpy(keys, ctx->ticket_keys, sizeof ctx->ticket_keys);
+        return 0;
+    }
+    uint64_t period = etls_tls_now_ms(ctx) / 1000 / ctx->ticket_rotation_s;
+    for (unsigned k = 0; k < 2; k++) {
+        uint8_t info[15 + 8];
+        uint64_t e = period - k;
+        memcpy(info, "etls ticket key", 15);
+        for (int i = 0; i < 8; i++)
+            info[15 + i] = (uint8_t)(e >> (56 - 8 * i));
+        if (etls_hkdf_expand(ETLS_HASH_SHA256, ctx->ticket_seed, sizeof ctx->ticket_seed, info,
+                             sizeof info, keys[k], ETLS_TLS_TICKET_KEY_LEN) != 0)
+            return ETLS_ERR_CRYPTO;
+    }
     return 0;
 }
 
@@ -93,16 +129,26 @@ static size_t encode(const etls_tls_ticket_t *t, uint8_t *p)
 int etls_tls_ticket_seal(const etls_tls_server_ctx_t *ctx, etls_rand_t *rng,
                          const etls_tls_ticket_t *t, uint8_t *out, size_t *len)
 {
-    const uint8_t *key = ctx->ticket_keys[0];
+    uint8_t keys[2][ETLS_TLS_TICKET_KEY_LEN];
+    const uint8_t *key = keys[0];
     ETLS_ENSURE(ctx->n_ticket_keys, ETLS_ERR_INVALID);
-    memcpy(out, key, NAME_LEN);
-    ETLS_GUARD(etls_rand_bytes(rng, out + NAME_LEN, NONCE_LEN));
+    int rc = keys_now(ctx, keys);
+    if (rc == 0) {
+        memcpy(out, key, NAME_LEN);
+        rc = etls_rand_bytes(rng, out + NAME_LEN, NONCE_LEN);
+    }
     uint8_t *ct = out + NAME_LEN + NONCE_LEN;
-    size_t n = encode(t, ct);
-    ETLS_GUARD(keystream_xor(key, out + NAME_LEN, ct, n));
-    tag_of(key, out + NAME_LEN, ct, n, ct + n);
-    *len = NAME_LEN + NONCE_LEN + n + TAG_LEN;
-    return 0;
+    size_t n = 0;
+    if (rc == 0) {
+        n = encode(t, ct);
+        rc = keystream_xor(key, out + NAME_LEN, ct, n);
+    }
+    if (rc == 0) {
+        tag_of(key, out + NAME_LEN, ct, n, ct + n);
+        *len = NAME_LEN + NONCE_LEN + n + TAG_LEN;
+    }
+    etls_wipe(keys, sizeof keys);
+    return rc;
 }
 
 static int decode(const uint8_t *p, size_t n, etls_tls_ticket_t *t)
@@ -127,19 +173,25 @@ int etls_tls_ticket_open(const etls_tls_server_ctx_t *ctx, const uint8_t *in, si
     ETLS_ENSURE(len > NAME_LEN + NONCE_LEN + TAG_LEN, ETLS_ERR_INVALID);
     size_t n = len - NAME_LEN - NONCE_LEN - TAG_LEN;
     ETLS_ENSURE(n <= sizeof buf, ETLS_ERR_INVALID);
-    for (unsigned k = 0; k < ctx->n_ticket_keys; k++) {
-        const uint8_t *key = ctx->ticket_keys[k];
+    uint8_t keys[2][ETLS_TLS_TICKET_KEY_LEN];
+    int rc = keys_now(ctx, keys);
+    for (unsigned k = 0; rc == 0 && k < ctx->n_ticket_keys; k++) {
+        const uint8_t *key = keys[k];
         if (memcmp(in, key, NAME_LEN) != 0) /* the name is public */
             continue;
         tag_of(key, in + NAME_LEN, in + NAME_LEN + NONCE_LEN, n, tag);
-        if (!etls_ct_memeq(tag, in + len - TAG_LEN, TAG_LEN))
-            return ETLS_ERR_AUTH;
+        if (!etls_ct_memeq(tag, in + len - TAG_LEN, TAG_LEN)) {
+            rc = ETLS_ERR_AUTH;
+            break;
+        }
         memcpy(buf, in + NAME_LEN + NONCE_LEN, n);
-        int rc = keystream_xor(key, in + NAME_LEN, buf, n);
+        rc = keystream_xor(key, in + NAME_LEN, buf, n);
         if (rc == 0)
             rc = decode(buf, n, t);
         etls_wipe(buf, sizeof buf);
+        etls_wipe(keys, sizeof keys);
         return rc;
     }
-    return ETLS_ERR_INVALID;
+    etls_wipe(keys, sizeof keys);
+    return rc ? rc : ETLS_ERR_INVALID;
 }

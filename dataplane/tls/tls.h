@@ -180,6 +180,11 @@ typedef struct etls_tls_server_ctx {
     /* Session-ticket keys: [0] issues and accepts, [1] (the previous one) only accepts. */
     uint8_t ticket_keys[2][ETLS_TLS_TICKET_KEY_LEN];
     uint8_t n_ticket_keys;
+    /* Rotating keys (etls_tls_server_ctx_set_ticket_seed): when ticket_rotation_s != 0 the two
+     * keys are derived from ticket_seed for the current and the previous period at each use,
+     * and n_ticket_keys is 2. */
+    uint8_t ticket_seed[32];
+    uint32_t ticket_rotation_s;
     uint32_t ticket_lifetime;     /* seconds (RFC 8446 §4.6.1: at most 7 days); default 7200 */
     /* Wall clock in milliseconds for ticket ages; tests and fuzzers substitute their own. */
     uint64_t (*now_ms)(void *arg);
@@ -212,6 +217,15 @@ int etls_tls_server_ctx_set_alpn(etls_tls_server_ctx_t *ctx, const char *const *
  * cipher state. Copies the bytes. */
 int etls_tls_server_ctx_set_ticket_keys(etls_tls_server_ctx_t *ctx, const uint8_t *current,
                                         const uint8_t *previous);
+
+/* Rotating session-ticket keys without any shared state: the key of period
+ * e = floor(unix_time / rotation_s) is HKDF-Expand(seed, "etls ticket key" || e, 48); the
+ * current period's key seals, it and the previous period's open. Every worker, process and
+ * host given the same seed agrees on the keys, and a ticket stays valid for at least one
+ * period (the advertised lifetime, ticket_lifetime, is set to rotation_s). rotation_s from 60
+ * to 604800 (RFC 8446 §4.6.1's seven days). Copies the seed. */
+int etls_tls_server_ctx_set_ticket_seed(etls_tls_server_ctx_t *ctx, const uint8_t seed[32],
+                                        uint32_t rotation_s);
 
 /* Adds a certificate; the context takes ownership of *chain's contents (chain is reset to
  * empty) and of key, also on failure. Names come from the leaf (etls_cert_leaf_dns_names).

@@ -131,6 +131,11 @@ static void test_defaults(void)
     CHECK(strcmp(cfg.listeners[0].addr.text, "0.0.0.0:443") == 0);
     CHECK(cfg.handshake_timeout_ms == 10000 && cfg.idle_timeout_ms == 60000);
     CHECK(cfg.body_len == strlen("hello from edgetls\n"));
+    CHECK(cfg.session_tickets == 1 && cfg.ticket_rotation_s == 3600 && cfg.ticket_key_file[0] == 0);
+    rc = parse(with_cert("session_tickets off\nticket_rotation 12h\nticket_key_file /k\n[listener]\naddress *:443\n",
+                         text, sizeof text));
+    CHECK_MSG(rc == 0, "%s", err);
+    CHECK(cfg.session_tickets == 0 && cfg.ticket_rotation_s == 43200 && !strcmp(cfg.ticket_key_file, "/k"));
     /* CRLF line endings and a file without a final newline */
     rc = parse("mode echo\r\n[listener]\r\naddress 127.0.0.1:1\r\ntls off");
     CHECK_MSG(rc == 0, "%s", err);
@@ -173,7 +178,14 @@ static void test_value_errors(void)
     EXPECT_ERR("buffer_size 1k\n", "t.conf:1: buffer_size: value '1k' out of range (4096..16777216 bytes)");
     EXPECT_ERR("buffer_size 64q\n", "t.conf:1: buffer_size: bad number '64q'");
     EXPECT_ERR("handshake_timeout 50ms\n", "t.conf:1: handshake_timeout: value '50ms' out of range (100..600000 ms)");
-    EXPECT_ERR("idle_timeout 2h\n", "t.conf:1: idle_timeout: bad number '2h'");
+    EXPECT_ERR("idle_timeout 2w\n", "t.conf:1: idle_timeout: bad number '2w'");
+    EXPECT_ERR("idle_timeout 2d\n", "t.conf:1: idle_timeout: value '2d' out of range (100..86400000 ms)");
+    EXPECT_ERR("session_tickets yes\n", "t.conf:1: session_tickets: expected on or off, got 'yes'");
+    EXPECT_ERR("ticket_rotation 30s\n",
+               "t.conf:1: ticket_rotation: value '30s' out of range (60000..604800000 ms)");
+    EXPECT_ERR("ticket_rotation 8d\n",
+               "t.conf:1: ticket_rotation: value '8d' out of range (60000..604800000 ms)");
+    EXPECT_ERR("ticket_key_file\n", "t.conf:1: ticket_key_file: missing value");
     EXPECT_ERR("uring_entries 1000\n", "t.conf:1: uring_entries: must be a power of two, got '1000'");
     EXPECT_ERR("cpus 3-1\n", "t.conf:1: cpus: bad CPU range '3-1'");
     EXPECT_ERR("cpus 0,x\n", "t.conf:1: cpus: bad CPU 'x'");

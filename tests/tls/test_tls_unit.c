@@ -143,6 +143,60 @@ static void test_tickets(etls_rand_t *rng)
     etls_tls_server_ctx_free(&ctx);
 }
 
+static uint64_t fake_now;
+static uint64_t fake_clock(void *arg)
+{
+    (void)arg;
+    return fake_now;
+}
+
+/* Rotating keys from a seed: a ticket sealed in period e opens in e and e+1, not in e+2; two
+ * contexts with the same seed (two workers, processes or hosts) open each other's tickets,
+ * a different seed does not; the advertised lifetime follows the period; bad periods fail. */
+static void test_ticket_seed(etls_rand_t *rng)
+{
+    etls_tls_server_ctx_t a, b, other;
+    uint8_t seed[32], seed2[32], tk[ETLS_TLS_TICKET_MAX];
+    size_t len = 0;
+    CHECK(etls_rand_bytes(rng, seed, sizeof seed) == 0 && etls_rand_bytes(rng, seed2, sizeof seed2) == 0);
+    CHECK(etls_tls_server_ctx_init(&a, rng) == 0 && etls_tls_server_ctx_init(&b, rng) == 0 &&
+          etls_tls_server_ctx_init(&other, rng) == 0);
+    CHECK(etls_tls_server_ctx_set_ticket_seed(&a, seed, 59) == ETLS_ERR_INVALID);
+    CHECK(etls_tls_server_ctx_set_ticket_seed(&a, seed, 604801) == ETLS_ERR_INVALID);
+    CHECK(etls_tls_server_ctx_set_ticket_seed(&a, seed, 3600) == 0 && a.ticket_lifetime == 3600);
+    CHECK(etls_tls_server_ctx_set_ticket_seed(&b, seed, 3600) == 0);
+    CHECK(etls_tls_server_ctx_set_ticket_seed(&other, seed2, 3600) == 0);
+    a.now_ms = b.now_ms = other.now_ms = fake_clock;
+    etls_tls_ticket_t t = {0}, u;
+    t.suite = 0x1301;
+    t.psk_len = 32;
+    memset(t.psk, 0x17, 32);
+    const uint64_t period_ms = 3600ull * 1000;
+    fake_now = 1000 * period_ms + period_ms - 1; /* the last millisecond of period 1000 */
+    CHECK(etls_tls_ticket_seal(&a, rng, &t, tk, &len) == 0);
+    CHECK(etls_tls_ticket_open(&a, tk, len, &u) == 0 && u.psk_len == 32 && memcmp(u.psk, t.psk, 32) == 0);
+    CHECK(etls_tls_ticket_open(&b, tk, len, &u) == 0);    /* same seed: another worker/host */
+    CHECK(etls_tls_ticket_open(&other, tk, len, &u) != 0); /* different seed */
+    fake_now = 1001 * period_ms;                           /* next period: previous key */
+    CHECK(etls_tls_ticket_open(&b, tk, len, &u) == 0);
+    fake_now = 1002 * period_ms - 1;
+    CHECK(etls_tls_ticket_open(&a, tk, len, &u) == 0);
+    fake_now = 1002 * period_ms; /* two periods on: gone */
+    CHECK(etls_tls_ticket_open(&a, tk, len, &u) != 0);
+    /* a ticket of the new period differs in its key name (the first 16 bytes) */
+    uint8_t tk2[ETLS_TLS_TICKET_MAX];
+    size_t len2 = 0;
+    CHECK(etls_tls_ticket_seal(&a, rng, &t, tk2, &len2) == 0 && memcmp(tk, tk2, 16) != 0);
+    /* fixed keys replace the seed */
+    uint8_t k1[ETLS_TLS_TICKET_KEY_LEN];
+    CHECK(etls_rand_bytes(rng, k1, sizeof k1) == 0);
+    CHECK(etls_tls_server_ctx_set_ticket_keys(&a, k1, NULL) == 0 && a.ticket_rotation_s == 0 && a.n_ticket_keys == 1);
+    CHECK(etls_tls_ticket_open(&a, tk2, len2, &u) != 0);
+    etls_tls_server_ctx_free(&a);
+    etls_tls_server_ctx_free(&b);
+    etls_tls_server_ctx_free(&other);
+}
+
 /* The footprint the transport pays per connection (reported, and bounded here so growth is
  * noticed). */
 static void test_footprint(void)
@@ -179,6 +233,7 @@ int main(void)
     test_ctx_setters(&rng);
     test_selection(&rng);
     test_tickets(&rng);
+    test_ticket_seed(&rng);
     test_footprint();
     return etls_test_summary("tls_unit");
 }
