@@ -285,7 +285,53 @@ static size_t ch_extensions(const etls_cli_conn_t *c, uint8_t *b, size_t n)
         n += 2 + c->cfg->alpn_len;
         ext_close(b, n, at);
     }
+    if (c->offer) {
+        at = ext_open(b, &n, 45); /* psk_key_exchange_modes: psk_dhe_ke only */
+        b[n++] = 1;
+        b[n++] = 1;
+        ext_close(b, n, at);
+        /* pre_shared_key must be last (§4.2.11); its binder is written by etls_cli_hello */
+        const etls_cli_ticket_t *t = c->offer;
+        uint32_t age = (uint32_t)(c->offer_now_ms - t->received_ms) + t->age_add;
+        at = ext_open(b, &n, 41);
+        put_u(b + n, 2u + t->id_len + 4u, 2);
+        put_u(b + n + 2, t->id_len, 2);
+        memcpy(b + n + 4, t->id, t->id_len);
+        n += 4 + t->id_len;
+        put_u(b + n, age, 4);
+        n += 4;
+        put_u(b + n, 1u + t->psk_len, 2);
+        b[n + 2] = t->psk_len;
+        n += 3 + t->psk_len;
+        ext_close(b, n, at);
+    }
     return n;
+}
+
+/* The PSK binder (§4.2.11.2): HMAC over the ClientHello up to the binders list, keyed from the
+ * early secret of the ticket's PSK. */
+static int psk_binder(const etls_cli_ticket_t *t, etls_hash_alg_t hash, const uint8_t *ch,
+                      size_t truncated_len, uint8_t *binder)
+{
+    uint8_t th[ETLS_HASH_MAX_LEN], empty[ETLS_HASH_MAX_LEN], bk[ETLS_HASH_MAX_LEN];
+    etls_tls13_ks_t ks;
+    etls_hash(hash, ch, truncated_len, th);
+    etls_hash(hash, "", 0, empty);
+    etls_tls13_ks_init(&ks, hash, t->psk, t->psk_len);
+    int rc = etls_tls13_derive_secret(hash, ks.secret, "res binder", empty, bk);
+    if (rc == 0)
+        rc = etls_tls13_finished(hash, bk, th, binder);
+    etls_tls13_ks_wipe(&ks);
+    etls_wipe(bk, sizeof bk);
+    return rc;
+}
+
+void etls_cli_tickets(etls_cli_conn_t *c, const etls_cli_ticket_t *t, uint64_t now_ms,
+                      etls_cli_ticket_t *out)
+{
+    c->offer = t;
+    c->offer_now_ms = now_ms;
+    c->ticket_out = out;
 }
 
 int etls_cli_init(etls_cli_conn_t *c, const etls_cli_cfg_t *cfg, etls_aead_engine_t *eng,
@@ -315,6 +361,7 @@ void etls_cli_wipe(etls_cli_conn_t *c)
     etls_tls13_ks_wipe(&c->ks);
     etls_wipe(c->c_hs, sizeof c->c_hs);
     etls_wipe(c->s_hs, sizeof c->s_hs);
+    etls_wipe(c->res_secret, sizeof c->res_secret);
     etls_wipe(c->rd.secret, sizeof c->rd.secret);
     etls_wipe(c->wr.secret, sizeof c->wr.secret);
     c->rd.active = c->wr.active = 0;
@@ -341,6 +388,13 @@ int etls_cli_hello(etls_cli_conn_t *c, const uint8_t random[32], etls_tls_buf_t 
     n = ch_extensions(c, b, n + 2);
     put_u(b + el, (uint32_t)(n - el - 2), 2);
     put_u(b + 1, (uint32_t)(n - 4), 3);
+    if (c->offer) {
+        etls_aead_alg_t aead;
+        etls_hash_alg_t hash;
+        size_t bl = c->offer->psk_len;
+        ETLS_GUARD(etls_cli_suite_params(c->offer->suite, &aead, &hash));
+        ETLS_GUARD(psk_binder(c->offer, hash, b, n - 3 - bl, b + n - bl));
+    }
     ETLS_ENSURE(buf_room(out) >= 5 + n, ETLS_ERR_LIMIT);
     uint8_t *r = out->base + out->len;
     r[0] = CT_HS;
@@ -373,7 +427,7 @@ static int on_server_hello(etls_cli_conn_t *c, rd_t *m, etls_tls_buf_t *out)
         offered |= c->cfg->suites[i] == suite;
     if (ver != 0x0303 || sid.n != 0 || comp != 0 || !offered)
         return fail(c, ETLS_ALERT_ILLEGAL_PARAMETER, out);
-    int have_ver = 0, have_ks = 0;
+    int have_ver = 0, have_ks = 0, have_psk = 0;
     while (ext.n) {
         uint16_t t = (uint16_t)rd_u(&ext, 2);
         rd_t d = rd_vec(&ext, 2);
@@ -391,6 +445,15 @@ static int on_server_hello(etls_cli_conn_t *c, rd_t *m, etls_tls_buf_t *out)
                 return fail(c, ETLS_ALERT_ILLEGAL_PARAMETER, out);
             memcpy(c->peer_share, key.p, key.n);
             c->peer_share_len = (uint8_t)key.n;
+        } else if (t == 41 && c->offer && !have_psk) {
+            /* §4.2.11: the one identity we offered, with a suite of the ticket's hash */
+            have_psk = 1;
+            uint16_t sel = (uint16_t)rd_u(&d, 2);
+            etls_aead_alg_t a1, a2;
+            etls_hash_alg_t h1, h2;
+            if (d.bad || d.n || sel != 0 || etls_cli_suite_params(suite, &a1, &h1) != 0 ||
+                etls_cli_suite_params(c->offer->suite, &a2, &h2) != 0 || h1 != h2)
+                return fail(c, ETLS_ALERT_ILLEGAL_PARAMETER, out);
         } else {
             /* not offered, or a duplicate (§4.2: at most one of each type) */
             return fail(c, t == 43 || t == 51 ? ETLS_ALERT_ILLEGAL_PARAMETER
@@ -402,6 +465,7 @@ static int on_server_hello(etls_cli_conn_t *c, rd_t *m, etls_tls_buf_t *out)
     if (!have_ks)
         return fail(c, ETLS_ALERT_MISSING_EXTENSION, out);
     c->suite = suite;
+    c->resumed = (uint8_t)have_psk;
     ETLS_GUARD(etls_cli_suite_params(suite, &c->aead, &c->hash));
     c->tag_len = (uint8_t)etls_aead_tag_len(c->aead);
     etls_hash_init(&c->th, c->hash);
@@ -446,7 +510,7 @@ static int on_ee(etls_cli_conn_t *c, rd_t *m, etls_tls_buf_t *out)
             c->alpn_len = (uint8_t)name.n;
         }
     }
-    c->state = S_WAIT_CERT;
+    c->state = c->resumed ? S_WAIT_FIN : S_WAIT_CERT; /* §2.2: no certificate when resuming */
     return 0;
 }
 
@@ -532,6 +596,11 @@ static int on_fin(etls_cli_conn_t *c, rd_t *m, etls_tls_buf_t *out)
     put_u(msg + 1, (uint32_t)hl, 3);
     ETLS_GUARD(etls_tls13_finished(c->hash, c->c_hs, th, msg + 4));
     int rc = etls_tls13_ks_master(&c->ks, th, c_ap, s_ap, NULL);
+    if (rc == 0 && c->ticket_out) { /* §7.1: resumption_master_secret over ClientHello..client Finished */
+        etls_hash_update(&c->th, msg, 4 + hl);
+        etls_hash_peek(&c->th, th);
+        rc = etls_tls13_ks_resumption(&c->ks, th, c->res_secret);
+    }
     if (rc == 0)
         rc = put_record(c, CT_HS, msg, 4 + hl, out);
     if (rc == 0)
@@ -549,18 +618,35 @@ static int on_fin(etls_cli_conn_t *c, rd_t *m, etls_tls_buf_t *out)
     return 0;
 }
 
-/* NewSessionTicket (§4.6.1): checked for shape and dropped (no resumption yet). */
+/* NewSessionTicket (§4.6.1): checked for shape; the first one is kept when asked for (the PSK
+ * is HKDF-Expand-Label(resumption_master_secret, "resumption", ticket_nonce)), others dropped. */
 static int on_nst(etls_cli_conn_t *c, rd_t *m, etls_tls_buf_t *out)
 {
-    (void)rd_u(m, 4);
-    (void)rd_u(m, 4);
+    uint32_t lifetime = rd_u(m, 4);
+    uint32_t age_add = rd_u(m, 4);
     rd_t nonce = rd_vec(m, 1);
     rd_t ticket = rd_vec(m, 2);
     rd_t ext = rd_vec(m, 2);
-    (void)nonce;
     (void)ext;
     if (m->bad || m->n || !ticket.n)
         return fail(c, ETLS_ALERT_DECODE_ERROR, out);
+    if (lifetime > 604800)
+        return fail(c, ETLS_ALERT_ILLEGAL_PARAMETER, out);
+    etls_cli_ticket_t *t = c->ticket_out;
+    if (!t || c->got_ticket || ticket.n > ETLS_CLI_TICKET_MAX || !lifetime)
+        return 0;
+    size_t hl = etls_hash_len(c->hash);
+    if (etls_tls13_expand_label(c->hash, c->res_secret, "resumption", nonce.p, nonce.n, t->psk, hl) != 0)
+        return fail(c, ETLS_ALERT_INTERNAL_ERROR, out);
+    t->suite = c->suite;
+    t->psk_len = (uint8_t)hl;
+    t->age_add = age_add;
+    t->lifetime_s = lifetime;
+    t->received_ms = c->offer_now_ms;
+    t->id_len = (uint16_t)ticket.n;
+    memcpy(t->id, ticket.p, ticket.n);
+    c->got_ticket = 1;
+    etls_wipe(c->res_secret, sizeof c->res_secret);
     return 0;
 }
 
@@ -761,7 +847,10 @@ int etls_cli_kx_done(etls_cli_conn_t *c, const uint8_t *shared, size_t len, int 
     if (status != 0)
         return fail(c, ETLS_ALERT_ILLEGAL_PARAMETER, out); /* §7.4.2: all-zero secret */
     etls_hash_peek(&c->th, th);
-    etls_tls13_ks_init(&c->ks, c->hash, NULL, 0);
+    if (c->resumed)
+        etls_tls13_ks_init(&c->ks, c->hash, c->offer->psk, c->offer->psk_len);
+    else
+        etls_tls13_ks_init(&c->ks, c->hash, NULL, 0);
     if (etls_tls13_ks_handshake(&c->ks, shared, len, th, c->c_hs, c->s_hs) != 0 ||
         set_dir(c, &c->rd, c->s_hs) != 0 || set_dir(c, &c->wr, c->c_hs) != 0)
         return fail(c, ETLS_ALERT_INTERNAL_ERROR, out);

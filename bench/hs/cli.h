@@ -1,6 +1,7 @@
 /* The bench's own TLS 1.3 client (RFC 8446), sans-I/O and built for speed rather than breadth.
  *
- * Full handshakes only: one key share (X25519 or P-256) in the ClientHello, no PSK, no
+ * Full handshakes, or PSK-DHE resumption with a ticket from an earlier connection
+ * (etls_cli_tickets); one key share (X25519 or P-256) in the ClientHello, no 0-RTT, no
  * HelloRetryRequest (the server must accept the offered group), no client certificates, no
  * TLS 1.2. Server authentication is optional: by default the Certificate and CertificateVerify
  * are parsed (every length checked) but not verified; with a verifier (cfg->verify) the chain
@@ -71,6 +72,19 @@ typedef struct etls_cli_share {
 int etls_cli_share_new(etls_cli_share_t *s, uint16_t group, const uint8_t random[32]);
 void etls_cli_share_wipe(etls_cli_share_t *s);
 
+/* A session ticket (§4.6.1) kept for resumption: the PSK derived from the resumption master
+ * secret and the ticket's nonce, the opaque identity, and what the obfuscated age needs. */
+#define ETLS_CLI_TICKET_MAX 1024
+typedef struct etls_cli_ticket {
+    uint16_t suite;
+    uint8_t psk_len;
+    uint8_t psk[ETLS_HASH_MAX_LEN];
+    uint32_t age_add, lifetime_s;
+    uint64_t received_ms;
+    uint16_t id_len;
+    uint8_t id[ETLS_CLI_TICKET_MAX];
+} etls_cli_ticket_t;
+
 typedef struct etls_cli_dir {
     etls_aead_key_t key;
     uint8_t iv[ETLS_AEAD_NONCE_LEN];
@@ -102,6 +116,14 @@ typedef struct etls_cli_conn {
     uint8_t peer_share[ETLS_P256_POINT_LEN];
     uint8_t peer_share_len;
     etls_pkey_t *leaf; /* verify mode: the server's key until CertificateVerify */
+    /* Resumption: offer (a ticket offered in the ClientHello, read-only), resumed (the server
+     * accepted it), ticket_out (where the first NewSessionTicket goes; NULL = dropped). */
+    const etls_cli_ticket_t *offer;
+    uint64_t offer_now_ms;
+    uint8_t resumed;
+    uint8_t got_ticket;
+    etls_cli_ticket_t *ticket_out;
+    uint8_t res_secret[ETLS_HASH_MAX_LEN]; /* resumption master secret, with ticket_out */
     etls_cli_dir_t rd, wr;
     uint16_t ch_len;    /* our ClientHello, kept until the hash is known (ServerHello) */
     uint8_t ch[1024];
@@ -115,6 +137,11 @@ typedef struct etls_cli_conn {
 int etls_cli_init(etls_cli_conn_t *c, const etls_cli_cfg_t *cfg, etls_aead_engine_t *eng,
                   const etls_cli_share_t *share, const char *sni);
 void etls_cli_wipe(etls_cli_conn_t *c);
+/* Before etls_cli_hello: offer ticket t for PSK-DHE resumption (psk_dhe_ke, §4.2.9-11;
+ * t must stay valid until the handshake is done, now_ms is the wall clock for its age), and/or
+ * keep the first NewSessionTicket in *out (got_ticket turns 1). Either may be NULL. */
+void etls_cli_tickets(etls_cli_conn_t *c, const etls_cli_ticket_t *t, uint64_t now_ms,
+                      etls_cli_ticket_t *out);
 /* Appends the ClientHello record; random is the client random. ETLS_ERR_LIMIT without room. */
 int etls_cli_hello(etls_cli_conn_t *c, const uint8_t random[32], etls_tls_buf_t *out);
 int etls_cli_feed(etls_cli_conn_t *c, uint8_t *in, size_t len, size_t *consumed,

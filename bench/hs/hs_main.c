@@ -29,6 +29,9 @@ static void hs_usage(FILE *f)
             "  --request           one GET per connection, response read to the end of its body\n"
             "  --path P            request path (default /)\n"
             "  --reuse-keyshare    one client key share for every connection (cheaper client)\n"
+            "  --resume            resumed handshakes: each thread offers the latest session ticket\n"
+            "                      it received (PSK + (EC)DHE; the first connections are full and\n"
+            "                      wait for their ticket; the server must issue tickets)\n"
             "  --verify --cacert F verify chain, host name and CertificateVerify against CA file F\n"
             "  --close fin|rst     after close_notify: FIN (default) or RST\n"
             "  --timeout S         per-connection timeout (default 5)\n"
@@ -98,7 +101,7 @@ static void default_cpus(etls_hs_opts_t *o)
 enum {
     O_CONC = 256, O_RATE, O_MAXIN, O_DUR, O_COUNT, O_THREADS, O_CPUS, O_GROUP, O_SUITE, O_SNI,
     O_ALPN, O_REQ, O_PATH, O_REUSE, O_VERIFY, O_CACERT, O_CLOSE, O_TIMEOUT, O_GRACE, O_JSON,
-    O_REPORT, O_QUIET, O_HELP
+    O_REPORT, O_QUIET, O_RESUME, O_HELP
 };
 
 static const struct option hs_opts[] = {
@@ -109,7 +112,7 @@ static const struct option hs_opts[] = {
     {"path", 1, 0, O_PATH}, {"reuse-keyshare", 0, 0, O_REUSE}, {"verify", 0, 0, O_VERIFY},
     {"cacert", 1, 0, O_CACERT}, {"close", 1, 0, O_CLOSE}, {"timeout", 1, 0, O_TIMEOUT},
     {"grace", 1, 0, O_GRACE}, {"json", 0, 0, O_JSON}, {"report", 1, 0, O_REPORT},
-    {"quiet", 0, 0, O_QUIET}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0}};
+    {"quiet", 0, 0, O_QUIET}, {"resume", 0, 0, O_RESUME}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0}};
 
 typedef struct hs_cli {
     etls_hs_opts_t o;
@@ -153,6 +156,7 @@ static int hs_opt(hs_cli_t *c, int opt, const char *a)
     case O_REQ: return o->request = 1, 0;
     case O_PATH: return a[0] == '/' && strlen(a) < 256 ? (o->path = a, 0) : -1;
     case O_REUSE: return o->reuse_keyshare = 1, 0;
+    case O_RESUME: return o->resume = 1, 0;
     case O_VERIFY: return c->verify = 1, 0;
     case O_CACERT: return c->cacert = a, 0;
     case O_CLOSE: return !strcmp(a, "rst") ? (o->close_rst = 1, 0) : !strcmp(a, "fin") ? 0 : -1;

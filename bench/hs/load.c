@@ -29,7 +29,9 @@
 #define RING 4
 #define KX_MAX 256
 
-enum { P_FREE = 0, P_CONNECTING, P_HANDSHAKE, P_KX, P_RESPONSE };
+/* P_TICKET: --resume without --request, connected but waiting for the NewSessionTicket that
+ * the next connections will offer (only until the thread has a ticket). */
+enum { P_FREE = 0, P_CONNECTING, P_HANDSHAKE, P_KX, P_RESPONSE, P_TICKET };
 
 typedef struct slot {
     int fd;
@@ -40,6 +42,7 @@ typedef struct slot {
     etls_http_resp_t http;
     etls_cli_share_t share; /* this connection's key share (without --reuse-keyshare) */
     etls_cli_conn_t cli;
+    etls_cli_ticket_t offer, nst; /* --resume: the ticket offered (a copy), the one received */
     uint8_t rx[RX_CAP];
     uint8_t tx[TX_CAP];
     uint8_t app[APP_CAP];
@@ -61,6 +64,8 @@ typedef struct thr {
     uint64_t next_due;   /* open loop: intended start of the next connection */
     uint64_t sni_next;
     unsigned kx[KX_MAX], nkx;
+    etls_cli_ticket_t ticket; /* --resume: the latest ticket any of this thread's slots got */
+    int have_ticket;
     unsigned cur_sec;
     uint64_t sec_hs, sec_err, last_done;
     etls_hist_t sec_hist;
@@ -144,6 +149,10 @@ static void slot_done(thr_t *t, slot_t *s, uint64_t now)
         (void)!send(s->fd, s->tx + s->tx_off, out.len - s->tx_off, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (t->run->o->request)
         etls_hist_record(&t->r->resp_lat, now - s->t0);
+    if (s->cli.got_ticket) {
+        t->ticket = s->nst;
+        t->have_ticket = 1;
+    }
     t->r->completed++;
     t->r->suite = s->cli.suite;
     t->last_done = now;
@@ -257,6 +266,15 @@ static void on_connected(thr_t *t, slot_t *s)
     }
     const char *sni = o->n_sni ? o->sni[t->sni_next++ % o->n_sni] : NULL;
     etls_cli_init(&s->cli, &o->cli, t->eng, share, sni);
+    if (o->resume) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+        int fresh = t->have_ticket && now_ms - t->ticket.received_ms < t->ticket.lifetime_s * 1000ull;
+        if (fresh)
+            s->offer = t->ticket; /* a copy: other slots may replace the thread's ticket */
+        etls_cli_tickets(&s->cli, fresh ? &s->offer : NULL, now_ms, &s->nst);
+    }
     s->phase = P_HANDSHAKE;
     etls_tls_buf_t out = {s->tx, s->tx_len, TX_CAP};
     if (etls_cli_hello(&s->cli, rnd, &out) != 0) {
@@ -314,11 +332,16 @@ static int advance(thr_t *t, slot_t *s, uint64_t now)
     if (s->phase == P_HANDSHAKE && etls_cli_connected(&s->cli)) {
         etls_hist_record(&t->r->hs_lat, now - s->t0);
         t->r->handshakes++;
+        t->r->resumed += s->cli.resumed;
         t->r->in_window += now < t->run->t_stop;
         t->sec_hs++;
         etls_hist_record(&t->sec_hist, now - s->t0);
         if (!t->run->o->request) {
             s->tx_len = out.len;
+            if (t->run->o->resume && !t->have_ticket && !s->cli.got_ticket) {
+                s->phase = P_TICKET; /* read on until the ticket arrives */
+                return 0;
+            }
             (void)flush_tx(t, s);
             slot_done(t, s, now);
             return 1;
@@ -327,6 +350,11 @@ static int advance(thr_t *t, slot_t *s, uint64_t now)
         if (s->phase != P_RESPONSE)
             return 1;
         s->tx_len = out.len;
+    }
+    if (s->phase == P_TICKET && (s->cli.got_ticket || t->have_ticket)) {
+        (void)flush_tx(t, s);
+        slot_done(t, s, now);
+        return 1;
     }
     if (s->phase == P_RESPONSE && app.len) {
         int h = etls_http_resp_feed(&s->http, app.base, app.len);
@@ -583,6 +611,7 @@ static void merge_result(etls_hs_result_t *r, const etls_hs_result_t *x)
 {
     r->started += x->started;
     r->handshakes += x->handshakes;
+    r->resumed += x->resumed;
     r->in_window += x->in_window;
     r->completed += x->completed;
     r->errors += x->errors;

@@ -59,6 +59,7 @@ typedef struct etls_hs_opts {
     int request;      /* one GET per connection, response read to the end of its body */
     const char *path; /* request path */
     int reuse_keyshare;
+    int resume;    /* offer the thread's latest session ticket (PSK-DHE resumption) */
     int close_rst; /* close with RST (SO_LINGER 0) after close_notify instead of FIN */
     int progress;  /* a line per second on stderr */
 } etls_hs_opts_t;
@@ -70,6 +71,7 @@ typedef struct etls_hs_second {
 
 typedef struct etls_hs_result {
     uint64_t started, handshakes, completed; /* completed: handshake (+ response) with no error */
+    uint64_t resumed; /* handshakes the server completed with our ticket (--resume) */
     uint64_t in_window; /* handshakes completed before the end of --duration (the rate's basis) */
     uint64_t errors, err[ETLS_HS_ERR_KINDS];
     uint64_t alerts[256];

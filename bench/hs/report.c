@@ -39,6 +39,9 @@ void etls_hs_report_text(FILE *f, const etls_hs_opts_t *o, const etls_hs_result_
             (unsigned long long)r->handshakes, r->elapsed_s, rate_of(r),
             (unsigned long long)r->started, (unsigned long long)r->completed,
             o->request ? " with response" : "");
+    if (o->resume)
+        fprintf(f, "resumed    %llu of %llu handshakes used a session ticket\n",
+                (unsigned long long)r->resumed, (unsigned long long)r->handshakes);
     lat_line(f, "handshake", &r->hs_lat);
     if (o->request)
         lat_line(f, "response", &r->resp_lat);
@@ -76,8 +79,10 @@ void etls_hs_report_json(FILE *f, const etls_hs_opts_t *o, const etls_hs_result_
     fprintf(f, "\"concurrency\":%u,\"rate\":%g,\"threads\":%u,\"group\":\"%s\",\"suite\":\"%s\",",
             o->concurrency, o->rate, o->threads,
             o->cli.group == ETLS_TLS_GROUP_X25519 ? "x25519" : "p256", etls_cli_suite_name(r->suite));
-    fprintf(f, "\"request\":%s,\"reuse_keyshare\":%s,\"verify\":%s,", o->request ? "true" : "false",
-            o->reuse_keyshare ? "true" : "false", o->cli.verify_chain ? "true" : "false");
+    fprintf(f, "\"request\":%s,\"reuse_keyshare\":%s,\"verify\":%s,\"resume\":%s,\"resumed\":%llu,",
+            o->request ? "true" : "false", o->reuse_keyshare ? "true" : "false",
+            o->cli.verify_chain ? "true" : "false", o->resume ? "true" : "false",
+            (unsigned long long)r->resumed);
     fprintf(f, "\"elapsed_s\":%.6f,\"started\":%llu,\"handshakes\":%llu,\"completed\":%llu,"
                "\"handshakes_per_s\":%.1f,",
             r->elapsed_s, (unsigned long long)r->started, (unsigned long long)r->handshakes,

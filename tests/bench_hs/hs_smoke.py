@@ -133,6 +133,19 @@ def test_hs(port):
     check(r.returncode == 1 and j.get("errors", {}).get("protocol") == 5,
           "wrong CA not rejected: %s" % r.stdout[-300:])
 
+    # resumption: the first connections per thread are full and wait for their ticket, the
+    # rest offer it and the server (tickets on by default) accepts; with --verify too
+    for extra in ([], ["--request"], ["--request", "--verify", "--cacert", os.path.join(TMP, "ca.pem")]):
+        r = bench("hs", target, "--count", "120", "--concurrency", "4", "--resume", "--sni",
+                  "localhost", "--json", "--quiet", *extra)
+        j = json.loads(r.stdout) if r.returncode == 0 else {}
+        check(j.get("completed") == 120 and j.get("errors", {}).get("total") == 0 and
+              j.get("resume") is True and 100 <= j.get("resumed", 0) <= 116,
+              "--resume %s: %s %s" % (" ".join(extra), r.stdout[-300:], r.stderr[-300:]))
+    r = bench("hs", target, "--count", "20", "--request", "--json", "--quiet")
+    j = json.loads(r.stdout) if r.returncode == 0 else {}
+    check(j.get("resumed") == 0, "full handshakes counted as resumed: %r" % j.get("resumed"))
+
     r = bench("hs", target, "--rate", "200", "--duration", "1", "--json", "--quiet")
     j = json.loads(r.stdout) if r.returncode == 0 else {}
     check(j.get("model") == "open" and j.get("handshakes", 0) > 20 and
