@@ -28,6 +28,9 @@ typedef struct side {
 } side_t;
 
 static side_t cs, ss; /* client, server */
+/* Resumption: what handshake() and feed_fresh() pass to etls_cli_tickets (NULL = nothing). */
+static const etls_cli_ticket_t *g_offer;
+static etls_cli_ticket_t *g_ticket_out;
 
 static void side_reset(side_t *s)
 {
@@ -74,13 +77,18 @@ static int handshake(etls_cli_conn_t *c, etls_tls_conn_t *s, const etls_cli_cfg_
     side_reset(&cs);
     side_reset(&ss);
     etls_cli_init(c, cfg, ceng, sh, sni);
+    if (g_offer || g_ticket_out)
+        etls_cli_tickets(c, g_offer, 1000, g_ticket_out);
     etls_tls_conn_init(s, &sctx, &te.env);
     CHECK(etls_cli_hello(c, fixed_random, &cs.o) == 0);
     int crc = 0;
     for (int round = 0; round < 4 && !etls_cli_connected(c); round++) {
         move(&cs, &ss);
-        if (srv_step(s) < 0)
-            break;
+        if (srv_step(s) < 0) { /* the server's alert is the client's answer */
+            move(&ss, &cs);
+            crc = cli_step(c);
+            return crc < 0 ? crc : -1;
+        }
         move(&ss, &cs);
         if ((crc = cli_step(c)) < 0)
             return crc;
@@ -173,6 +181,7 @@ static void test_verify(void)
 
 typedef struct sh_spec {
     int hrr, sid_len, comp, no_ver, no_ks, dup_ver, ks_len, trailing, ext_overrun, extra_msg;
+    int psk_sel; /* > 0: a pre_shared_key extension selecting identity psk_sel - 1 */
     uint16_t suite, ks_group, version, extra_ext;
     const uint8_t *ks_key; /* 32-byte X25519 share; NULL = 0x09 bytes */
 } sh_spec_t;
@@ -218,6 +227,11 @@ static size_t mk_sh(uint8_t *rec, const sh_spec_t *sp)
             memset(m + n, 0x09, kl);
         n += kl;
     }
+    if (sp->psk_sel) {
+        n = put(m, n, 41, 2);
+        n = put(m, n, 2, 2);
+        n = put(m, n, (uint32_t)(sp->psk_sel - 1), 2);
+    }
     if (sp->extra_ext) {
         n = put(m, n, sp->extra_ext, 2);
         n = put(m, n, 0, 2);
@@ -243,6 +257,8 @@ static int feed_fresh(etls_cli_conn_t *c, const etls_cli_share_t *sh, uint8_t *r
     etls_cli_cfg_t cfg;
     cfg_default(&cfg, ETLS_TLS_GROUP_X25519, 0x1301);
     etls_cli_init(c, &cfg, ceng, sh, "localhost");
+    if (g_offer)
+        etls_cli_tickets(c, g_offer, 1000, NULL);
     side_reset(&cs);
     CHECK(etls_cli_hello(c, fixed_random, &cs.o) == 0);
     size_t used;
@@ -652,6 +668,85 @@ static void test_random_records(uint64_t seed)
     free(c);
 }
 
+/* Resumption against the engine: a full handshake keeps the NewSessionTicket, the next
+ * handshake offers it and resumes (no certificate), data flows; a tampered PSK fails the
+ * binder (decrypt_error from the server), a tampered identity falls back to a full handshake;
+ * ServerHellos with a pre_shared_key we did not offer, another identity or a suite of another
+ * hash are refused. */
+static void test_resumption(void)
+{
+    uint8_t k1[ETLS_TLS_TICKET_KEY_LEN];
+    memset(k1, 0x5a, sizeof k1);
+    CHECK(etls_tls_server_ctx_set_ticket_keys(&sctx, k1, NULL) == 0);
+    etls_cli_conn_t *c = calloc(1, sizeof *c);
+    etls_tls_conn_t *s = calloc(1, sizeof *s);
+    etls_cli_ticket_t *t = calloc(1, sizeof *t), *t2 = calloc(1, sizeof *t2), *bad = calloc(1, sizeof *bad);
+    etls_cli_cfg_t cfg;
+    etls_cli_share_t sh;
+    cfg_default(&cfg, ETLS_TLS_GROUP_X25519, 0x1301);
+    CHECK(etls_cli_share_new(&sh, cfg.group, fixed_random) == 0);
+    g_ticket_out = t;
+    CHECK(handshake(c, s, &cfg, &sh, "localhost") == 0 && !c->resumed);
+    move(&ss, &cs); /* the server's NewSessionTicket */
+    CHECK(cli_step(c) == 0 && c->got_ticket && t->id_len > 0 && t->psk_len == 32 && t->suite == 0x1301);
+    etls_cli_wipe(c);
+    etls_tls_conn_wipe(s);
+
+    g_offer = t;
+    g_ticket_out = t2;
+    CHECK(handshake(c, s, &cfg, &sh, "localhost") == 0);
+    CHECK(c->resumed == 1 && s->resumed == 1);
+    CHECK(etls_cli_send(c, (const uint8_t *)"again", 5, 0, &cs.o) == 0);
+    move(&cs, &ss);
+    ss.a.len = 0;
+    CHECK(srv_step(s) == 0 && ss.a.len == 5 && !memcmp(ss.app, "again", 5));
+    move(&ss, &cs); /* a fresh ticket after the resumed handshake too */
+    CHECK(cli_step(c) == 0 && c->got_ticket && memcmp(t2->id, t->id, t->id_len) != 0);
+    etls_cli_wipe(c);
+    etls_tls_conn_wipe(s);
+
+    *bad = *t;
+    bad->psk[0] ^= 1; /* wrong PSK: the binder does not verify */
+    g_offer = bad;
+    g_ticket_out = NULL;
+    CHECK(handshake(c, s, &cfg, &sh, "localhost") == ETLS_TLS_ERR_PEER_ALERT(ETLS_ALERT_DECRYPT_ERROR));
+    etls_cli_wipe(c);
+    etls_tls_conn_wipe(s);
+    *bad = *t;
+    bad->id[bad->id_len / 2] ^= 1; /* unknown ticket: full handshake */
+    CHECK(handshake(c, s, &cfg, &sh, "localhost") == 0 && !c->resumed && !s->resumed);
+    etls_cli_wipe(c);
+    etls_tls_conn_wipe(s);
+
+    /* hand-made ServerHellos */
+    g_offer = NULL;
+    sh_spec_t sp = {0};
+    uint8_t rec[512];
+    sp.psk_sel = 1; /* accepted a PSK we never offered */
+    CHECK(feed_fresh(c, &sh, rec, mk_sh(rec, &sp)) == ETLS_ERR_ALERT(ETLS_ALERT_UNSUPPORTED_EXTENSION));
+    g_offer = t;
+    sp.psk_sel = 2; /* identity 1 of our single identity */
+    CHECK(feed_fresh(c, &sh, rec, mk_sh(rec, &sp)) == ETLS_ERR_ALERT(ETLS_ALERT_ILLEGAL_PARAMETER));
+    *bad = *t;
+    bad->suite = 0x1302; /* a SHA-384 ticket cannot resume a SHA-256 suite */
+    bad->psk_len = 48;
+    g_offer = bad;
+    sp.psk_sel = 1;
+    CHECK(feed_fresh(c, &sh, rec, mk_sh(rec, &sp)) == ETLS_ERR_ALERT(ETLS_ALERT_ILLEGAL_PARAMETER));
+    g_offer = t;
+    CHECK(feed_fresh(c, &sh, rec, mk_sh(rec, &sp)) == ETLS_CLI_NEED_KX); /* the well-formed one */
+
+    g_offer = NULL;
+    g_ticket_out = NULL;
+    etls_cli_share_wipe(&sh);
+    free(c);
+    free(s);
+    free(t);
+    free(t2);
+    free(bad);
+    CHECK(etls_tls_server_ctx_set_ticket_keys(&sctx, NULL, NULL) == 0);
+}
+
 int main(void)
 {
     uint64_t seed = etls_test_seed("bench_cli");
@@ -672,6 +767,7 @@ int main(void)
     test_post_handshake();
     test_flight_corruption();
     test_random_records(seed);
+    test_resumption();
     etls_aead_engine_free(ceng);
     etls_tls_server_ctx_free(&sctx);
     test_cert_free(&tcert);
