@@ -4,13 +4,6 @@
 # while loading (not parseable, key does not match) are configuration errors too.
 source "$(dirname "$0")/lib.sh" "$@"
 make_certs
-expect_config_error() { # want-substring, args...
-    local want=$1 rc=0
-    shift
-    "$EDGETLS" "$@" >"$TMP/out" 2>"$TMP/err" || rc=$?
-    [ "$rc" = 2 ] || fail "exit status $rc (want 2) for: $* ($(cat "$TMP/err"))"
-    grep -qF -- "$want" "$TMP/err" || fail "message '$(cat "$TMP/err")' lacks '$want'"
-}
 printf 'mode responder\nworkers 2\nfrobnicate yes\n' >"$TMP/a.conf"
 expect_config_error "$TMP/a.conf:3: unknown key 'frobnicate'" --config "$TMP/a.conf"
 printf '[listener]\naddress 127.0.0.1:99999\n' >"$TMP/b.conf"

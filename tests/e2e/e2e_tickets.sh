@@ -65,13 +65,6 @@ grep -q "HTTP/1.1 200" "$TMP/off.out" || fail "session_tickets off: no response"
 ! grep -q "New Session Ticket arrived" "$TMP/off.out" || fail "session_tickets off still issued a ticket"
 stop_edgetls 10
 pass "session_tickets off issues no ticket"
-expect_config_error() { # want-substring, args...
-    local want=$1 rc=0
-    shift
-    "$EDGETLS" "$@" >"$TMP/out" 2>"$TMP/err" || rc=$?
-    [ "$rc" = 2 ] || fail "exit status $rc (want 2) for: $* ($(cat "$TMP/err"))"
-    grep -qF -- "$want" "$TMP/err" || fail "message '$(cat "$TMP/err")' lacks '$want'"
-}
 base=(--check --listen 127.0.0.1:$PORT --cert "$CERT" --key "$KEY")
 chmod 644 "$TMP/ticket.key"
 expect_config_error "accessible to every user" "${base[@]}" --ticket-key-file "$TMP/ticket.key"

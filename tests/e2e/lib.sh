@@ -101,3 +101,13 @@ wait_for_output() {
     done
     fail "$1: no '$2' within 15 s: $(cat "$TMP/$1.out" 2>/dev/null)"
 }
+
+# Runs edgetls with the given arguments and expects a configuration error: exit status 2 and
+# a message containing the first argument.
+expect_config_error() { # want-substring, args...
+    local want=$1 rc=0
+    shift
+    "$EDGETLS" "$@" >"$TMP/out" 2>"$TMP/err" || rc=$?
+    [ "$rc" = 2 ] || fail "exit status $rc (want 2) for: $* ($(cat "$TMP/err"))"
+    grep -qF -- "$want" "$TMP/err" || fail "message '$(cat "$TMP/err")' lacks '$want'"
+}
