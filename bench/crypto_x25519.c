@@ -150,7 +150,8 @@ static int x_verify(x_state_t *st, int kind)
 static void x_describe(const x_state_t *st, int kind, etls_bench_pair_t *p)
 {
     if (kind == etls_bench_x25519_keygen)
-        snprintf(p->impl, sizeof p->impl, "fixed-base table, batch %u", st->batch);
+        snprintf(p->impl, sizeof p->impl, "fixed-base table%s, batch %u",
+                 etls_x25519_ifma_get() ? " ifma 8-lane" : "", st->batch);
     else if (kind == etls_bench_x25519_portable)
         snprintf(p->impl, sizeof p->impl, "portable, single");
     else

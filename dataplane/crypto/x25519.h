@@ -5,10 +5,12 @@
  * use. Everything here is constant-time in the secret scalar. Callers own all buffers; nothing
  * allocates, nothing keeps a pointer after returning, and intermediate secrets (clamped scalars,
  * ladder and Edwards state) are wiped before returning. All functions are thread-safe (the
- * key-generation table, 32 KiB, is built once under pthread_once at first use, ~0.2 ms).
+ * key-generation table, 32 KiB, is built once under pthread_once at first use, ~0.2 ms; with
+ * AVX-512 IFMA a 30 KiB radix-2^52 copy of it too).
  *
  * Owners: portable ladder, key generation and dispatch in dataplane/crypto/x25519/
- * (x25519_portable.c, x25519_base.c, x25519.c); the AVX2 lanes in x25519_avx2.c. */
+ * (x25519_portable.c, x25519_base.c, x25519.c); the AVX2 lanes in x25519_avx2.c; the AVX-512
+ * IFMA lanes in x25519_ifma.c. */
 #ifndef ETLS_CRYPTO_X25519_H
 #define ETLS_CRYPTO_X25519_H
 
@@ -28,7 +30,7 @@ typedef struct etls_x25519_op {
 } etls_x25519_op_t;
 
 typedef struct etls_x25519_impl {
-    const char *name; /* "portable", "avx2" */
+    const char *name; /* "portable", "avx2", "ifma" */
     unsigned lanes;   /* how many variable-base multiplications run side by side */
     /* Runs n variable-base multiplications (all ops have peer != NULL). */
     void (*shared_batch)(etls_x25519_op_t *ops, size_t n);
@@ -36,12 +38,15 @@ typedef struct etls_x25519_impl {
 
 const etls_x25519_impl_t *etls_x25519_portable_get(void);
 const etls_x25519_impl_t *etls_x25519_avx2_get(void);       /* NULL without AVX2 */
+/* NULL without AVX-512 F + VL + IFMA (and OS-enabled zmm state). */
+const etls_x25519_impl_t *etls_x25519_ifma_get(void);
 const etls_x25519_impl_t *etls_x25519_best(void);
 
-/* Runs a mixed batch: key generations through the fixed-base table (with one shared field
- * inversion per 16 keys), shared secrets through `impl` (NULL = best). Every op's out and
- * status are written; key generations always get status 0. Order of execution is unspecified,
- * so an op's out must not overlap another op's inputs. */
+/* Runs a mixed batch: key generations through the fixed-base table (eight keys at a time on
+ * AVX-512 IFMA lanes when the CPU has them, else one shared field inversion per 16 keys; the
+ * key-generation route depends on the CPU only, not on `impl`), shared secrets through `impl`
+ * (NULL = best). Every op's out and status are written; key generations always get status 0.
+ * Order of execution is unspecified, so an op's out must not overlap another op's inputs. */
 void etls_x25519_batch(const etls_x25519_impl_t *impl, etls_x25519_op_t *ops, size_t n);
 
 /* Single operations (portable shared secret, table-based key generation). etls_x25519_shared

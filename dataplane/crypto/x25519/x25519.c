@@ -9,8 +9,8 @@ static pthread_once_t best_once = PTHREAD_ONCE_INIT;
 
 static void best_init(void)
 {
-    const etls_x25519_impl_t *avx2 = etls_x25519_avx2_get();
-    best_impl = avx2 ? avx2 : etls_x25519_portable_get();
+    const etls_x25519_impl_t *ifma = etls_x25519_ifma_get(), *avx2 = etls_x25519_avx2_get();
+    best_impl = ifma ? ifma : avx2 ? avx2 : etls_x25519_portable_get();
 }
 
 const etls_x25519_impl_t *etls_x25519_best(void)
@@ -23,10 +23,12 @@ const etls_x25519_impl_t *etls_x25519_best(void)
  * implementation still sees enough lanes: 16 is a multiple of every lane count we have. */
 #define BATCH_CHUNK 16
 
-/* A lone op in a lane group pays for every lane (4-lane AVX2: ~4 x 44k cycles against ~107k
- * for one portable ladder), so when the implementation was chosen automatically a leftover
- * single op goes to the portable ladder. A caller that names an implementation gets exactly it
- * (tests rely on that to exercise lane padding). */
+/* A lone op in a lane group pays for every lane (4-lane AVX2: ~4 x 44k cycles, 8-lane IFMA:
+ * ~150k, against ~95k for one portable ladder), so when the implementation was chosen
+ * automatically a leftover single op goes to the portable ladder. Two or more leftovers are
+ * cheapest as one padded group of the chosen implementation (measured on Zen 4: a padded IFMA
+ * group beats AVX2 groups for every remainder 2..7, and two portable ladders). A caller that
+ * names an implementation gets exactly it (tests rely on that to exercise lane padding). */
 static void run_chunk(const etls_x25519_impl_t *impl, int auto_impl, etls_x25519_op_t *dense, size_t m)
 {
     if (auto_impl && impl->lanes > 1 && m % impl->lanes == 1) {
@@ -59,13 +61,32 @@ static void batch_shared(const etls_x25519_impl_t *impl, int auto_impl, etls_x25
     }
 }
 
+/* Key generations of one chunk. With IFMA, a group of eight lanes of the vector fixed-base code
+ * costs about 55k cycles on Zen 4, two keys on the scalar table (x25519_base.c) about as much,
+ * so groups of at least IFMA_KEYGEN_MIN keys go to the lanes and fewer to the scalar table. */
+#define IFMA_KEYGEN_MIN 3
+
+static void keygen_chunk(etls_x25519_op_t **gen, size_t m)
+{
+    if (etls_x25519_ifma_get() != NULL) {
+        while (m >= IFMA_KEYGEN_MIN) {
+            size_t g = m < 8 ? m : 8;
+            etls_x25519_ifma_base_group(gen, g);
+            gen += g;
+            m -= g;
+        }
+    }
+    if (m)
+        etls_x25519_base_batch(gen, m);
+}
+
 static void batch_keygen(etls_x25519_op_t *ops, size_t n)
 {
     etls_x25519_op_t *gen[BATCH_CHUNK];
     size_t m = 0;
     for (size_t i = 0; i <= n; i++) {
         if (m == BATCH_CHUNK || (i == n && m > 0)) {
-            etls_x25519_base_batch(gen, m);
+            keygen_chunk(gen, m);
             m = 0;
         }
         if (i < n && ops[i].peer == NULL)

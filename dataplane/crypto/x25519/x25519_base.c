@@ -208,6 +208,16 @@ static void base_table_init(void)
     }
 }
 
+void etls_x25519_base_table_entry(int row, int col, uint8_t ypx[32], uint8_t ymx[32],
+                                  uint8_t xy2d[32])
+{
+    pthread_once(&base_table_once, base_table_init);
+    const ge_niels_t *n = &base_table[row][col].p;
+    fe51_tobytes(ypx, n->ypx);
+    fe51_tobytes(ymx, n->ymx);
+    fe51_tobytes(xy2d, n->xy2d);
+}
+
 /* All-ones when a == b (both small non-negative), else zero. */
 static uint64_t eq_mask(uint64_t a, uint64_t b)
 {

@@ -43,4 +43,14 @@ int etls_x25519_portable_one(uint8_t out[32], const uint8_t sk[32], const uint8_
 void etls_x25519_base_one(uint8_t pub[32], const uint8_t sk[32]);
 void etls_x25519_base_batch(etls_x25519_op_t *const *ops, size_t n);
 
+/* The fixed-base table (public data), for implementations that keep it in their own radix:
+ * entry (row, col) = (col + 1) * 256^row * B as canonical encodings of y + x, y - x, 2dxy.
+ * Rows 0..31, columns 0..7; builds the table on first use. */
+void etls_x25519_base_table_entry(int row, int col, uint8_t ypx[32], uint8_t ymx[32],
+                                  uint8_t xy2d[32]);
+
+/* The same key generation on eight lanes with AVX-512 IFMA (x25519_ifma.c): ops[0..n), n <= 8
+ * (lanes beyond n repeat op 0). Only when etls_x25519_ifma_get() is not NULL. */
+void etls_x25519_ifma_base_group(etls_x25519_op_t *const *ops, size_t n);
+
 #endif

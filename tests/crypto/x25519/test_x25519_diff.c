@@ -4,6 +4,7 @@
  * usage: test_x25519_diff <mode> [count]
  *   portable  the portable ladder through its impl entry point and etls_x25519_shared
  *   avx2      the AVX2 impl, batch sizes 1..9 in turn (skipped, exit 77, without AVX2)
+ *   ifma      the AVX-512 IFMA impl, batch sizes 1..17 in turn (skipped, exit 77, without it)
  *   keygen    fixed-base key generation: single and batched (sizes 1..20) for every key
  *   mixed     etls_x25519_batch with key generations and shared secrets interleaved, through
  *             best (NULL) and each implementation
@@ -225,31 +226,33 @@ static void run_portable(etls_test_rng_t *r, unsigned long count)
     }
 }
 
-static int run_avx2(etls_test_rng_t *r, unsigned long count)
+/* A SIMD implementation through its own entry point, every batch size 1..maxb in turn (full
+ * lane groups and each remainder). Returns 77 (meson: skipped) when the CPU lacks it. */
+static int run_lanes(etls_test_rng_t *r, unsigned long count, const etls_x25519_impl_t *impl,
+                     uint32_t cpu_bits, const char *what, size_t maxb)
 {
-    const etls_x25519_impl_t *impl = etls_x25519_avx2_get();
     if (!impl) {
-        CHECK_MSG(!etls_cpu_has(ETLS_CPU_AVX2), "AVX2 present but etls_x25519_avx2_get() is NULL");
-        if (!etls_cpu_has(ETLS_CPU_AVX2)) {
-            printf("no AVX2 on this CPU (or masked): skipped\n");
+        CHECK_MSG(!etls_cpu_has(cpu_bits), "%s present but its _get() is NULL", what);
+        if (!etls_cpu_has(cpu_bits)) {
+            printf("no %s on this CPU (or masked): SKIPPED\n", what);
             return 77;
         }
         return -1;
     }
-    enum { MAXB = 9 };
+    enum { MAXB = 17 };
     uint8_t sk[MAXB][32], u[MAXB][32], out[MAXB][32];
     etls_x25519_op_t ops[MAXB];
     check_low_order(impl);
     for (unsigned long done = 0, round = 0; done < count; round++) {
-        size_t n = 1 + round % MAXB; /* every size 1..9 in turn, about count/9 ops each */
+        size_t n = 1 + round % maxb; /* every size in turn, about count/maxb ops each */
         for (size_t j = 0; j < n; j++) {
-            gen_scalar(r, sk[j], j);
+            gen_scalar(r, sk[j], j % OSSL_CACHE);
             gen_peer(r, u[j]);
             ops[j] = (etls_x25519_op_t){.sk = sk[j], .peer = u[j], .out = out[j], .status = 5};
         }
         impl->shared_batch(ops, n);
         for (size_t j = 0; j < n; j++)
-            compare_shared(sk[j], u[j], out[j], ops[j].status, "avx2");
+            compare_shared(sk[j], u[j], out[j], ops[j].status, impl->name);
         done += n;
     }
     return 0;
@@ -283,11 +286,11 @@ static void run_mixed(etls_test_rng_t *r, unsigned long count)
     uint8_t sk[MAXB][32], u[MAXB][32], out[MAXB][32], want[32];
     etls_x25519_op_t ops[MAXB];
     /* NULL (best) most of the time, each concrete implementation now and then. */
-    const etls_x25519_impl_t *impls[4] = {NULL, NULL, etls_x25519_portable_get(),
-                                          etls_x25519_avx2_get()};
+    const etls_x25519_impl_t *impls[5] = {NULL, NULL, etls_x25519_portable_get(),
+                                          etls_x25519_avx2_get(), etls_x25519_ifma_get()};
     for (unsigned long done = 0; done < count;) {
         size_t n = 1 + etls_test_rng_next(r) % MAXB;
-        const etls_x25519_impl_t *impl = impls[etls_test_rng_next(r) % 4];
+        const etls_x25519_impl_t *impl = impls[etls_test_rng_next(r) % 5];
         for (size_t j = 0; j < n; j++) {
             int gen = (etls_test_rng_next(r) % 3) == 0;
             gen_scalar(r, sk[j], j % OSSL_CACHE);
@@ -311,7 +314,7 @@ static void run_mixed(etls_test_rng_t *r, unsigned long count)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s portable|avx2|keygen|mixed [count]\n", argv[0]);
+        fprintf(stderr, "usage: %s portable|avx2|ifma|keygen|mixed [count]\n", argv[0]);
         return 2;
     }
     unsigned long count = argc > 2 ? strtoul(argv[2], NULL, 10) : DEFAULT_COUNT;
@@ -324,8 +327,12 @@ int main(int argc, char **argv)
     const char *mode = argv[1];
     if (strcmp(mode, "portable") == 0) {
         run_portable(&r, count);
-    } else if (strcmp(mode, "avx2") == 0) {
-        int rc = run_avx2(&r, count);
+    } else if (strcmp(mode, "avx2") == 0 || strcmp(mode, "ifma") == 0) {
+        int avx2 = strcmp(mode, "avx2") == 0;
+        int rc = avx2 ? run_lanes(&r, count, etls_x25519_avx2_get(), ETLS_CPU_AVX2, "AVX2", 9)
+                      : run_lanes(&r, count, etls_x25519_ifma_get(),
+                                  ETLS_CPU_AVX512F | ETLS_CPU_AVX512VL | ETLS_CPU_AVX512IFMA,
+                                  "AVX-512 IFMA", 17);
         if (rc == 77)
             return 77;
     } else if (strcmp(mode, "keygen") == 0) {
