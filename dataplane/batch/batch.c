@@ -51,9 +51,11 @@ etls_batch_t *etls_batch_new(const etls_batch_config_t *cfg)
     etls_batch_t *b = calloc(1, sizeof *b);
     if (!b)
         return NULL;
+    /* cfg.x25519 stays NULL when not given: etls_x25519_batch then applies its automatic
+     * policy per chunk (a lone op left over after full lane groups runs on the portable ladder
+     * instead of paying for a whole lane group). Resolving NULL to etls_x25519_best() here
+     * would turn that policy off for every worker. */
     b->cfg = *cfg;
-    if (!b->cfg.x25519)
-        b->cfg.x25519 = etls_x25519_best();
     int rc = queue_init(&b->qx, cap_or_default(cfg->x25519_cap), (void **)&b->x25519, sizeof *b->x25519);
     rc |= queue_init(&b->qp, cap_or_default(cfg->p256_cap), (void **)&b->p256, sizeof *b->p256);
     rc |= queue_init(&b->qs, cap_or_default(cfg->sign_cap), (void **)&b->sign, sizeof *b->sign);

@@ -65,7 +65,7 @@ typedef struct etls_batch_config {
     size_t sign_cap;
     size_t aead_cap;
     etls_aead_engine_t *aead;           /* the worker's engine (required for AEAD requests) */
-    const etls_x25519_impl_t *x25519;   /* NULL = etls_x25519_best() */
+    const etls_x25519_impl_t *x25519;   /* NULL = automatic (best lanes, lone ops portable) */
     /* Optional: called for each waiter that became ready, at the end of etls_batch_run()
      * (after every queue ran), instead of leaving it on the ready list. Never called from the
      * flush inside a slot request (the requester is busy then): such waiters wait for the next

@@ -161,7 +161,7 @@ static int probe_opcodes(struct io_uring *ring, char *err, size_t errlen)
     } need[] = {
         {IORING_OP_ACCEPT, "ACCEPT"},         {IORING_OP_RECV, "RECV"},
         {IORING_OP_SEND, "SEND"},             {IORING_OP_CONNECT, "CONNECT"},
-        {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
+        {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"}, {IORING_OP_CLOSE, "CLOSE"},
     };
     struct io_uring_probe *pr = io_uring_get_probe_ring(ring);
     if (!pr)

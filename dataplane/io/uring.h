@@ -24,6 +24,7 @@ typedef enum {
     ETLS_IO_OP_BK_RECV,    /* backend multishot recv */
     ETLS_IO_OP_BK_SEND,    /* backend send */
     ETLS_IO_OP_CANCEL,     /* completion of a cancel request: ignored */
+    ETLS_IO_OP_CLOSE,      /* completion of a close of a released connection's fd: ignored */
 } etls_io_op_t;
 
 static inline uint64_t etls_io_ud(etls_io_op_t op, uint32_t slot, uint32_t gen)

@@ -2,6 +2,7 @@
 #include "crypto/pk/pk_internal.h"
 
 #include "common/err.h"
+#include "crypto/hash.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -9,9 +10,8 @@
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/rsa.h>
-#include <openssl/sha.h>
 
-#define SHA256_LEN 32
+#define SHA256_LEN ETLS_SHA256_LEN
 
 /* RFC 8446 §4.2.3: RSASSA-PSS salt length equals the digest length, MGF1 with the same hash. */
 static int set_pss(EVP_PKEY_CTX *pc)
@@ -170,8 +170,10 @@ int etls_pkey_sign(const etls_pkey_t *k, uint16_t scheme, const uint8_t *msg, si
              EVP_DigestSign(m, sig, siglen, msg, len) == 1;
         EVP_MD_CTX_free(m);
     } else {
+        /* Our SHA-256 (SHA-NI when present): OpenSSL's one-shot SHA256() fetches the digest
+         * through the provider layer on every call, a few times the cost of the hash itself. */
         uint8_t h[SHA256_LEN];
-        SHA256(msg, len, h);
+        etls_hash(ETLS_HASH_SHA256, msg, len, h);
         EVP_PKEY_CTX *pc = EVP_PKEY_CTX_dup(k->sign_tmpl);
         ok = pc && EVP_PKEY_sign(pc, sig, siglen, h, sizeof h) == 1;
         EVP_PKEY_CTX_free(pc);
@@ -198,7 +200,7 @@ int etls_pkey_verify(const etls_pkey_t *k, uint16_t scheme, const uint8_t *msg, 
         EVP_MD_CTX_free(m);
     } else {
         uint8_t h[SHA256_LEN];
-        SHA256(msg, len, h);
+        etls_hash(ETLS_HASH_SHA256, msg, len, h);
         EVP_PKEY_CTX *pc = EVP_PKEY_CTX_dup(k->verify_tmpl);
         ok = pc && EVP_PKEY_verify(pc, sig, siglen, h, sizeof h) == 1;
         EVP_PKEY_CTX_free(pc);
