@@ -375,6 +375,7 @@ int main(int argc, char **argv)
     } else if (etls_http_responder_init(&http, cfg.body, cfg.body_len) < 0) {
         fprintf(stderr, "edgetls: out of memory\n");
     } else {
+        etls_http_responder_set_sizes(&http, cfg.response_size, cfg.response_size_max);
         etls_worker_shared_t sh = {.cfg = &cfg, .tls = tls, .http = &http};
         status = cfg.transport == ETLS_TRANSPORT_DPDK ? run_dpdk(&sh, argc, argv, cli.rest) : run(&cfg, &sh);
         etls_http_responder_free(&http);

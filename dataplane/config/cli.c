@@ -104,9 +104,9 @@ static const char *const global_flags[] = {
     "mode", "workers", "cpus", "alpn", "ciphers", "groups", "max-connections", "buffer-size",
     "max-header-size", "handshake-timeout", "idle-timeout", "shutdown-timeout", "uring-entries",
     "log-level", "response-body", "transport", "crypto-batch", "session-tickets",
-    "ticket-rotation", "ticket-key-file", NULL,
+    "ticket-rotation", "ticket-key-file", "response-size", "response-size-max", NULL,
 };
-#define N_GLOBAL_FLAGS 20
+#define N_GLOBAL_FLAGS 22
 
 static void build_options(struct option *o)
 {
@@ -301,6 +301,8 @@ void etls_config_usage(FILE *f, const char *argv0)
             "      --max-connections N --buffer-size SIZE --max-header-size SIZE\n"
             "      --handshake-timeout T --idle-timeout T --shutdown-timeout T  (e.g. 10s, 500ms)\n"
             "      --uring-entries N --log-level error|warn|info|debug --response-body TEXT\n"
+            "      --response-size N      responder: N synthetic bytes instead of the body (e.g. 64m)\n"
+            "      --response-size-max N  responder: largest GET /bytes/N served (1g; 0..1024g)\n"
             "      --crypto-batch N       crypto batch queue size per worker (1 = unbatched; 64)\n"
             "      --session-tickets on|off  issue and accept TLS 1.3 session tickets (on)\n"
             "      --ticket-rotation T    ticket key period and ticket lifetime (1h; 60s..7d)\n"

@@ -69,7 +69,7 @@ typedef struct unit {
     uint64_t mult;
 } unit_t;
 
-static const unit_t size_units[] = {{"", 1}, {"k", 1024}, {"K", 1024}, {"m", 1 << 20}, {"M", 1 << 20}, {NULL, 0}};
+static const unit_t size_units[] = {{"", 1}, {"k", 1024}, {"K", 1024}, {"m", 1 << 20}, {"M", 1 << 20}, {"g", 1 << 30}, {"G", 1 << 30}, {NULL, 0}};
 static const unit_t time_units[] = {{"", 1000}, {"s", 1000}, {"ms", 1}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}, {NULL, 0}};
 
 /* Number with an optional unit; the result is checked against [lo, hi] in base units. */
@@ -456,6 +456,20 @@ static int k_ticket_key_file(etls_config_t *c, pstate_t *ps, const char *key, ch
     return set_path(ps, key, val, c->ticket_key_file);
 }
 
+/* Synthetic response bodies; sizes take k/m/g suffixes like buffer_size. */
+static int k_response_size(etls_config_t *c, pstate_t *ps, const char *key, char *val)
+{
+    uint64_t v = 0;
+    ETLS_GUARD(parse_scaled(ps, key, val, size_units, 0, ETLS_CONFIG_MAX_RESPONSE_SIZE, &v));
+    c->response_size = (int64_t)v;
+    return 0;
+}
+
+static int k_response_size_max(etls_config_t *c, pstate_t *ps, const char *key, char *val)
+{
+    return parse_scaled(ps, key, val, size_units, 0, ETLS_CONFIG_MAX_RESPONSE_SIZE, &c->response_size_max);
+}
+
 /* A quoted string with \n, \r, \t, \\ and \" escapes, or a bare word. */
 static int k_body(etls_config_t *c, pstate_t *ps, const char *key, char *val)
 {
@@ -574,6 +588,8 @@ static const key_def_t global_keys[] = {
     {"ticket_rotation", k_ticket_rotation, 0},
     {"ticket_key_file", k_ticket_key_file, 0},
     {"response_body", k_body, 1},
+    {"response_size", k_response_size, 0},
+    {"response_size_max", k_response_size_max, 0},
     {NULL, NULL, 0},
 };
 static const key_def_t listener_keys[] = {
@@ -787,6 +803,8 @@ void etls_config_defaults(etls_config_t *c)
     static const char body[] = "hello from edgetls\n";
     memcpy(c->body, body, sizeof body);
     c->body_len = sizeof body - 1;
+    c->response_size = -1;
+    c->response_size_max = 1ull << 30;
 }
 
 /* The command line sets global keys through the same handlers as the file, so values are

@@ -129,6 +129,10 @@ typedef struct etls_config {
 
     size_t body_len; /* responder: the response body */
     char body[ETLS_CONFIG_BODY_MAX];
+    /* responder: synthetic bodies (dataplane/http/http.h). response_size >= 0 replaces body
+     * with that many pattern bytes; response_size_max bounds GET /bytes/N. */
+    int64_t response_size;        /* -1 = serve body */
+    uint64_t response_size_max;
 } etls_config_t;
 
 /* Limits enforced by the parser (also documented in the example configuration). */
@@ -136,6 +140,7 @@ typedef struct etls_config {
 #define ETLS_CONFIG_MAX_BUFFER (16u << 20)
 #define ETLS_CONFIG_MAX_WORKERS 256u
 #define ETLS_CONFIG_MAX_CONNECTIONS 1000000u
+#define ETLS_CONFIG_MAX_RESPONSE_SIZE (1ull << 40) /* response_size, response_size_max */
 
 void etls_config_defaults(etls_config_t *c);
 

@@ -47,6 +47,28 @@ static int next_line(cursor_t *c, const uint8_t **line, size_t *n)
     return 0;
 }
 
+/* "/bytes/N" with an optional query: the size a benchmark client asks for. Anything after
+ * "/bytes/" that is not digits up to the end or a '?' is a bad size (400), not another path. */
+static void parse_target(const uint8_t *s, size_t n, etls_http_req_t *req)
+{
+    static const char prefix[] = "/bytes/";
+    const size_t pl = sizeof prefix - 1;
+    if (n < pl || memcmp(s, prefix, pl) != 0)
+        return;
+    size_t i = pl;
+    uint64_t v = 0;
+    while (i < n && s[i] >= '0' && s[i] <= '9') {
+        v = i - pl < 18 ? v * 10 + (uint64_t)(s[i] - '0') : UINT64_MAX; /* saturate: over any limit */
+        i++;
+    }
+    if (i == pl || (i < n && s[i] != '?')) {
+        req->target = ETLS_HTTP_T_BAD_SIZE;
+        return;
+    }
+    req->target = ETLS_HTTP_T_BYTES;
+    req->size = v;
+}
+
 static etls_http_result_t parse_request_line(const uint8_t *s, size_t n, etls_http_req_t *req)
 {
     size_t i = 0;
@@ -60,6 +82,7 @@ static etls_http_result_t parse_request_line(const uint8_t *s, size_t n, etls_ht
         i++;
     if (i == t || i >= n || s[i] != ' ')
         return ETLS_HTTP_BAD;
+    parse_target(s + t, i - t, req);
     const uint8_t *v = s + i + 1;
     if (n - (i + 1) != 8 || memcmp(v, "HTTP/", 5) || v[6] != '.' || v[5] < '0' || v[5] > '9' ||
         v[7] < '0' || v[7] > '9')
@@ -269,7 +292,14 @@ int etls_http_responder_init(etls_http_responder_t *r, const char *body, size_t 
     size_t cap = R_N * (256 + body_len);
     memset(r, 0, sizeof *r);
     r->mem = malloc(cap);
-    ETLS_ENSURE(r->mem, ETLS_ERR_NOMEM);
+    r->pattern = malloc(ETLS_HTTP_SPAN_MAX + ETLS_HTTP_PATTERN_LEN);
+    if (!r->mem || !r->pattern) {
+        etls_http_responder_free(r);
+        return ETLS_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < ETLS_HTTP_SPAN_MAX + ETLS_HTTP_PATTERN_LEN; i++)
+        r->pattern[i] = (uint8_t)ETLS_HTTP_PATTERN[i % ETLS_HTTP_PATTERN_LEN];
+    r->size_max = ETLS_HTTP_DEFAULT_SIZE_MAX;
     size_t off = 0;
     for (int i = 0; i < R_N; i++) {
         const char *b = v[i].body ? v[i].body : body;
@@ -281,9 +311,17 @@ int etls_http_responder_init(etls_http_responder_t *r, const char *body, size_t 
     return 0;
 }
 
+void etls_http_responder_set_sizes(etls_http_responder_t *r, int64_t default_size, uint64_t size_max)
+{
+    r->default_synthetic = default_size >= 0;
+    r->default_size = default_size >= 0 ? (uint64_t)default_size : 0;
+    r->size_max = size_max;
+}
+
 void etls_http_responder_free(etls_http_responder_t *r)
 {
     free(r->mem);
+    free(r->pattern);
     memset(r, 0, sizeof *r);
 }
 
@@ -306,4 +344,94 @@ const uint8_t *etls_http_response(const etls_http_responder_t *r, etls_http_resu
     }
     *len = r->resp_len[i];
     return r->resp[i];
+}
+
+/* ---- replies: prebuilt, or a head built per request followed by synthetic bytes ---------- */
+
+/* Heads built per request keep the connection as the request asked, unlike the prebuilt error
+ * responses: a wrong size is a well-framed request, so the next one can follow. */
+static void reply_build(etls_http_reply_t *rep, const etls_http_req_t *req, const char *status,
+                        uint64_t body_len, const char *text)
+{
+    const char *conn = !req->keep_alive ? "Connection: close\r\n"
+                       : req->version_minor == 0 ? "Connection: keep-alive\r\n" : "";
+    size_t tl = text ? strlen(text) : 0;
+    int n = snprintf((char *)rep->hbuf, sizeof rep->hbuf,
+                     "HTTP/1.1 %s\r\nServer: edgetls\r\nContent-Type: text/plain\r\n"
+                     "Content-Length: %llu\r\n%s\r\n%s",
+                     status, (unsigned long long)(text ? tl : body_len), conn,
+                     text && !req->head ? text : "");
+    /* every status, header and text here is a constant well below ETLS_HTTP_HEAD_MAX */
+    rep->head = rep->hbuf;
+    rep->head_len = n > 0 && (size_t)n < sizeof rep->hbuf ? (uint32_t)n : 0;
+    rep->body_len = text || req->head ? 0 : body_len;
+    rep->close = !req->keep_alive;
+}
+
+void etls_http_reply_start(const etls_http_responder_t *r, etls_http_result_t res,
+                           const etls_http_req_t *req, etls_http_reply_t *rep)
+{
+    rep->head_off = 0;
+    rep->body_len = rep->body_off = 0;
+    rep->active = 1;
+    rep->error = res != ETLS_HTTP_REQUEST;
+    if (res == ETLS_HTTP_REQUEST && req->target == ETLS_HTTP_T_BAD_SIZE) {
+        rep->error = 1;
+        reply_build(rep, req, "400 Bad Request", 0, "bad size: expected /bytes/N with N a decimal number\n");
+    } else if (res == ETLS_HTTP_REQUEST && req->target == ETLS_HTTP_T_BYTES && req->size > r->size_max) {
+        rep->error = 1;
+        reply_build(rep, req, "403 Forbidden", 0, "requested size over the limit (response_size_max)\n");
+    } else if (res == ETLS_HTTP_REQUEST && req->target == ETLS_HTTP_T_BYTES) {
+        reply_build(rep, req, "200 OK", req->size, NULL);
+    } else if (res == ETLS_HTTP_REQUEST && r->default_synthetic) {
+        reply_build(rep, req, "200 OK", r->default_size, NULL);
+    } else {
+        size_t len;
+        int close;
+        rep->head = etls_http_response(r, res, req, &len, &close);
+        rep->head_len = (uint32_t)len;
+        rep->close = (uint8_t)close;
+    }
+    if (rep->head_len == 0 && rep->body_len == 0)
+        rep->active = 0; /* cannot happen with the constant heads above; never send nothing forever */
+}
+
+static void pattern_copy(const etls_http_responder_t *r, uint64_t off, uint8_t *dst, size_t n)
+{
+    memcpy(dst, r->pattern + off % ETLS_HTTP_PATTERN_LEN, n); /* n <= ETLS_HTTP_SPAN_MAX */
+}
+
+size_t etls_http_reply_next(const etls_http_responder_t *r, const etls_http_reply_t *rep,
+                            uint8_t *scratch, size_t scratch_len, const uint8_t **p)
+{
+    size_t head_left = rep->head_len - rep->head_off;
+    uint64_t body_left = rep->body_len - rep->body_off;
+    *p = NULL;
+    if (!rep->active)
+        return 0;
+    if (head_left && body_left && scratch && scratch_len > head_left) {
+        size_t nb = body_left < scratch_len - head_left ? (size_t)body_left : scratch_len - head_left;
+        if (nb > ETLS_HTTP_SPAN_MAX)
+            nb = ETLS_HTTP_SPAN_MAX;
+        memcpy(scratch, rep->head + rep->head_off, head_left);
+        pattern_copy(r, rep->body_off, scratch + head_left, nb);
+        *p = scratch;
+        return head_left + nb;
+    }
+    if (head_left) {
+        *p = rep->head + rep->head_off;
+        return head_left;
+    }
+    *p = r->pattern + rep->body_off % ETLS_HTTP_PATTERN_LEN;
+    return body_left < ETLS_HTTP_SPAN_MAX ? (size_t)body_left : ETLS_HTTP_SPAN_MAX;
+}
+
+void etls_http_reply_consume(etls_http_reply_t *rep, size_t n)
+{
+    size_t head_left = rep->head_len - rep->head_off;
+    size_t h = n < head_left ? n : head_left;
+    rep->head_off += (uint32_t)h;
+    rep->body_off += n - h;
+    if (rep->head_off == rep->head_len && rep->body_off >= rep->body_len)
+        rep->active = 0;
 }

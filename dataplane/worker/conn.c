@@ -182,6 +182,11 @@ static int tls_in(etls_worker_t *w, wk_conn_t *c, int resume)
 
 /* ---- modes: where plaintext to encrypt comes from, and what consumes decrypted data ------ */
 
+/* Where a reply's head and first body bytes are joined into one record's plaintext. The
+ * engine copies what it takes before etls_tls_send returns, so one buffer per thread serves
+ * every connection of the worker. */
+static _Thread_local uint8_t reply_scratch[ETLS_TLS_MAX_PLAINTEXT];
+
 static void tx_source(const etls_worker_t *w, const wk_conn_t *c, const uint8_t **p, size_t *n)
 {
     *p = NULL;
@@ -192,8 +197,7 @@ static void tx_source(const etls_worker_t *w, const wk_conn_t *c, const uint8_t 
         *n = c->app.len - c->app_off;
         break;
     case ETLS_MODE_RESPONDER:
-        *p = c->resp ? c->resp + c->resp_off : NULL;
-        *n = c->resp ? c->resp_len - c->resp_off : 0;
+        *n = etls_http_reply_next(w->sh->http, &c->reply, reply_scratch, sizeof reply_scratch, p);
         break;
     case ETLS_MODE_PROXY:
         *p = c->bk.base + c->bk_off;
@@ -208,12 +212,11 @@ static void tx_consume(etls_worker_t *w, wk_conn_t *c, size_t n)
     case ETLS_MODE_ECHO: c->app_off += n; break;
     case ETLS_MODE_PROXY: c->bk_off += n; break;
     case ETLS_MODE_RESPONDER:
-        c->resp_off += n;
-        if (c->resp && c->resp_off == c->resp_len) {
-            c->resp = NULL;
-            if (c->resp_close)
-                start_close(c);
-        }
+        if (!c->reply.active)
+            break;
+        etls_http_reply_consume(&c->reply, n);
+        if (!c->reply.active && c->reply.close)
+            start_close(c);
         break;
     }
 }
@@ -260,7 +263,7 @@ static int tls_out(etls_worker_t *w, wk_conn_t *c, int resume)
 static int http_in(etls_worker_t *w, wk_conn_t *c)
 {
     int progress = 0;
-    while (!c->resp && !c->http_done && !c->closing && c->app_off < c->app.len) {
+    while (!c->reply.active && !c->http_done && !c->closing && c->app_off < c->app.len) {
         size_t used;
         etls_http_req_t req;
         etls_http_result_t r = etls_http_parse(&c->http, c->app.base + c->app_off,
@@ -269,13 +272,10 @@ static int http_in(etls_worker_t *w, wk_conn_t *c)
         progress |= used > 0;
         if (r == ETLS_HTTP_NEED_MORE)
             break;
-        int close_after;
-        c->resp = etls_http_response(w->sh->http, r, &req, &c->resp_len, &close_after);
-        c->resp_off = 0;
-        c->resp_close = (uint8_t)close_after;
-        c->http_done = (uint8_t)close_after;
+        etls_http_reply_start(w->sh->http, r, &req, &c->reply);
+        c->http_done = c->reply.close;
         WK_STAT_ADD(w, requests, 1);
-        if (r != ETLS_HTTP_REQUEST)
+        if (c->reply.error)
             WK_STAT_ADD(w, errors, 1);
         progress = 1;
     }
@@ -305,7 +305,7 @@ static void close_policy(etls_worker_t *w, wk_conn_t *c)
 {
     if (c->closing || c->park || w->cfg->mode == ETLS_MODE_PROXY)
         return;
-    int idle = w->cfg->mode == ETLS_MODE_ECHO ? c->app_off == c->app.len : !c->resp;
+    int idle = w->cfg->mode == ETLS_MODE_ECHO ? c->app_off == c->app.len : !c->reply.active;
     if (idle && (wk_input_ended(c) || w->stopping || c->http_done))
         start_close(c);
 }
@@ -334,9 +334,13 @@ static void client_io(etls_worker_t *w, wk_conn_t *c)
         c->inflight++;
     }
     if (c->closing == 2 && !c->send_busy && c->out_off == c->out.len && !c->park && !c->wr_shut) {
-        shutdown(c->fd, SHUT_WR); /* FIN after the last byte (close_notify or alert) */
+        int linger = w->cfg->mode != ETLS_MODE_PROXY || !c->hs_done || c->abort_after_flush;
+        /* FIN after the last byte (close_notify or alert). When the client has closed too, the
+         * caller closes the socket right away and close() sends that FIN: no shutdown call. */
+        if (!(linger && c->rd_eof))
+            shutdown(c->fd, SHUT_WR);
         c->wr_shut = 1;
-        if (w->cfg->mode != ETLS_MODE_PROXY || !c->hs_done || c->abort_after_flush) {
+        if (linger) {
             c->state = CS_LINGER;
             wk_timer_set(w, c, TL_LINGER);
         }
@@ -356,7 +360,7 @@ void wk_conn_on_sent(etls_worker_t *w, wk_conn_t *c, int res)
     if (c->state == CS_DEAD)
         return;
     if (res <= 0) { /* EPIPE, ECONNRESET: the client is gone */
-        WK_STAT_ADD(w, errors, 1);
+        WK_STAT_ADD(w, resets, 1);
         wk_conn_abort(w, c, "client send failed");
         return;
     }

@@ -142,14 +142,24 @@ static void held_release(etls_worker_t *w, held_t *h)
     h->off = 0;
 }
 
+/* Closes fd with the next submit instead of a close() syscall of its own (one per connection
+ * otherwise). Only for descriptors nothing else in flight refers to; the completion is ignored.
+ * A socket has no ->flush, so the kernel runs the close inline at submit, not in a worker. */
+static void close_async(etls_worker_t *w, int fd)
+{
+    struct io_uring_sqe *sqe = etls_io_sqe(&w->ring);
+    io_uring_prep_close(sqe, fd);
+    io_uring_sqe_set_data64(sqe, etls_io_ud(ETLS_IO_OP_CLOSE, 0, 0));
+}
+
 static void conn_release(etls_worker_t *w, wk_conn_t *c)
 {
     if (!(c->gen & 1))
         return; /* already released: abort may release before its caller's own check */
     if (c->fd >= 0)
-        close(c->fd);
+        close_async(w, c->fd);
     if (c->bfd >= 0)
-        close(c->bfd);
+        close_async(w, c->bfd);
     c->fd = c->bfd = -1;
     held_release(w, &c->held);
     held_release(w, &c->bheld);
@@ -348,7 +358,7 @@ static void on_cqe(etls_worker_t *w, struct io_uring_cqe *cqe)
     uint64_t ud = io_uring_cqe_get_data64(cqe);
     etls_io_op_t op = etls_io_ud_op(ud);
     uint32_t slot = etls_io_ud_slot(ud);
-    if (op == ETLS_IO_OP_CANCEL || op == ETLS_IO_OP_NONE)
+    if (op == ETLS_IO_OP_CANCEL || op == ETLS_IO_OP_CLOSE || op == ETLS_IO_OP_NONE)
         return;
     if (op == ETLS_IO_OP_ACCEPT) {
         on_accept(w, slot, cqe);
@@ -527,7 +537,7 @@ static int setup_table(etls_worker_t *w)
     size_t bs = cfg->buffer_size;
     size_t flight = w->sh->tls ? w->sh->tls->max_flight : 0;
     w->rx_cap = max_sz(bs, ETLS_TLS_MAX_RECORD + WK_PBUF_SIZE);
-    w->out_cap = max_sz(max_sz(bs, flight + 1024), 2 * ETLS_TLS_MAX_SEALED);
+    w->out_cap = max_sz(max_sz(bs, flight + 1024), WK_OUT_MIN);
     w->app_cap = max_sz(bs, ETLS_TLS_MAX_CIPHERTEXT + cfg->max_header_size + 1024);
     w->bk_cap = cfg->mode == ETLS_MODE_PROXY ? bs : 0;
     w->nslots = cfg->max_connections;
@@ -637,6 +647,7 @@ static void *worker_main(void *arg)
     set_ready(w, 1);
     w->now_ms = now_ms();
     loop(w);
+    io_uring_submit(&w->ring); /* the closes queued by the last releases */
     return NULL;
 }
 
@@ -705,12 +716,12 @@ void etls_worker_stats_print(FILE *f, unsigned index, const etls_worker_stats_t 
 {
     fprintf(f,
             "edgetls: worker %u: accepted %llu active %llu rejected %llu handshakes %llu "
-            "hs_failures %llu timeouts %llu requests %llu errors %llu bytes_in %llu bytes_out %llu "
+            "hs_failures %llu timeouts %llu requests %llu errors %llu resets %llu bytes_in %llu bytes_out %llu "
             "bk_in %llu bk_out %llu bk_errors %llu crypto_runs %llu\n",
             index, (unsigned long long)s->accepted, (unsigned long long)s->active,
             (unsigned long long)s->rejected, (unsigned long long)s->handshakes,
             (unsigned long long)s->hs_failures, (unsigned long long)s->timeouts,
-            (unsigned long long)s->requests, (unsigned long long)s->errors,
+            (unsigned long long)s->requests, (unsigned long long)s->errors, (unsigned long long)s->resets,
             (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out,
             (unsigned long long)s->bk_bytes_in, (unsigned long long)s->bk_bytes_out,
             (unsigned long long)s->bk_errors, (unsigned long long)s->crypto_runs);

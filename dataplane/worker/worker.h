@@ -38,7 +38,9 @@ typedef struct etls_worker_stats {
     uint64_t bk_bytes_out;  /* bytes sent to backends */
     uint64_t bk_errors;     /* backend connect/send/recv failures */
     uint64_t requests;      /* HTTP requests answered (responder mode) */
-    uint64_t errors;        /* connections closed on an error (alerts, resets, bad requests) */
+    uint64_t errors;        /* connections closed on an error (alerts, bad requests) */
+    uint64_t resets;        /* clients gone without a goodbye: a send failed (EPIPE/ECONNRESET);
+                             * common and harmless after a client closes with a ticket unread */
     uint64_t crypto_runs;   /* batch runs that did work */
 } etls_worker_stats_t;
 

@@ -310,6 +310,26 @@ static void test_cli(void)
     unlink(path);
 }
 
+/* Responder synthetic bodies: response_size (unset = the static body) and response_size_max. */
+static void test_response_sizes(void)
+{
+    char text[1024];
+    int rc = parse(with_cert("[listener]\naddress *:443\n", text, sizeof text));
+    CHECK_MSG(rc == 0, "%s", err);
+    CHECK(cfg.response_size == -1 && cfg.response_size_max == (1ull << 30));
+    rc = parse(with_cert("response_size 0\nresponse_size_max 2g\n[listener]\naddress *:443\n", text, sizeof text));
+    CHECK_MSG(rc == 0, "%s", err);
+    CHECK(cfg.response_size == 0 && cfg.response_size_max == (2ull << 30));
+    rc = parse(with_cert("response_size 64m\nresponse_size_max 0\n[listener]\naddress *:443\n", text, sizeof text));
+    CHECK_MSG(rc == 0, "%s", err);
+    CHECK(cfg.response_size == (64 << 20) && cfg.response_size_max == 0);
+    EXPECT_ERR("response_size -1\n", "t.conf:1: response_size: bad number '-1'");
+    EXPECT_ERR("response_size 5x\n", "t.conf:1: response_size: bad number '5x'");
+    EXPECT_ERR("response_size_max 1025g\n",
+               "t.conf:1: response_size_max: value '1025g' out of range (0..1099511627776 bytes)");
+    EXPECT_ERR("response_size\n", "t.conf:1: response_size: missing value");
+}
+
 int main(void)
 {
     strcpy(dir, "/tmp/etls-config-XXXXXX");
@@ -325,6 +345,7 @@ int main(void)
     test_value_errors();
     test_semantic_errors();
     test_cli();
+    test_response_sizes();
     unlink(chain);
     unlink(key);
     rmdir(dir);

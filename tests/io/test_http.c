@@ -4,6 +4,8 @@
 
 #include "test.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -225,6 +227,163 @@ static void test_responses(void)
     etls_http_responder_free(&r);
 }
 
+
+static void test_targets(void)
+{
+    size_t used;
+    CHECK(one("GET /bytes/16384 HTTP/1.1\r\nHost: a\r\n\r\n", &used) == ETLS_HTTP_REQUEST);
+    CHECK(req.target == ETLS_HTTP_T_BYTES && req.size == 16384);
+    CHECK(one("GET /bytes/0?x=1 HTTP/1.1\r\nHost: a\r\n\r\n", &used) == ETLS_HTTP_REQUEST);
+    CHECK(req.target == ETLS_HTTP_T_BYTES && req.size == 0);
+    CHECK(one("HEAD /bytes/007 HTTP/1.0\r\n\r\n", &used) == ETLS_HTTP_REQUEST);
+    CHECK(req.target == ETLS_HTTP_T_BYTES && req.size == 7 && req.head == 1);
+    CHECK(one("GET /bytes/123456789012345678901234 HTTP/1.1\r\nHost: a\r\n\r\n", &used) == ETLS_HTTP_REQUEST);
+    CHECK(req.target == ETLS_HTTP_T_BYTES && req.size == UINT64_MAX); /* saturated: over any limit */
+    const char *bad[] = {"/bytes/", "/bytes/-1", "/bytes/12x", "/bytes/1/", "/bytes/ 1", "/bytes/+5",
+                         "/bytes/0x10"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char line[128];
+        snprintf(line, sizeof line, "GET %s HTTP/1.1\r\nHost: a\r\n\r\n", bad[i]);
+        etls_http_result_t r = one(line, &used);
+        /* "/bytes/ 1" splits the request line differently: a 400 either way */
+        CHECK_MSG(r == ETLS_HTTP_BAD || (r == ETLS_HTTP_REQUEST && req.target == ETLS_HTTP_T_BAD_SIZE),
+                  "target %s", bad[i]);
+    }
+    const char *other[] = {"/", "/bytes", "/byte/5", "/x/bytes/5", "/Bytes/5"};
+    for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
+        char line[128];
+        snprintf(line, sizeof line, "GET %s HTTP/1.1\r\nHost: a\r\n\r\n", other[i]);
+        CHECK_MSG(one(line, &used) == ETLS_HTTP_REQUEST && req.target == ETLS_HTTP_T_DEFAULT,
+                  "target %s", other[i]);
+    }
+}
+
+/* Drains a reply the way a transport does, taking at most `step` bytes of each offer. */
+static size_t drain(const etls_http_responder_t *r, etls_http_reply_t *rep, uint8_t *scratch,
+                    size_t scratch_len, size_t step, uint8_t *out, size_t cap)
+{
+    size_t total = 0;
+    for (int guard = 0; guard < 1000000 && rep->active; guard++) {
+        const uint8_t *src;
+        size_t n = etls_http_reply_next(r, rep, scratch, scratch_len, &src);
+        if (n == 0 || n > ETLS_HTTP_SPAN_MAX)
+            return SIZE_MAX;
+        if (n > step)
+            n = step;
+        if (total + n > cap)
+            return SIZE_MAX;
+        memcpy(out + total, src, n);
+        total += n;
+        etls_http_reply_consume(rep, n);
+    }
+    return rep->active ? SIZE_MAX : total;
+}
+
+/* A complete response: head, Content-Length, then the body bytes; *body_off set. */
+static int split_head(const uint8_t *b, size_t len, uint64_t *clen, size_t *body_off)
+{
+    const uint8_t *e = memmem(b, len, "\r\n\r\n", 4);
+    const char *cl = memmem(b, len, "Content-Length: ", 16);
+    if (!e || !cl || (const uint8_t *)cl > e)
+        return -1;
+    *clen = strtoull(cl + 16, NULL, 10);
+    *body_off = (size_t)(e + 4 - b);
+    return 0;
+}
+
+static int pattern_ok(const uint8_t *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (b[i] != (uint8_t)ETLS_HTTP_PATTERN[i % ETLS_HTTP_PATTERN_LEN])
+            return 0;
+    return 1;
+}
+
+static void test_replies(void)
+{
+    etls_http_responder_t r;
+    CHECK(etls_http_responder_init(&r, "hello\n", 6) == 0);
+    etls_http_responder_set_sizes(&r, -1, 1u << 20);
+    size_t cap = (1u << 20) + 4096;
+    uint8_t *out = malloc(cap), *scratch = malloc(16384);
+    etls_http_reply_t rep;
+    etls_http_req_t q = {.version_minor = 1, .keep_alive = 1, .target = ETLS_HTTP_T_BYTES};
+    const size_t sizes[] = {0, 1, 60, 61, 62, 16383, 16384, 16385, 16384 * 16 + 1, 1u << 20};
+    const size_t steps[] = {1 << 20, 16384, 16384 - 5, 1000, 7};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
+            if (steps[k] < 1000 && sizes[i] > 20000)
+                continue; /* byte-sized steps over a megabyte: slow and adds nothing */
+            for (int sc = 0; sc < 2; sc++) {
+                q.size = sizes[i];
+                etls_http_reply_start(&r, ETLS_HTTP_REQUEST, &q, &rep);
+                CHECK(rep.active && !rep.close && !rep.error);
+                size_t n = drain(&r, &rep, sc ? scratch : NULL, 16384, steps[k], out, cap);
+                uint64_t clen = 0;
+                size_t off = 0;
+                CHECK_MSG(n != SIZE_MAX && split_head(out, n, &clen, &off) == 0, "size %zu", sizes[i]);
+                CHECK_MSG(memcmp(out, "HTTP/1.1 200 OK\r\n", 17) == 0, "size %zu", sizes[i]);
+                CHECK_MSG(clen == sizes[i] && n - off == sizes[i] && pattern_ok(out + off, sizes[i]),
+                          "size %zu step %zu scratch %d: clen %llu got %zu", sizes[i], steps[k], sc,
+                          (unsigned long long)clen, n - off);
+            }
+        }
+    }
+    /* With scratch, head and body start in one offer (one record for a small reply). */
+    q.size = 100;
+    etls_http_reply_start(&r, ETLS_HTTP_REQUEST, &q, &rep);
+    const uint8_t *src;
+    size_t n = etls_http_reply_next(&r, &rep, scratch, 16384, &src);
+    CHECK(src == scratch && n == rep.head_len + 100);
+    /* HEAD: the length of the body, no body. */
+    q.head = 1;
+    q.size = 5000;
+    etls_http_reply_start(&r, ETLS_HTTP_REQUEST, &q, &rep);
+    n = drain(&r, &rep, scratch, 16384, 1 << 20, out, cap);
+    CHECK(n != SIZE_MAX && memmem(out, n, "Content-Length: 5000\r\n", 22) && out[n - 1] == '\n' &&
+          out[n - 2] == '\r' && out[n - 3] == '\n');
+    q.head = 0;
+    /* Over the limit: 403, keep-alive kept; Connection: close asked: close after. */
+    q.size = (1u << 20) + 1;
+    etls_http_reply_start(&r, ETLS_HTTP_REQUEST, &q, &rep);
+    n = drain(&r, &rep, scratch, 16384, 1 << 20, out, cap);
+    CHECK(n != SIZE_MAX && memcmp(out, "HTTP/1.1 403 ", 13) == 0 && rep.error && !rep.close);
+    q.keep_alive = 0;
+    q.target = ETLS_HTTP_T_BAD_SIZE;
+    etls_http_reply_start(&r, ETLS_HTTP_REQUEST, &q, &rep);
+    n = drain(&r, &rep, scratch, 16384, 1 << 20, out, cap);
+    uint64_t clen;
+    size_t off;
+    CHECK(n != SIZE_MAX && memcmp(out, "HTTP/1.1 400 ", 13) == 0 && rep.error && rep.close);
+    CHECK(split_head(out, n, &clen, &off) == 0 && clen == n - off);
+    CHECK(memmem(out, n, "Connection: close\r\n", 19) != NULL);
+    /* Other targets: the static body, or response_size synthetic bytes once set. */
+    q.keep_alive = 1;
+    q.target = ETLS_HTTP_T_DEFAULT;
+    etls_http_reply_start(&r, ETLS_HTTP_REQUEST, &q, &rep);
+    n = drain(&r, &rep, scratch, 16384, 1 << 20, out, cap);
+    CHECK(n != SIZE_MAX && n > 6 && memcmp(out + n - 6, "hello\n", 6) == 0);
+    etls_http_responder_set_sizes(&r, 70000, 0);
+    etls_http_reply_start(&r, ETLS_HTTP_REQUEST, &q, &rep);
+    n = drain(&r, &rep, scratch, 16384, 16384, out, cap);
+    CHECK(n != SIZE_MAX && split_head(out, n, &clen, &off) == 0 && clen == 70000 &&
+          n - off == 70000 && pattern_ok(out + off, 70000));
+    q.target = ETLS_HTTP_T_BYTES; /* response_size_max 0: only /bytes/0 */
+    q.size = 1;
+    etls_http_reply_start(&r, ETLS_HTTP_REQUEST, &q, &rep);
+    CHECK(rep.error);
+    q.size = 0;
+    etls_http_reply_start(&r, ETLS_HTTP_REQUEST, &q, &rep);
+    CHECK(!rep.error);
+    /* Parse errors keep their prebuilt responses and close. */
+    etls_http_reply_start(&r, ETLS_HTTP_TOO_LARGE, NULL, &rep);
+    n = drain(&r, &rep, scratch, 16384, 1 << 20, out, cap);
+    CHECK(n != SIZE_MAX && memcmp(out, "HTTP/1.1 431 ", 13) == 0 && rep.close && rep.error);
+    free(out);
+    free(scratch);
+    etls_http_responder_free(&r);
+}
+
 int main(void)
 {
     test_basic();
@@ -235,5 +394,7 @@ int main(void)
     test_malformed();
     test_random();
     test_responses();
+    test_targets();
+    test_replies();
     return etls_test_summary("http");
 }
