@@ -493,7 +493,9 @@ static void release(etls_tcp_conn_t *c)
 void etls_tcp_abort(etls_tcp_conn_t *c)
 {
     etls_tcp_stack_t *s = c->stack;
-    if (c->state != ETLS_TCP_S_CLOSED && c->state != ETLS_TCP_S_TIME_WAIT) {
+    /* SYN-SENT: the peer holds no state for us yet, so there is nothing to reset. */
+    if (c->state != ETLS_TCP_S_CLOSED && c->state != ETLS_TCP_S_TIME_WAIT &&
+        c->state != ETLS_TCP_S_SYN_SENT) {
         tcp_send_ctl(c, c->snd_nxt, TH_RST | TH_ACK, s->now);
         s->stats.rst_sent++;
     }
@@ -503,7 +505,7 @@ void etls_tcp_abort(etls_tcp_conn_t *c)
 
 void etls_tcp_close(etls_tcp_conn_t *c)
 {
-    if (c->state == ETLS_TCP_S_CLOSED) {
+    if (c->state == ETLS_TCP_S_CLOSED || c->state == ETLS_TCP_S_SYN_SENT) {
         release(c);
         tcp_conn_free(c);
         return;
@@ -535,7 +537,7 @@ const char *etls_tcp_state_name(uint32_t st)
 {
     static const char *const names[] = {"CLOSED",     "LISTEN",     "SYN-RECEIVED", "ESTABLISHED",
                                         "FIN-WAIT-1", "FIN-WAIT-2", "CLOSE-WAIT",   "CLOSING",
-                                        "LAST-ACK",   "TIME-WAIT"};
+                                        "LAST-ACK",   "TIME-WAIT",  "SYN-SENT"};
     return st < sizeof names / sizeof names[0] ? names[st] : "?";
 }
 

@@ -21,8 +21,8 @@
  * One poll iteration of a worker:
  *   rx burst → etls_tcp_input() per TCP segment → etls_tcp_timers(now) →
  *   etls_tcp_events() → application reads/writes/closes → etls_tcp_flush(now) → tx burst.
- * The output callback may be invoked from etls_tcp_input (ACKs, RSTs, SYN-ACKs, data the new
- * ACK allows), etls_tcp_timers (retransmissions, delayed ACKs, probes), etls_tcp_flush (new
+ * The output callback may be invoked from etls_tcp_input (ACKs unless acks_at_flush, RSTs,
+ * SYN-ACKs, data the new ACK allows), etls_tcp_timers (retransmissions, delayed ACKs, probes), etls_tcp_flush (new
  * data, window updates, FINs) and etls_tcp_abort/etls_tcp_close (the RST they may send). Reads,
  * writes, commits and shutdown never transmit by themselves, so several TLS records written in
  * one iteration leave as full-MSS segments at the flush. The callback must not call back into
@@ -31,7 +31,9 @@
  * Byte order: every address and port in this API is in host byte order. Sequence space and
  * wire formats are handled inside.
  *
- * What is implemented: passive open only (no connect()); MSS, window scale, SACK (RFC 2018:
+ * What is implemented: passive open, and active open (etls_tcp_connect, written for the
+ * benchmark's kernel-bypass client: SYN-SENT per RFC 9293 §3.10.7.3, SYN retransmission with
+ * backoff, a RST believed only when it acknowledges our SYN); MSS, window scale, SACK (RFC 2018:
  * we send SACK blocks for the out-of-order ranges we hold, on pure ACKs, so a SACK peer recovers
  * its losses quickly; SACK blocks the peer sends us are ignored — our own recovery is NewReno on
  * duplicate ACKs), timestamps with PAWS and RTT sampling; SYN cookies beyond the SYN backlog
@@ -41,8 +43,11 @@
  * receiver and sender silly-window avoidance; zero-window probes; out-of-order reassembly in
  * place in the receive buffer (bounded by bytes and by the number of ranges); TIME-WAIT with a
  * configurable (short) duration and RFC 6191-style reuse by a newer SYN. Nagle is off.
- * Not implemented: active open, keep-alives, urgent data (URG is ignored), ICMP-driven PMTU
- * discovery, ECN, a SACK scoreboard for our own retransmissions, TSO/LRO, IPv6. */
+ * Not implemented: simultaneous open (a SYN without ACK in SYN-SENT is dropped and counted),
+ * data carried on a SYN-ACK (not taken; the peer retransmits it), randomised ephemeral ports
+ * (RFC 6056: ours are handed out in sequence, fine for a benchmark, not for an Internet client),
+ * keep-alives, urgent data (URG is ignored), ICMP-driven PMTU discovery, ECN, a SACK scoreboard
+ * for our own retransmissions, TSO/LRO, IPv6. */
 #ifndef ETLS_TCP_TCP_H
 #define ETLS_TCP_TCP_H
 
@@ -73,6 +78,10 @@ typedef struct etls_tcp_config {
     uint8_t sack_permitted;  /* 1: negotiate SACK (we send blocks, ignore received ones) */
     uint8_t syn_cookies;     /* 0 never (drop SYNs beyond the backlog), 1 when backlog full,
                               * 2 always (tests) */
+    uint8_t acks_at_flush;   /* 1: an ACK owed for a received segment waits for the round's
+                              * etls_tcp_flush, where data or a FIN the application wrote in
+                              * between carries it (no bare ACK before the reply); 0: it
+                              * leaves from etls_tcp_input at once */
     uint32_t rto_initial_us; /* RFC 6298 initial RTO (1 s) */
     uint32_t rto_min_us;     /* lower bound on RTO (200 ms) */
     uint32_t rto_max_us;     /* upper bound on RTO after backoff (60 s) */
@@ -88,8 +97,8 @@ typedef struct etls_tcp_config {
 
 /* Defaults: 512 conns, backlog 128, 64 KiB buffers (64 MiB of rings in all), ooo 64 KiB /
  * 8 ranges, MSS 1460, all options on, cookies when full, RTO 1 s / 200 ms / 60 s, delack 40 ms,
- * TIME-WAIT 2 s, FIN-WAIT-2 30 s, 5 SYN-ACK retries, 12 retries, cookie period 64 s, secret all
- * zero (the caller must fill it). Constraints (else etls_tcp_memsize returns 0): 1 <= max_conns
+ * TIME-WAIT 2 s, FIN-WAIT-2 30 s, 5 SYN-ACK retries, 12 retries, cookie period 64 s, ACKs from
+ * etls_tcp_input (acks_at_flush 0), secret all zero (the caller must fill it). Constraints (else etls_tcp_memsize returns 0): 1 <= max_conns
  * <= 2^22, syn_backlog <= max_conns, buffers 1 KiB..256 MiB, ooo_max_bytes <= rcvbuf,
  * ooo_max_ranges <= 8, mss 128..9000, rto_min <= rto_initial <= rto_max <= 600 s,
  * 1 ms <= delack < rto_min, cookie period 1..3600 s. */
@@ -133,6 +142,17 @@ void etls_tcp_fini(etls_tcp_stack_t *s);
  * ETLS_TCP_MAX_LISTEN listeners. SYNs to a port nobody listens on get a RST. */
 int etls_tcp_listen(etls_tcp_stack_t *s, uint32_t addr, uint16_t port) ETLS_WARN_UNUSED;
 
+/* Active open: a SYN from laddr:lport to raddr:rport leaves at once (through the output
+ * callback, from this call; a refused SYN is retransmitted by the timer). lport 0 picks a free
+ * ephemeral port (49152..65535, in sequence) for that destination. The handle is the application's from
+ * this call (user set as with etls_tcp_conn_set_user): the CONNECTED event reports the
+ * handshake's end, RESET with reason REFUSED a RST in answer, or with reason TIMEOUT that
+ * syn_retries retransmissions went unanswered. Until CONNECTED, writes return 0; close or abort
+ * in SYN-SENT frees the slot without sending anything. ETLS_ERR_LIMIT when no slot (or no
+ * ephemeral port) is free, ETLS_ERR_INVALID for a zero address/port or a tuple in use. */
+int etls_tcp_connect(etls_tcp_stack_t *s, uint32_t laddr, uint16_t lport, uint32_t raddr,
+                     uint16_t rport, void *user, uint64_t now_us, etls_tcp_conn_t **out) ETLS_WARN_UNUSED;
+
 /* Rotates the ISN/cookie secret. Cookies issued under the previous secret stay valid (one
  * previous secret is kept). Call every few minutes with fresh random bytes. */
 void etls_tcp_rekey(etls_tcp_stack_t *s, const uint8_t secret[ETLS_TCP_SECRET_LEN]);
@@ -164,11 +184,13 @@ enum {
     ETLS_TCP_EV_PEER_FIN = 1u << 3, /* peer's FIN reached: no bytes after those in the buffer */
     ETLS_TCP_EV_RESET = 1u << 4,    /* connection is dead (see reason); unread data dropped */
     ETLS_TCP_EV_CLOSED = 1u << 5,   /* both directions finished gracefully (our FIN acked) */
+    ETLS_TCP_EV_CONNECTED = 1u << 6, /* active open: the handshake completed (ESTABLISHED) */
 };
 enum {
     ETLS_TCP_REASON_NONE = 0,
     ETLS_TCP_REASON_PEER_RST = 1, /* peer sent an acceptable RST */
-    ETLS_TCP_REASON_TIMEOUT = 2,  /* retransmissions or probes exhausted */
+    ETLS_TCP_REASON_TIMEOUT = 2,  /* retransmissions or probes exhausted (SYN ones included) */
+    ETLS_TCP_REASON_REFUSED = 3,  /* active open: the peer answered the SYN with a RST */
 };
 typedef struct etls_tcp_event {
     etls_tcp_conn_t *conn;
@@ -245,6 +267,7 @@ enum {
     ETLS_TCP_S_CLOSING,
     ETLS_TCP_S_LAST_ACK,
     ETLS_TCP_S_TIME_WAIT,
+    ETLS_TCP_S_SYN_SENT, /* last, so the passive-open values stay as they were */
 };
 void etls_tcp_conn_info(const etls_tcp_conn_t *c, etls_tcp_conn_info_t *info);
 const char *etls_tcp_state_name(uint32_t state);
@@ -260,6 +283,7 @@ typedef struct etls_tcp_stats {
     uint64_t retransmits, fast_retransmits, rto_fired, zwp_sent, dup_acks;
     uint64_t ooo_segs, ooo_dropped; /* ooo_dropped: beyond ooo_max_bytes/ranges */
     uint64_t paws_rejected, time_wait_reused, output_refused;
+    uint64_t connects, connected, connect_refused, connect_timeouts; /* active open */
 } etls_tcp_stats_t;
 const etls_tcp_stats_t *etls_tcp_stats(const etls_tcp_stack_t *s);
 

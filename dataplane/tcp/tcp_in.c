@@ -501,6 +501,10 @@ static bool check_seq(etls_tcp_conn_t *c, const tcp_seg_in_t *sg, uint64_t now)
 
 static void conn_input(etls_tcp_conn_t *c, const tcp_seg_in_t *sg, uint64_t now)
 {
+    if (c->state == ETLS_TCP_S_SYN_SENT) {
+        tcp_syn_sent_input(c, sg, now);
+        return;
+    }
     if (c->state == ETLS_TCP_S_SYN_RECEIVED && (sg->flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN) {
         if (sg->seq == c->irs)
             tcp_send_synack(c, now); /* our SYN-ACK was lost: say it again */
@@ -510,7 +514,7 @@ static void conn_input(etls_tcp_conn_t *c, const tcp_seg_in_t *sg, uint64_t now)
     }
     if (!check_seq(c, sg, now) || !ack_in(c, sg, now) || !data_in(c, sg, now))
         return;
-    tcp_output(c, now);
+    tcp_output_after_input(c, now);
 }
 
 /* TIME-WAIT reuse (RFC 6191): a new SYN whose sequence or timestamp is beyond the old

@@ -187,6 +187,7 @@ struct etls_tcp_stack {
     uint64_t last_cookie_us; /* when a cookie was last sent (0 = never): ACKs are only tried
                               * as cookies for 2 periods after that */
     uint64_t now; /* latest time seen */
+    uint16_t eph_next; /* active open: where the next ephemeral port search starts */
 
     etls_tcp_stats_t stats;
 };
@@ -210,6 +211,7 @@ int tcp_parse(tcp_seg_in_t *sg, uint32_t saddr, uint32_t daddr, const uint8_t *p
 
 /* tcp_out.c */
 void tcp_output(etls_tcp_conn_t *c, uint64_t now);
+void tcp_output_after_input(etls_tcp_conn_t *c, uint64_t now); /* honours cfg.acks_at_flush */
 int tcp_send_ctl(etls_tcp_conn_t *c, uint32_t seq, uint8_t flags, uint64_t now);
 int tcp_send_synack(etls_tcp_conn_t *c, uint64_t now);
 void tcp_send_range(etls_tcp_conn_t *c, uint32_t seq, uint32_t len, bool fin, uint64_t now);
@@ -236,6 +238,11 @@ etls_tcp_conn_t *tcp_syn_cookie_check(etls_tcp_stack_t *s, const tcp_seg_in_t *s
 void tcp_syn_accept(etls_tcp_stack_t *s, const tcp_seg_in_t *sg, uint64_t now);
 uint32_t tcp_synack_opts(const etls_tcp_stack_t *s, uint8_t *o, uint16_t mss, bool ts, bool sack,
                          bool ws, uint32_t tsval, uint32_t tsecr);
+
+/* tcp_connect.c (active open) */
+void tcp_syn_sent_input(etls_tcp_conn_t *c, const tcp_seg_in_t *sg, uint64_t now);
+int tcp_send_syn(etls_tcp_conn_t *c, uint64_t now);
+bool tcp_syn_sent_rto(etls_tcp_conn_t *c, uint64_t now);
 
 /* tcp_timer.c */
 void tcp_timer_update(etls_tcp_conn_t *c);

@@ -274,14 +274,18 @@ static bool sends_data(uint8_t st)
            st == ETLS_TCP_S_LAST_ACK || st == ETLS_TCP_S_CLOSING;
 }
 
-void tcp_output(etls_tcp_conn_t *c, uint64_t now)
+static void output(etls_tcp_conn_t *c, uint64_t now, bool after_input)
 {
     if (c->state == ETLS_TCP_S_CLOSED || c->state == ETLS_TCP_S_LISTEN)
         return;
     if (sends_data(c->state))
         send_data(c, now);
-    if ((c->flags & CF_ACKNOW) || wnd_update_due(c))
-        tcp_send_ctl(c, c->snd_nxt, TH_ACK, now);
+    if ((c->flags & CF_ACKNOW) || wnd_update_due(c)) {
+        if (after_input && c->stack->cfg.acks_at_flush)
+            tcp_mark_dirty(c); /* the flush sends it, unless data or a FIN carries it first */
+        else
+            tcp_send_ctl(c, c->snd_nxt, TH_ACK, now);
+    }
     /* Persist (RFC 9293 §3.8.6.1): data waits, the peer's window is shut, nothing in flight
      * that a retransmission timer would cover. */
     bool waiting = seq_gt(c->wr_seq, c->snd_nxt) ||
@@ -295,12 +299,23 @@ void tcp_output(etls_tcp_conn_t *c, uint64_t now)
     tcp_timer_update(c);
 }
 
+void tcp_output(etls_tcp_conn_t *c, uint64_t now) { output(c, now, false); }
+
+/* After an accepted segment. With acks_at_flush the ACK it calls for waits for this round's
+ * etls_tcp_flush, so that what the application writes or closes in between (the TLS reply to
+ * a request, close_notify and FIN after the peer's FIN, the ClientHello after the SYN-ACK)
+ * carries it: one segment instead of a bare ACK and then the data. The ACK is late by the rest
+ * of the poll iteration at most, far below the delayed-ACK bound. */
+void tcp_output_after_input(etls_tcp_conn_t *c, uint64_t now) { output(c, now, true); }
+
 /* ---- timers ---- */
 
 static bool on_rto(etls_tcp_conn_t *c, uint64_t now)
 {
     etls_tcp_stack_t *s = c->stack;
     const etls_tcp_config_t *cfg = &s->cfg;
+    if (c->state == ETLS_TCP_S_SYN_SENT)
+        return tcp_syn_sent_rto(c, now);
     if (c->state == ETLS_TCP_S_SYN_RECEIVED) {
         if (++c->retries > cfg->syn_retries) {
             tcp_conn_free(c); /* never accepted: nobody to tell */
