@@ -245,6 +245,10 @@ static int tls_in(dp_worker_t *w, dp_conn_t *c, int resume)
     return used || c->out.len != out0 || c->app.len != app0;
 }
 
+/* Where a reply's head and first body bytes are joined into one record's plaintext (the
+ * engine copies what it takes before etls_tls_send returns; one buffer per lcore thread). */
+static _Thread_local uint8_t reply_scratch[ETLS_TLS_MAX_PLAINTEXT];
+
 static void tx_source(const dp_worker_t *w, const dp_conn_t *c, const uint8_t **p, size_t *n)
 {
     *p = NULL;
@@ -252,9 +256,8 @@ static void tx_source(const dp_worker_t *w, const dp_conn_t *c, const uint8_t **
     if (w->cfg->mode == ETLS_MODE_ECHO) {
         *p = c->app.base + c->app_off;
         *n = c->app.len - c->app_off;
-    } else if (w->cfg->mode == ETLS_MODE_RESPONDER && c->resp) {
-        *p = c->resp + c->resp_off;
-        *n = c->resp_len - c->resp_off;
+    } else if (w->cfg->mode == ETLS_MODE_RESPONDER) {
+        *n = etls_http_reply_next(w->sh->http, &c->reply, reply_scratch, sizeof reply_scratch, p);
     } else if (w->cfg->mode == ETLS_MODE_PROXY) {
         *p = c->bk.base + c->bk_off;
         *n = c->bk.len - c->bk_off;
@@ -267,13 +270,10 @@ static void tx_consume(const dp_worker_t *w, dp_conn_t *c, size_t n)
         c->app_off += n;
     } else if (w->cfg->mode == ETLS_MODE_PROXY) {
         c->bk_off += n; /* bk is rewound by from_backend, never while a send is parked on it */
-    } else if (c->resp) {
-        c->resp_off += n;
-        if (c->resp_off == c->resp_len) {
-            c->resp = NULL;
-            if (c->resp_close)
-                dp_conn_start_close(c);
-        }
+    } else if (c->reply.active) {
+        etls_http_reply_consume(&c->reply, n);
+        if (!c->reply.active && c->reply.close)
+            dp_conn_start_close(c);
     }
 }
 
@@ -331,7 +331,7 @@ static int close_step(dp_worker_t *w, dp_conn_t *c, int resume)
 static int http_in(dp_worker_t *w, dp_conn_t *c)
 {
     int progress = 0;
-    while (!c->resp && !c->http_done && !c->closing && c->app_off < c->app.len) {
+    while (!c->reply.active && !c->http_done && !c->closing && c->app_off < c->app.len) {
         size_t used;
         etls_http_req_t req;
         etls_http_result_t r = etls_http_parse(&c->http, c->app.base + c->app_off,
@@ -340,13 +340,10 @@ static int http_in(dp_worker_t *w, dp_conn_t *c)
         progress |= used > 0;
         if (r == ETLS_HTTP_NEED_MORE)
             break;
-        int close_after;
-        c->resp = etls_http_response(w->sh->http, r, &req, &c->resp_len, &close_after);
-        c->resp_off = 0;
-        c->resp_close = (uint8_t)close_after;
-        c->http_done = (uint8_t)close_after;
+        etls_http_reply_start(w->sh->http, r, &req, &c->reply);
+        c->http_done = c->reply.close;
         DP_STAT_ADD(w, requests, 1);
-        if (r != ETLS_HTTP_REQUEST)
+        if (c->reply.error)
             DP_STAT_ADD(w, errors, 1);
         progress = 1;
     }
@@ -374,7 +371,7 @@ static void close_policy(dp_worker_t *w, dp_conn_t *c)
 {
     if (c->closing || c->park || w->cfg->mode == ETLS_MODE_PROXY)
         return;
-    int idle = w->cfg->mode == ETLS_MODE_ECHO ? c->app_off == c->app.len : !c->resp;
+    int idle = w->cfg->mode == ETLS_MODE_ECHO ? c->app_off == c->app.len : !c->reply.active;
     if (idle && (input_ended(c) || c->http_done))
         dp_conn_start_close(c);
 }

@@ -34,7 +34,21 @@
  *                      drops, busy/idle polls, busy time, handshakes, active connections, ...)
  *   /edgetls/worker,N  worker N's counters
  *   /edgetls/net,N     worker N's net-layer counters (ARP/ICMP/TCP, drops by reason)
- * The same counters are printed to stderr at exit.
+ * The same counters are printed to stderr at exit and on SIGUSR1. Cycle accounting per worker:
+ * busy_cycles (TSC cycles of the poll iterations that did work), tcp_cycles (the part of them
+ * inside the TCP stack: input, timers, flush with segment framing), tsc_hz, and busy_cpu_ns (the
+ * same iterations in thread CPU time, which leaves out preemption by other work on the machine);
+ * the worker's cost per handshake is busy_cycles / handshakes, or busy_cpu_ns / handshakes on
+ * CPU (edgetls-bench hs --dpdk prints both); clean_cycles and clean_tcp_cycles repeat busy and
+ * TCP cycles for the busy iterations that were not preempted, whose ratio is the TCP share.
+ *
+ * Virtual devices without offloads or RSS (net_memif, net_af_packet): checksums are computed and
+ * verified in software (the port advertises no checksum offload) and with one lcore there is a
+ * single queue pair, so no RSS is needed; several lcores need a PMD with as many queues (memif:
+ * one queue pair per lcore, but without RSS a flow lands on whichever queue the peer chose).
+ * net_af_packet on a veth whose peer is a local kernel stack: that peer must not use TX checksum
+ * offload (ethtool -K <peer> tx off), or its TCP segments arrive with the checksum left for a NIC
+ * to fill (the PMD does not report CHECKSUM_PARTIAL) and are dropped as corrupt (drop_tcp_csum).
  *
  * Connections: TCP buffers per connection follow buffer_size (16 KiB..1 MiB); at most 4096
  * connections per worker (max_connections is capped there); handshake and idle timeouts and

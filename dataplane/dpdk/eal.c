@@ -16,6 +16,7 @@
 #include <string.h>
 
 atomic_int etls_dp_stop;
+atomic_int etls_dp_dump;
 dp_worker_t *etls_dp_workers[DP_MAX_WORKERS];
 unsigned etls_dp_nworkers;
 
@@ -127,19 +128,30 @@ static int make_workers(const etls_worker_shared_t *sh, const dp_opts_t *o, char
     return 0;
 }
 
-static void print_stats(void)
+static void on_usr1(int sig)
+{
+    (void)sig;
+    atomic_store(&etls_dp_dump, 1);
+}
+
+void dp_print_stats(void)
 {
     for (unsigned i = 0; i < etls_dp_nworkers; i++) {
         const dp_stats_t *s = &etls_dp_workers[i]->st;
         fprintf(stderr,
                 "edgetls: dpdk worker %u: rx %lu tx %lu rx_dropped %lu tx_dropped %lu busy %lu idle %lu "
-                "busy_ms %lu accepted %lu handshakes %lu hs_failures %lu active %lu errors %lu\n",
+                "busy_ms %lu accepted %lu handshakes %lu hs_failures %lu active %lu errors %lu "
+                "busy_cycles %lu tcp_cycles %lu tsc_hz %lu busy_cpu_us %lu clean_cycles %lu "
+                "clean_tcp_cycles %lu\n",
                 i, (unsigned long)s->rx_packets, (unsigned long)s->tx_packets,
                 (unsigned long)s->rx_dropped, (unsigned long)s->tx_dropped,
                 (unsigned long)s->busy_polls, (unsigned long)s->idle_polls,
                 (unsigned long)(s->busy_us / 1000),
                 (unsigned long)s->accepted, (unsigned long)s->handshakes,
-                (unsigned long)s->hs_failures, (unsigned long)s->active, (unsigned long)s->errors);
+                (unsigned long)s->hs_failures, (unsigned long)s->active, (unsigned long)s->errors,
+                (unsigned long)s->busy_cycles, (unsigned long)s->tcp_cycles,
+                (unsigned long)s->tsc_hz, (unsigned long)(s->busy_cpu_ns / 1000),
+                (unsigned long)s->clean_cycles, (unsigned long)s->clean_tcp_cycles);
         const etls_tcp_stats_t *t = etls_tcp_stats(etls_dp_workers[i]->tcp);
         fprintf(stderr,
                 "edgetls: dpdk worker %u: tcp segs_in %lu segs_out %lu retransmits %lu fast %lu rto %lu "
@@ -208,6 +220,7 @@ int etls_dpdk_run(const etls_worker_shared_t *sh, int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGUSR1, on_usr1);
     int status = 0;
     if (start(sh, &o, err, sizeof err) < 0) {
         fprintf(stderr, "edgetls: %s\n", err);
@@ -220,7 +233,7 @@ int etls_dpdk_run(const etls_worker_shared_t *sh, int argc, char **argv)
                 fprintf(stderr, "edgetls: %s\n", etls_dp_workers[i]->err);
                 status = 1;
             }
-        print_stats();
+        dp_print_stats();
         dp_port_close(o.port);
     }
     free_workers();

@@ -118,6 +118,12 @@ int dp_port_setup(const dp_opts_t *o, dp_worker_t **ws, unsigned n, char *err, s
     if ((rc = rte_eth_dev_start(port)) < 0)
         return fail(err, errlen, "start", port, rc);
     rte_eth_promiscuous_disable(port); /* not all PMDs support it; unicast to our MAC is enough */
+    if (n > 1 && conf.rxmode.mq_mode != RTE_ETH_MQ_RX_RSS)
+        /* No hardware flow steering (net_memif, net_af_packet): a worker only sees the flows
+         * that arrive on its own queue, so those workers whose queue the peer never uses idle. */
+        fprintf(stderr, "edgetls: dpdk: port %u (%s) has no RSS: each of the %u queues only gets the "
+                "flows the peer puts on it; one lcore is the usual set-up for this device\n",
+                port, info.driver_name, n);
     fprintf(stderr, "edgetls: dpdk: port %u (%s) MAC %02x:%02x:%02x:%02x:%02x:%02x, %u queue pair%s%s%s\n",
             port, info.driver_name, mac.addr_bytes[0], mac.addr_bytes[1], mac.addr_bytes[2],
             mac.addr_bytes[3], mac.addr_bytes[4], mac.addr_bytes[5], n, n > 1 ? "s" : "",

@@ -29,6 +29,8 @@ static const field_t worker_fields[] = {
     FIELD(dp_stats_t, bytes_out),    FIELD(dp_stats_t, bk_bytes_in), FIELD(dp_stats_t, bk_bytes_out),
     FIELD(dp_stats_t, bk_errors),    FIELD(dp_stats_t, crypto_runs), FIELD(dp_stats_t, fault_loss),
     FIELD(dp_stats_t, fault_reorder), FIELD(dp_stats_t, fault_dup), FIELD(dp_stats_t, fault_corrupt),
+    FIELD(dp_stats_t, busy_cycles),  FIELD(dp_stats_t, tcp_cycles),  FIELD(dp_stats_t, tsc_hz),
+    FIELD(dp_stats_t, busy_cpu_ns),  FIELD(dp_stats_t, clean_cycles), FIELD(dp_stats_t, clean_tcp_cycles),
 };
 
 static const field_t net_fields[] = {
