@@ -3,6 +3,7 @@
 
 #include "load.h"
 #include "report.h"
+#include "../dpdk/hs_dpdk.h"
 
 #include <getopt.h>
 #include <sched.h>
@@ -38,7 +39,10 @@ static void hs_usage(FILE *f)
             "  --grace S           time given to in-flight connections at the end (default 1)\n"
             "  --json              print one JSON object on stdout (summary goes to stderr)\n"
             "  --report FILE.html  write a self-contained HTML report\n"
-            "  --quiet             no progress line\n");
+            "  --quiet             no progress line\n"
+            "  --dpdk              drive the load from one DPDK lcore over a DPDK port (e.g.\n"
+            "                      net_memif) with the project's own TCP: EAL arguments follow a\n"
+            "                      '--', DPDK-mode options a second '--' (bench/dpdk/hs_dpdk.h)\n");
 }
 
 static int parse_list(const char *s, char *store, size_t cap, const char **items, size_t max)
@@ -101,7 +105,7 @@ static void default_cpus(etls_hs_opts_t *o)
 enum {
     O_CONC = 256, O_RATE, O_MAXIN, O_DUR, O_COUNT, O_THREADS, O_CPUS, O_GROUP, O_SUITE, O_SNI,
     O_ALPN, O_REQ, O_PATH, O_REUSE, O_VERIFY, O_CACERT, O_CLOSE, O_TIMEOUT, O_GRACE, O_JSON,
-    O_REPORT, O_QUIET, O_RESUME, O_HELP
+    O_REPORT, O_QUIET, O_RESUME, O_HELP, O_DPDK
 };
 
 static const struct option hs_opts[] = {
@@ -112,11 +116,12 @@ static const struct option hs_opts[] = {
     {"path", 1, 0, O_PATH}, {"reuse-keyshare", 0, 0, O_REUSE}, {"verify", 0, 0, O_VERIFY},
     {"cacert", 1, 0, O_CACERT}, {"close", 1, 0, O_CLOSE}, {"timeout", 1, 0, O_TIMEOUT},
     {"grace", 1, 0, O_GRACE}, {"json", 0, 0, O_JSON}, {"report", 1, 0, O_REPORT},
-    {"quiet", 0, 0, O_QUIET}, {"resume", 0, 0, O_RESUME}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0}};
+    {"quiet", 0, 0, O_QUIET}, {"resume", 0, 0, O_RESUME}, {"help", 0, 0, O_HELP}, {"dpdk", 0, 0, O_DPDK},
+    {0, 0, 0, 0}};
 
 typedef struct hs_cli {
     etls_hs_opts_t o;
-    int verify, json;
+    int verify, json, dpdk;
     const char *cacert, *report;
     char sni_buf[4096];
 } hs_cli_t;
@@ -165,6 +170,7 @@ static int hs_opt(hs_cli_t *c, int opt, const char *a)
     case O_JSON: return c->json = 1, 0;
     case O_REPORT: return c->report = a, 0;
     case O_QUIET: return o->progress = 0, 0;
+    case O_DPDK: return c->dpdk = 1, 0;
     default: return -1;
     }
 }
@@ -223,7 +229,15 @@ int etls_bench_hs_main(int argc, char **argv)
 {
     hs_cli_t *c = calloc(1, sizeof *c);
     etls_hs_result_t *r = calloc(1, sizeof *r);
+    /* --dpdk: what follows the first "--" is for EAL (and then the DPDK mode) */
+    int dpdk_argc;
+    char **dpdk_argv;
+    argc = etls_hs_split_dpdk_args(argc, argv, &dpdk_argc, &dpdk_argv);
     int rc = c && r ? hs_parse(c, argc, argv) : -1;
+    if (rc == 0 && dpdk_argv && !c->dpdk) {
+        fprintf(stderr, "edgetls-bench hs: arguments after '--' are only for --dpdk\n");
+        rc = -1;
+    }
     if (rc != 0) {
         hs_usage(rc == 1 ? stdout : stderr);
         free(c);
@@ -241,7 +255,18 @@ int etls_bench_hs_main(int argc, char **argv)
         c->o.cli.verify_chain = etls_hs_verify_chain;
         c->o.cli.verify_arg = store;
     }
-    rc = etls_hs_run(&c->o, r);
+    if (c->dpdk && !etls_hs_dpdk_run) {
+        fprintf(stderr, "edgetls-bench hs: --dpdk: this build has no DPDK (libdpdk not found)\n");
+        rc = ETLS_ERR_INVALID;
+    } else if (c->dpdk) {
+        char *only_name[2] = {argv[0], NULL}; /* no EAL arguments given */
+        if (!dpdk_argv)
+            dpdk_argc = 1, dpdk_argv = only_name;
+        dpdk_argv[0] = argv[0];
+        rc = etls_hs_dpdk_run(&c->o, dpdk_argc, dpdk_argv, r);
+    } else {
+        rc = etls_hs_run(&c->o, r);
+    }
     int status = 0;
     if (rc != 0) {
         fprintf(stderr, "edgetls-bench hs: run failed: %s\n", etls_strerror(rc));
@@ -250,6 +275,8 @@ int etls_bench_hs_main(int argc, char **argv)
         etls_hs_report_text(c->json ? stderr : stdout, &c->o, r);
         if (c->json)
             etls_hs_report_json(stdout, &c->o, r);
+        if (c->dpdk)
+            etls_hs_dpdk_report(c->json ? stderr : stdout, c->json ? stdout : NULL, r);
         if (c->report && etls_hs_report_html(c->report, &c->o, r) != 0) {
             fprintf(stderr, "edgetls-bench hs: cannot write %s\n", c->report);
             status = 1;

@@ -1,21 +1,25 @@
-/* The handshake load generator (load.h). One epoll loop per pinned thread; each connection is
- * a slot that moves CONNECTING -> HANDSHAKE -> (KX: waiting for the batched X25519) ->
- * RESPONSE (with --request) -> done. Slots are allocated once at start-up; nothing allocates
- * per connection except OpenSSL in verify mode.
+/* The handshake load generator (load.h) over kernel sockets. One epoll loop per pinned thread;
+ * each connection is a slot: a socket plus its session (sess.h: CONNECTING -> HANDSHAKE ->
+ * (KX: waiting for the batched X25519) -> RESPONSE (with --request) / TICKET -> done). This file
+ * only does the socket side (connect, send, recv, close with FIN or RST) and the scheduling;
+ * the TLS and HTTP side and its accounting are sess.c's, shared with the DPDK transport. Slots
+ * are allocated once at start-up; nothing allocates per connection except OpenSSL in verify
+ * mode.
  *
  * Statistics: each thread owns its totals and histograms and merges them into the result
  * when it ends; per-second figures (the progress line and the timeline) go through a small
  * mutex-protected ring, touched once per second per thread. */
 #include "load.h"
+#include "sess.h"
 
 #include "common/ct.h"
 #include "crypto/rand.h"
-#include "crypto/x25519.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,30 +27,15 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#define RX_CAP (2 * ETLS_TLS_MAX_RECORD)
-#define TX_CAP 4096
-#define APP_CAP (ETLS_TLS_MAX_CIPHERTEXT + 64)
 #define RING 4
-#define KX_MAX 256
-
-/* P_TICKET: --resume without --request, connected but waiting for the NewSessionTicket that
- * the next connections will offer (only until the thread has a ticket). */
-enum { P_FREE = 0, P_CONNECTING, P_HANDSHAKE, P_KX, P_RESPONSE, P_TICKET };
 
 typedef struct slot {
     int fd;
-    uint8_t phase;
     uint8_t want_out;
-    uint64_t t0, deadline;
-    size_t rx_len, tx_len, tx_off;
-    etls_http_resp_t http;
-    etls_cli_share_t share; /* this connection's key share (without --reuse-keyshare) */
-    etls_cli_conn_t cli;
-    etls_cli_ticket_t offer, nst; /* --resume: the ticket offered (a copy), the one received */
-    uint8_t rx[RX_CAP];
-    uint8_t tx[TX_CAP];
-    uint8_t app[APP_CAP];
+    etls_sess_t s; /* the TLS/HTTP side (sess.h) */
 } slot_t;
+
+#define SLOT_OF(sp) ((slot_t *)((char *)(sp) - offsetof(slot_t, s)))
 
 typedef struct run run_t;
 
@@ -56,19 +45,13 @@ typedef struct thr {
     pthread_t tid;
     int ep;
     etls_rand_t rng;
-    etls_aead_engine_t *eng;
     slot_t *slots;
     unsigned nslots, active, *free_list, nfree;
     unsigned conc;       /* closed loop target */
     uint64_t interval;   /* open loop: ns between starts */
     uint64_t next_due;   /* open loop: intended start of the next connection */
-    uint64_t sni_next;
-    unsigned kx[KX_MAX], nkx;
-    etls_cli_ticket_t ticket; /* --resume: the latest ticket any of this thread's slots got */
-    int have_ticket;
+    etls_sess_ctx_t x;   /* sessions: engine, ticket, KX batch, this second's figures */
     unsigned cur_sec;
-    uint64_t sec_hs, sec_err, last_done;
-    etls_hist_t sec_hist;
     etls_hs_result_t *r; /* this thread's totals (merged at the end) */
 } thr_t;
 
@@ -98,73 +81,68 @@ static void publish(thr_t *t, unsigned upto)
     run_t *run = t->run;
     pthread_mutex_lock(&run->mu);
     if (t->cur_sec < ETLS_HS_MAX_SECONDS) {
-        run->sec[t->cur_sec].handshakes += t->sec_hs;
-        run->sec[t->cur_sec].errors += t->sec_err;
-        etls_hist_merge(&run->ring[t->cur_sec % RING], &t->sec_hist);
+        run->sec[t->cur_sec].handshakes += t->x.sec_hs;
+        run->sec[t->cur_sec].errors += t->x.sec_err;
+        etls_hist_merge(&run->ring[t->cur_sec % RING], &t->x.sec_hist);
     }
     pthread_mutex_unlock(&run->mu);
-    t->sec_hs = t->sec_err = 0;
-    etls_hist_init(&t->sec_hist);
+    t->x.sec_hs = t->x.sec_err = 0;
+    etls_hist_init(&t->x.sec_hist);
     t->cur_sec = upto;
 }
 
 /* ---- finishing a connection ---------------------------------------------------------------- */
 
-static void slot_release(thr_t *t, slot_t *s, int rst)
+static void slot_release(thr_t *t, slot_t *sl, int rst)
 {
     if (rst) {
         struct linger lg = {1, 0};
-        (void)setsockopt(s->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        (void)setsockopt(sl->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     }
-    close(s->fd); /* also leaves the epoll set */
-    s->fd = -1;
-    if (s->phase >= P_HANDSHAKE)
-        etls_cli_wipe(&s->cli);
-    if (!t->run->o->reuse_keyshare)
-        etls_cli_share_wipe(&s->share);
-    s->phase = P_FREE;
-    t->free_list[t->nfree++] = (unsigned)(s - t->slots);
+    close(sl->fd); /* also leaves the epoll set */
+    sl->fd = -1;
+    etls_sess_release(&t->x, &sl->s);
+    t->free_list[t->nfree++] = (unsigned)(sl - t->slots);
     t->active--;
 }
 
-static void slot_fail(thr_t *t, slot_t *s, etls_hs_err_t kind, int alert)
+/* What is still queued (our alert, or the last flight and close_notify), best effort. */
+static void send_rest(slot_t *sl)
 {
-    t->r->errors++;
-    t->r->err[kind]++;
-    if (kind == ETLS_HS_ERR_ALERT && alert >= 0 && alert < 256)
-        t->r->alerts[alert]++;
-    t->sec_err++;
-    if (s->tx_len > s->tx_off) /* our alert, best effort */
-        (void)!send(s->fd, s->tx + s->tx_off, s->tx_len - s->tx_off, MSG_NOSIGNAL | MSG_DONTWAIT);
-    slot_release(t, s, 1);
+    etls_sess_t *s = &sl->s;
+    if (s->tx_len > s->tx_off)
+        (void)!send(sl->fd, s->tx + s->tx_off, s->tx_len - s->tx_off, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
-/* Success: close_notify, then FIN (or RST with --close rst). */
-static void slot_done(thr_t *t, slot_t *s, uint64_t now)
+/* A failure already counted (etls_sess_*): our alert if any, then RST. */
+static void slot_end_fail(thr_t *t, slot_t *sl)
 {
-    etls_tls_buf_t out = {s->tx, s->tx_len, TX_CAP};
-    if (s->tx_off == s->tx_len)
-        out.len = s->tx_off = s->tx_len = 0;
-    if (etls_cli_close(&s->cli, &out) == 0)
-        (void)!send(s->fd, s->tx + s->tx_off, out.len - s->tx_off, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (t->run->o->request)
-        etls_hist_record(&t->r->resp_lat, now - s->t0);
-    if (s->cli.got_ticket) {
-        t->ticket = s->nst;
-        t->have_ticket = 1;
+    send_rest(sl);
+    slot_release(t, sl, 1);
+}
+
+static void slot_fail(thr_t *t, slot_t *sl, etls_hs_err_t kind)
+{
+    etls_sess_fail(&t->x, &sl->s, kind, -1);
+    slot_end_fail(t, sl);
+}
+
+static int flush_tx(thr_t *t, slot_t *sl);
+
+/* An outcome of sess.h: MORE and KX keep the slot (0), DONE and FAIL end it (1). */
+static int outcome(thr_t *t, slot_t *sl, int oc)
+{
+    if (oc == ETLS_SESS_DONE) {
+        /* success: close_notify, then FIN (or RST with --close rst) */
+        send_rest(sl);
+        slot_release(t, sl, t->run->o->close_rst);
+        return 1;
     }
-    t->r->completed++;
-    t->r->suite = s->cli.suite;
-    t->last_done = now;
-    slot_release(t, s, t->run->o->close_rst);
-}
-
-static void classify(thr_t *t, slot_t *s, int rc)
-{
-    if (ETLS_TLS_ERR_IS_PEER_ALERT(rc))
-        slot_fail(t, s, ETLS_HS_ERR_ALERT, -rc - ETLS_TLS_ERR_PEER_BASE);
-    else
-        slot_fail(t, s, ETLS_HS_ERR_PROTOCOL, -1);
+    if (oc == ETLS_SESS_FAIL) {
+        slot_end_fail(t, sl);
+        return 1;
+    }
+    return 0;
 }
 
 /* ---- starting ------------------------------------------------------------------------------ */
@@ -183,29 +161,22 @@ static int claim(thr_t *t, uint64_t now)
 
 static void slot_start(thr_t *t, uint64_t intended, uint64_t now)
 {
-    slot_t *s = &t->slots[t->free_list[--t->nfree]];
+    slot_t *sl = &t->slots[t->free_list[--t->nfree]];
     t->active++;
-    t->r->started++;
-    t->r->late += now > intended + 1000000; /* open loop: began over 1 ms behind schedule */
-    s->t0 = intended;
-    s->deadline = now + (uint64_t)(t->run->o->timeout * 1e9);
-    s->rx_len = s->tx_len = s->tx_off = 0;
-    s->phase = P_CONNECTING;
-    s->fd = etls_hs_connect(&t->run->o->addr, t->run->o->addrlen);
-    if (s->fd < 0) {
-        int e = -s->fd;
+    etls_sess_begin(&t->x, &sl->s, intended, now);
+    sl->fd = etls_hs_connect(&t->run->o->addr, t->run->o->addrlen);
+    if (sl->fd < 0) {
+        int e = -sl->fd;
         t->active--;
-        t->free_list[t->nfree++] = (unsigned)(s - t->slots);
-        s->phase = P_FREE;
-        t->r->errors++;
-        t->r->err[e == ECONNREFUSED ? ETLS_HS_ERR_REFUSED : ETLS_HS_ERR_CONNECT]++;
-        t->sec_err++;
+        t->free_list[t->nfree++] = (unsigned)(sl - t->slots);
+        etls_sess_fail(&t->x, &sl->s, e == ECONNREFUSED ? ETLS_HS_ERR_REFUSED : ETLS_HS_ERR_CONNECT, -1);
+        etls_sess_release(&t->x, &sl->s);
         return;
     }
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.u32 = (uint32_t)(s - t->slots)};
-    s->want_out = 1;
-    if (epoll_ctl(t->ep, EPOLL_CTL_ADD, s->fd, &ev) < 0)
-        slot_fail(t, s, ETLS_HS_ERR_CONNECT, -1);
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.u32 = (uint32_t)(sl - t->slots)};
+    sl->want_out = 1;
+    if (epoll_ctl(t->ep, EPOLL_CTL_ADD, sl->fd, &ev) < 0)
+        slot_fail(t, sl, ETLS_HS_ERR_CONNECT);
 }
 
 static void start_due(thr_t *t, uint64_t now)
@@ -228,10 +199,11 @@ static void start_due(thr_t *t, uint64_t now)
 
 /* ---- I/O ----------------------------------------------------------------------------------- */
 
-static int flush_tx(thr_t *t, slot_t *s)
+static int flush_tx(thr_t *t, slot_t *sl)
 {
+    etls_sess_t *s = &sl->s;
     while (s->tx_off < s->tx_len) {
-        ssize_t n = send(s->fd, s->tx + s->tx_off, s->tx_len - s->tx_off, MSG_NOSIGNAL);
+        ssize_t n = send(sl->fd, s->tx + s->tx_off, s->tx_len - s->tx_off, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EAGAIN)
                 break;
@@ -242,229 +214,82 @@ static int flush_tx(thr_t *t, slot_t *s)
     if (s->tx_off == s->tx_len)
         s->tx_off = s->tx_len = 0;
     int want = s->tx_len > 0;
-    if (want != s->want_out) {
+    if (want != sl->want_out) {
         struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0),
-                                 .data.u32 = (uint32_t)(s - t->slots)};
-        (void)epoll_ctl(t->ep, EPOLL_CTL_MOD, s->fd, &ev);
-        s->want_out = (uint8_t)want;
+                                 .data.u32 = (uint32_t)(sl - t->slots)};
+        (void)epoll_ctl(t->ep, EPOLL_CTL_MOD, sl->fd, &ev);
+        sl->want_out = (uint8_t)want;
     }
     return 0;
 }
 
-static void on_connected(thr_t *t, slot_t *s)
+static void on_event(thr_t *t, slot_t *sl, uint32_t ev, uint64_t now)
 {
-    const etls_hs_opts_t *o = t->run->o;
-    uint8_t rnd[64];
-    const etls_cli_share_t *share = &t->run->shared_share;
-    (void)etls_rand_bytes(&t->rng, rnd, sizeof rnd);
-    if (!o->reuse_keyshare) {
-        if (etls_cli_share_new(&s->share, o->cli.group, rnd + 32) != 0) {
-            slot_fail(t, s, ETLS_HS_ERR_PROTOCOL, -1);
-            return;
-        }
-        share = &s->share;
-    }
-    const char *sni = o->n_sni ? o->sni[t->sni_next++ % o->n_sni] : NULL;
-    etls_cli_init(&s->cli, &o->cli, t->eng, share, sni);
-    if (o->resume) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        uint64_t now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-        int fresh = t->have_ticket && now_ms - t->ticket.received_ms < t->ticket.lifetime_s * 1000ull;
-        if (fresh)
-            s->offer = t->ticket; /* a copy: other slots may replace the thread's ticket */
-        etls_cli_tickets(&s->cli, fresh ? &s->offer : NULL, now_ms, &s->nst);
-    }
-    s->phase = P_HANDSHAKE;
-    etls_tls_buf_t out = {s->tx, s->tx_len, TX_CAP};
-    if (etls_cli_hello(&s->cli, rnd, &out) != 0) {
-        slot_fail(t, s, ETLS_HS_ERR_PROTOCOL, -1);
-        return;
-    }
-    s->tx_len = out.len;
-}
-
-static void send_request(thr_t *t, slot_t *s, etls_tls_buf_t *out)
-{
-    const etls_hs_opts_t *o = t->run->o;
-    char req[512];
-    const char *host = s->cli.sni[0] ? s->cli.sni : "localhost";
-    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: edgetls-bench\r\n\r\n",
-                     o->path ? o->path : "/", host);
-    memset(&s->http, 0, sizeof s->http);
-    s->http.body_left = -1;
-    if (n < 0 || (size_t)n >= sizeof req ||
-        etls_cli_send(&s->cli, (const uint8_t *)req, (size_t)n, 0, out) != 0) {
-        slot_fail(t, s, ETLS_HS_ERR_PROTOCOL, -1);
-        return;
-    }
-    s->phase = P_RESPONSE;
-}
-
-/* Runs the client over buffered input. Returns 1 when the slot is finished (released). */
-static int advance(thr_t *t, slot_t *s, uint64_t now)
-{
-    etls_tls_buf_t out = {s->tx, s->tx_len, TX_CAP};
-    etls_tls_buf_t app = {s->app, 0, APP_CAP};
-    size_t used;
-    int rc = etls_cli_feed(&s->cli, s->rx, s->rx_len, &used, &out, &app);
-    memmove(s->rx, s->rx + used, s->rx_len - used);
-    s->rx_len -= used;
-    s->tx_len = out.len;
-    if (rc < 0 && rc != ETLS_ERR_LIMIT) {
-        classify(t, s, rc);
-        return 1;
-    }
-    if (rc == ETLS_CLI_NEED_KX) {
-        if (t->run->o->cli.group != ETLS_TLS_GROUP_X25519 || t->nkx == KX_MAX) {
-            if (etls_cli_kx_inline(&s->cli, &out) != 0) {
-                s->tx_len = out.len;
-                classify(t, s, -1);
-                return 1;
-            }
-            s->tx_len = out.len;
-            return advance(t, s, now);
-        }
-        s->phase = P_KX;
-        t->kx[t->nkx++] = (unsigned)(s - t->slots);
-        return 0;
-    }
-    if (s->phase == P_HANDSHAKE && etls_cli_connected(&s->cli)) {
-        etls_hist_record(&t->r->hs_lat, now - s->t0);
-        t->r->handshakes++;
-        t->r->resumed += s->cli.resumed;
-        t->r->in_window += now < t->run->t_stop;
-        t->sec_hs++;
-        etls_hist_record(&t->sec_hist, now - s->t0);
-        if (!t->run->o->request) {
-            s->tx_len = out.len;
-            if (t->run->o->resume && !t->have_ticket && !s->cli.got_ticket) {
-                s->phase = P_TICKET; /* read on until the ticket arrives */
-                return 0;
-            }
-            (void)flush_tx(t, s);
-            slot_done(t, s, now);
-            return 1;
-        }
-        send_request(t, s, &out);
-        if (s->phase != P_RESPONSE)
-            return 1;
-        s->tx_len = out.len;
-    }
-    if (s->phase == P_TICKET && (s->cli.got_ticket || t->have_ticket)) {
-        (void)flush_tx(t, s);
-        slot_done(t, s, now);
-        return 1;
-    }
-    if (s->phase == P_RESPONSE && app.len) {
-        int h = etls_http_resp_feed(&s->http, app.base, app.len);
-        if (h < 0 || (h == 1 && s->http.status != 200)) {
-            slot_fail(t, s, ETLS_HS_ERR_HTTP, -1);
-            return 1;
-        }
-        if (h == 1) {
-            slot_done(t, s, now);
-            return 1;
-        }
-    }
-    if (rc == ETLS_ERR_LIMIT && used && s->rx_len)
-        return advance(t, s, now); /* app was full: drained above */
-    return 0;
-}
-
-static void on_event(thr_t *t, slot_t *s, uint32_t ev, uint64_t now)
-{
-    if (s->phase == P_CONNECTING) {
+    etls_sess_t *s = &sl->s;
+    if (s->phase == ETLS_SESS_CONNECTING) {
         int err = 0;
         socklen_t l = sizeof err;
-        if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0)
+        if (getsockopt(sl->fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0)
             err = errno;
         if (err) {
-            slot_fail(t, s, err == ECONNREFUSED ? ETLS_HS_ERR_REFUSED : ETLS_HS_ERR_CONNECT, -1);
+            slot_fail(t, sl, err == ECONNREFUSED ? ETLS_HS_ERR_REFUSED : ETLS_HS_ERR_CONNECT);
             return;
         }
         if (!(ev & (EPOLLOUT | EPOLLIN)))
             return;
-        on_connected(t, s);
-        if (s->phase == P_FREE)
+        if (outcome(t, sl, etls_sess_start(&t->x, s)))
             return;
     }
-    if (flush_tx(t, s) < 0) {
-        slot_fail(t, s, ETLS_HS_ERR_RESET, -1);
+    if (flush_tx(t, sl) < 0) {
+        slot_fail(t, sl, ETLS_HS_ERR_RESET);
         return;
     }
-    if (!(ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) || s->phase == P_KX)
+    if (!(ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) || s->phase == ETLS_SESS_KX_WAIT)
         return;
     for (;;) {
-        ssize_t n = recv(s->fd, s->rx + s->rx_len, RX_CAP - s->rx_len, 0);
+        ssize_t n = recv(sl->fd, s->rx + s->rx_len, ETLS_SESS_RX_CAP - s->rx_len, 0);
         if (n < 0 && errno == EAGAIN)
             break;
         if (n <= 0) {
-            slot_fail(t, s, n == 0 ? ETLS_HS_ERR_EOF : ETLS_HS_ERR_RESET, -1);
+            slot_fail(t, sl, n == 0 ? ETLS_HS_ERR_EOF : ETLS_HS_ERR_RESET);
             return;
         }
         s->rx_len += (size_t)n;
-        if (advance(t, s, now) || s->phase == P_KX)
+        if (outcome(t, sl, etls_sess_advance(&t->x, s, now)) || s->phase == ETLS_SESS_KX_WAIT)
             return;
         if (s->cli.peer_closed) {
-            slot_fail(t, s, ETLS_HS_ERR_EOF, -1);
+            slot_fail(t, sl, ETLS_HS_ERR_EOF);
             return;
         }
-        if (s->rx_len == RX_CAP) { /* a record larger than the buffer cannot happen */
-            slot_fail(t, s, ETLS_HS_ERR_PROTOCOL, -1);
+        if (s->rx_len == ETLS_SESS_RX_CAP) { /* a record larger than the buffer cannot happen */
+            slot_fail(t, sl, ETLS_HS_ERR_PROTOCOL);
             return;
         }
     }
-    if (flush_tx(t, s) < 0)
-        slot_fail(t, s, ETLS_HS_ERR_RESET, -1);
+    if (flush_tx(t, sl) < 0)
+        slot_fail(t, sl, ETLS_HS_ERR_RESET);
 }
 
-/* X25519 for every connection whose ServerHello arrived in this iteration, in one batch. */
-static void run_kx(thr_t *t, uint64_t now)
+/* After the batched X25519 (etls_sess_kx_run): the next flight out, or the end. */
+static void after_kx(void *arg, etls_sess_t *s, int oc)
 {
-    etls_x25519_op_t ops[KX_MAX];
-    uint8_t shared[KX_MAX][32];
-    unsigned n = t->nkx;
-    for (unsigned i = 0; i < n; i++) {
-        slot_t *s = &t->slots[t->kx[i]];
-        ops[i] = (etls_x25519_op_t){s->cli.share->sk, s->cli.peer_share, shared[i], 0};
-    }
-    /* A 4-lane AVX2 group costs about 1.5 single portable ladders (edgetls-bench crypto), so a
-     * lone operation left over after the full groups runs on the portable code. */
-    const etls_x25519_impl_t *best = etls_x25519_best();
-    size_t lone = best->lanes > 1 && n % best->lanes == 1;
-    if (n > lone)
-        etls_x25519_batch(best, ops, n - lone);
-    if (lone)
-        ops[n - 1].status = etls_x25519_shared(shared[n - 1], ops[n - 1].sk, ops[n - 1].peer);
-    t->nkx = 0;
-    for (unsigned i = 0; i < n; i++) {
-        slot_t *s = &t->slots[t->kx[i]];
-        etls_tls_buf_t out = {s->tx, s->tx_len, TX_CAP};
-        int rc = etls_cli_kx_done(&s->cli, shared[i], 32, ops[i].status, &out);
-        s->tx_len = out.len;
-        s->phase = P_HANDSHAKE;
-        if (rc < 0) {
-            classify(t, s, rc);
-            continue;
-        }
-        if (!advance(t, s, now) && s->phase != P_KX && flush_tx(t, s) < 0)
-            slot_fail(t, s, ETLS_HS_ERR_RESET, -1);
-    }
-    etls_wipe(shared, sizeof shared);
+    thr_t *t = arg;
+    slot_t *sl = SLOT_OF(s);
+    if (!outcome(t, sl, oc) && s->phase != ETLS_SESS_KX_WAIT && flush_tx(t, sl) < 0)
+        slot_fail(t, sl, ETLS_HS_ERR_RESET);
 }
 
 static void expire(thr_t *t, uint64_t now, int all)
 {
     for (unsigned i = 0; i < t->nslots; i++) {
-        slot_t *s = &t->slots[i];
-        if (s->phase == P_FREE || (!all && now < s->deadline))
+        slot_t *sl = &t->slots[i];
+        if (sl->s.phase == ETLS_SESS_FREE || (!all && now < sl->s.deadline))
             continue;
         if (all) {
-            t->r->abandoned++;
-            slot_release(t, s, 1);
+            etls_sess_abandon(&t->x, &sl->s);
+            slot_release(t, sl, 1);
         } else {
-            slot_fail(t, s, ETLS_HS_ERR_TIMEOUT, -1);
+            slot_fail(t, sl, ETLS_HS_ERR_TIMEOUT);
         }
     }
 }
@@ -488,17 +313,22 @@ static int thr_setup(thr_t *t)
         t->nslots = 1;
     t->slots = calloc(t->nslots, sizeof *t->slots);
     t->free_list = calloc(t->nslots, sizeof *t->free_list);
-    t->eng = etls_aead_engine_new();
+    t->x.eng = etls_aead_engine_new();
     t->ep = epoll_create1(EPOLL_CLOEXEC);
-    if (!t->slots || !t->free_list || !t->eng || t->ep < 0)
+    if (!t->slots || !t->free_list || !t->x.eng || t->ep < 0)
         return ETLS_ERR_NOMEM;
     for (unsigned i = 0; i < t->nslots; i++) {
         t->slots[i].fd = -1;
         t->free_list[t->nfree++] = t->nslots - 1 - i;
     }
     etls_rand_init(&t->rng);
-    etls_hist_init(&t->sec_hist);
-    t->sni_next = t->idx;
+    t->x.o = o;
+    t->x.r = t->r;
+    t->x.rng = &t->rng;
+    t->x.shared_share = &t->run->shared_share;
+    t->x.t_stop = t->run->t_stop;
+    etls_hist_init(&t->x.sec_hist);
+    t->x.sni_next = t->idx;
     return 0;
 }
 
@@ -531,12 +361,12 @@ static void thr_loop(thr_t *t)
         int n = epoll_pwait2(t->ep, evs, 256, &ts, NULL);
         now = etls_hs_now_ns();
         for (int i = 0; i < n; i++) {
-            slot_t *s = &t->slots[evs[i].data.u32];
-            if (s->phase != P_FREE)
-                on_event(t, s, evs[i].events, now);
+            slot_t *sl = &t->slots[evs[i].data.u32];
+            if (sl->s.phase != ETLS_SESS_FREE)
+                on_event(t, sl, evs[i].events, now);
         }
-        if (t->nkx)
-            run_kx(t, now);
+        if (t->x.nkx)
+            etls_sess_kx_run(&t->x, now, after_kx, t);
         if (now - last_scan > 20000000) {
             expire(t, now, 0);
             last_scan = now;
@@ -563,12 +393,12 @@ static void *thr_main(void *arg)
 static void thr_free(thr_t *t)
 {
     for (unsigned i = 0; t->slots && i < t->nslots; i++)
-        if (t->slots[i].phase != P_FREE)
+        if (t->slots[i].s.phase != ETLS_SESS_FREE)
             slot_release(t, &t->slots[i], 1);
     free(t->slots);
     free(t->free_list);
-    if (t->eng)
-        etls_aead_engine_free(t->eng);
+    if (t->x.eng)
+        etls_aead_engine_free(t->x.eng);
     if (t->ep >= 0)
         close(t->ep);
     etls_rand_wipe(&t->rng);
@@ -664,8 +494,8 @@ static int run_threads(run_t *run, thr_t *th, etls_hs_result_t *r)
     for (unsigned i = 0; i < started; i++) {
         pthread_join(th[i].tid, NULL);
         merge_result(r, th[i].r);
-        if (th[i].last_done > last)
-            last = th[i].last_done;
+        if (th[i].x.last_done > last)
+            last = th[i].x.last_done;
         if (th[i].cur_sec > last_sec)
             last_sec = th[i].cur_sec;
     }

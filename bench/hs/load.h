@@ -98,6 +98,10 @@ uint64_t etls_hs_now_ns(void);
 int etls_hs_connect(const struct sockaddr_storage *addr, socklen_t len);
 /* Parses "HOST:PORT" / "[V6]:PORT" with a numeric host or "localhost". 0 or ETLS_ERR_INVALID. */
 int etls_hs_parse_target(const char *s, struct sockaddr_storage *ss, socklen_t *len);
+/* --dpdk command lines: argv is cut at the first "--" (what follows is for EAL, and that "--"
+ * stands in for the program name EAL expects in front). Returns the count before it; *rest and
+ * *nrest get the part from the "--" on (NULL and 0 without one). */
+int etls_hs_split_dpdk_args(int argc, char **argv, int *nrest, char ***rest);
 /* "1,3-4" into cpus; returns the count or -1. */
 int etls_hs_parse_cpus(const char *s, int *cpus, size_t cap);
 /* A verifier for etls_cli_cfg_t.verify_chain from a PEM CA file (OpenSSL X509 store: chain and

@@ -75,6 +75,18 @@ int etls_hs_parse_target(const char *s, struct sockaddr_storage *ss, socklen_t *
     return 0;
 }
 
+int etls_hs_split_dpdk_args(int argc, char **argv, int *nrest, char ***rest)
+{
+    *nrest = 0;
+    *rest = NULL;
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--")) {
+            *nrest = argc - i, *rest = argv + i;
+            return i;
+        }
+    return argc;
+}
+
 int etls_hs_parse_cpus(const char *s, int *cpus, size_t cap)
 {
     size_t n = 0;

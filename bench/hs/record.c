@@ -4,14 +4,15 @@
  *   echo      the client streams records of --record-size bytes and reads them back (edgetls
  *             --mode echo). Reports both directions; the server decrypts and encrypts each byte.
  *   download  the client sends GET --path requests one after another on each connection and
- *             reads the bodies (any HTTP/1.1 server with a large static file: nginx, ...).
+ *             reads the bodies (any HTTP/1.1 server with a large static file: nginx, ...; or
+ *             edgetls --mode responder with --path /bytes/N, a synthetic body of N bytes).
  *   upload    the client streams records and discards whatever comes back (an echo or a
  *             discarding peer); reports the upload direction.
  * Connections are set up (handshake, untimed) before the clock starts; the measurement then runs
  * for --duration seconds. Each thread owns its connections and buffers (epoll, no locks). */
 #include "hs.h"
 
-#include "load.h"
+#include "record.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -27,38 +28,15 @@
 
 #include "crypto/rand.h"
 
-#define R_RX (4 * ETLS_TLS_MAX_RECORD)
-#define R_TX (8 * (ETLS_TLS_MAX_PLAINTEXT + 32))
-#define R_WINDOW (4u << 20) /* echo: bytes sent but not yet echoed back, per connection */
-#define R_MAX_CONN 1024
+#define R_RX ETLS_REC_RX
+#define R_TX ETLS_REC_TX
+#define R_WINDOW ETLS_REC_WINDOW
+#define R_MAX_CONN ETLS_REC_MAX_CONN
+#define M_ECHO ETLS_REC_ECHO
+#define M_DOWNLOAD ETLS_REC_DOWNLOAD
 
-enum { M_ECHO = 0, M_DOWNLOAD, M_UPLOAD };
-
-typedef struct rcfg {
-    struct sockaddr_storage addr;
-    socklen_t addrlen;
-    char target[128];
-    int mode;
-    unsigned conns, threads;
-    int cpus[ETLS_HS_MAX_THREADS];
-    size_t ncpus;
-    double duration;
-    size_t rec;
-    const char *path, *sni;
-    int json;
-    etls_cli_cfg_t cli;
-} rcfg_t;
-
-typedef struct rconn {
-    int fd, dead;
-    size_t rx_len, tx_len, tx_off;
-    uint64_t sent, echoed_base; /* plaintext bytes handed to the kernel; app bytes at start */
-    etls_http_resp_t http;
-    etls_cli_share_t share;
-    etls_cli_conn_t cli;
-    uint8_t rx[R_RX];
-    uint8_t tx[R_TX];
-} rconn_t;
+typedef etls_rec_cfg_t rcfg_t;
+typedef etls_rec_conn_t rconn_t;
 
 typedef struct rthr {
     const rcfg_t *cfg;
@@ -97,27 +75,51 @@ static int r_flush_blocking(rconn_t *c)
     return 0;
 }
 
-static int r_send_request(rthr_t *t, rconn_t *c);
+static int r_send_request(const rcfg_t *cfg, rconn_t *c);
 
 /* Download mode: application data goes through the HTTP response tracker; a complete
  * response triggers the next request on the same connection. */
-static int r_sink(rthr_t *t, rconn_t *c, const uint8_t *p, size_t n)
+static int r_sink(const rcfg_t *cfg, rconn_t *c, const uint8_t *p, size_t n)
 {
     int h = etls_http_resp_feed(&c->http, p, n);
     if (h < 0 || (h == 1 && c->http.status != 200))
         return ETLS_ERR_INVALID;
-    return h == 1 ? r_send_request(t, c) : 0;
+    return h == 1 ? r_send_request(cfg, c) : 0;
 }
 
-/* Runs the client over c->rx; with t (download mode) application data goes to r_sink. */
-static int r_feed(rthr_t *t, rconn_t *c)
+/* Download mode, inside a body: n more body bytes arrived (counted by the client, not copied:
+ * only the head needs the bytes themselves). */
+static int r_body(const rcfg_t *cfg, rconn_t *c, uint64_t n)
+{
+    if ((int64_t)n > c->http.body_left)
+        return ETLS_ERR_INVALID; /* more than the body: a pipelining server would be wrong here */
+    c->http.body_left -= (int64_t)n;
+    return c->http.body_left == 0 ? r_send_request(cfg, c) : 0;
+}
+
+/* Runs the client over c->rx; with t (download mode) application data goes to r_sink while
+ * a response head is expected, and is only counted inside a body (no copy per record: the
+ * client's own cost should stay well below the server's). */
+int etls_rec_feed(const rcfg_t *t, rconn_t *c)
 {
     static __thread uint8_t appbuf[ETLS_TLS_MAX_CIPHERTEXT + 64];
     etls_tls_buf_t app = {appbuf, 0, sizeof appbuf};
     for (;;) {
         etls_tls_buf_t out = {c->tx, c->tx_len, R_TX};
         size_t used;
-        int rc = etls_cli_feed(&c->cli, c->rx, c->rx_len, &used, &out, t ? &app : NULL);
+        int in_body = t && c->http.head_done && c->http.body_left > 0;
+        uint64_t before = c->cli.app_bytes;
+        int rc = etls_cli_feed(&c->cli, c->rx, c->rx_len, &used, &out, t && !in_body ? &app : NULL);
+        if (in_body && c->cli.app_bytes != before) {
+            c->tx_len = out.len;
+            int r2 = r_body(t, c, c->cli.app_bytes - before);
+            out.len = c->tx_len;
+            if (r2 < 0) {
+                memmove(c->rx, c->rx + used, c->rx_len - used);
+                c->rx_len -= used;
+                return r2;
+            }
+        }
         memmove(c->rx, c->rx + used, c->rx_len - used);
         c->rx_len -= used;
         c->tx_len = out.len;
@@ -137,18 +139,24 @@ static int r_feed(rthr_t *t, rconn_t *c)
     }
 }
 
-static int r_handshake(rthr_t *t, rconn_t *c, etls_rand_t *rng)
+int etls_rec_start(const rcfg_t *cfg, rconn_t *c, etls_aead_engine_t *eng, etls_rand_t *rng)
 {
     uint8_t rnd[64];
     (void)etls_rand_bytes(rng, rnd, sizeof rnd);
-    c->fd = etls_hs_connect(&t->cfg->addr, t->cfg->addrlen);
-    ETLS_ENSURE(c->fd >= 0, ETLS_ERR_IO);
-    ETLS_GUARD(r_wait(c->fd, POLLOUT));
-    ETLS_GUARD(etls_cli_share_new(&c->share, t->cfg->cli.group, rnd + 32));
-    etls_cli_init(&c->cli, &t->cfg->cli, t->eng, &c->share, t->cfg->sni);
+    ETLS_GUARD(etls_cli_share_new(&c->share, cfg->cli.group, rnd + 32));
+    etls_cli_init(&c->cli, &cfg->cli, eng, &c->share, cfg->sni);
     etls_tls_buf_t out = {c->tx, 0, R_TX};
     ETLS_GUARD(etls_cli_hello(&c->cli, rnd, &out));
     c->tx_len = out.len;
+    return 0;
+}
+
+static int r_handshake(rthr_t *t, rconn_t *c, etls_rand_t *rng)
+{
+    c->fd = etls_hs_connect(&t->cfg->addr, t->cfg->addrlen);
+    ETLS_ENSURE(c->fd >= 0, ETLS_ERR_IO);
+    ETLS_GUARD(r_wait(c->fd, POLLOUT));
+    ETLS_GUARD(etls_rec_start(t->cfg, c, t->eng, rng));
     while (!etls_cli_connected(&c->cli)) {
         ETLS_GUARD(r_flush_blocking(c));
         ETLS_GUARD(r_wait(c->fd, POLLIN));
@@ -156,18 +164,18 @@ static int r_handshake(rthr_t *t, rconn_t *c, etls_rand_t *rng)
         if (n <= 0 && !(n < 0 && errno == EAGAIN))
             return ETLS_ERR_IO;
         c->rx_len += n > 0 ? (size_t)n : 0;
-        ETLS_GUARD(r_feed(NULL, c));
+        ETLS_GUARD(etls_rec_feed(NULL, c));
     }
     return r_flush_blocking(c);
 }
 
 /* ---- streaming ----------------------------------------------------------------------------- */
 
-static int r_send_request(rthr_t *t, rconn_t *c)
+int etls_rec_request(const rcfg_t *cfg, rconn_t *c)
 {
     char req[512];
     int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: edgetls-bench\r\n\r\n",
-                     t->cfg->path, t->cfg->sni ? t->cfg->sni : "localhost");
+                     cfg->path, cfg->sni ? cfg->sni : "localhost");
     etls_tls_buf_t out = {c->tx, c->tx_len, R_TX};
     memset(&c->http, 0, sizeof c->http);
     c->http.body_left = -1;
@@ -176,11 +184,16 @@ static int r_send_request(rthr_t *t, rconn_t *c)
     return 0;
 }
 
-/* Tops the transmit buffer up with sealed records (echo and upload). */
-static void r_fill(rthr_t *t, rconn_t *c)
+static int r_send_request(const rcfg_t *cfg, rconn_t *c)
 {
-    size_t rec = t->cfg->rec;
-    if (t->cfg->mode == M_ECHO && c->sent - (c->cli.app_bytes - c->echoed_base) > R_WINDOW)
+    return etls_rec_request(cfg, c);
+}
+
+/* Tops the transmit buffer up with sealed records (echo and upload). */
+void etls_rec_fill(const rcfg_t *cfg, rconn_t *c)
+{
+    size_t rec = cfg->rec;
+    if (cfg->mode == M_ECHO && c->sent - (c->cli.app_bytes - c->echoed_base) > R_WINDOW)
         return;
     etls_tls_buf_t out = {c->tx, c->tx_len, R_TX};
     /* keep 512 bytes free: feeding received records needs room for a KeyUpdate or an alert */
@@ -193,7 +206,7 @@ static void r_fill(rthr_t *t, rconn_t *c)
 static int r_write(rthr_t *t, rconn_t *c)
 {
     if (t->cfg->mode != M_DOWNLOAD)
-        r_fill(t, c);
+        etls_rec_fill(t->cfg, c);
     while (c->tx_off < c->tx_len) {
         ssize_t n = send(c->fd, c->tx + c->tx_off, c->tx_len - c->tx_off, MSG_NOSIGNAL);
         if (n < 0)
@@ -215,7 +228,7 @@ static int r_read(rthr_t *t, rconn_t *c)
         if (n <= 0)
             return ETLS_ERR_IO;
         c->rx_len += (size_t)n;
-        ETLS_GUARD(r_feed(t->cfg->mode == M_DOWNLOAD ? t : NULL, c));
+        ETLS_GUARD(etls_rec_feed(t->cfg->mode == M_DOWNLOAD ? t->cfg : NULL, c));
         if (c->cli.peer_closed)
             return ETLS_ERR_IO;
     }
@@ -251,7 +264,7 @@ static void r_setup(rthr_t *t, int ep)
         int rc = r_handshake(t, c, &rng);
         struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.u32 = i};
         if (rc == 0 && t->cfg->mode == M_DOWNLOAD)
-            rc = r_send_request(t, c);
+            rc = etls_rec_request(t->cfg, c);
         if (rc == 0)
             rc = epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) == 0 ? 0 : ETLS_ERR_IO;
         if (rc != 0) {
@@ -345,9 +358,13 @@ static void r_usage(FILE *f)
                "  --cpus LIST         CPUs for the threads (default: this process's affinity)\n"
                "  --duration S        measured seconds after a 0.3 s warm-up (default 3)\n"
                "  --record-size B     plaintext bytes per record sent (default 16384)\n"
-               "  --path P            download: the large file to GET repeatedly (default /)\n"
+               "  --path P            download: the large file to GET repeatedly (default /;\n"
+               "                      edgetls responder: /bytes/N for an N-byte body)\n"
                "  --suite NAME --group x25519|p256 --sni NAME\n"
-               "  --json              one JSON object on stdout\n");
+               "  --json              one JSON object on stdout\n"
+               "  --dpdk              one DPDK lcore over a DPDK port and the project's TCP (as\n"
+               "                      `hs --dpdk`): EAL arguments after '--', DPDK-mode options\n"
+               "                      after a second '--' (bench/dpdk/hs_dpdk.h); one thread\n");
 }
 
 static int r_parse(rcfg_t *cfg, int argc, char **argv)
@@ -356,7 +373,7 @@ static int r_parse(rcfg_t *cfg, int argc, char **argv)
         {"mode", 1, 0, 'm'}, {"connections", 1, 0, 'c'}, {"threads", 1, 0, 't'},
         {"cpus", 1, 0, 'C'}, {"duration", 1, 0, 'd'}, {"record-size", 1, 0, 'r'},
         {"path", 1, 0, 'p'}, {"suite", 1, 0, 's'}, {"group", 1, 0, 'g'}, {"sni", 1, 0, 'n'},
-        {"json", 0, 0, 'j'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"json", 0, 0, 'j'}, {"dpdk", 0, 0, 'D'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     int opt, n;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -394,6 +411,7 @@ static int r_parse(rcfg_t *cfg, int argc, char **argv)
             break;
         case 'n': if (strlen(optarg) > 253) return -1; cfg->sni = optarg; break;
         case 'j': cfg->json = 1; break;
+        case 'D': cfg->dpdk = 1; break;
         case 'h': return 1;
         default: return -1;
         }
@@ -423,10 +441,10 @@ static void r_defaults(rcfg_t *cfg)
                 cfg->cpus[cfg->ncpus++] = c;
 }
 
-static void r_report(const rcfg_t *cfg, uint64_t up, uint64_t down, uint64_t errors, double cpu_u,
-                     double cpu_s)
+void etls_rec_report(const rcfg_t *cfg, uint64_t up, uint64_t down, uint64_t errors, double cpu_u,
+                     double cpu_s, double warmup)
 {
-    double d = cfg->duration, pct = 100.0 * (cpu_u + cpu_s) / (d + rsh.warmup) / cfg->threads;
+    double d = cfg->duration, pct = 100.0 * (cpu_u + cpu_s) / (d + warmup) / cfg->threads;
     const char *suite = etls_cli_suite_name(cfg->cli.suites[0]);
     if (cfg->json) {
         printf("{\"tool\":\"edgetls-bench record\",\"target\":\"%s\",\"mode\":\"%s\","
@@ -453,11 +471,41 @@ static double tv_s(const struct timeval *tv)
     return (double)tv->tv_sec + (double)tv->tv_usec / 1e6;
 }
 
+/* --dpdk: the run on one DPDK lcore (bench/dpdk/record_dpdk.c). */
+static int r_dpdk(rcfg_t *cfg, int argc, char **argv)
+{
+    if (!etls_rec_dpdk_run) {
+        fprintf(stderr, "edgetls-bench record: --dpdk: this build has no DPDK (libdpdk not found)\n");
+        return ETLS_BENCH_EXIT_USAGE;
+    }
+    cfg->threads = 1;
+    etls_rec_result_t res;
+    memset(&res, 0, sizeof res);
+    int rc = etls_rec_dpdk_run(cfg, argc, argv, &res);
+    if (rc < 0)
+        return 1;
+    if (res.setup_rc)
+        fprintf(stderr, "edgetls-bench record: some connections could not be set up: %s\n",
+                etls_strerror(res.setup_rc));
+    etls_rec_report(cfg, res.up, res.down, res.errors, res.cpu_u, res.cpu_s, res.warmup);
+    if (etls_rec_dpdk_report)
+        etls_rec_dpdk_report(cfg->json ? stderr : stdout, cfg->json ? stdout : NULL, cfg, &res);
+    return res.errors || (!res.up && !res.down) ? 1 : 0;
+}
+
 int etls_bench_record_main(int argc, char **argv)
 {
     rcfg_t cfg;
     r_defaults(&cfg);
+    /* --dpdk: what follows the first "--" is for EAL (and then the DPDK mode) */
+    int dpdk_argc;
+    char **dpdk_argv;
+    argc = etls_hs_split_dpdk_args(argc, argv, &dpdk_argc, &dpdk_argv);
     int prc = r_parse(&cfg, argc, argv);
+    if (prc == 0 && dpdk_argv && !cfg.dpdk) {
+        fprintf(stderr, "edgetls-bench record: arguments after '--' are only for --dpdk\n");
+        prc = -1;
+    }
     if (prc != 0) {
         r_usage(prc == 1 ? stdout : stderr);
         return prc == 1 ? 0 : ETLS_BENCH_EXIT_USAGE;
@@ -466,6 +514,13 @@ int etls_bench_record_main(int argc, char **argv)
         cfg.threads = cfg.conns;
     for (size_t i = 0; i < sizeof payload; i++)
         payload[i] = (uint8_t)(i * 31 + 7);
+    if (cfg.dpdk) {
+        char *only_name[2] = {argv[0], NULL};
+        if (!dpdk_argv)
+            dpdk_argc = 1, dpdk_argv = only_name;
+        dpdk_argv[0] = argv[0];
+        return r_dpdk(&cfg, dpdk_argc, dpdk_argv);
+    }
     rthr_t *th = calloc(cfg.threads, sizeof *th);
     rconn_t *conns = calloc(cfg.conns, sizeof *conns);
     if (!th || !conns) {
@@ -504,8 +559,8 @@ int etls_bench_record_main(int argc, char **argv)
     if (setup_rc)
         fprintf(stderr, "edgetls-bench record: some connections could not be set up: %s\n",
                 etls_strerror(setup_rc));
-    r_report(&cfg, up, down, errors, tv_s(&u1.ru_utime) - tv_s(&u0.ru_utime),
-             tv_s(&u1.ru_stime) - tv_s(&u0.ru_stime));
+    etls_rec_report(&cfg, up, down, errors, tv_s(&u1.ru_utime) - tv_s(&u0.ru_utime),
+                    tv_s(&u1.ru_stime) - tv_s(&u0.ru_stime), rsh.warmup);
     pthread_barrier_destroy(&rsh.ready);
     pthread_barrier_destroy(&rsh.go);
     free(th);
