@@ -118,7 +118,7 @@ unsigned etls_blink_rx(etls_blink_t *l, uint64_t now_us)
 static int parse_opts(etls_blink_t *l, int argc, char **argv)
 {
     etls_blink_opts_t *d = &l->d;
-    for (int i = 0; i < argc; i++) {
+    for (int i = 0; i < argc; i += 2) { /* "--option value" pairs */
         const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         char *end = NULL;
         int ok = v != NULL;
@@ -138,7 +138,6 @@ static int parse_opts(etls_blink_t *l, int argc, char **argv)
             fprintf(stderr, "%s: bad or unknown option %s %s\n", l->tool, k, v ? v : "");
             return ETLS_ERR_INVALID;
         }
-        i++;
     }
     return 0;
 }
