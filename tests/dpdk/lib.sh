@@ -43,9 +43,10 @@ in_ns ip link set lo up
 # the tap to appear; configures the kernel side of the tap. DPDK_OPTS: more transport options
 # (split on spaces).
 start_dpdk() {
+    : > "$WORK/dpdk.log" # emptied before the start, so a restart cannot see the old "listening on"
     ip netns exec "$NS" "$EDGETLS" --transport dpdk "$@" -- -l "${DPDK_LCORES:-0}" --no-huge --no-pci -m 512 --file-prefix "$PREFIX" \
         --vdev="net_tap0,iface=$TAP${DPDK_TAP_ARGS:-}" --log-level=lib.eal:notice \
-        -- --addr "$DPDK_ADDR/24" --idle-sleep-us "${DPDK_IDLE_SLEEP_US:-200}" ${DPDK_OPTS:-} > "$WORK/dpdk.log" 2>&1 &
+        -- --addr "$DPDK_ADDR/24" --idle-sleep-us "${DPDK_IDLE_SLEEP_US:-200}" ${DPDK_OPTS:-} >> "$WORK/dpdk.log" 2>&1 &
     DPDK_PID=$!
     for _ in $(seq 100); do
         if ! kill -0 "$DPDK_PID" 2> /dev/null; then

@@ -55,8 +55,11 @@ make_certs() {
 # ETLS_E2E_ARGS adds flags to every start (meson registers some scripts a second time with
 # --crypto-batch 1 so the worker is tested unbatched as well as batched).
 start_edgetls() {
+    # Empty the log first, here: the background job's own redirection may truncate it only after
+    # the wait below has already seen a previous instance's "listening on" line (a restart).
+    : >"$TMP/edgetls.log"
     # shellcheck disable=SC2086
-    "$EDGETLS" "$@" ${ETLS_E2E_ARGS:-} 2>"$TMP/edgetls.log" &
+    "$EDGETLS" "$@" ${ETLS_E2E_ARGS:-} 2>>"$TMP/edgetls.log" &
     EPID=$!
     PIDS+=("$EPID")
     local i

@@ -96,7 +96,8 @@ start_edgetls() {
     local name=$1 i
     shift
     LAST_LOG=$TMP/$name.log
-    "$EDGETLS" --workers 1 "$@" 2>"$TMP/$name.log" &
+    : >"$TMP/$name.log" # emptied here, not by the background redirection (a restart could race)
+    "$EDGETLS" --workers 1 "$@" 2>>"$TMP/$name.log" &
     EPID=$!
     PIDS+=("$EPID")
     LOG_OF[$EPID]=$TMP/$name.log
