@@ -116,12 +116,12 @@ const seg_t *cap_get(env_t *e, size_t i)
     return i < e->cap.n ? &e->cap.segs[i] : &none;
 }
 
-int cli_raw(env_t *e, uint16_t sport, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t wnd,
-            const uint8_t *opts, uint32_t optlen, const void *data, uint32_t len)
+int seg_in(env_t *e, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags,
+           uint16_t wnd, const uint8_t *opts, uint32_t optlen, const void *data, uint32_t len)
 {
     static uint8_t buf[70000];
     uint32_t hl = 20 + optlen;
-    p16(buf, sport), p16(buf + 2, SRV_PORT), p32(buf + 4, seq), p32(buf + 8, ack);
+    p16(buf, sport), p16(buf + 2, dport), p32(buf + 4, seq), p32(buf + 8, ack);
     buf[12] = (uint8_t)(hl / 4 << 4), buf[13] = flags;
     p16(buf + 14, wnd), p16(buf + 16, 0), p16(buf + 18, 0);
     if (optlen)
@@ -129,6 +129,12 @@ int cli_raw(env_t *e, uint16_t sport, uint32_t seq, uint32_t ack, uint8_t flags,
     if (len)
         memcpy(buf + hl, data, len);
     return etls_tcp_input(e->s, CLI_ADDR, SRV_ADDR, buf, hl + len, e->now);
+}
+
+int cli_raw(env_t *e, uint16_t sport, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t wnd,
+            const uint8_t *opts, uint32_t optlen, const void *data, uint32_t len)
+{
+    return seg_in(e, sport, SRV_PORT, seq, ack, flags, wnd, opts, optlen, data, len);
 }
 
 static uint32_t ts_opt(env_t *e, uint8_t *o)

@@ -74,6 +74,9 @@ void cap_clear(env_t *e);
 const seg_t *cap_get(env_t *e, size_t i);
 
 /* Raw client segment with arbitrary fields; opts may be NULL. Returns etls_tcp_input's result. */
+/* A segment CLI_ADDR:sport -> SRV_ADDR:dport into the stack under test (checksum left 0). */
+int seg_in(env_t *e, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags,
+           uint16_t wnd, const uint8_t *opts, uint32_t optlen, const void *data, uint32_t len);
 int cli_raw(env_t *e, uint16_t sport, uint32_t seq, uint32_t ack, uint8_t flags, uint16_t wnd,
             const uint8_t *opts, uint32_t optlen, const void *data, uint32_t len);
 /* Segment from the client state: seq = cli.nxt, ack = cli.rcv, window cli.wnd, timestamps if

@@ -18,16 +18,7 @@ static void p32(uint8_t *p, uint32_t v) { p16(p, (uint16_t)(v >> 16)), p16(p + 2
 static int peer_raw(env_t *e, uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags,
                     uint16_t wnd, const uint8_t *opts, uint32_t optlen, const void *data, uint32_t len)
 {
-    static uint8_t buf[4096];
-    uint32_t hl = 20 + optlen;
-    p16(buf, PEER_PORT), p16(buf + 2, dport), p32(buf + 4, seq), p32(buf + 8, ack);
-    buf[12] = (uint8_t)(hl / 4 << 4), buf[13] = flags;
-    p16(buf + 14, wnd), p16(buf + 16, 0), p16(buf + 18, 0);
-    if (optlen)
-        memcpy(buf + 20, opts, optlen);
-    if (len)
-        memcpy(buf + hl, data, len);
-    return etls_tcp_input(e->s, CLI_ADDR, SRV_ADDR, buf, hl + len, e->now);
+    return seg_in(e, PEER_PORT, dport, seq, ack, flags, wnd, opts, optlen, data, len);
 }
 
 /* SYN-ACK options: MSS 1400, SACK-permitted, timestamps (tsval 500, tsecr), window scale 3. */
