@@ -59,16 +59,18 @@ int etls_tls_server_ctx_set_ticket_seed(etls_tls_server_ctx_t *ctx, const uint8_
     return 0;
 }
 
-/* The keys in use now: [0] seals and opens, [1] only opens. Fixed keys are copied; rotating
- * ones are derived for this period and the previous one. The caller wipes keys. */
-static int keys_now(const etls_tls_server_ctx_t *ctx, uint8_t keys[2][ETLS_TLS_TICKET_KEY_LEN])
+/* The first n keys in use now: [0] seals and opens, [1] only opens. Fixed keys are copied;
+ * rotating ones are derived for this period and the previous one (sealing needs only the
+ * first). The caller wipes keys. */
+static int keys_now(const etls_tls_server_ctx_t *ctx, uint8_t keys[2][ETLS_TLS_TICKET_KEY_LEN],
+                    unsigned n)
 {
     if (!ctx->ticket_rotation_s) {
         memcpy(keys, ctx->ticket_keys, sizeof ctx->ticket_keys);
         return 0;
     }
     uint64_t period = etls_tls_now_ms(ctx) / 1000 / ctx->ticket_rotation_s;
-    for (unsigned k = 0; k < 2; k++) {
+    for (unsigned k = 0; k < n; k++) {
         uint8_t info[15 + 8];
         uint64_t e = period - k;
         memcpy(info, "etls ticket key", 15);
@@ -132,7 +134,7 @@ int etls_tls_ticket_seal(const etls_tls_server_ctx_t *ctx, etls_rand_t *rng,
     uint8_t keys[2][ETLS_TLS_TICKET_KEY_LEN];
     const uint8_t *key = keys[0];
     ETLS_ENSURE(ctx->n_ticket_keys, ETLS_ERR_INVALID);
-    int rc = keys_now(ctx, keys);
+    int rc = keys_now(ctx, keys, 1);
     if (rc == 0) {
         memcpy(out, key, NAME_LEN);
         rc = etls_rand_bytes(rng, out + NAME_LEN, NONCE_LEN);
@@ -174,7 +176,7 @@ int etls_tls_ticket_open(const etls_tls_server_ctx_t *ctx, const uint8_t *in, si
     size_t n = len - NAME_LEN - NONCE_LEN - TAG_LEN;
     ETLS_ENSURE(n <= sizeof buf, ETLS_ERR_INVALID);
     uint8_t keys[2][ETLS_TLS_TICKET_KEY_LEN];
-    int rc = keys_now(ctx, keys);
+    int rc = keys_now(ctx, keys, ctx->n_ticket_keys);
     for (unsigned k = 0; rc == 0 && k < ctx->n_ticket_keys; k++) {
         const uint8_t *key = keys[k];
         if (memcmp(in, key, NAME_LEN) != 0) /* the name is public */
