@@ -32,13 +32,13 @@ static void build_pp2(dp_worker_t *w, dp_conn_t *c)
     memset(&info, 0, sizeof info);
     info.src = (const struct sockaddr *)&src;
     info.dst = (const struct sockaddr *)&dst;
-    if (c->tls) {
+    if (c->s.tls) {
         info.tls = 1;
-        info.alpn = etls_tls_alpn(&c->tc, &info.alpn_len);
-        info.authority = etls_tls_sni(&c->tc);
+        info.alpn = etls_tls_alpn(&c->s.tc, &info.alpn_len);
+        info.authority = etls_tls_sni(&c->s.tc);
         info.authority_len = info.authority ? strlen(info.authority) : 0;
         info.version = "TLSv1.3";
-        info.cipher = etls_tls_cipher_name(etls_tls_cipher(&c->tc));
+        info.cipher = etls_tls_cipher_name(etls_tls_cipher(&c->s.tc));
     }
     int n = etls_pp2_encode(c->pp2, sizeof c->pp2, &info);
     c->pp2_len = (uint16_t)(n > 0 ? n : 0);
@@ -129,9 +129,9 @@ static int to_backend(dp_worker_t *w, dp_conn_t *c)
         if (c->pp2_off < c->pp2_len)
             return sent > 0;
     }
-    if (bk_send(w, c, c->app.base + c->app_off, c->app.len - c->app_off, &sent) < 0)
+    if (bk_send(w, c, c->s.app.base + c->s.app_off, c->s.app.len - c->s.app_off, &sent) < 0)
         return -1;
-    c->app_off += sent;
+    c->s.app_off += sent;
     progress |= sent > 0;
     return progress;
 }
@@ -140,21 +140,21 @@ static int from_backend(dp_worker_t *w, dp_conn_t *c)
 {
     if (c->bk_eof)
         return 0;
-    if (!c->park && c->bk_off == c->bk.len)
-        c->bk.len = c->bk_off = 0;
-    size_t room = c->bk.cap - c->bk.len;
+    if (!c->s.park && c->s.bk_off == c->s.bk.len)
+        c->s.bk.len = c->s.bk_off = 0;
+    size_t room = c->s.bk.cap - c->s.bk.len;
     if (!room)
         return 0;
-    ssize_t r = recv(c->bfd, c->bk.base + c->bk.len, room, MSG_DONTWAIT);
+    ssize_t r = recv(c->bfd, c->s.bk.base + c->s.bk.len, room, MSG_DONTWAIT);
     if (r < 0)
         return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
     if (r == 0) {
         c->bk_eof = 1;
         return 1;
     }
-    c->bk.len += (size_t)r;
-    if (c->bk.len > c->bk_hw)
-        c->bk_hw = c->bk.len;
+    c->s.bk.len += (size_t)r;
+    if (c->s.bk.len > c->s.bk_hw)
+        c->s.bk_hw = c->s.bk.len;
     DP_STAT_ADD(w, bk_bytes_in, r);
     return 1;
 }
@@ -162,20 +162,20 @@ static int from_backend(dp_worker_t *w, dp_conn_t *c)
 /* Client side finished sending (close_notify, or FIN after the last whole record)? */
 static int client_done(const dp_conn_t *c)
 {
-    if (c->tls && etls_tls_peer_closed(&c->tc))
+    if (c->s.tls && etls_tls_peer_closed(&c->s.tc))
         return 1;
-    return c->peer_fin && !c->park && (!c->tcp || !etls_tcp_readable(c->tcp)) &&
-           c->rx_off == c->rx.len;
+    return c->peer_fin && !c->s.park && (!c->tcp || !etls_tcp_readable(c->tcp)) &&
+           c->s.rx_off == c->s.rx.len;
 }
 
 int dp_backend_pump(dp_worker_t *w, dp_conn_t *c)
 {
-    if (c->closing || c->abort_after)
+    if (c->s.closing || c->s.abort_after)
         return 0;
     if (c->bk_state == BK_FAILED) {
         DP_STAT_ADD(w, errors, 1);
-        c->closing = 2; /* no backend: close the client (after anything already queued) */
-        c->abort_after = 1;
+        c->s.closing = 2; /* no backend: close the client (after anything already queued) */
+        c->s.abort_after = 1;
         return 1;
     }
     if (c->bk_state != BK_CONNECTED)
@@ -187,13 +187,13 @@ int dp_backend_pump(dp_worker_t *w, dp_conn_t *c)
         return 1;
     }
     int progress = a | b;
-    if (!c->bk_wr_shut && client_done(c) && c->app_off == c->app.len && c->pp2_off == c->pp2_len) {
+    if (!c->bk_wr_shut && client_done(c) && c->s.app_off == c->s.app.len && c->pp2_off == c->pp2_len) {
         shutdown(c->bfd, SHUT_WR);
         c->bk_wr_shut = 1;
         progress = 1;
     }
-    if (c->bk_eof && c->bk_off == c->bk.len && !c->park) {
-        dp_conn_start_close(c); /* backend finished: close_notify + FIN to the client */
+    if (c->bk_eof && c->s.bk_off == c->s.bk.len && !c->s.park) {
+        etls_sess_start_close(&c->s); /* backend finished: close_notify + FIN to the client */
         progress = 1;
     }
     return progress;

@@ -1,5 +1,5 @@
 /* DPDK transport internals shared by eal.c (start-up, options, lcores), port.c (ethdev set-up),
- * lcore.c (the poll loop: rx -> net -> TCP, tx), conn.c (the per-connection TLS pump),
+ * lcore.c (the poll loop: rx -> net -> TCP, tx), conn.c (TCP <-> the shared TLS session),
  * backend.c (proxy mode: kernel sockets to backends) and telemetry.c. Private to dataplane/dpdk. */
 #ifndef ETLS_DPDK_DP_H
 #define ETLS_DPDK_DP_H
@@ -11,6 +11,7 @@
 #include "http/http.h"
 #include "net/net.h"
 #include "proxy/pp2.h"
+#include "session/session.h"
 #include "tcp/tcp.h"
 #include "tls/tls.h"
 
@@ -91,20 +92,13 @@ typedef struct dp_stats {
 
 #define DP_STAT_ADD(w, f, n) __atomic_store_n(&(w)->st.f, (w)->st.f + (uint64_t)(n), __ATOMIC_RELAXED)
 
-typedef enum { DP_PARK_NONE = 0, DP_PARK_FEED, DP_PARK_SEND, DP_PARK_CLOSE } dp_park_t;
-
 typedef struct dp_conn {
     struct dp_worker *w;
     etls_tcp_conn_t *tcp; /* NULL once released to the stack */
     uint32_t slot;
     uint8_t in_use;
-    uint8_t tls;
-    uint8_t hs_done;
-    uint8_t park;        /* dp_park_t */
     uint8_t peer_fin;    /* TCP FIN from the client */
     uint8_t dead;        /* reset or closed by the stack */
-    uint8_t closing;     /* 1: close_notify to append; 2: appended (or none): FIN after flush */
-    uint8_t abort_after; /* an alert or an error response: close once out is flushed */
     uint8_t dirty;
     struct dp_conn *dnext;
     uint64_t hs_deadline_us;
@@ -112,26 +106,13 @@ typedef struct dp_conn {
     uint16_t lport;
     uint32_t raddr;
     uint16_t rport;
-    etls_tls_buf_t rx; /* TLS bytes from the client */
-    size_t rx_off;
-    etls_tls_buf_t out; /* bytes for the client (records) */
-    size_t out_off;
-    etls_tls_buf_t app; /* decrypted bytes */
-    size_t app_off;
-    size_t app_hw, bk_hw; /* high-water marks: how much of app/bk to wipe on release */
-    /* responder */
-    etls_http_parser_t http;
-    etls_http_reply_t reply; /* the response being sent (reply.active) */
-    uint8_t http_done;
     /* proxy */
     int bfd;
     uint8_t bk_state; /* 0 none, 1 connecting, 2 connected, 3 failed */
     uint8_t bk_eof, bk_wr_shut, bk_want_out;
-    etls_tls_buf_t bk; /* plaintext from the backend */
-    size_t bk_off;
     uint16_t pp2_len, pp2_off;
     uint8_t pp2[ETLS_PP2_MAX_LEN];
-    etls_tls_conn_t tc; /* last: large */
+    etls_sess_t s; /* the TLS session and its buffers (dataplane/session); last: large */
 } dp_conn_t;
 
 typedef struct dp_worker {
@@ -154,7 +135,9 @@ typedef struct dp_worker {
     etls_rand_t rng;
     etls_aead_engine_t *aead;
     etls_batch_t *batch;
+    etls_tls_hs_pool_t *hs_pool;
     etls_tls_env_t env;
+    etls_sess_ctx_t sx; /* what every session of this worker shares */
 
     dp_conn_t **conns;
     uint32_t *free_slots;
@@ -198,7 +181,6 @@ void dp_conn_pump(dp_worker_t *w, dp_conn_t *c);
 void dp_conn_resume(dp_worker_t *w, dp_conn_t *c);
 void dp_conn_release(dp_worker_t *w, dp_conn_t *c, int abort);
 void dp_conn_check_timeout(dp_worker_t *w, dp_conn_t *c);
-void dp_conn_start_close(dp_conn_t *c);
 void dp_conn_shutdown(dp_worker_t *w, dp_conn_t *c);
 
 /* backend.c */

@@ -268,7 +268,7 @@ static unsigned run_batch(dp_worker_t *w)
     unsigned n = 0;
     while ((wt = etls_batch_pop_ready(w->batch))) {
         etls_tls_conn_t *tc = etls_tls_conn_from_waiter(wt);
-        dp_conn_t *c = (dp_conn_t *)((uint8_t *)tc - offsetof(dp_conn_t, tc));
+        dp_conn_t *c = (dp_conn_t *)((uint8_t *)tc - offsetof(dp_conn_t, s.tc));
         if (c->in_use)
             dp_conn_resume(w, c);
         n++;
@@ -421,9 +421,17 @@ static int setup_crypto(dp_worker_t *w, char *err, size_t errlen)
         snprintf(err, errlen, "dpdk worker %u: cannot allocate the crypto batch", w->index);
         return ETLS_ERR_NOMEM;
     }
+    /* Handshake states are borrowed while a handshake runs: pooled, not malloc'ed each time. */
+    uint32_t conns = w->cfg->max_connections ? w->cfg->max_connections : 1024;
+    w->hs_pool = etls_tls_hs_pool_new(conns < 1024 ? conns : 1024);
+    if (!w->hs_pool) {
+        snprintf(err, errlen, "dpdk worker %u: cannot allocate the handshake pool", w->index);
+        return ETLS_ERR_NOMEM;
+    }
     w->env.rng = &w->rng;
     w->env.aead = w->aead;
     w->env.batch = w->batch;
+    w->env.hs_pool = w->hs_pool;
     return 0;
 }
 
@@ -496,6 +504,13 @@ int dp_worker_init(dp_worker_t *w, char *err, size_t errlen)
     w->out_cap = max_sz(max_sz(buf, flight + 1024), 2 * ETLS_TLS_MAX_SEALED);
     w->app_cap = max_sz(buf, 2 * ETLS_TLS_MAX_CIPHERTEXT);
     w->bk_cap = max_sz(buf, ETLS_TLS_MAX_PLAINTEXT);
+    char sname[32];
+    snprintf(sname, sizeof sname, "dpdk worker %u", w->index);
+    etls_sess_ctx_init(&w->sx, w->cfg, w->sh->tls, w->sh->http, &w->env, sname);
+    w->sx.handshakes = &w->st.handshakes;
+    w->sx.hs_failures = &w->st.hs_failures;
+    w->sx.errors = &w->st.errors;
+    w->sx.requests = &w->st.requests;
     if (w->cfg->mode == ETLS_MODE_PROXY) {
         w->epfd = epoll_create1(EPOLL_CLOEXEC);
         if (w->epfd < 0) {
@@ -511,13 +526,15 @@ void dp_worker_fini(dp_worker_t *w)
     if (w->conns) {
         for (uint32_t i = 0; i < w->nslots; i++) {
             dp_conn_t *c = w->conns[i];
-            if (c && c->in_use && c->tls)
-                etls_tls_conn_wipe(&c->tc);
+            if (c && c->in_use)
+                etls_sess_end(&c->s);
             free(c);
         }
     }
     free(w->conns);
     free(w->free_slots);
+    if (w->hs_pool)
+        etls_tls_hs_pool_free(w->hs_pool); /* after every session returned its state */
     if (w->tcp)
         etls_tcp_destroy(w->tcp);
     if (w->batch)

@@ -57,7 +57,7 @@ void wk_backend_on_sent(etls_worker_t *w, wk_conn_t *c, int res)
 {
     int what = c->bk_send_busy;
     c->bk_send_busy = BKS_IDLE;
-    c->app_sending = 0;
+    c->s.app_busy = 0;
     if (c->state == CS_DEAD)
         return;
     if (res <= 0) {
@@ -68,7 +68,7 @@ void wk_backend_on_sent(etls_worker_t *w, wk_conn_t *c, int res)
     if (what == BKS_PP2)
         c->pp2_off = (uint16_t)(c->pp2_off + res);
     else
-        c->app_off += (size_t)res;
+        c->s.app_off += (size_t)res;
     WK_STAT_ADD(w, bk_bytes_out, res);
 }
 
@@ -86,14 +86,7 @@ void wk_backend_handshake_done(etls_worker_t *w, wk_conn_t *c)
         info.src = (const struct sockaddr *)&peer;
         info.dst = (const struct sockaddr *)&local;
     }
-    if (c->tls) {
-        info.alpn = etls_tls_alpn(&c->tc, &info.alpn_len);
-        info.authority = etls_tls_sni(&c->tc);
-        info.authority_len = info.authority ? strlen(info.authority) : 0;
-        info.tls = 1;
-        info.version = etls_tls_version(&c->tc) == ETLS_TLS_VERSION_13 ? "TLSv1.3" : NULL;
-        info.cipher = etls_tls_cipher_name(etls_tls_cipher(&c->tc));
-    }
+    etls_sess_pp2_tls(&c->s, &info);
     int n = etls_pp2_encode(c->pp2, sizeof c->pp2, &info);
     if (n < 0) /* cannot happen with bounded SNI/ALPN; fall back to LOCAL */
         n = etls_pp2_encode(c->pp2, sizeof c->pp2, NULL);
@@ -101,31 +94,26 @@ void wk_backend_handshake_done(etls_worker_t *w, wk_conn_t *c)
     c->pp2_off = 0;
 }
 
-/* Backend bytes held in provided buffers -> bk (not while the engine may be reading bk). */
+/* Backend bytes held in provided buffers -> s.bk (not while the engine may be reading bk). */
 static int bk_fill(etls_worker_t *w, wk_conn_t *c)
 {
+    etls_sess_t *s = &c->s;
     int moved = 0;
-    if (!c->park && c->bk_off) {
-        if (c->bk_off == c->bk.len) {
-            c->bk.len = c->bk_off = 0;
-        } else if (c->bk.cap - c->bk.len < WK_PBUF_SIZE) {
-            memmove(c->bk.base, c->bk.base + c->bk_off, c->bk.len - c->bk_off);
-            c->bk.len -= c->bk_off;
-            c->bk_off = 0;
-        }
-    }
+    if (!s->park)
+        etls_buf_compact(&s->bk, &s->bk_off, WK_PBUF_SIZE);
     for (;;) {
-        size_t n, room = c->bk.cap - c->bk.len;
+        size_t n, room = s->bk.cap - s->bk.len;
         uint8_t *p = wk_held_take(w, &c->bheld, &n);
         if (!p || !room)
             break;
         if (n > room)
             n = room;
-        memcpy(c->bk.base + c->bk.len, p, n);
-        c->bk.len += n;
+        memcpy(s->bk.base + s->bk.len, p, n);
+        s->bk.len += n;
         wk_held_consume(w, &c->bheld, n);
         moved = 1;
     }
+    etls_sess_bk_written(s);
     return moved;
 }
 
@@ -137,11 +125,11 @@ static void bk_send(etls_worker_t *w, wk_conn_t *c)
         p = c->pp2 + c->pp2_off;
         n = (size_t)(c->pp2_len - c->pp2_off);
         c->bk_send_busy = BKS_PP2;
-    } else if (c->hs_done && c->app_off < c->app.len) {
-        p = c->app.base + c->app_off;
-        n = c->app.len - c->app_off;
+    } else if (c->s.hs_done && c->s.app_off < c->s.app.len) {
+        p = c->s.app.base + c->s.app_off;
+        n = c->s.app.len - c->s.app_off;
         c->bk_send_busy = BKS_APP;
-        c->app_sending = n; /* `app` must not move until this completes */
+        c->s.app_busy = 1; /* `app` must not move until this completes */
     } else {
         return;
     }
@@ -154,15 +142,16 @@ static void bk_send(etls_worker_t *w, wk_conn_t *c)
 /* Half-close and shutdown decisions; returns 1 when the connection state changed. */
 static int bk_close_logic(etls_worker_t *w, wk_conn_t *c)
 {
-    int app_empty = c->app_off == c->app.len && c->pp2_off == c->pp2_len && !c->bk_send_busy;
-    int bk_empty = c->bk_off == c->bk.len && c->bheld.head == WK_NO_BUF;
-    if (!c->bk_wr_shut && app_empty && !c->park &&
-        (wk_input_ended(c) || (w->stopping && bk_empty))) {
+    etls_sess_t *s = &c->s;
+    int app_empty = s->app_off == s->app.len && c->pp2_off == c->pp2_len && !c->bk_send_busy;
+    int bk_empty = s->bk_off == s->bk.len && c->bheld.head == WK_NO_BUF;
+    if (!c->bk_wr_shut && app_empty && !s->park &&
+        (etls_sess_input_ended(s, wk_transport_eof(c)) || (w->stopping && bk_empty))) {
         shutdown(c->bfd, SHUT_WR);
         c->bk_wr_shut = 1;
     }
-    if (!c->closing && bk_empty && !c->park && (c->bk_eof || (w->stopping && app_empty))) {
-        c->closing = c->tls ? 1 : 2; /* close_notify, then FIN (conn.c client_io) */
+    if (!s->closing && bk_empty && !s->park && (c->bk_eof || (w->stopping && app_empty))) {
+        s->closing = s->tls ? 1 : 2; /* close_notify, then FIN (conn.c client_io) */
         return 1;
     }
     if (c->wr_shut && c->bk_wr_shut) {
@@ -174,7 +163,7 @@ static int bk_close_logic(etls_worker_t *w, wk_conn_t *c)
 
 int wk_backend_pump(etls_worker_t *w, wk_conn_t *c)
 {
-    if (c->state != CS_OPEN || c->bk_state != BK_CONNECTED || c->abort_after_flush)
+    if (c->state != CS_OPEN || c->bk_state != BK_CONNECTED || c->s.abort_after)
         return 0;
     int progress = bk_fill(w, c);
     if (!c->bk_send_busy)
@@ -182,8 +171,8 @@ int wk_backend_pump(etls_worker_t *w, wk_conn_t *c)
     progress |= bk_close_logic(w, c);
     if (c->state == CS_DEAD)
         return 1;
-    int want = !c->bk_eof && c->bheld.head == WK_NO_BUF && c->closing == 0 &&
-               c->bk.cap - c->bk.len + c->bk_off >= WK_PBUF_SIZE;
+    int want = !c->bk_eof && c->bheld.head == WK_NO_BUF && c->s.closing == 0 &&
+               c->s.bk.cap - c->s.bk.len + c->s.bk_off >= WK_PBUF_SIZE;
     if (want && !c->bk_recv_armed)
         wk_arm_recv(w, c, 1);
     else if (!want && c->bk_recv_armed && !c->bk_recv_cancel && !c->bk_eof)

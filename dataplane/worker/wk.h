@@ -6,6 +6,7 @@
 
 #include "io/uring.h"
 #include "proxy/pp2.h"
+#include "session/session.h"
 #include "worker/worker.h"
 
 #include <pthread.h>
@@ -34,8 +35,6 @@ typedef enum {
 
 typedef enum { TL_NONE = 0, TL_HS, TL_IDLE, TL_LINGER, TL_COUNT } timer_list_t;
 
-typedef enum { PARK_NONE = 0, PARK_FEED, PARK_SEND, PARK_CLOSE } park_op_t;
-
 /* Provided buffers a connection received but could not copy yet (its buffer was full): a FIFO
  * linked through the worker's held_next[] array, so holding costs no allocation. */
 typedef struct held {
@@ -47,15 +46,10 @@ typedef struct wk_conn {
     uint32_t slot, gen;
     int fd, bfd;
     uint8_t state;       /* conn_state_t */
-    uint8_t tls;         /* the listener speaks TLS */
     uint8_t listener;
-    uint8_t park;        /* park_op_t: which engine call is parked in the crypto batch */
-    uint8_t hs_done;     /* on_handshake_done ran */
-    uint8_t recv_armed, recv_cancel, send_busy;
+    uint8_t recv_armed, recv_cancel;
     uint8_t rd_eof;      /* client sent FIN (or reset) */
-    uint8_t closing;     /* close_notify queued; FIN after the flush */
     uint8_t wr_shut;     /* our FIN to the client is sent */
-    uint8_t abort_after_flush; /* alert or 4xx queued: close once it is sent */
     /* proxy mode */
     uint8_t bk_state;    /* 0 none, 1 connecting, 2 connected, 3 failed */
     uint8_t bk_recv_armed, bk_recv_cancel, bk_send_busy, bk_eof, bk_wr_shut;
@@ -67,24 +61,13 @@ typedef struct wk_conn {
     struct wk_conn *tprev, *tnext;
     uint8_t tlist;
     uint64_t deadline;
-    /* buffers; `off` is the first unconsumed byte, the engine appends at base + len */
-    etls_tls_buf_t rx;   /* TLS records from the client */
-    size_t rx_off;
-    etls_tls_buf_t out;  /* bytes to send to the client */
-    size_t out_off, out_sending;
-    etls_tls_buf_t app;  /* decrypted application data (to the backend in proxy mode) */
-    size_t app_off, app_sending;
-    etls_tls_buf_t bk;   /* proxy: plaintext from the backend, to encrypt */
-    size_t bk_off;
-    held_t held, bheld;
-    /* responder */
-    etls_http_parser_t http;
-    etls_http_reply_t reply; /* the response being sent (reply.active) */
-    uint8_t http_done;   /* no more requests on this connection */
+    held_t held, bheld;  /* received provided buffers not yet copied into s.rx / s.bk */
     /* proxy: PROXY v2 header, sent before any application data */
     uint16_t pp2_len, pp2_off;
     uint8_t pp2[ETLS_PP2_MAX_LEN];
-    etls_tls_conn_t tc;  /* last: large */
+    /* the TLS session and its buffers; s.out_busy is set while a send from s.out is in
+     * flight, s.app_busy while one from s.app (to the backend) is */
+    etls_sess_t s;       /* last: large */
 } wk_conn_t;
 
 struct etls_worker {
@@ -126,6 +109,7 @@ struct etls_worker {
     etls_batch_t *batch;
     etls_tls_hs_pool_t *hs_pool;
     etls_tls_env_t env;
+    etls_sess_ctx_t sx; /* what every session of this worker shares */
 
     int stopping;
     uint64_t stop_deadline;
@@ -152,7 +136,7 @@ void wk_conn_on_sent(etls_worker_t *w, wk_conn_t *c, int res);
 void wk_conn_shutdown(etls_worker_t *w, wk_conn_t *c); /* graceful shutdown of the worker */
 void wk_conn_idle_close(etls_worker_t *w, wk_conn_t *c);
 int wk_buf_room(const etls_tls_buf_t *b);
-int wk_input_ended(const wk_conn_t *c);
+int wk_transport_eof(const wk_conn_t *c);
 
 /* backend.c */
 int wk_backend_open(etls_worker_t *w, wk_conn_t *c);

@@ -101,14 +101,14 @@ static wk_conn_t *conn_new(etls_worker_t *w)
         free(c);
         return NULL;
     }
-    c->rx.base = mem;
-    c->rx.cap = w->rx_cap;
-    c->out.base = mem + w->rx_cap;
-    c->out.cap = w->out_cap;
-    c->app.base = c->out.base + w->out_cap;
-    c->app.cap = w->app_cap;
-    c->bk.base = w->bk_cap ? c->app.base + w->app_cap : NULL;
-    c->bk.cap = w->bk_cap;
+    c->s.rx.base = mem;
+    c->s.rx.cap = w->rx_cap;
+    c->s.out.base = mem + w->rx_cap;
+    c->s.out.cap = w->out_cap;
+    c->s.app.base = c->s.out.base + w->out_cap;
+    c->s.app.cap = w->app_cap;
+    c->s.bk.base = w->bk_cap ? c->s.app.base + w->app_cap : NULL;
+    c->s.bk.cap = w->bk_cap;
     return c;
 }
 
@@ -184,9 +184,7 @@ void wk_conn_abort(etls_worker_t *w, wk_conn_t *c, const char *why)
         fprintf(stderr, "edgetls: worker %u: connection %u closed: %s\n", w->index, c->slot, why);
     c->state = CS_DEAD;
     timer_unlink(w, c);
-    if (c->tls)
-        etls_tls_conn_wipe(&c->tc); /* cancels parked crypto, wipes keys */
-    c->park = PARK_NONE;
+    etls_sess_end(&c->s); /* cancels parked crypto, wipes keys and plaintext */
     WK_STAT_ADD(w, active, -1);
     if (c->inflight == 0) {
         conn_release(w, c);
@@ -422,7 +420,7 @@ static void run_batch(etls_worker_t *w)
     etls_batch_waiter_t *wt;
     while ((wt = etls_batch_pop_ready(w->batch))) {
         etls_tls_conn_t *tc = etls_tls_conn_from_waiter(wt);
-        wk_conn_t *c = (wk_conn_t *)((uint8_t *)tc - offsetof(wk_conn_t, tc));
+        wk_conn_t *c = (wk_conn_t *)((uint8_t *)tc - offsetof(wk_conn_t, s.tc));
         if (c->state != CS_DEAD)
             wk_conn_resume(w, c);
     }
@@ -540,6 +538,13 @@ static int setup_table(etls_worker_t *w)
     w->out_cap = max_sz(max_sz(bs, flight + 1024), WK_OUT_MIN);
     w->app_cap = max_sz(bs, ETLS_TLS_MAX_CIPHERTEXT + cfg->max_header_size + 1024);
     w->bk_cap = cfg->mode == ETLS_MODE_PROXY ? bs : 0;
+    char name[32];
+    snprintf(name, sizeof name, "worker %u", w->index);
+    etls_sess_ctx_init(&w->sx, cfg, w->sh->tls, w->sh->http, &w->env, name);
+    w->sx.handshakes = &w->st.handshakes;
+    w->sx.hs_failures = &w->st.hs_failures;
+    w->sx.errors = &w->st.errors;
+    w->sx.requests = &w->st.requests;
     w->nslots = cfg->max_connections;
     w->conns = calloc(w->nslots, sizeof *w->conns);
     w->free_slots = malloc(w->nslots * sizeof *w->free_slots);
@@ -589,14 +594,14 @@ static void teardown(etls_worker_t *w)
         if (!c)
             continue;
         if (c->gen & 1) { /* still open after the hard deadline */
-            if (c->state != CS_DEAD && c->tls)
-                etls_tls_conn_wipe(&c->tc);
+            if (c->state != CS_DEAD)
+                etls_sess_end(&c->s);
             if (c->fd >= 0)
                 close(c->fd);
             if (c->bfd >= 0)
                 close(c->bfd);
         }
-        free(c->rx.base);
+        free(c->s.rx.base);
         free(c);
     }
     if (w->hs_pool)
