@@ -284,7 +284,7 @@ static void loop(bctx_t *b)
     for (;;) {
         uint64_t c0 = rte_rdtsc();
         uint64_t now = etls_hs_now_ns(), now_us = now / 1000;
-        b->l.now_ms = now / 1000000;
+        b->l.tx.now_ms = now / 1000000;
         unsigned sec = now > b->t0 ? (unsigned)((now - b->t0) / 1000000000u) : 0;
         if (sec != b->cur_sec)
             sec_publish(b, sec);
@@ -309,7 +309,7 @@ static void loop(bctx_t *b)
             last_scan = now;
         }
         etls_tcp_flush(b->l.tcp, now_us);
-        work += b->l.ntx;
+        work += b->l.tx.n;
         etls_blink_tx(&b->l);
         if (work)
             b->busy_cycles += rte_rdtsc() - c0;
@@ -319,7 +319,7 @@ static void loop(bctx_t *b)
     uint64_t end = etls_hs_now_ns() + 100000000;
     while (etls_hs_now_ns() < end) {
         uint64_t now = etls_hs_now_ns();
-        b->l.now_ms = now / 1000000;
+        b->l.tx.now_ms = now / 1000000;
         etls_blink_rx(&b->l, now / 1000);
         etls_tcp_timers(b->l.tcp, now / 1000);
         (void)tcp_events(b, now);
@@ -374,7 +374,7 @@ static int run(bctx_t *b)
     last.bench_cycles = b->busy_cycles;
     last.bench_hz = rte_get_tsc_hz();
     last.tx_dropped = b->l.tx_dropped;
-    last.nombuf = b->l.nombuf;
+    last.nombuf = b->l.tx.nombuf;
     last.tcp_copy = *etls_tcp_stats(b->l.tcp);
     last.tcp = &last.tcp_copy;
     return 0;

@@ -25,71 +25,21 @@
 
 void etls_blink_tx(etls_blink_t *l)
 {
-    unsigned n = l->ntx;
-    l->ntx = 0;
+    unsigned n = l->tx.n;
+    l->tx.n = 0;
     if (!n)
         return;
-    uint16_t sent = rte_eth_tx_burst(l->d.port, 0, l->txq, (uint16_t)n);
+    uint16_t sent = rte_eth_tx_burst(l->d.port, 0, l->tx.q, (uint16_t)n);
     if (sent < n) {
         l->tx_dropped += n - sent;
-        rte_pktmbuf_free_bulk(l->txq + sent, n - sent);
+        rte_pktmbuf_free_bulk(l->tx.q + sent, n - sent);
     }
 }
 
-static void tx_queue(etls_blink_t *l, struct rte_mbuf *m)
-{
-    if (l->ntx == ETLS_BLINK_TXQ)
-        etls_blink_tx(l);
-    l->txq[l->ntx++] = m;
-}
+static void tx_burst(void *owner) { etls_blink_tx(owner); }
 
-static void tx_copy(etls_blink_t *l, const uint8_t *frame, size_t len)
-{
-    struct rte_mbuf *m = rte_pktmbuf_alloc(l->pool);
-    uint8_t *p = m ? (uint8_t *)rte_pktmbuf_append(m, (uint16_t)len) : NULL;
-    if (!p) {
-        l->nombuf++;
-        if (m)
-            rte_pktmbuf_free(m);
-        return;
-    }
-    memcpy(p, frame, len);
-    tx_queue(l, m);
-}
-
-/* TCP output: copy behind room for Ethernet + IPv4, frame with software checksums, queue. */
-static int tcp_out(void *ctx, const etls_tcp_seg_t *s)
-{
-    etls_blink_t *l = ctx;
-    size_t seg_len = s->hdr_len + s->data_len[0] + s->data_len[1];
-    struct rte_mbuf *m = rte_pktmbuf_alloc(l->pool);
-    if (!m) {
-        l->nombuf++;
-        return ETLS_ERR_NOMEM;
-    }
-    uint8_t *f = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(ETLS_NET_TCP_OVERHEAD + seg_len));
-    if (!f) {
-        rte_pktmbuf_free(m);
-        return ETLS_ERR_LIMIT;
-    }
-    uint8_t *seg = f + ETLS_NET_TCP_OVERHEAD;
-    memcpy(seg, s->hdr, s->hdr_len);
-    if (s->data_len[0])
-        memcpy(seg + s->hdr_len, s->data[0], s->data_len[0]);
-    if (s->data_len[1])
-        memcpy(seg + s->hdr_len + s->data_len[0], s->data[1], s->data_len[1]);
-    uint8_t arp[64];
-    size_t alen = 0;
-    int len = etls_net_tcp_frame(&l->net, f, s->daddr, seg_len, l->now_ms, arp, &alen);
-    if (alen)
-        tx_copy(l, arp, alen);
-    if (len < 0) {
-        rte_pktmbuf_free(m); /* no neighbour: lost on the wire, TCP retransmits */
-        return 0;
-    }
-    tx_queue(l, m);
-    return 0;
-}
+/* TCP output: framed with software checksums (the bench asks for no offloads). */
+static int tcp_out(void *ctx, const etls_tcp_seg_t *s) { return etls_txq_segment(&((etls_blink_t *)ctx)->tx, s); }
 
 unsigned etls_blink_rx(etls_blink_t *l, uint64_t now_us)
 {
@@ -102,9 +52,9 @@ unsigned etls_blink_rx(etls_blink_t *l, uint64_t now_us)
         etls_net_rx_t t;
         size_t rlen;
         etls_net_rx_result_t res = etls_net_rx(&l->net, rte_pktmbuf_mtod(m, const uint8_t *), m->data_len,
-                                               0, l->now_ms, &t, l->scratch, sizeof l->scratch, &rlen);
+                                               0, l->tx.now_ms, &t, l->scratch, sizeof l->scratch, &rlen);
         if (res == ETLS_NET_RX_REPLY)
-            tx_copy(l, l->scratch, rlen);
+            etls_txq_copy(&l->tx, l->scratch, rlen);
         else if (res == ETLS_NET_RX_TCP && l->tcp)
             etls_tcp_input(l->tcp, t.src, t.dst, t.seg, t.seg_len, now_us);
     }
@@ -211,6 +161,11 @@ int etls_blink_open(etls_blink_t *l, const char *tool, const struct sockaddr_sto
         fprintf(stderr, "%s: mempool: %s\n", tool, rte_strerror(rte_errno));
         return ETLS_ERR_NOMEM;
     }
+    l->tx.pool = l->pool;
+    l->tx.net = &l->net;
+    l->tx.burst = tx_burst;
+    l->tx.owner = l;
+    l->tx.cap = ETLS_TXQ_MAX;
     return port_setup(l);
 }
 
@@ -234,13 +189,13 @@ int etls_blink_resolve(etls_blink_t *l)
     uint8_t mac[ETLS_NET_ETH_ALEN], req[64];
     while (etls_hs_now_ns() < end) {
         uint64_t now = etls_hs_now_ns();
-        l->now_ms = now / 1000000;
+        l->tx.now_ms = now / 1000000;
         size_t rl = 0;
-        int rc = etls_net_arp_resolve(&l->net, l->dst, l->now_ms, mac, req, &rl);
+        int rc = etls_net_arp_resolve(&l->net, l->dst, l->tx.now_ms, mac, req, &rl);
         if (rc == 0)
             return 0;
         if (rl)
-            tx_copy(l, req, rl);
+            etls_txq_copy(&l->tx, req, rl);
         etls_blink_tx(l);
         etls_blink_rx(l, now / 1000);
         usleep(1000);

@@ -17,13 +17,12 @@
 #define ETLS_BENCH_DPDK_LINK_H
 
 #include "crypto/rand.h"
+#include "dpdk/txq.h"
 #include "net/net.h"
 #include "tcp/tcp.h"
 
 #include <stdint.h>
 #include <sys/socket.h>
-
-#define ETLS_BLINK_TXQ 256
 
 typedef struct etls_blink_opts {
     etls_ipv4_t addr;
@@ -46,10 +45,8 @@ typedef struct etls_blink {
     struct rte_mempool *pool;
     etls_net_t net;
     etls_tcp_stack_t *tcp;
-    struct rte_mbuf *txq[ETLS_BLINK_TXQ];
-    unsigned ntx;
-    uint64_t now_ms; /* the caller keeps it current (ARP ages) */
-    uint64_t tx_dropped, nombuf;
+    etls_txq_t tx;   /* tx.now_ms: the caller keeps it current (ARP ages); tx.nombuf */
+    uint64_t tx_dropped;
     uint8_t scratch[ETLS_NET_FRAME_MAX];
 } etls_blink_t;
 

@@ -143,12 +143,12 @@ static unsigned events(rd_t *d)
 static unsigned poll_once(rd_t *d)
 {
     uint64_t now = etls_hs_now_ns(), now_us = now / 1000;
-    d->l.now_ms = now / 1000000;
+    d->l.tx.now_ms = now / 1000000;
     unsigned work = etls_blink_rx(&d->l, now_us);
     etls_tcp_timers(d->l.tcp, now_us);
     work += events(d);
     etls_tcp_flush(d->l.tcp, now_us);
-    work += d->l.ntx;
+    work += d->l.tx.n;
     etls_blink_tx(&d->l);
     return work;
 }
@@ -256,7 +256,7 @@ static int run(rd_t *d, etls_rec_result_t *res)
     last.bench_cycles = d->busy_cycles;
     last.bench_hz = rte_get_tsc_hz();
     last.tx_dropped = d->l.tx_dropped;
-    last.nombuf = d->l.nombuf;
+    last.nombuf = d->l.tx.nombuf;
     last.tcp = *etls_tcp_stats(d->l.tcp);
     return 0;
 }

@@ -8,6 +8,7 @@
 #include "config/config.h"
 #include "crypto/rand.h"
 #include "dpdk/dpdk.h"
+#include "dpdk/txq.h"
 #include "http/http.h"
 #include "net/net.h"
 #include "proxy/pp2.h"
@@ -122,13 +123,11 @@ typedef struct dp_worker {
     const etls_config_t *cfg;
     const dp_opts_t *opts;
     struct rte_mempool *pool;
-    uint64_t tx_offload_flags; /* mbuf ol_flags for TCP frames (0 without offload) */
     uint64_t rx_csum_offload;  /* the port checks IPv4/TCP checksums */
 
     etls_net_t net;
     etls_tcp_stack_t *tcp;
-    struct rte_mbuf *tx[DP_TX_MAX];
-    unsigned ntx;
+    etls_txq_t txq; /* frames waiting for this iteration's burst (ol_flags set by port.c) */
     uint64_t now_us, now_ms;
     uint8_t scratch[ETLS_NET_FRAME_MAX];
 

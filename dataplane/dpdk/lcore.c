@@ -29,19 +29,25 @@ static void clock_update(dp_worker_t *w)
     uint64_t t = rte_get_timer_cycles();
     w->now_us = (uint64_t)((double)t * 1e6 / (double)w->hz);
     w->now_ms = w->now_us / 1000;
+    w->txq.now_ms = w->now_ms;
 }
 
 /* ---- transmit ---------------------------------------------------------------------------------- */
 
 /* Called every iteration (even with nothing queued) so that a frame --fault held back for
- * reordering leaves once the link is idle. */
-static void tx_burst(dp_worker_t *w)
+ * reordering leaves once the link is idle; also the queue's burst when it fills up. */
+static void tx_burst(void *owner)
 {
-    struct rte_mbuf *faulted[DP_FAULT_OUT(DP_TX_MAX)], **pkts = w->tx;
-    unsigned n = w->ntx;
-    w->ntx = 0;
+    dp_worker_t *w = owner;
+    struct rte_mbuf *faulted[DP_FAULT_OUT(DP_TX_MAX)], **pkts = w->txq.q;
+    unsigned n = w->txq.n;
+    w->txq.n = 0;
+    if (w->txq.nombuf) {
+        DP_STAT_ADD(w, nombuf, w->txq.nombuf);
+        w->txq.nombuf = 0;
+    }
     if (w->ftx.on) {
-        n = dp_fault_apply(w, &w->ftx, w->tx, n, faulted);
+        n = dp_fault_apply(w, &w->ftx, w->txq.q, n, faulted);
         pkts = faulted;
     }
     if (!n)
@@ -54,72 +60,7 @@ static void tx_burst(dp_worker_t *w)
     }
 }
 
-/* Queues a frame; when the queue is full it is burst first (so it never overflows). */
-static void tx_queue(dp_worker_t *w, struct rte_mbuf *m)
-{
-    if (w->ntx == DP_TX_MAX)
-        tx_burst(w);
-    w->tx[w->ntx++] = m;
-}
-
-static int tx_copy(dp_worker_t *w, const uint8_t *frame, size_t len)
-{
-    struct rte_mbuf *m = rte_pktmbuf_alloc(w->pool);
-    if (!m) {
-        DP_STAT_ADD(w, nombuf, 1);
-        return ETLS_ERR_NOMEM;
-    }
-    uint8_t *p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)len);
-    if (!p) {
-        rte_pktmbuf_free(m);
-        return ETLS_ERR_LIMIT;
-    }
-    memcpy(p, frame, len);
-    tx_queue(w, m);
-    return 0;
-}
-
-/* The TCP stack's output: the segment is copied behind room for Ethernet + IPv4, framed by
- * the net layer (checksum or offload seed, ARP next hop), and queued for the burst. */
-static int tcp_output(void *ctx, const etls_tcp_seg_t *s)
-{
-    dp_worker_t *w = ctx;
-    size_t seg_len = s->hdr_len + s->data_len[0] + s->data_len[1];
-    struct rte_mbuf *m = rte_pktmbuf_alloc(w->pool);
-    if (!m) {
-        DP_STAT_ADD(w, nombuf, 1);
-        return ETLS_ERR_NOMEM;
-    }
-    uint8_t *f = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(ETLS_NET_TCP_OVERHEAD + seg_len));
-    if (!f) {
-        rte_pktmbuf_free(m);
-        return ETLS_ERR_LIMIT;
-    }
-    uint8_t *seg = f + ETLS_NET_TCP_OVERHEAD;
-    memcpy(seg, s->hdr, s->hdr_len);
-    if (s->data_len[0]) /* data[0] may be NULL for a bare ACK: memcpy(NULL, 0) is UB */
-        memcpy(seg + s->hdr_len, s->data[0], s->data_len[0]);
-    if (s->data_len[1])
-        memcpy(seg + s->hdr_len + s->data_len[0], s->data[1], s->data_len[1]);
-    uint8_t arp[64];
-    size_t alen;
-    int len = etls_net_tcp_frame(&w->net, f, s->daddr, seg_len, w->now_ms, arp, &alen);
-    if (alen)
-        tx_copy(w, arp, alen);
-    if (len < 0) {
-        /* No neighbour yet (rare: we learn the client's MAC from its own segments). Treat it
-         * as lost on the wire: TCP retransmits once ARP has answered. */
-        rte_pktmbuf_free(m);
-        return 0;
-    }
-    if (w->tx_offload_flags) {
-        m->ol_flags |= w->tx_offload_flags;
-        m->l2_len = ETLS_NET_ETH_HLEN;
-        m->l3_len = ETLS_NET_IPV4_HLEN;
-    }
-    tx_queue(w, m);
-    return 0;
-}
+static int tcp_output(void *ctx, const etls_tcp_seg_t *s) { return etls_txq_segment(&((dp_worker_t *)ctx)->txq, s); }
 
 /* ---- receive ----------------------------------------------------------------------------------- */
 
@@ -142,7 +83,7 @@ static void rx_one(dp_worker_t *w, struct rte_mbuf *m)
     etls_net_rx_result_t r = etls_net_rx(&w->net, rte_pktmbuf_mtod(m, const uint8_t *), m->data_len,
                                          hints, w->now_ms, &t, w->scratch, sizeof w->scratch, &rlen);
     if (r == ETLS_NET_RX_REPLY)
-        tx_copy(w, w->scratch, rlen);
+        etls_txq_copy(&w->txq, w->scratch, rlen);
     else if (r == ETLS_NET_RX_TCP) {
         uint64_t c0 = rte_rdtsc();
         etls_tcp_input(w->tcp, t.src, t.dst, t.seg, t.seg_len, w->now_us);
@@ -377,7 +318,7 @@ int dp_lcore_main(void *arg)
         c1 = rte_rdtsc();
         etls_tcp_flush(w->tcp, w->now_us);
         w->tcp_cyc += rte_rdtsc() - c1;
-        work += w->ntx;
+        work += w->txq.n;
         tx_burst(w);
         if (work) {
             uint64_t t0 = w->now_us;
@@ -487,6 +428,11 @@ int dp_worker_init(dp_worker_t *w, char *err, size_t errlen)
         return ETLS_ERR_NOMEM;
     }
     dp_fault_init(w);
+    w->txq.pool = w->pool;
+    w->txq.net = &w->net;
+    w->txq.burst = tx_burst;
+    w->txq.owner = w;
+    w->txq.cap = DP_TX_MAX;
     ETLS_GUARD(setup_crypto(w, err, errlen));
     ETLS_GUARD(setup_tcp(w, err, errlen));
     w->conns = calloc(w->nslots, sizeof *w->conns);

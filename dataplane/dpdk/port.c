@@ -112,7 +112,7 @@ int dp_port_setup(const dp_opts_t *o, dp_worker_t **ws, unsigned n, char *err, s
             return ETLS_ERR_INVALID;
         }
         w->net.offload = off;
-        w->tx_offload_flags = off ? RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_TCP_CKSUM : 0;
+        w->txq.ol_flags = off ? RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_TCP_CKSUM : 0;
         w->rx_csum_offload = !!(conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_TCP_CKSUM);
     }
     if ((rc = rte_eth_dev_start(port)) < 0)
