@@ -148,7 +148,7 @@ static int tx_drain(dp_worker_t *w, dp_conn_t *c)
 }
 
 /* The client's FIN arrived and the TCP ring holds none of its bytes any more. */
-static int transport_eof(const dp_conn_t *c)
+int dp_conn_transport_eof(const dp_conn_t *c)
 {
     return c->peer_fin && (!c->tcp || !etls_tcp_readable(c->tcp));
 }
@@ -173,7 +173,7 @@ static int pump_once(dp_worker_t *w, dp_conn_t *c)
         progress |= etls_sess_http(s, &w->sx);
     else if (w->cfg->mode == ETLS_MODE_PROXY)
         progress |= dp_backend_pump(w, c);
-    progress |= etls_sess_output(s, &w->sx, transport_eof(c), 0);
+    progress |= etls_sess_output(s, &w->sx, dp_conn_transport_eof(c), 0);
     progress |= tx_drain(w, c);
     return progress;
 }

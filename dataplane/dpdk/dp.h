@@ -1,6 +1,7 @@
 /* DPDK transport internals shared by eal.c (start-up, options, lcores), port.c (ethdev set-up),
  * lcore.c (the poll loop: rx -> net -> TCP, tx), conn.c (TCP <-> the shared TLS session),
- * backend.c (proxy mode: kernel sockets to backends) and telemetry.c. Private to dataplane/dpdk. */
+ * backend.c (proxy mode: kernel sockets to backends, driven by one io_uring per worker from
+ * the same poll loop) and telemetry.c. Private to dataplane/dpdk. */
 #ifndef ETLS_DPDK_DP_H
 #define ETLS_DPDK_DP_H
 
@@ -10,6 +11,7 @@
 #include "dpdk/dpdk.h"
 #include "dpdk/txq.h"
 #include "http/http.h"
+#include "io/uring.h"
 #include "net/net.h"
 #include "proxy/pp2.h"
 #include "session/session.h"
@@ -87,6 +89,11 @@ typedef struct dp_stats {
     uint64_t handshakes, hs_failures, errors, requests;
     uint64_t bytes_in, bytes_out;       /* TLS bytes from / to clients */
     uint64_t bk_bytes_in, bk_bytes_out, bk_errors;
+    /* System calls made for backend I/O: io_uring_enter (submit / collect completions),
+     * socket + setsockopt per backend connection, synchronous cancels. Iterations with
+     * nothing queued and nothing completed make none. */
+    uint64_t bk_syscalls;
+    uint64_t bk_cancels; /* backend sockets closed with operations in flight (cancelled) */
     uint64_t crypto_runs;
     uint64_t fault_loss, fault_reorder, fault_dup, fault_corrupt; /* --fault, both directions */
 } dp_stats_t;
@@ -107,10 +114,15 @@ typedef struct dp_conn {
     uint16_t lport;
     uint32_t raddr;
     uint16_t rport;
-    /* proxy */
+    /* proxy (backend.c): the backend socket's operations run on the worker's ring; while a
+     * send from s.app is in flight, s.app_busy keeps the session from moving s.app */
     int bfd;
     uint8_t bk_state; /* 0 none, 1 connecting, 2 connected, 3 failed */
-    uint8_t bk_eof, bk_wr_shut, bk_want_out;
+    uint8_t bk_eof, bk_wr_shut;
+    uint8_t bk_ops;       /* operations queued or in the kernel (their completions are due) */
+    uint8_t bk_send_busy; /* a send is in flight (1: from pp2, 2: from app) */
+    uint8_t bk_recv_busy; /* a recv into bk's free space is in flight */
+    uint32_t bk_gen;      /* this backend session's generation, in every user_data */
     uint16_t pp2_len, pp2_off;
     uint8_t pp2[ETLS_PP2_MAX_LEN];
     etls_sess_t s; /* the TLS session and its buffers (dataplane/session); last: large */
@@ -143,8 +155,10 @@ typedef struct dp_worker {
     uint32_t nfree, nslots;
     size_t rx_cap, out_cap, app_cap, bk_cap;
     dp_conn_t *dirty;
-    int epfd;    /* proxy: backend sockets */
     uint32_t rr; /* proxy: round-robin backend cursor */
+    struct io_uring ring; /* proxy: backend sockets (created on the lcore thread) */
+    int ring_ok;
+    uint32_t bk_gen; /* proxy: last backend session generation handed out */
     uint64_t hz; /* timer cycles per second */
     uint64_t tcp_cyc; /* this iteration's TSC cycles in the TCP stack (cycle accounting) */
     uint64_t cpu0;    /* thread CPU ns when this iteration's work began (0: none yet) */
@@ -181,12 +195,15 @@ void dp_conn_resume(dp_worker_t *w, dp_conn_t *c);
 void dp_conn_release(dp_worker_t *w, dp_conn_t *c, int abort);
 void dp_conn_check_timeout(dp_worker_t *w, dp_conn_t *c);
 void dp_conn_shutdown(dp_worker_t *w, dp_conn_t *c);
+int dp_conn_transport_eof(const dp_conn_t *c); /* the client's FIN, and no unread byte in TCP */
 
 /* backend.c */
+int dp_backend_start(dp_worker_t *w); /* on the lcore thread, proxy mode only; sets w->err */
+void dp_backend_stop(dp_worker_t *w); /* on the lcore thread, after every connection released */
 int dp_backend_open(dp_worker_t *w, dp_conn_t *c);
 int dp_backend_pump(dp_worker_t *w, dp_conn_t *c); /* 1 on progress */
 void dp_backend_close(dp_worker_t *w, dp_conn_t *c);
-void dp_backend_poll(dp_worker_t *w);
+unsigned dp_backend_poll(dp_worker_t *w); /* submits, reaps; returns the completions handled */
 
 /* fault.c */
 int dp_fault_parse(dp_fault_cfg_t *f, const char *spec, char *err, size_t errlen);

@@ -121,7 +121,6 @@ static int make_workers(const etls_worker_shared_t *sh, const dp_opts_t *o, char
         w->opts = o;
         w->port = o->port;
         w->queue = (uint16_t)n;
-        w->epfd = -1;
         etls_dp_workers[n++] = w;
         etls_dp_nworkers = n;
     }

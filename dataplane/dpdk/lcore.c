@@ -1,7 +1,8 @@
 /* The per-lcore poll loop (DESIGN.md, "Inside a worker"):
  *   rte_eth_rx_burst -> etls_net_rx (ARP/ICMP answered here) -> etls_tcp_input -> TCP timers and
  *   events -> connection pumps (TLS engine) -> etls_batch_run -> resume parked connections ->
- *   backend sockets (proxy) -> etls_tcp_flush -> rte_eth_tx_burst; unsent mbufs are freed.
+ *   backend ring (proxy: submit, reap; backend.c) -> etls_tcp_flush -> rte_eth_tx_burst; unsent
+ *   mbufs are freed.
  * With --fault, fault.c sits right after rte_eth_rx_burst and right before rte_eth_tx_burst.
  * Everything here is owned by one lcore; the only shared writes are the relaxed counter
  * stores read by telemetry. */
@@ -18,9 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <time.h>
-#include <unistd.h>
 
 static void clock_update(dp_worker_t *w)
 {
@@ -286,6 +285,13 @@ int dp_lcore_main(void *arg)
             w = etls_dp_workers[i];
     if (!w)
         return 0;
+    /* The backend ring belongs to this thread (IORING_SETUP_SINGLE_ISSUER). Without it a proxy
+     * cannot work: the whole transport stops and reports why. */
+    if (w->cfg->mode == ETLS_MODE_PROXY && dp_backend_start(w) < 0) {
+        w->failed = 1;
+        atomic_store(&etls_dp_stop, 1);
+        return -1;
+    }
     unsigned idle_run = 0;
     uint64_t next_scan = 0, next_rekey = 0, stop_deadline = 0;
     DP_STAT_ADD(w, tsc_hz, rte_get_tsc_hz());
@@ -309,8 +315,8 @@ int dp_lcore_main(void *arg)
         work += pump_dirty(w);
         work += run_batch(w);
         work += pump_dirty(w);
-        if (w->epfd >= 0)
-            dp_backend_poll(w);
+        if (w->ring_ok)
+            work += dp_backend_poll(w);
         work += pump_dirty(w);
         if (work) /* backend-driven work (proxy): timed from here on */
             cpu_start(w);
@@ -337,6 +343,7 @@ int dp_lcore_main(void *arg)
         }
     }
     shutdown_conns(w);
+    dp_backend_stop(w);
     return 0;
 }
 
@@ -457,14 +464,7 @@ int dp_worker_init(dp_worker_t *w, char *err, size_t errlen)
     w->sx.hs_failures = &w->st.hs_failures;
     w->sx.errors = &w->st.errors;
     w->sx.requests = &w->st.requests;
-    if (w->cfg->mode == ETLS_MODE_PROXY) {
-        w->epfd = epoll_create1(EPOLL_CLOEXEC);
-        if (w->epfd < 0) {
-            snprintf(err, errlen, "dpdk worker %u: epoll: %m", w->index);
-            return ETLS_ERR_IO;
-        }
-    }
-    return 0;
+    return 0; /* the proxy's backend ring is created by the lcore itself (dp_backend_start) */
 }
 
 void dp_worker_fini(dp_worker_t *w)
@@ -488,8 +488,6 @@ void dp_worker_fini(dp_worker_t *w)
     if (w->aead)
         etls_aead_engine_free(w->aead);
     etls_rand_wipe(&w->rng);
-    if (w->epfd >= 0)
-        close(w->epfd);
     if (w->pool)
         rte_mempool_free(w->pool);
 }

@@ -15,16 +15,16 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-int etls_io_ring_init(struct io_uring *ring, unsigned entries, char *err, size_t errlen)
+static int ring_init(struct io_uring *ring, unsigned entries, unsigned extra, char *err, size_t errlen)
 {
     struct io_uring_params p;
     memset(&p, 0, sizeof p);
     /* One thread submits and reaps (the worker), and completions are processed only when the
      * worker asks for them: fewer interrupts and no cross-CPU task work (Linux 6.1+). */
-    p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE;
+    p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE | extra;
     p.cq_entries = entries * 4;
     int rc = io_uring_queue_init_params(entries, ring, &p);
-    if (rc == -EINVAL) { /* older kernel: plain ring */
+    if (rc == -EINVAL) { /* older kernel: plain ring (completions are posted without asking) */
         memset(&p, 0, sizeof p);
         p.flags = IORING_SETUP_CQSIZE;
         p.cq_entries = entries * 4;
@@ -35,6 +35,16 @@ int etls_io_ring_init(struct io_uring *ring, unsigned entries, char *err, size_t
         return ETLS_ERR_IO;
     }
     return 0;
+}
+
+int etls_io_ring_init(struct io_uring *ring, unsigned entries, char *err, size_t errlen)
+{
+    return ring_init(ring, entries, 0, err, errlen);
+}
+
+int etls_io_ring_init_polled(struct io_uring *ring, unsigned entries, char *err, size_t errlen)
+{
+    return ring_init(ring, entries, IORING_SETUP_TASKRUN_FLAG, err, errlen);
 }
 
 struct io_uring_sqe *etls_io_sqe(struct io_uring *ring)

@@ -25,6 +25,7 @@ typedef enum {
     ETLS_IO_OP_BK_SEND,    /* backend send */
     ETLS_IO_OP_CANCEL,     /* completion of a cancel request: ignored */
     ETLS_IO_OP_CLOSE,      /* completion of a close of a released connection's fd: ignored */
+    ETLS_IO_OP_BK_SHUTDOWN, /* backend shutdown(SHUT_WR) (the DPDK transport's proxy mode) */
 } etls_io_op_t;
 
 static inline uint64_t etls_io_ud(etls_io_op_t op, uint32_t slot, uint32_t gen)
@@ -70,6 +71,22 @@ int etls_io_probe(char *err, size_t errlen);
 
 /* A ring with the flags the workers use (single issuer where supported). */
 int etls_io_ring_init(struct io_uring *ring, unsigned entries, char *err, size_t errlen);
+
+/* The same ring for an owner that busy-polls instead of sleeping in io_uring_enter (the DPDK
+ * lcores): IORING_SETUP_TASKRUN_FLAG is added, so the kernel raises IORING_SQ_TASKRUN in the
+ * shared SQ flags when completions are waiting to be produced, and the owner can tell without
+ * a system call whether entering the kernel would yield anything (etls_io_enter_needed). */
+int etls_io_ring_init_polled(struct io_uring *ring, unsigned entries, char *err, size_t errlen);
+
+/* Whether a poller has to call io_uring_enter: SQEs not yet submitted, completions waiting
+ * for a GETEVENTS enter (deferred task work), or completions held back by a CQ overflow.
+ * Reads shared memory only. Rings without DEFER_TASKRUN post completions by themselves, so
+ * for them this says 1 only for unsubmitted SQEs and overflows. */
+static inline int etls_io_enter_needed(const struct io_uring *ring)
+{
+    return io_uring_sq_ready(ring) != 0 ||
+           (IO_URING_READ_ONCE(*ring->sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) != 0;
+}
 
 /* Next free SQE, submitting first when the SQ is full (so callers never see NULL). */
 struct io_uring_sqe *etls_io_sqe(struct io_uring *ring);

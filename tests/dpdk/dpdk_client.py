@@ -8,7 +8,11 @@
   dpdk_client.py inject IFACE MAC SRC DST  one malformed frame per drop reason (prints the reasons)
   dpdk_client.py telemetry PREFIX CMD      one DPDK telemetry query (JSON answer on stdout)
   dpdk_client.py backend PORT              proxy backend on 127.0.0.1:PORT (see backend())
+  dpdk_client.py echo-backend PORT         echoing backend that forwards half-close (see echo_backend())
   dpdk_client.py proxy ADDR PORT UP DOWN   TLS through the proxy: UP bytes up, DOWN bytes down
+  dpdk_client.py proxy-churn ADDR PORT N   N short proxied connections, half abandoned with a reset
+  dpdk_client.py proxy-stall ADDR PORT S   uploads for S seconds to a backend that does not read, then resets
+  dpdk_client.py proxy-halfclose ADDR PORT N   N bytes echoed through the proxy, then close_notify both ways
 Exit status 0 when every check passed; the reason is printed otherwise.
 """
 import hashlib
@@ -148,14 +152,66 @@ def backend(port):
         c.close()
 
 
-def proxy_xfer(addr, port, up, down):
-    """TLS 1.3 through the proxy: uploads `up` bytes, downloads `down`; both byte-exact."""
+def tls13_connect(addr, port):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     ctx.minimum_version = ssl.TLSVersion.TLSv1_3
-    sock = ctx.wrap_socket(socket.create_connection((addr, port), timeout=30),
+    return ctx.wrap_socket(socket.create_connection((addr, port), timeout=30),
                            server_hostname="localhost")
+
+
+def echo_backend(port):
+    """Per connection (one thread each): echoes every byte, and after the client's FIN shuts
+    down its own write side, so a proxy that forwards half-close both ways ends cleanly."""
+    import threading
+
+    def serve(c):
+        try:
+            while True:
+                b = c.recv(1 << 16)
+                if not b:
+                    break
+                c.sendall(b)
+            c.shutdown(socket.SHUT_WR)
+        except OSError as e:
+            print("echo-backend: %s" % e, flush=True)
+        finally:
+            c.close()
+
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("127.0.0.1", port))
+    ls.listen(16)
+    print("echo-backend: listening on 127.0.0.1:%d" % port, flush=True)
+    while True:
+        c, _ = ls.accept()
+        threading.Thread(target=serve, args=(c,), daemon=True).start()
+
+
+def proxy_halfclose(addr, port, n):
+    """n bytes through the proxy to the echo backend and back, then our close_notify alone;
+    the server's close_notify can only follow if the proxy turned ours into a FIN to the
+    backend and the backend's FIN back into close_notify."""
+    sock = tls13_connect(addr, port)
+    data = pattern(n, b"half")
+    if exchange(sock, data) != data:
+        print("halfclose: the echo differs")
+        return 1
+    sock.settimeout(10)
+    try:
+        sock.unwrap()  # sends close_notify, returns once the server's has arrived
+    except (OSError, ValueError) as e:
+        print("halfclose: no close_notify back: %r" % e)
+        return 1
+    print("halfclose: %d bytes echoed; our close_notify became a FIN to the backend, its FIN a "
+          "close_notify to us" % n)
+    return 0
+
+
+def proxy_xfer(addr, port, up, down, quiet=False):
+    """TLS 1.3 through the proxy: uploads `up` bytes, downloads `down`; both byte-exact."""
+    sock = tls13_connect(addr, port)
     data = pattern(up, b"up")
     t0 = time.monotonic()
     sock.sendall(struct.pack("!QI", up, down))
@@ -184,9 +240,59 @@ def proxy_xfer(addr, port, up, down):
     if tail:
         print("proxy: unexpected bytes after the download")
         return 1
-    print("proxy: %d bytes up (%.1f MB/s), %d bytes down (%.1f MB/s), byte-exact over %s"
-          % (up, up / (t1 - t0) / 1e6, down, down / max(t2 - t1, 1e-6) / 1e6, sock.version()))
+    if not quiet:
+        print("proxy: %d bytes up (%.1f MB/s), %d bytes down (%.1f MB/s), byte-exact over %s"
+              % (up, up / (t1 - t0) / 1e6, down, down / max(t2 - t1, 1e-6) / 1e6, sock.version()))
     sock.close()
+    return 0
+
+
+def proxy_churn(addr, port, n):
+    """n proxied connections one after the other, in turn: a short exchange, an upload
+    abandoned with a reset after 64 KiB of a announced 1 MiB, a 300 kB download, and a 4 MiB
+    download abandoned with a reset after 10 kB. The completed ones must be byte-exact; the
+    abandoned ones end while the proxy has backend operations in flight (a recv waiting for
+    the backend, a send of the upload), so their slots are reused with completions due."""
+    for i in range(n):
+        kind = i % 4
+        if kind in (0, 2):
+            up, down = 3000 + 17 * i, (5000 if kind == 0 else 300000) + 13 * i
+            if proxy_xfer(addr, port, up, down, quiet=True) != 0:
+                print("churn: connection %d (%d up, %d down) failed" % (i, up, down))
+                return 1
+            continue
+        sock = tls13_connect(addr, port)
+        if kind == 1:
+            sock.sendall(struct.pack("!QI", 1 << 20, 0))
+            sock.sendall(pattern(1 << 16, b"up"))
+        else:
+            sock.sendall(struct.pack("!QI", 0, 4 << 20))
+            recv_exact(sock, 10000)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()  # no close_notify; linger 0: a reset
+    print("churn: %d proxied connections, %d completed byte-exact, %d reset by the client"
+          % (n, (n + 1) // 2, n // 2))
+    return 0
+
+
+def proxy_stall(addr, port, seconds):
+    """Announces a 1 GiB upload and sends for `seconds`, then resets the connection. Meant for a
+    backend that is not reading (busy with another connection): the proxy's send to it is
+    still waiting in the kernel when the reset arrives."""
+    sock = tls13_connect(addr, port)
+    sock.sendall(struct.pack("!QI", 1 << 30, 0))
+    block = pattern(1 << 16, b"up")
+    sent = 0
+    deadline = time.monotonic() + seconds
+    sock.settimeout(0.2)
+    while time.monotonic() < deadline:
+        try:
+            sent += sock.send(block)
+        except (socket.timeout, ssl.SSLWantWriteError):
+            pass
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+    print("stall: %d bytes sent before the reset" % sent)
     return 0
 
 
@@ -278,6 +384,14 @@ def main():
         return backend(int(sys.argv[2]))
     if cmd == "proxy":
         return proxy_xfer(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
+    if cmd == "proxy-churn":
+        return proxy_churn(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    if cmd == "echo-backend":
+        return echo_backend(int(sys.argv[2]))
+    if cmd == "proxy-halfclose":
+        return proxy_halfclose(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    if cmd == "proxy-stall":
+        return proxy_stall(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
     print("unknown command " + cmd)
     return 2
 
