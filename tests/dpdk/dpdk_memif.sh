@@ -30,6 +30,11 @@ fail() {
     for f in srv.log bench.err; do
         [ -f "$WORK/$f" ] && sed "s/^/  $f: /" "$WORK/$f" | tail -25
     done
+    # A crash leaves a core in $WORK (edgetls runs there with cores enabled): its backtrace.
+    for core in "$WORK"/core*; do
+        [ -f "$core" ] && command -v gdb > /dev/null &&
+            gdb -batch -ex "thread apply all bt 12" "$EDGETLS" "$core" 2>&1 | grep -E '^(#|Thread)' | head -60 | sed 's/^/  gdb: /'
+    done
     exit 1
 }
 [ "$(id -u)" = 0 ] || skip "needs root (DPDK EAL)"
@@ -54,11 +59,12 @@ CLI_LCORE=$(( $(nproc) > 1 ? 1 : 0 ))
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
     -keyout "$WORK/key.pem" -out "$WORK/cert.pem" -subj "/CN=localhost" > /dev/null 2>&1 || fail "openssl req"
 
-"$EDGETLS" --listen 192.0.2.1:8443 --cert "$WORK/cert.pem" --key "$WORK/key.pem" \
+ulimit -c unlimited 2> /dev/null
+(cd "$WORK" && exec "$EDGETLS" --listen 192.0.2.1:8443 --cert "$WORK/cert.pem" --key "$WORK/key.pem" \
     --mode responder --response-body "hello over memif" --transport dpdk -- \
     -l "$SRV_LCORE" --no-huge --no-pci -m 512 --file-prefix "$SRV_PREFIX" \
     --vdev="net_memif0,role=server,socket=$SOCK" --log-level=lib.eal:notice \
-    -- --addr 192.0.2.1/24 --idle-sleep-us 100 $FAULT_OPTS > "$WORK/srv.log" 2>&1 &
+    -- --addr 192.0.2.1/24 --idle-sleep-us 100 $FAULT_OPTS > "$WORK/srv.log" 2>&1) &
 SRV_PID=$!
 for _ in $(seq 100); do
     if ! kill -0 "$SRV_PID" 2> /dev/null; then
