@@ -299,8 +299,7 @@ typedef struct etls_tls_hsw {
 typedef struct etls_tls_hs {
     etls_hash_ctx_t transcript;
     etls_tls13_ks_t ks;
-    uint8_t client_fin_key[ETLS_HASH_MAX_LEN]; /* finished_keys of the handshake traffic */
-    uint8_t server_fin_key[ETLS_HASH_MAX_LEN]; /* secrets, derived with their traffic keys */
+    uint8_t client_hs[ETLS_HASH_MAX_LEN]; /* client handshake traffic secret (Finished key) */
     uint8_t client_ap[ETLS_HASH_MAX_LEN]; /* installed once the client's Finished verifies */
     uint8_t expect_fin[ETLS_HASH_MAX_LEN]; /* the client Finished verify_data we expect */
     uint8_t session_id[32];

@@ -125,8 +125,7 @@ void etls_tls13_ks_init(etls_tls13_ks_t *ks, etls_hash_alg_t alg, const uint8_t 
     }
 }
 
-/* §7.1: Derive-Secret(current, "derived", "") is the salt for the next HKDF-Extract. From the
- * PSK-less early secret it is a constant; from the handshake secret ks_advance computed it. */
+/* §7.1: Derive-Secret(current, "derived", "") is the salt for the next HKDF-Extract. */
 static int next_salt(const etls_tls13_ks_t *ks, uint8_t *salt)
 {
     size_t hl = etls_hash_len(ks->alg);
@@ -134,16 +133,11 @@ static int next_salt(const etls_tls13_ks_t *ks, uint8_t *salt)
         memcpy(salt, consts[alg_index(ks->alg)].derived, hl);
         return 0;
     }
-    if (ks->stage == 1) {
-        memcpy(salt, ks->salt, hl);
-        return 0;
-    }
     return etls_tls13_derive_secret(ks->alg, ks->secret, "derived", empty_hash(ks->alg), salt);
 }
 
 /* Extracts the next stage's secret from ikm, then derives two (or three) secrets from it with
- * one HMAC key setup; from the handshake secret also the master secret's salt, so that secret
- * is keyed once in all. */
+ * one HMAC key setup. */
 static int ks_advance(etls_tls13_ks_t *ks, const uint8_t *ikm, size_t ikmlen, const uint8_t *th,
                       const char *const labels[3], uint8_t *const outs[3])
 {
@@ -151,8 +145,6 @@ static int ks_advance(etls_tls13_ks_t *ks, const uint8_t *ikm, size_t ikmlen, co
     uint8_t salt[ETLS_HASH_MAX_LEN];
     etls_hmac_ctx_t keyed;
     int rc = next_salt(ks, salt);
-    if (ks->stage == 1)
-        etls_wipe(ks->salt, sizeof ks->salt); /* used up */
     if (rc == 0) {
         etls_hkdf_extract(ks->alg, salt, hl, ikm, ikmlen, ks->secret);
         ks->stage++;
@@ -160,8 +152,6 @@ static int ks_advance(etls_tls13_ks_t *ks, const uint8_t *ikm, size_t ikmlen, co
         for (int i = 0; i < 3 && rc == 0; i++)
             if (outs[i])
                 rc = expand_label_keyed(&keyed, labels[i], th, hl, outs[i], hl);
-        if (rc == 0 && ks->stage == 1)
-            rc = expand_label_keyed(&keyed, "derived", empty_hash(ks->alg), hl, ks->salt, hl);
         etls_wipe(&keyed, sizeof keyed);
     }
     etls_wipe(salt, sizeof salt);
@@ -208,8 +198,8 @@ void etls_tls13_ks_wipe(etls_tls13_ks_t *ks)
     etls_wipe(ks, sizeof *ks);
 }
 
-int etls_tls13_traffic_keys_fin(etls_hash_alg_t alg, const uint8_t *secret, uint8_t *key,
-                                size_t keylen, uint8_t *iv, size_t ivlen, uint8_t *finished_key)
+int etls_tls13_traffic_keys(etls_hash_alg_t alg, const uint8_t *secret, uint8_t *key, size_t keylen,
+                            uint8_t *iv, size_t ivlen)
 {
     size_t hl = etls_hash_len(alg);
     ETLS_ENSURE(hl != 0 && keylen <= hl && ivlen <= hl, ETLS_ERR_INVALID);
@@ -218,16 +208,8 @@ int etls_tls13_traffic_keys_fin(etls_hash_alg_t alg, const uint8_t *secret, uint
     int rc = expand_label_keyed(&keyed, "key", NULL, 0, key, keylen);
     if (rc == 0)
         rc = expand_label_keyed(&keyed, "iv", NULL, 0, iv, ivlen);
-    if (rc == 0 && finished_key)
-        rc = expand_label_keyed(&keyed, "finished", NULL, 0, finished_key, hl);
     etls_wipe(&keyed, sizeof keyed);
     return rc;
-}
-
-int etls_tls13_traffic_keys(etls_hash_alg_t alg, const uint8_t *secret, uint8_t *key, size_t keylen,
-                            uint8_t *iv, size_t ivlen)
-{
-    return etls_tls13_traffic_keys_fin(alg, secret, key, keylen, iv, ivlen, NULL);
 }
 
 int etls_tls13_finished(etls_hash_alg_t alg, const uint8_t *base_key,
@@ -240,13 +222,6 @@ int etls_tls13_finished(etls_hash_alg_t alg, const uint8_t *base_key,
     etls_hmac(alg, fk, hl, transcript_hash, hl, verify_data);
     etls_wipe(fk, sizeof fk);
     return 0;
-}
-
-void etls_tls13_finished_mac(etls_hash_alg_t alg, const uint8_t *finished_key,
-                             const uint8_t *transcript_hash, uint8_t *verify_data)
-{
-    size_t hl = etls_hash_len(alg);
-    etls_hmac(alg, finished_key, hl, transcript_hash, hl, verify_data);
 }
 
 int etls_tls13_update_secret(etls_hash_alg_t alg, uint8_t *secret)
