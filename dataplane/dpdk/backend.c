@@ -136,7 +136,7 @@ int dp_backend_open(dp_worker_t *w, dp_conn_t *c)
 /* Waits for the completions of c's operations (cancelled just before): the slow path for a
  * kernel whose synchronous cancel failed. Other connections' completions are handled on the
  * way as usual. */
-static void reap(dp_worker_t *w);
+static void on_cqe(void *owner, struct io_uring_cqe *cqe);
 static void drain(dp_worker_t *w, dp_conn_t *c)
 {
     struct io_uring_sqe *sqe = bk_sqe(w);
@@ -147,7 +147,7 @@ static void drain(dp_worker_t *w, dp_conn_t *c)
         count_syscall(w);
         if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
             break;
-        reap(w);
+        etls_io_reap(&w->ring, on_cqe, w);
     }
 }
 
@@ -196,8 +196,9 @@ void dp_backend_close(dp_worker_t *w, dp_conn_t *c)
 
 /* ---- completions ---------------------------------------------------------------------------- */
 
-static void on_cqe(dp_worker_t *w, const struct io_uring_cqe *cqe)
+static void on_cqe(void *owner, struct io_uring_cqe *cqe)
 {
+    dp_worker_t *w = owner;
     uint64_t ud = io_uring_cqe_get_data64(cqe);
     etls_io_op_t op = etls_io_ud_op(ud);
     uint32_t slot = etls_io_ud_slot(ud);
@@ -252,18 +253,6 @@ static void on_cqe(dp_worker_t *w, const struct io_uring_cqe *cqe)
     dp_mark_dirty(w, c);
 }
 
-static void reap(dp_worker_t *w)
-{
-    struct io_uring_cqe *cqe;
-    unsigned head, n = 0;
-    io_uring_for_each_cqe(&w->ring, head, cqe)
-    {
-        on_cqe(w, cqe);
-        n++;
-    }
-    io_uring_cq_advance(&w->ring, n);
-}
-
 unsigned dp_backend_poll(dp_worker_t *w)
 {
     /* Enter the kernel only with SQEs to submit or completions waiting to be produced (the
@@ -277,7 +266,7 @@ unsigned dp_backend_poll(dp_worker_t *w)
     }
     unsigned n = io_uring_cq_ready(&w->ring);
     if (n)
-        reap(w);
+        etls_io_reap(&w->ring, on_cqe, w);
     return n;
 }
 

@@ -91,4 +91,20 @@ static inline int etls_io_enter_needed(const struct io_uring *ring)
 /* Next free SQE, submitting first when the SQ is full (so callers never see NULL). */
 struct io_uring_sqe *etls_io_sqe(struct io_uring *ring);
 
+/* Hands every completion already in the CQ to fn, then releases them together; returns how
+ * many there were. Inline, so each owner's fn is called directly. */
+static inline unsigned etls_io_reap(struct io_uring *ring, void (*fn)(void *owner, struct io_uring_cqe *cqe),
+                                    void *owner)
+{
+    struct io_uring_cqe *cqe;
+    unsigned head, n = 0;
+    io_uring_for_each_cqe(ring, head, cqe)
+    {
+        fn(owner, cqe);
+        n++;
+    }
+    io_uring_cq_advance(ring, n);
+    return n;
+}
+
 #endif

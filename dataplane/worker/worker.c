@@ -351,8 +351,9 @@ static void on_conn_cqe(etls_worker_t *w, wk_conn_t *c, etls_io_op_t op, struct 
     wk_mark_dirty(w, c);
 }
 
-static void on_cqe(etls_worker_t *w, struct io_uring_cqe *cqe)
+static void on_cqe(void *owner, struct io_uring_cqe *cqe)
 {
+    etls_worker_t *w = owner;
     uint64_t ud = io_uring_cqe_get_data64(cqe);
     etls_io_op_t op = etls_io_ud_op(ud);
     uint32_t slot = etls_io_ud_slot(ud);
@@ -371,18 +372,7 @@ static void on_cqe(etls_worker_t *w, struct io_uring_cqe *cqe)
     on_conn_cqe(w, c, op, cqe);
 }
 
-static unsigned reap(etls_worker_t *w)
-{
-    struct io_uring_cqe *cqe;
-    unsigned head, n = 0;
-    io_uring_for_each_cqe(&w->ring, head, cqe)
-    {
-        on_cqe(w, cqe);
-        n++;
-    }
-    io_uring_cq_advance(&w->ring, n);
-    return n;
-}
+static unsigned reap(etls_worker_t *w) { return etls_io_reap(&w->ring, on_cqe, w); }
 
 /* ---- the loop -------------------------------------------------------------------------------- */
 
