@@ -25,6 +25,9 @@ typedef struct etls_tls13_ks {
     uint8_t stage;  /* 0 early, 1 handshake, 2 master: the calls below must come in order */
     uint8_t no_psk; /* early secret is the public PSK-less constant, so its "derived" is cached */
     uint8_t secret[ETLS_HASH_MAX_LEN]; /* current early, handshake or master secret */
+    /* Derive-Secret(handshake secret, "derived", ""), the master secret's salt: computed in
+     * ks_handshake while that secret is keyed anyway (stage 1 only). */
+    uint8_t salt[ETLS_HASH_MAX_LEN];
 } etls_tls13_ks_t;
 
 /* Early secret from a PSK (NULL/0 for a full handshake: HashLen zeros). */
@@ -48,9 +51,16 @@ void etls_tls13_ks_wipe(etls_tls13_ks_t *ks);
 /* Traffic key and IV from a traffic secret (§7.3). */
 int etls_tls13_traffic_keys(etls_hash_alg_t alg, const uint8_t *secret, uint8_t *key, size_t keylen,
                             uint8_t *iv, size_t ivlen);
+/* The same, plus (finished_key not NULL) the secret's finished_key (§4.4.4, HashLen bytes):
+ * a handshake traffic secret needs all three, and one HMAC key setup serves them. */
+int etls_tls13_traffic_keys_fin(etls_hash_alg_t alg, const uint8_t *secret, uint8_t *key,
+                                size_t keylen, uint8_t *iv, size_t ivlen, uint8_t *finished_key);
 /* Finished verify_data = HMAC(finished_key(base_key), transcript_hash) (§4.4.4). */
 int etls_tls13_finished(etls_hash_alg_t alg, const uint8_t *base_key,
                         const uint8_t *transcript_hash, uint8_t *verify_data);
+/* The same from a finished_key already derived (etls_tls13_traffic_keys_fin). */
+void etls_tls13_finished_mac(etls_hash_alg_t alg, const uint8_t *finished_key,
+                             const uint8_t *transcript_hash, uint8_t *verify_data);
 /* application_traffic_secret_N+1 (§7.2), in place. */
 int etls_tls13_update_secret(etls_hash_alg_t alg, uint8_t *secret);
 

@@ -2,14 +2,36 @@
  * Handshake messages are reassembled here and handed to the state table (hs_server.c). */
 #include "tls/tls_internal.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 
 #define NEED_ROOM 1 /* internal: stop reading, `app` has no room for the next record */
 #define EARLY_SKIP_MAX (64 * 1024)
 
+/* Clears (wipe = 0) or wipes the connection except its two AEAD key structs, which are two
+ * thirds of it: a connection serves one short exchange as often as a long one, and these
+ * ~2 KiB are cleared by the AEAD calls anyway (etls_aead_key_init clears the storage before
+ * use, etls_aead_key_wipe after). */
+static void clear_but_keys(etls_tls_conn_t *c, int wipe)
+{
+    uint8_t *p = (uint8_t *)c;
+    size_t r0 = offsetof(etls_tls_conn_t, rd.key), r1 = offsetof(etls_tls_conn_t, wr.key);
+    size_t k = sizeof c->rd.key;
+    size_t at[3] = {0, r0 + k, r1 + k}, len[3] = {r0, r1 - (r0 + k), sizeof *c - (r1 + k)};
+    for (int i = 0; i < 3; i++) {
+        if (wipe)
+            etls_wipe(p + at[i], len[i]);
+        else
+            memset(p + at[i], 0, len[i]);
+    }
+}
+
 int etls_tls_conn_init(etls_tls_conn_t *c, const etls_tls_server_ctx_t *ctx, etls_tls_env_t *env)
 {
-    memset(c, 0, sizeof *c);
+    clear_but_keys(c, 0);
+    /* a key with alg 0 holds nothing: etls_tls_dir_set and etls_aead_key_wipe skip or clear it */
+    c->rd.key.alg = c->wr.key.alg = 0;
+    c->rd.key.impl = c->wr.key.impl = 0;
     c->ctx = ctx;
     c->env = env;
     c->waiter.user = c;
@@ -27,9 +49,9 @@ void etls_tls_conn_wipe(etls_tls_conn_t *c)
     if (c->env && c->env->batch)
         etls_batch_cancel(c->env->batch, &c->waiter);
     etls_tls_hs_release(c);
-    etls_aead_key_wipe(&c->rd.key);
+    etls_aead_key_wipe(&c->rd.key); /* wipes the whole key struct */
     etls_aead_key_wipe(&c->wr.key);
-    etls_wipe(c, sizeof *c);
+    clear_but_keys(c, 1);
 }
 
 etls_tls_conn_t *etls_tls_conn_from_waiter(etls_batch_waiter_t *w)

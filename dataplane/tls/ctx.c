@@ -63,6 +63,7 @@ void etls_tls_server_ctx_free(etls_tls_server_ctx_t *ctx)
     for (size_t i = 0; i < ctx->n_certs; i++) {
         etls_cert_chain_free(&ctx->certs[i]->chain);
         etls_pkey_free(ctx->certs[i]->key);
+        free(ctx->certs[i]->cert_msg);
         free(ctx->certs[i]);
     }
     free(ctx->certs);
@@ -164,6 +165,35 @@ static size_t cert_msg_len(const etls_cert_chain_t *chain)
     return n;
 }
 
+static uint8_t *put_u24(uint8_t *p, size_t v)
+{
+    p[0] = (uint8_t)(v >> 16);
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)v;
+    return p + 3;
+}
+
+/* RFC 8446 §4.4.2: the Certificate message with an empty request context and, for each DER
+ * certificate, empty extensions. Returns a malloc'd copy of 4 + body bytes, or NULL. */
+static uint8_t *build_cert_msg(const etls_cert_chain_t *chain, size_t body)
+{
+    uint8_t *m = malloc(4 + body), *p = m;
+    if (!m)
+        return NULL;
+    *p++ = HT_CERTIFICATE;
+    p = put_u24(p, body);
+    *p++ = 0;
+    p = put_u24(p, body - 4);
+    for (size_t i = 0; i < chain->n; i++) {
+        p = put_u24(p, chain->der_len[i]);
+        memcpy(p, chain->der[i], chain->der_len[i]);
+        p += chain->der_len[i];
+        *p++ = 0;
+        *p++ = 0;
+    }
+    return m;
+}
+
 int etls_tls_server_ctx_add_cert_names(etls_tls_server_ctx_t *ctx, etls_cert_chain_t *chain,
                                        etls_pkey_t *key, const char *names, int is_default,
                                        char *err, size_t errlen)
@@ -195,11 +225,16 @@ int etls_tls_server_ctx_add_cert_names(etls_tls_server_ctx_t *ctx, etls_cert_cha
         for (cert->names_len = 0; cert->names[cert->names_len];)
             cert->names_len += strlen(cert->names + cert->names_len) + 1;
     cert->names_len += names ? 0 : 1;
+    cert->cert_msg_len = cert_msg_len(chain);
+    cert->cert_msg = build_cert_msg(chain, cert->cert_msg_len);
+    if (!cert->cert_msg) {
+        rc = ETLS_ERR_NOMEM;
+        goto fail;
+    }
     cert->chain = *chain;
     memset(chain, 0, sizeof *chain);
     cert->key = key;
     cert->is_default = is_default ? 1 : 0;
-    cert->cert_msg_len = cert_msg_len(&cert->chain);
     ctx->certs[ctx->n_certs++] = cert;
     /* ServerHello, EncryptedExtensions (any ALPN name), Certificate, CertificateVerify,
      * Finished; then record framing at the smallest record a client may ask for (RFC 8449:
@@ -210,6 +245,8 @@ int etls_tls_server_ctx_add_cert_names(etls_tls_server_ctx_t *ctx, etls_cert_cha
         ctx->max_flight = flight;
     return 0;
 fail:
+    if (cert)
+        free(cert->cert_msg);
     free(cert);
     etls_cert_chain_free(chain);
     etls_pkey_free(key);

@@ -257,21 +257,63 @@ static int parse_extension(uint16_t type, etls_cur_t *data, etls_ch_t *ch)
     return 0; /* §4.2: unknown extensions are ignored */
 }
 
-/* §4.2: at most one extension of each type (a 64 Kibit map costs less than a pairwise scan
- * of a hostile list); pre_shared_key must be the last one (§4.2.11). */
+/* §4.2: at most one extension of each type. Types below 256 (every type parsed above) go in a
+ * 256-bit map and other ones (GREASE, newer extensions) in a short list; a client sending more
+ * than SEEN_HIGH_MAX of those gets the full 64 Kibit map. A hostile list costs linear time
+ * either way, and an ordinary ClientHello does not clear 8 KiB of stack per handshake. */
+#define SEEN_HIGH_MAX 16
+
+typedef struct ext_seen {
+    uint64_t low[256 / 64];
+    uint16_t high[SEEN_HIGH_MAX];
+    size_t n_high;
+    uint64_t *all; /* NULL until the full map is in use */
+} ext_seen_t;
+
+static int test_and_set(uint64_t *map, uint16_t type)
+{
+    uint64_t bit = 1ull << (type % 64);
+    int was = (map[type / 64] & bit) != 0;
+    map[type / 64] |= bit;
+    return was;
+}
+
+/* 1 when type was seen before; records it. */
+static int seen_before(ext_seen_t *s, uint64_t all[65536 / 64], uint16_t type)
+{
+    if (s->all)
+        return test_and_set(s->all, type);
+    if (type < 256)
+        return test_and_set(s->low, type);
+    for (size_t i = 0; i < s->n_high; i++)
+        if (s->high[i] == type)
+            return 1;
+    if (s->n_high < SEEN_HIGH_MAX) {
+        s->high[s->n_high++] = type;
+        return 0;
+    }
+    memset(all, 0, 65536 / 8);
+    memcpy(all, s->low, sizeof s->low);
+    for (size_t i = 0; i < s->n_high; i++)
+        (void)test_and_set(all, s->high[i]);
+    s->all = all;
+    return test_and_set(all, type);
+}
+
+/* pre_shared_key must be the last extension (§4.2.11). */
 static int parse_extensions(etls_cur_t *c, etls_ch_t *ch)
 {
-    uint64_t seen[65536 / 64];
+    uint64_t all[65536 / 64]; /* cleared only if needed (seen_before) */
+    ext_seen_t seen;
     etls_cur_t exts;
-    memset(seen, 0, sizeof seen);
+    memset(&seen, 0, sizeof seen);
     ETLS_GUARD(etls_cur_vec(c, 2, 0, 65535, &exts));
     while (exts.left) {
         uint16_t type;
         etls_cur_t data;
         ETLS_GUARD(etls_cur_u16(&exts, &type));
         ETLS_GUARD(etls_cur_vec(&exts, 2, 0, 65535, &data));
-        ETLS_ENSURE(!(seen[type / 64] >> (type % 64) & 1), ALERT(ILLEGAL_PARAMETER));
-        seen[type / 64] |= 1ull << (type % 64);
+        ETLS_ENSURE(!seen_before(&seen, all, type), ALERT(ILLEGAL_PARAMETER));
         ETLS_ENSURE(!ch->has_psk, ALERT(ILLEGAL_PARAMETER));
         ETLS_GUARD(parse_extension(type, &data, ch));
     }

@@ -187,24 +187,10 @@ static int write_encrypted_extensions(etls_tls_conn_t *c, etls_tls_buf_t *out)
     return hsw_msg(c, out, HT_ENCRYPTED_EXTENSIONS, &m);
 }
 
-/* §4.4.2: empty request context, then each DER certificate with empty extensions. Written
- * piecewise because the chain can be far larger than any local buffer. */
+/* §4.4.2: prebuilt per certificate (ctx.c), the same bytes for every handshake. */
 static int write_certificate(etls_tls_conn_t *c, etls_tls_buf_t *out)
 {
-    const etls_tls_cert_t *cert = c->cert;
-    size_t body = cert->cert_msg_len, list = body - 4;
-    uint8_t h[8] = {HT_CERTIFICATE, (uint8_t)(body >> 16), (uint8_t)(body >> 8), (uint8_t)body,
-                    0, (uint8_t)(list >> 16), (uint8_t)(list >> 8), (uint8_t)list};
-    ETLS_GUARD(hsw_put(c, out, h, sizeof h));
-    for (size_t i = 0; i < cert->chain.n; i++) {
-        size_t l = cert->chain.der_len[i];
-        uint8_t lh[3] = {(uint8_t)(l >> 16), (uint8_t)(l >> 8), (uint8_t)l};
-        static const uint8_t no_ext[2] = {0, 0};
-        ETLS_GUARD(hsw_put(c, out, lh, 3));
-        ETLS_GUARD(hsw_put(c, out, cert->chain.der[i], l));
-        ETLS_GUARD(hsw_put(c, out, no_ext, 2));
-    }
-    return 0;
+    return hsw_put(c, out, c->cert->cert_msg, 4 + c->cert->cert_msg_len);
 }
 
 /* §4.4.3: the signed content is 64 spaces, the context string, a zero byte, and the
@@ -223,7 +209,7 @@ static size_t cv_content(etls_tls_conn_t *c)
  * signature, parked in the batch when there is one. */
 int etls_tls_flight_hello(etls_tls_conn_t *c, etls_tls_buf_t *out)
 {
-    uint8_t th[ETLS_HASH_MAX_LEN], server_hs[ETLS_HASH_MAX_LEN];
+    uint8_t th[ETLS_HASH_MAX_LEN], server_hs[ETLS_HASH_MAX_LEN], client_hs[ETLS_HASH_MAX_LEN];
     size_t shared_len = c->group == ETLS_TLS_GROUP_X25519 ? 32 : ETLS_P256_SHARED_LEN;
     ETLS_ENSURE(out->cap - out->len >= etls_tls_out_room(c), ETLS_ERR_LIMIT);
     c->hs->w.pos = 0;
@@ -236,14 +222,15 @@ int etls_tls_flight_hello(etls_tls_conn_t *c, etls_tls_buf_t *out)
     etls_tls13_ks_init(&c->hs->ks, c->hash, c->hs->psk_ok ? c->hs->psk : NULL,
                        c->hs->psk_ok ? etls_hash_len(c->hash) : 0);
     etls_wipe(c->hs->psk, sizeof c->hs->psk);
-    int rc = etls_tls13_ks_handshake(&c->hs->ks, c->hs->shared, shared_len, th, c->hs->client_hs,
+    int rc = etls_tls13_ks_handshake(&c->hs->ks, c->hs->shared, shared_len, th, client_hs,
                                      server_hs);
     etls_wipe(c->hs->shared, sizeof c->hs->shared);
     if (rc == 0)
-        rc = etls_tls_dir_set(c, &c->wr, server_hs);
+        rc = etls_tls_dir_set_fin(c, &c->wr, server_hs, c->hs->server_fin_key);
     if (rc == 0)
-        rc = etls_tls_dir_set(c, &c->rd, c->hs->client_hs);
+        rc = etls_tls_dir_set_fin(c, &c->rd, client_hs, c->hs->client_fin_key);
     etls_wipe(server_hs, sizeof server_hs);
+    etls_wipe(client_hs, sizeof client_hs);
     ETLS_ENSURE(rc == 0, ALERT(INTERNAL_ERROR));
     hsw_begin(c, 1);
     ETLS_GUARD(write_encrypted_extensions(c, out));
@@ -287,7 +274,7 @@ static int write_finished(etls_tls_conn_t *c, etls_tls_buf_t *out)
     uint8_t th[ETLS_HASH_MAX_LEN], vd[ETLS_HASH_MAX_LEN];
     etls_wr_t m = {vd, etls_hash_len(c->hash), sizeof vd, 0};
     etls_hash_peek(&c->hs->transcript, th);
-    ETLS_ENSURE(etls_tls13_finished(c->hash, c->wr.secret, th, vd) == 0, ALERT(INTERNAL_ERROR));
+    etls_tls13_finished_mac(c->hash, c->hs->server_fin_key, th, vd);
     int rc = hsw_msg(c, out, HT_FINISHED, &m);
     etls_wipe(vd, sizeof vd);
     return rc;
@@ -309,14 +296,14 @@ int etls_tls_flight_finish(etls_tls_conn_t *c, etls_tls_buf_t *out)
     ETLS_GUARD(hsw_close(c, out));
     etls_hash_peek(&c->hs->transcript, th);
     int rc = etls_tls13_ks_master(&c->hs->ks, th, c->hs->client_ap, server_ap, NULL);
-    if (rc == 0)
-        rc = etls_tls13_finished(c->hash, c->hs->client_hs, th, c->hs->expect_fin);
+    etls_tls13_finished_mac(c->hash, c->hs->client_fin_key, th, c->hs->expect_fin);
     if (rc == 0)
         rc = etls_tls_dir_set(c, &c->wr, server_ap);
     etls_wipe(server_ap, sizeof server_ap);
     if (!c->ctx->n_ticket_keys) /* else kept for the resumption master secret */
         etls_tls13_ks_wipe(&c->hs->ks);
-    etls_wipe(c->hs->client_hs, sizeof c->hs->client_hs);
+    etls_wipe(c->hs->client_fin_key, sizeof c->hs->client_fin_key);
+    etls_wipe(c->hs->server_fin_key, sizeof c->hs->server_fin_key);
     ETLS_ENSURE(rc == 0, ALERT(INTERNAL_ERROR));
     out->len += c->hs->w.pos;
     c->hs->w.pos = 0;

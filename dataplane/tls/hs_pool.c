@@ -48,14 +48,19 @@ static int from_pool(const etls_tls_hs_pool_t *p, const etls_tls_hs_t *hs)
     return p && hs >= p->states && hs < p->states + p->n;
 }
 
+/* States in the pool's free stack are all zero: calloc'd, and wiped by etls_tls_hs_release
+ * before they go back; so only a malloc'd state needs clearing here. */
 int etls_tls_hs_acquire(etls_tls_conn_t *c)
 {
     etls_tls_hs_pool_t *p = c->env->hs_pool;
-    etls_tls_hs_t *hs = (p && p->n_free) ? p->free[--p->n_free] : malloc(sizeof *hs);
-    ETLS_ENSURE(hs, ALERT(INTERNAL_ERROR));
+    etls_tls_hs_t *hs = (p && p->n_free) ? p->free[--p->n_free] : NULL;
+    if (!hs) {
+        hs = malloc(sizeof *hs);
+        ETLS_ENSURE(hs, ALERT(INTERNAL_ERROR));
+        memset(hs, 0, sizeof *hs);
+    }
     if (p)
         p->in_use++;
-    memset(hs, 0, sizeof *hs);
     hs->w.rec_start = SIZE_MAX;
     c->hs = hs;
     return 0;

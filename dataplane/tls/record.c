@@ -12,14 +12,18 @@ void etls_tls_nonce(const etls_tls_dir_t *d, uint64_t seq, uint8_t nonce[ETLS_AE
 }
 
 /* §7.3: [sender]_write_key / _iv from the traffic secret; the secret is kept for KeyUpdate. */
-int etls_tls_dir_set(etls_tls_conn_t *c, etls_tls_dir_t *d, const uint8_t *secret)
+int etls_tls_dir_set_fin(etls_tls_conn_t *c, etls_tls_dir_t *d, const uint8_t *secret,
+                         uint8_t *fin_key)
 {
     uint8_t key[ETLS_AEAD_KEY_MAX];
     size_t klen = etls_aead_key_len(c->aead);
     size_t hlen = etls_hash_len(c->hash);
-    int rc = etls_tls13_traffic_keys(c->hash, secret, key, klen, d->iv, sizeof d->iv);
+    int rc = etls_tls13_traffic_keys_fin(c->hash, secret, key, klen, d->iv, sizeof d->iv, fin_key);
     if (rc == 0) {
-        etls_aead_key_wipe(&d->key); /* a backend may hold allocated state for the old key */
+        /* A backend may hold allocated state for an old key; a key never set (alg 0, as
+         * etls_tls_conn_init leaves it) holds nothing, and key_init clears the storage. */
+        if (d->key.alg)
+            etls_aead_key_wipe(&d->key);
         rc = etls_aead_key_init(c->env->aead, &d->key, c->aead, key);
     }
     etls_wipe(key, sizeof key);
@@ -29,6 +33,11 @@ int etls_tls_dir_set(etls_tls_conn_t *c, etls_tls_dir_t *d, const uint8_t *secre
     d->seq = 0;
     d->active = 1;
     return 0;
+}
+
+int etls_tls_dir_set(etls_tls_conn_t *c, etls_tls_dir_t *d, const uint8_t *secret)
+{
+    return etls_tls_dir_set_fin(c, d, secret, NULL);
 }
 
 int etls_tls_seal_inplace(etls_tls_conn_t *c, uint8_t *rec, size_t inner)

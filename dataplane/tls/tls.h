@@ -156,6 +156,8 @@ typedef struct etls_tls_cert {
     size_t names_len;  /* bytes used in names, including the final empty string */
     char names[ETLS_TLS_MAX_NAMES_LEN]; /* lower-case, NUL-separated, ends with "" */
     size_t cert_msg_len; /* encoded Certificate handshake body length, precomputed */
+    uint8_t *cert_msg;   /* the whole Certificate message (4-byte header, then the body of
+                          * cert_msg_len bytes), built once: it is the same for every handshake */
 } etls_tls_cert_t;
 
 /* Fields after etls_tls_server_ctx_init that the loader may set directly: client_order,
@@ -299,7 +301,8 @@ typedef struct etls_tls_hsw {
 typedef struct etls_tls_hs {
     etls_hash_ctx_t transcript;
     etls_tls13_ks_t ks;
-    uint8_t client_hs[ETLS_HASH_MAX_LEN]; /* client handshake traffic secret (Finished key) */
+    uint8_t client_fin_key[ETLS_HASH_MAX_LEN]; /* finished_keys of the handshake traffic */
+    uint8_t server_fin_key[ETLS_HASH_MAX_LEN]; /* secrets, derived with their traffic keys */
     uint8_t client_ap[ETLS_HASH_MAX_LEN]; /* installed once the client's Finished verifies */
     uint8_t expect_fin[ETLS_HASH_MAX_LEN]; /* the client Finished verify_data we expect */
     uint8_t session_id[32];

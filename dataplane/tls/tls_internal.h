@@ -237,8 +237,11 @@ int etls_tls_parse_client_hello(const uint8_t *body, size_t len, etls_ch_t *ch);
 
 /* ---- record layer (record.c) -------------------------------------------------------------- */
 void etls_tls_nonce(const etls_tls_dir_t *d, uint64_t seq, uint8_t nonce[ETLS_AEAD_NONCE_LEN]);
-/* Installs a traffic secret as the key of one direction (RFC 8446 §7.3). */
+/* Installs a traffic secret as the key of one direction (RFC 8446 §7.3); fin_key not NULL:
+ * also the secret's finished_key (§4.4.4) from the same HMAC key setup. */
 int etls_tls_dir_set(etls_tls_conn_t *c, etls_tls_dir_t *d, const uint8_t *secret);
+int etls_tls_dir_set_fin(etls_tls_conn_t *c, etls_tls_dir_t *d, const uint8_t *secret,
+                         uint8_t *fin_key);
 /* Appends one record of `type` (sealed inline when the write key is active). */
 int etls_tls_write_record(etls_tls_conn_t *c, etls_tls_buf_t *out, uint8_t type,
                           const uint8_t *data, size_t len);

@@ -179,6 +179,34 @@ static void test_client_hello_fields(void)
 #undef CASE
 }
 
+/* §4.2: duplicates are refused however many extension types a ClientHello carries (the parser
+ * keeps a short list of types above 255 and moves to a full map beyond it). */
+static void test_many_extensions(void)
+{
+    static uint8_t ext[4 * 40 + 4];
+    ch_opts_t o;
+    for (int i = 0; i < 40; i++) { /* 40 distinct empty extensions 0x1000.. 0x1027 */
+        ext[4 * i] = 0x10;
+        ext[4 * i + 1] = (uint8_t)i;
+    }
+    memset(&o, 0, sizeof o);
+    o.extra = ext;
+    o.extra_len = 4 * 40;
+    ch_case("40 distinct unknown extensions", &o, -1);
+    ext[4 * 40] = 0x10; /* then 0x1003 again */
+    ext[4 * 40 + 1] = 3;
+    o.extra_len = 4 * 41;
+    ch_case("duplicate unknown extension after 40", &o, ETLS_ALERT_ILLEGAL_PARAMETER);
+    ext[4 * 40] = 0; /* then supported_groups (10), sent before the extras, again */
+    ext[4 * 40 + 1] = 10;
+    ch_case("duplicate supported_groups after 40 unknown extensions", &o,
+            ETLS_ALERT_ILLEGAL_PARAMETER);
+    o.extra_len = 4 * 10 + 4; /* 10 unknown ones (the short list), then supported_groups */
+    memcpy(ext + 4 * 10, ext + 4 * 40, 4);
+    ch_case("duplicate supported_groups after 10 unknown extensions", &o,
+            ETLS_ALERT_ILLEGAL_PARAMETER);
+}
+
 /* §4.2.11: pre_shared_key must be the last extension. */
 static void test_psk_position(void)
 {
@@ -752,6 +780,7 @@ int main(int argc, char **argv)
     CHECK(etls_tls_server_ctx_init(&ctx, &te.rng) == 0);
     CHECK(test_ctx_add(&ctx, &cert, NULL, 1) == 0);
     test_client_hello_fields();
+    test_many_extensions();
     test_psk_position();
     test_client_hello_encoding();
     test_records();

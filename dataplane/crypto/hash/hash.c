@@ -237,7 +237,10 @@ static void hmac_keyed_short(const etls_hmac_ctx_t *keyed, const etls_hmac_seg_t
 {
     etls_hash_alg_t alg = keyed->inner.alg;
     size_t bl = etls_hash_block_len(alg), hl = etls_hash_len(alg), n = 0;
-    uint64_t blk64[16], st[8];
+    struct {
+        uint64_t blk64[16], st[8];
+    } w; /* one struct so that one wipe clears both */
+    uint64_t *blk64 = w.blk64, *st = w.st;
     uint8_t *blk = (uint8_t *)blk64;
     for (size_t i = 0; i < nsegs; i++) {
         if (segs[i].n)
@@ -245,15 +248,14 @@ static void hmac_keyed_short(const etls_hmac_ctx_t *keyed, const etls_hmac_seg_t
         n += segs[i].n;
     }
     pad_block(blk, n, bl, bl + total);
-    memcpy(st, &keyed->inner.h, sizeof st);
+    memcpy(st, &keyed->inner.h, sizeof w.st);
     compress_state(alg, st, blk, 1);
     store_digest(alg, st, blk);
     pad_block(blk, hl, bl, bl + hl);
-    memcpy(st, &keyed->outer.h, sizeof st);
+    memcpy(st, &keyed->outer.h, sizeof w.st);
     compress_state(alg, st, blk, 1);
     store_digest(alg, st, out);
-    etls_wipe(blk64, sizeof blk64);
-    etls_wipe(st, sizeof st);
+    etls_wipe(&w, sizeof w);
 }
 
 void etls_hmac_keyed(const etls_hmac_ctx_t *keyed, const etls_hmac_seg_t *segs, size_t nsegs,

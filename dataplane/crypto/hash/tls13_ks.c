@@ -3,7 +3,9 @@
  * Cost is counted in compression-function calls. Every secret that is expanded more than once
  * (handshake secret, master secret, traffic secrets) is set up as an HMAC key once and cloned,
  * the empty-string hash is computed once, and the PSK-less early secret and its "derived"
- * secret, which are public constants, are computed once per process. */
+ * secret, which are public constants, are computed (and the latter keyed, as the handshake
+ * secret's salt) once per process. Without a PSK, ks_handshake and ks_master cost ten
+ * SHA-256 compressions each. */
 #include "crypto/tls13_ks.h"
 
 #include "common/ct.h"
@@ -21,6 +23,8 @@ static struct {
     uint8_t empty_hash[ETLS_HASH_MAX_LEN];
     uint8_t early[ETLS_HASH_MAX_LEN];   /* HKDF-Extract(0, 0^HashLen) */
     uint8_t derived[ETLS_HASH_MAX_LEN]; /* Derive-Secret(early, "derived", "") */
+    etls_hmac_ctx_t derived_hmac;       /* derived set up as an HMAC key: the salt of every
+                                         * PSK-less handshake secret */
 } consts[2];
 static pthread_once_t consts_once = PTHREAD_ONCE_INIT;
 
@@ -102,6 +106,7 @@ static void init_consts(void)
         etls_hkdf_extract(algs[i], NULL, 0, zeros, hl, consts[i].early);
         (void)etls_tls13_derive_secret(algs[i], consts[i].early, "derived", consts[i].empty_hash,
                                        consts[i].derived);
+        etls_hmac_init(&consts[i].derived_hmac, algs[i], consts[i].derived, hl);
     }
 }
 
@@ -125,33 +130,46 @@ void etls_tls13_ks_init(etls_tls13_ks_t *ks, etls_hash_alg_t alg, const uint8_t 
     }
 }
 
-/* §7.1: Derive-Secret(current, "derived", "") is the salt for the next HKDF-Extract. */
+/* §7.1: Derive-Secret(current, "derived", "") is the salt for the next HKDF-Extract; from the
+ * handshake secret ks_advance computed it already. */
 static int next_salt(const etls_tls13_ks_t *ks, uint8_t *salt)
 {
     size_t hl = etls_hash_len(ks->alg);
-    if (ks->stage == 0 && ks->no_psk) {
-        memcpy(salt, consts[alg_index(ks->alg)].derived, hl);
+    if (ks->stage == 1) {
+        memcpy(salt, ks->salt, hl);
         return 0;
     }
     return etls_tls13_derive_secret(ks->alg, ks->secret, "derived", empty_hash(ks->alg), salt);
 }
 
 /* Extracts the next stage's secret from ikm, then derives two (or three) secrets from it with
- * one HMAC key setup. */
+ * one HMAC key setup; from the handshake secret also the master secret's salt, so that secret
+ * is keyed once in all. */
 static int ks_advance(etls_tls13_ks_t *ks, const uint8_t *ikm, size_t ikmlen, const uint8_t *th,
                       const char *const labels[3], uint8_t *const outs[3])
 {
     size_t hl = etls_hash_len(ks->alg);
     uint8_t salt[ETLS_HASH_MAX_LEN];
     etls_hmac_ctx_t keyed;
-    int rc = next_salt(ks, salt);
+    int rc = 0;
+    if (ks->stage == 0 && ks->no_psk) { /* a public salt, keyed once per process */
+        const etls_hmac_seg_t seg = {ikm, ikmlen};
+        etls_hmac_keyed(&consts[alg_index(ks->alg)].derived_hmac, &seg, 1, ks->secret);
+    } else {
+        rc = next_salt(ks, salt);
+        if (ks->stage == 1)
+            etls_wipe(ks->salt, sizeof ks->salt); /* used up */
+        if (rc == 0)
+            etls_hkdf_extract(ks->alg, salt, hl, ikm, ikmlen, ks->secret);
+    }
     if (rc == 0) {
-        etls_hkdf_extract(ks->alg, salt, hl, ikm, ikmlen, ks->secret);
         ks->stage++;
         etls_hmac_init(&keyed, ks->alg, ks->secret, hl);
         for (int i = 0; i < 3 && rc == 0; i++)
             if (outs[i])
                 rc = expand_label_keyed(&keyed, labels[i], th, hl, outs[i], hl);
+        if (rc == 0 && ks->stage == 1)
+            rc = expand_label_keyed(&keyed, "derived", empty_hash(ks->alg), hl, ks->salt, hl);
         etls_wipe(&keyed, sizeof keyed);
     }
     etls_wipe(salt, sizeof salt);
@@ -198,8 +216,8 @@ void etls_tls13_ks_wipe(etls_tls13_ks_t *ks)
     etls_wipe(ks, sizeof *ks);
 }
 
-int etls_tls13_traffic_keys(etls_hash_alg_t alg, const uint8_t *secret, uint8_t *key, size_t keylen,
-                            uint8_t *iv, size_t ivlen)
+int etls_tls13_traffic_keys_fin(etls_hash_alg_t alg, const uint8_t *secret, uint8_t *key,
+                                size_t keylen, uint8_t *iv, size_t ivlen, uint8_t *finished_key)
 {
     size_t hl = etls_hash_len(alg);
     ETLS_ENSURE(hl != 0 && keylen <= hl && ivlen <= hl, ETLS_ERR_INVALID);
@@ -208,8 +226,16 @@ int etls_tls13_traffic_keys(etls_hash_alg_t alg, const uint8_t *secret, uint8_t 
     int rc = expand_label_keyed(&keyed, "key", NULL, 0, key, keylen);
     if (rc == 0)
         rc = expand_label_keyed(&keyed, "iv", NULL, 0, iv, ivlen);
+    if (rc == 0 && finished_key)
+        rc = expand_label_keyed(&keyed, "finished", NULL, 0, finished_key, hl);
     etls_wipe(&keyed, sizeof keyed);
     return rc;
+}
+
+int etls_tls13_traffic_keys(etls_hash_alg_t alg, const uint8_t *secret, uint8_t *key, size_t keylen,
+                            uint8_t *iv, size_t ivlen)
+{
+    return etls_tls13_traffic_keys_fin(alg, secret, key, keylen, iv, ivlen, NULL);
 }
 
 int etls_tls13_finished(etls_hash_alg_t alg, const uint8_t *base_key,
@@ -222,6 +248,13 @@ int etls_tls13_finished(etls_hash_alg_t alg, const uint8_t *base_key,
     etls_hmac(alg, fk, hl, transcript_hash, hl, verify_data);
     etls_wipe(fk, sizeof fk);
     return 0;
+}
+
+void etls_tls13_finished_mac(etls_hash_alg_t alg, const uint8_t *finished_key,
+                             const uint8_t *transcript_hash, uint8_t *verify_data)
+{
+    size_t hl = etls_hash_len(alg);
+    etls_hmac(alg, finished_key, hl, transcript_hash, hl, verify_data);
 }
 
 int etls_tls13_update_secret(etls_hash_alg_t alg, uint8_t *secret)

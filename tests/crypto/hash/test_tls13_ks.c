@@ -183,6 +183,13 @@ static void test_rfc8448(void)
     /* verify_data = HMAC(finished_key, transcript hash), checked against OpenSSL's HMAC. */
     CHECK(etls_tls13_finished(S256, shs, th2, y) == 0);
     CHECK(ossl_hmac(S256, x, th2, z) && memcmp(y, z, 32) == 0);
+    /* key, IV and finished_key from one key setup, as the TLS engine derives them */
+    CHECK(etls_tls13_traffic_keys_fin(S256, shs, key, 16, iv, 12, x) == 0);
+    CHECK_RFC(key, RFC_S_HS_KEY, 16);
+    CHECK_RFC(iv, RFC_S_HS_IV, 12);
+    CHECK_RFC(x, RFC_S_FIN_KEY, 32);
+    etls_tls13_finished_mac(S256, x, th2, z);
+    CHECK(memcmp(y, z, 32) == 0);
 
     CHECK(etls_tls13_derive_secret(S256, ks.secret, "derived", empty_hash, x) == 0);
     CHECK_RFC(x, RFC_DERIVED_MS, 32);
