@@ -32,12 +32,10 @@ static const uint8_t empty_hash[32] = {0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c,
                                        0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c,
                                        0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55};
 
+/* As the engine does it: key, IV and (handshake secrets) finished key from one keyed secret. */
 static int ours_keys(const uint8_t *secret, uint8_t key[16], uint8_t iv[12], uint8_t *fin)
 {
-    ETLS_GUARD(etls_tls13_traffic_keys(ETLS_HASH_SHA256, secret, key, 16, iv, 12));
-    if (fin)
-        ETLS_GUARD(etls_tls13_expand_label(ETLS_HASH_SHA256, secret, "finished", NULL, 0, fin, 32));
-    return 0;
+    return etls_tls13_traffic_keys_fin(ETLS_HASH_SHA256, secret, key, 16, iv, 12, fin);
 }
 
 int etls_bench_ks_ours(const uint8_t ecdhe[32], etls_bench_ks_out_t *o)
