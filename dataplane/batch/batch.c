@@ -116,6 +116,7 @@ static void run_x25519(etls_batch_t *b)
         return;
     etls_x25519_batch(b->cfg.x25519, b->x25519, b->qx.n);
     b->st.x25519_ops += b->qx.n;
+    b->st.x25519_runs++;
     queue_complete(b, &b->qx, &b->x25519[0].status, sizeof b->x25519[0]);
 }
 

@@ -109,6 +109,8 @@ typedef struct etls_batch_stats {
     uint64_t runs;           /* etls_batch_run calls that ran at least one request */
     uint64_t full_flushes;   /* runs forced by a full queue */
     uint64_t x25519_ops, p256_ops, sign_ops, aead_ops;
+    uint64_t x25519_runs;    /* runs with X25519 work: x25519_ops / x25519_runs is the mean
+                              * batch, against the lanes the vector code fills at once */
 } etls_batch_stats_t;
 void etls_batch_get_stats(const etls_batch_t *b, etls_batch_stats_t *st);
 

@@ -160,6 +160,16 @@ void dp_print_stats(void)
                 (unsigned long)t->rto_fired, (unsigned long)t->dup_acks, (unsigned long)t->ooo_segs,
                 (unsigned long)t->dropped, (unsigned long)t->output_refused,
                 (unsigned long)t->rst_sent);
+        if (etls_dp_workers[i]->batch) {
+            /* Mean X25519 batch = x25519_ops / x25519_runs: the vector code computes 8 (IFMA)
+             * or 4 (AVX2) lanes at once, so half-empty batches cost up to twice per op. */
+            etls_batch_stats_t b;
+            etls_batch_get_stats(etls_dp_workers[i]->batch, &b);
+            fprintf(stderr, "edgetls: dpdk worker %u: crypto runs %lu full_flushes %lu x25519_ops %lu "
+                    "x25519_runs %lu sign_ops %lu aead_ops %lu\n",
+                    i, (unsigned long)b.runs, (unsigned long)b.full_flushes, (unsigned long)b.x25519_ops,
+                    (unsigned long)b.x25519_runs, (unsigned long)b.sign_ops, (unsigned long)b.aead_ops);
+        }
         if (etls_dp_workers[i]->opts->fault.enabled)
             fprintf(stderr, "edgetls: dpdk worker %u: faults loss %lu reorder %lu dup %lu corrupt %lu "
                     "drop_tcp_csum %lu drop_ip_csum %lu\n",

@@ -196,8 +196,12 @@ rc=$?
 SRV_PID=
 grep "dpdk worker" "$WORK/srv.log" | sed 's/^/  /'
 [ "$rc" = 0 ] || fail "edgetls exited with status $rc after SIGTERM"
-grep "dpdk worker" "$WORK/srv.log" | tail -3 | grep -q "handshakes $SRV_HS hs_failures 0 " ||
+grep "dpdk worker 0: rx" "$WORK/srv.log" | tail -1 | grep -q "handshakes $SRV_HS hs_failures 0 " ||
     fail "edgetls' exit counters disagree (expected $SRV_HS handshakes, no failures)"
+# Every handshake (full or resumed, both with X25519) queued exactly a key generation and a
+# shared secret in the crypto batch.
+grep "dpdk worker 0: crypto" "$WORK/srv.log" | tail -1 | grep -q " x25519_ops $((2 * SRV_HS)) " ||
+    fail "crypto batch counters: expected x25519_ops $((2 * SRV_HS))"
 ! grep -Eq "runtime error|Sanitizer" "$WORK/srv.log" "$WORK/bench.err" || fail "sanitizer report"
 if [ "$MODE" = faults ]; then
     line=$(grep "dpdk worker 0: faults" "$WORK/srv.log") || fail "no fault counters"
