@@ -237,3 +237,21 @@ bool check_pattern(const uint8_t *p, size_t n, uint32_t start)
     }
     return true;
 }
+
+int run_groups(const group_t *groups, size_t n, const char *prefix, int argc, char **argv)
+{
+    const char *want = argc > 1 ? argv[1] : "all";
+    int ran = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(want, "all") || !strcmp(want, groups[i].name)) {
+            groups[i].fn();
+            ran++;
+        }
+    if (!ran) {
+        fprintf(stderr, "unknown group %s\n", want);
+        return 2;
+    }
+    char name[64];
+    snprintf(name, sizeof name, "%s%s", prefix, want);
+    return etls_test_summary(name);
+}

@@ -97,4 +97,13 @@ void advance(env_t *e, uint64_t us); /* moves the clock and runs the timers */
 void fill_pattern(uint8_t *p, size_t n, uint32_t start);
 bool check_pattern(const uint8_t *p, size_t n, uint32_t start);
 
+/* A named group of checks; run_groups runs the one named by argv[1] (every one for "all" or
+ * no argument) and returns the exit status: the summary "<prefix><group>", or 2 for a group
+ * that does not exist. */
+typedef struct {
+    const char *name;
+    void (*fn)(void);
+} group_t;
+int run_groups(const group_t *groups, size_t n, const char *prefix, int argc, char **argv);
+
 #endif

@@ -1179,11 +1179,6 @@ static void test_siphash(void)
     CHECK(tcp_siphash(k, m, 8) != tcp_siphash(k, m, 9));
 }
 
-typedef struct {
-    const char *name;
-    void (*fn)(void);
-} group_t;
-
 static const group_t groups[] = {
     {"handshake", test_handshake},
     {"synack_retransmit", test_synack_retransmit},
@@ -1203,18 +1198,5 @@ static const group_t groups[] = {
 
 int main(int argc, char **argv)
 {
-    const char *want = argc > 1 ? argv[1] : "all";
-    int ran = 0;
-    for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
-        if (!strcmp(want, "all") || !strcmp(want, groups[i].name)) {
-            groups[i].fn();
-            ran++;
-        }
-    if (!ran) {
-        fprintf(stderr, "unknown group %s\n", want);
-        return 2;
-    }
-    char name[64];
-    snprintf(name, sizeof name, "tcp_%s", want);
-    return etls_test_summary(name);
+    return run_groups(groups, sizeof groups / sizeof groups[0], "tcp_", argc, argv);
 }

@@ -329,10 +329,7 @@ static void test_close_early(void)
     env_fini(e);
 }
 
-static const struct {
-    const char *name;
-    void (*fn)(void);
-} groups[] = {
+static const group_t groups[] = {
     {"open", test_open},
     {"bad_ack", test_bad_ack},
     {"rst", test_rst},
@@ -343,18 +340,5 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-    const char *want = argc > 1 ? argv[1] : "all";
-    int ran = 0;
-    for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
-        if (!strcmp(want, "all") || !strcmp(want, groups[i].name)) {
-            groups[i].fn();
-            ran++;
-        }
-    if (!ran) {
-        fprintf(stderr, "unknown group %s\n", want);
-        return 2;
-    }
-    char name[64];
-    snprintf(name, sizeof name, "tcp_client_%s", want);
-    return etls_test_summary(name);
+    return run_groups(groups, sizeof groups / sizeof groups[0], "tcp_client_", argc, argv);
 }
