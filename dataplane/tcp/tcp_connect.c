@@ -80,38 +80,15 @@ int etls_tcp_connect(etls_tcp_stack_t *s, uint32_t laddr, uint16_t lport, uint32
     return 0;
 }
 
-/* The SYN-ACK: options as both sides offered them (RFC 7323 §1.3, RFC 2018: each only when
- * both SYNs carried it), then ESTABLISHED and the ACK of the peer's SYN. */
+/* The SYN-ACK: what it settles (tcp_conn_from_peer_syn), then ESTABLISHED and the ACK of the
+ * peer's SYN. */
 static void establish_active(etls_tcp_conn_t *c, const tcp_seg_in_t *sg, uint64_t now)
 {
     etls_tcp_stack_t *s = c->stack;
-    const etls_tcp_config_t *cfg = &s->cfg;
-    c->ts_ok = cfg->timestamps && sg->has_ts;
-    c->sack_ok = cfg->sack_permitted && sg->sack_ok;
-    if (cfg->window_scale && sg->has_ws) {
-        c->snd_wscale = sg->ws > 14 ? 14 : sg->ws;
-        c->rcv_wscale = s->rcv_wscale;
-        c->ws_ok = 1;
-    }
-    uint32_t peer = sg->has_mss ? sg->mss : TCP_DEFAULT_MSS;
-    if (peer < 64)
-        peer = 64;
-    uint32_t mss = peer < cfg->mss ? peer : cfg->mss;
-    c->mss = mss - (c->ts_ok ? TCP_TS_OPT_LEN : 0);
-    c->rcv_mss = TCP_DEFAULT_MSS;
-    c->irs = sg->seq;
-    c->rcv_nxt = c->rd_seq = c->last_ack_sent = sg->seq + 1;
+    tcp_conn_from_peer_syn(c, sg, now);
     c->snd_una = sg->ack;
     c->snd_wnd = c->max_snd_wnd = sg->wnd; /* the window of a SYN is never scaled */
     c->snd_wl1 = sg->seq, c->snd_wl2 = sg->ack;
-    uint32_t hi = 2 * c->mss > 14600 ? 2 * c->mss : 14600; /* RFC 6928: IW10 */
-    c->cwnd = 10 * c->mss < hi ? 10 * c->mss : hi;
-    c->ssthresh = 0x7fffffff;
-    if (c->ts_ok) {
-        c->ts_recent = sg->tsval;
-        c->ts_recent_at = now;
-        c->flags |= CF_TS_RECENT;
-    }
     if (!(c->flags & CF_SYN_REXMIT))
         tcp_rtt_sample(c, (uint32_t)(now - c->rtt_start));
     else if (c->rto_us < TCP_RTO_SYN_FALLBACK_US)

@@ -236,6 +236,9 @@ uint32_t tcp_ts_offset(const etls_tcp_stack_t *s, uint32_t laddr, uint16_t lport
 void tcp_syn_cookie_reply(etls_tcp_stack_t *s, const tcp_seg_in_t *sg, uint64_t now);
 etls_tcp_conn_t *tcp_syn_cookie_check(etls_tcp_stack_t *s, const tcp_seg_in_t *sg, uint64_t now);
 void tcp_syn_accept(etls_tcp_stack_t *s, const tcp_seg_in_t *sg, uint64_t now);
+/* Options, MSS, receive sequence, initial window and timestamp state from the peer's SYN or
+ * SYN-ACK: the part of a connection's set-up both opens share. */
+void tcp_conn_from_peer_syn(etls_tcp_conn_t *c, const tcp_seg_in_t *sg, uint64_t now);
 uint32_t tcp_synack_opts(const etls_tcp_stack_t *s, uint8_t *o, uint16_t mss, bool ts, bool sack,
                          bool ws, uint32_t tsval, uint32_t tsecr);
 

@@ -132,10 +132,12 @@ uint32_t tcp_synack_opts(const etls_tcp_stack_t *s, uint8_t *o, uint16_t mss, bo
     return n;
 }
 
-/* Negotiated options, shared by the stateful and the cookie paths. */
-static void conn_setup(etls_tcp_stack_t *s, etls_tcp_conn_t *c, const tcp_seg_in_t *sg,
-                       uint32_t iss, uint64_t now)
+/* What the peer's SYN (or SYN-ACK) settles, for both opens: options as both sides offered them
+ * (RFC 7323 §1.3, RFC 2018: each only when both SYNs carried it), the MSS, the receive
+ * sequence, the initial window and the first timestamp to echo. */
+void tcp_conn_from_peer_syn(etls_tcp_conn_t *c, const tcp_seg_in_t *sg, uint64_t now)
 {
+    const etls_tcp_stack_t *s = c->stack;
     const etls_tcp_config_t *cfg = &s->cfg;
     c->ts_ok = cfg->timestamps && sg->has_ts;
     c->sack_ok = cfg->sack_permitted && sg->sack_ok;
@@ -152,20 +154,27 @@ static void conn_setup(etls_tcp_stack_t *s, etls_tcp_conn_t *c, const tcp_seg_in
     c->rcv_mss = TCP_DEFAULT_MSS;
     c->irs = sg->seq;
     c->rcv_nxt = c->rd_seq = c->last_ack_sent = sg->seq + 1;
-    c->iss = iss;
-    c->snd_una = iss;
-    c->snd_nxt = c->snd_max = c->wr_seq = iss + 1;
-    c->recover = iss;
     uint32_t hi = 2 * c->mss > 14600 ? 2 * c->mss : 14600; /* RFC 6928: IW10 */
     c->cwnd = 10 * c->mss < hi ? 10 * c->mss : hi;
     c->ssthresh = 0x7fffffff;
-    c->rto_us = cfg->rto_initial_us;
-    c->ts_off = tcp_ts_offset(s, c->laddr, c->lport, c->raddr, c->rport);
     if (c->ts_ok) {
         c->ts_recent = sg->tsval;
         c->ts_recent_at = now;
         c->flags |= CF_TS_RECENT;
     }
+}
+
+/* The passive side, shared by the stateful and the cookie paths. */
+static void conn_setup(etls_tcp_stack_t *s, etls_tcp_conn_t *c, const tcp_seg_in_t *sg,
+                       uint32_t iss, uint64_t now)
+{
+    tcp_conn_from_peer_syn(c, sg, now);
+    c->iss = iss;
+    c->snd_una = iss;
+    c->snd_nxt = c->snd_max = c->wr_seq = iss + 1;
+    c->recover = iss;
+    c->rto_us = s->cfg.rto_initial_us;
+    c->ts_off = tcp_ts_offset(s, c->laddr, c->lport, c->raddr, c->rport);
 }
 
 void tcp_syn_accept(etls_tcp_stack_t *s, const tcp_seg_in_t *sg, uint64_t now)
