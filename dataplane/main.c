@@ -5,6 +5,7 @@
 #include "common/ct.h"
 #include "common/err.h"
 #include "config/config.h"
+#include "ctl/ctl.h"
 #include "crypto/pk.h"
 #include "crypto/rand.h"
 #include "http/http.h"
@@ -194,7 +195,9 @@ static int build_tls(etls_tls_server_ctx_t *ctx, const etls_config_t *cfg)
             return ETLS_ERR_INVALID;
         }
     }
-    for (size_t i = 0; i < cfg->ncerts; i++)
+    /* With a control plane the certificates come from its snapshots; this context is only
+     * their template (settings and the ticket policy). */
+    for (size_t i = 0; !cfg->control_socket[0] && i < cfg->ncerts; i++)
         ETLS_GUARD(load_cert(ctx, cfg, &cfg->certs[i]));
     return setup_tickets(ctx, cfg);
 }
@@ -220,6 +223,42 @@ static void print_stats(etls_worker_t **ws, unsigned n)
         etls_worker_stats_print(stderr, i, &st);
     }
     fflush(stderr);
+}
+
+/* ctl thread hooks: the workers' counters as "worker.N.key value" lines, and drain. */
+struct ctl_arg {
+    etls_worker_t **ws;
+    unsigned n;
+};
+
+static void ctl_stats(void *arg, etls_snap_buf_t *out)
+{
+    const struct ctl_arg *a = arg;
+    for (unsigned i = 0; i < a->n; i++) {
+        etls_worker_stats_t st;
+        etls_worker_stats(a->ws[i], &st);
+        char line[1024];
+        int len = snprintf(line, sizeof line,
+                           "worker.%u.accepted %llu\nworker.%u.active %llu\nworker.%u.rejected %llu\n"
+                           "worker.%u.handshakes %llu\nworker.%u.hs_failures %llu\nworker.%u.timeouts %llu\n"
+                           "worker.%u.bytes_in %llu\nworker.%u.bytes_out %llu\nworker.%u.requests %llu\n"
+                           "worker.%u.errors %llu\nworker.%u.resets %llu\nworker.%u.crypto_runs %llu\n",
+                           i, (unsigned long long)st.accepted, i, (unsigned long long)st.active, i,
+                           (unsigned long long)st.rejected, i, (unsigned long long)st.handshakes, i,
+                           (unsigned long long)st.hs_failures, i, (unsigned long long)st.timeouts, i,
+                           (unsigned long long)st.bytes_in, i, (unsigned long long)st.bytes_out, i,
+                           (unsigned long long)st.requests, i, (unsigned long long)st.errors, i,
+                           (unsigned long long)st.resets, i, (unsigned long long)st.crypto_runs);
+        etls_snap_put(out, line, (size_t)len);
+    }
+}
+
+/* A drain pushed by the control plane is a SIGTERM: the same graceful stop for both transports. */
+static void ctl_drain(void *arg, uint32_t timeout_ms)
+{
+    (void)arg;
+    (void)timeout_ms;
+    kill(getpid(), SIGTERM);
 }
 
 static void announce(const etls_config_t *cfg, unsigned n)
@@ -262,11 +301,19 @@ static void raise_fd_limit(const etls_config_t *cfg, unsigned workers)
                 (unsigned long long)rl.rlim_cur, (unsigned long long)need);
 }
 
-static int run(const etls_config_t *cfg, const etls_worker_shared_t *sh)
+unsigned worker_count(const etls_config_t *cfg);
+unsigned worker_count(const etls_config_t *cfg)
 {
     int cpus[CPU_SETSIZE];
     size_t ncpu = allowed_cpus(cpus, CPU_SETSIZE);
-    unsigned n = cfg->workers ? cfg->workers : (unsigned)(ncpu ? ncpu : 1);
+    return cfg->workers ? cfg->workers : (unsigned)(ncpu ? ncpu : 1);
+}
+
+static int run(const etls_config_t *cfg, const etls_worker_shared_t *sh, etls_ctl_t *ctl)
+{
+    int cpus[CPU_SETSIZE];
+    size_t ncpu = allowed_cpus(cpus, CPU_SETSIZE);
+    unsigned n = worker_count(cfg);
     etls_worker_t **ws = calloc(n, sizeof *ws);
     if (!ws)
         return 1;
@@ -288,11 +335,18 @@ static int run(const etls_config_t *cfg, const etls_worker_shared_t *sh)
         }
     }
     int status = started < n;
+    struct ctl_arg carg = {.ws = ws, .n = n};
+    etls_ctl_hooks_t hooks = {.stats = ctl_stats, .drain = ctl_drain, .arg = &carg};
+    if (!status && ctl && etls_ctl_start(ctl, &hooks) < 0) {
+        fprintf(stderr, "edgetls: cannot start the control thread\n");
+        status = 1;
+    }
     if (!status) {
         announce(cfg, n);
         serve_signals(&sigs, ws, n);
         fprintf(stderr, "edgetls: shutting down (up to %u ms for open connections)\n", cfg->shutdown_timeout_ms);
     }
+    etls_ctl_free(ctl); /* before the workers go: its stats hook reads them */
     for (unsigned i = 0; i < started; i++)
         etls_worker_stop(ws[i]);
     for (unsigned i = 0; i < started; i++) {
@@ -307,9 +361,14 @@ static int run(const etls_config_t *cfg, const etls_worker_shared_t *sh)
 
 /* The DPDK transport gets argv[0] and everything after "--" (EAL arguments, then its own
  * options after a second "--"); it runs its workers and handles signals itself. */
-static int run_dpdk(const etls_worker_shared_t *sh, int argc, char **argv, int rest)
+static int run_dpdk(const etls_worker_shared_t *sh, int argc, char **argv, int rest, etls_ctl_t *ctl)
 {
 #ifdef ETLS_HAVE_DPDK
+    etls_ctl_hooks_t hooks = {.drain = ctl_drain};
+    if (ctl && etls_ctl_start(ctl, &hooks) < 0) {
+        fprintf(stderr, "edgetls: cannot start the control thread\n");
+        return 1;
+    }
     int n = rest ? argc - rest : 0;
     char **args = calloc((size_t)n + 2, sizeof *args);
     if (!args)
@@ -318,9 +377,11 @@ static int run_dpdk(const etls_worker_shared_t *sh, int argc, char **argv, int r
     for (int i = 0; i < n; i++)
         args[i + 1] = argv[rest + i];
     int status = etls_dpdk_run(sh, n + 1, args);
+    etls_ctl_free(ctl);
     free(args);
     return status;
 #else
+    etls_ctl_free(ctl);
     (void)sh;
     (void)argc;
     (void)argv;
@@ -376,8 +437,25 @@ int main(int argc, char **argv)
         fprintf(stderr, "edgetls: out of memory\n");
     } else {
         etls_http_responder_set_sizes(&http, cfg.response_size, cfg.response_size_max);
+        static etls_snap_pub_t pub; /* large, and outlives the workers */
         etls_worker_shared_t sh = {.cfg = &cfg, .tls = tls, .http = &http};
-        status = cfg.transport == ETLS_TRANSPORT_DPDK ? run_dpdk(&sh, argc, argv, cli.rest) : run(&cfg, &sh);
+        etls_ctl_t *ctl = NULL;
+        if (cfg.control_socket[0] && tls) {
+            if (etls_ctl_open(&ctl, cfg.control_socket, cfg.state_dir, tls, &pub, worker_count(&cfg),
+                              cfg.transport == ETLS_TRANSPORT_DPDK, 3000, (int)cfg.log_level, err, sizeof err) < 0) {
+                fprintf(stderr, "edgetls: %s\n", err);
+                etls_http_responder_free(&http);
+                etls_tls_server_ctx_free(tls);
+                free(tls);
+                return 1;
+            }
+            pub.n_workers = cfg.transport == ETLS_TRANSPORT_DPDK ? 0 : worker_count(&cfg);
+            sh.tls = &etls_snap_current(&pub)->tls; /* sizes the workers' buffers */
+            sh.snap = &pub;
+        }
+        status = cfg.transport == ETLS_TRANSPORT_DPDK ? run_dpdk(&sh, argc, argv, cli.rest, ctl)
+                                                      : run(&cfg, &sh, ctl);
+        etls_snap_pub_free(&pub);
         etls_http_responder_free(&http);
     }
     if (tls)

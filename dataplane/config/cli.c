@@ -54,7 +54,7 @@ static int validate_certs(const etls_config_t *c, char *err, size_t errlen)
     int need = 0;
     for (size_t i = 0; i < c->nlisteners; i++)
         need |= c->listeners[i].tls;
-    if (need && c->ncerts == 0)
+    if (need && c->ncerts == 0 && !c->control_socket[0])
         return verr(c, -1, err, errlen,
                     "mode %s with a TLS listener needs a certificate: add a [cert] section or "
                     "--cert FILE --key FILE",
@@ -96,6 +96,7 @@ enum {
     OPT_BACKEND,
     OPT_PROXY_PROTOCOL,
     OPT_CHECK,
+    OPT_CONTROL, /* --control PATH: the config key control_socket */
     OPT_GLOBAL, /* flags at and after this map onto a global configuration key */
 };
 
@@ -104,9 +105,10 @@ static const char *const global_flags[] = {
     "mode", "workers", "cpus", "alpn", "ciphers", "groups", "max-connections", "buffer-size",
     "max-header-size", "handshake-timeout", "idle-timeout", "shutdown-timeout", "uring-entries",
     "log-level", "response-body", "transport", "crypto-batch", "session-tickets",
-    "ticket-rotation", "ticket-key-file", "response-size", "response-size-max", NULL,
+    "ticket-rotation", "ticket-key-file", "response-size", "response-size-max", "control-socket",
+    "state-dir", NULL,
 };
-#define N_GLOBAL_FLAGS 22
+#define N_GLOBAL_FLAGS 24
 
 static void build_options(struct option *o)
 {
@@ -120,6 +122,7 @@ static void build_options(struct option *o)
         {"backend", required_argument, NULL, OPT_BACKEND},
         {"proxy-protocol", required_argument, NULL, OPT_PROXY_PROTOCOL},
         {"check", no_argument, NULL, OPT_CHECK},
+        {"control", required_argument, NULL, OPT_CONTROL},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
     };
@@ -211,6 +214,7 @@ static int cli_apply(etls_config_t *c, etls_cli_t *cli, cli_state_t *st, int opt
         st->proxy_v2 = !strcmp(arg, "v2");
         return 0;
     case OPT_CHECK: cli->check = 1; return 0;
+    case OPT_CONTROL: return etls_config_set_global(c, "control_socket", arg, err, errlen);
     case 'h': cli->help = 1; return 0;
     case 'V': cli->version = 1; return 0;
     default: break;
@@ -308,6 +312,10 @@ void etls_config_usage(FILE *f, const char *argv0)
             "      --ticket-rotation T    ticket key period and ticket lifetime (1h; 60s..7d)\n"
             "      --ticket-key-file F    seed for ticket keys (64 hex digits, mode 0600); shared by\n"
             "                             every process reading it (default: random per process)\n"
+            "      --control PATH         certificates and ticket keys from edgetls-control's\n"
+            "                             dataplane socket (config key control_socket)\n"
+            "      --state-dir DIR        its state directory, served read-only when the socket\n"
+            "                             is down at start-up (/var/lib/edgetls)\n"
             "      --check                validate the configuration and exit\n"
             "      --transport io_uring|dpdk  (dpdk: edgetls [flags] --transport dpdk -- [EAL args]\n"
             "                             [-- transport options]; see dataplane/dpdk/dpdk.h)\n"

@@ -456,6 +456,16 @@ static int k_ticket_key_file(etls_config_t *c, pstate_t *ps, const char *key, ch
     return set_path(ps, key, val, c->ticket_key_file);
 }
 
+static int k_control_socket(etls_config_t *c, pstate_t *ps, const char *key, char *val)
+{
+    return set_path(ps, key, val, c->control_socket);
+}
+
+static int k_state_dir(etls_config_t *c, pstate_t *ps, const char *key, char *val)
+{
+    return set_path(ps, key, val, c->state_dir);
+}
+
 /* Synthetic response bodies; sizes take k/m/g suffixes like buffer_size. */
 static int k_response_size(etls_config_t *c, pstate_t *ps, const char *key, char *val)
 {
@@ -587,6 +597,8 @@ static const key_def_t global_keys[] = {
     {"session_tickets", k_session_tickets, 0},
     {"ticket_rotation", k_ticket_rotation, 0},
     {"ticket_key_file", k_ticket_key_file, 0},
+    {"control_socket", k_control_socket, 0},
+    {"state_dir", k_state_dir, 0},
     {"response_body", k_body, 1},
     {"response_size", k_response_size, 0},
     {"response_size_max", k_response_size_max, 0},
@@ -800,6 +812,7 @@ void etls_config_defaults(etls_config_t *c)
     c->crypto_batch = 64;
     c->session_tickets = 1;
     c->ticket_rotation_s = 3600;
+    snprintf(c->state_dir, sizeof c->state_dir, "%s", "/var/lib/edgetls");
     static const char body[] = "hello from edgetls\n";
     memcpy(c->body, body, sizeof body);
     c->body_len = sizeof body - 1;

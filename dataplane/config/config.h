@@ -127,6 +127,13 @@ typedef struct etls_config {
     uint32_t ticket_rotation_s;                /* key period and ticket lifetime */
     char ticket_key_file[ETLS_CONFIG_PATH_MAX];
 
+    /* The control plane (edgetls-control): certificates and ticket keys come from its dataplane
+     * socket ("" = none: everything from this configuration, as without a control plane).
+     * state_dir is its state directory, read (only) when the socket cannot be reached at
+     * start-up, to serve the last committed version. */
+    char control_socket[ETLS_CONFIG_PATH_MAX];
+    char state_dir[ETLS_CONFIG_PATH_MAX];
+
     size_t body_len; /* responder: the response body */
     char body[ETLS_CONFIG_BODY_MAX];
     /* responder: synthetic bodies (dataplane/http/http.h). response_size >= 0 replaces body

@@ -235,6 +235,8 @@ int etls_dpdk_run(const etls_worker_shared_t *sh, int argc, char **argv)
         fprintf(stderr, "edgetls: %s\n", err);
         status = 1;
     } else {
+        if (sh->snap) /* before any worker attaches: reclaiming waits for all of them */
+            sh->snap->n_workers = etls_dp_nworkers;
         rte_eal_mp_remote_launch(dp_lcore_main, NULL, CALL_MAIN);
         rte_eal_mp_wait_lcore();
         for (unsigned i = 0; i < etls_dp_nworkers; i++)

@@ -300,6 +300,7 @@ int dp_lcore_main(void *arg)
         w->tcp_cyc = 0;
         w->cpu0 = 0;
         clock_update(w);
+        etls_sess_ctx_adopt(&w->sx); /* a snapshot the control plane pushed since */
         if (stopping(w, &stop_deadline) && (w->st.active == 0 || w->now_us >= stop_deadline))
             break;
         if (w->index == 0 && atomic_load_explicit(&etls_dp_dump, memory_order_relaxed) &&
@@ -464,6 +465,8 @@ int dp_worker_init(dp_worker_t *w, char *err, size_t errlen)
     w->sx.hs_failures = &w->st.hs_failures;
     w->sx.errors = &w->st.errors;
     w->sx.requests = &w->st.requests;
+    if (w->sh->snap)
+        etls_sess_ctx_attach(&w->sx, w->sh->snap, w->index);
     return 0; /* the proxy's backend ring is created by the lcore itself (dp_backend_start) */
 }
 

@@ -39,13 +39,30 @@ void etls_sess_start(etls_sess_t *s, const etls_sess_ctx_t *x, int tls)
     s->tls = (uint8_t)(tls && x->tls);
     if (s->tls)
         etls_tls_conn_init(&s->tc, x->tls, x->env);
+    if (s->tls && x->snap) {
+        s->snap = x->snap;
+        s->worker = x->worker;
+        etls_snap_use(s->snap, x->worker, 1);
+    }
     etls_http_parser_init(&s->http, x->max_header);
+}
+
+void etls_sess_ctx_attach(etls_sess_ctx_t *x, etls_snap_pub_t *pub, unsigned worker)
+{
+    x->pub = pub;
+    x->worker = worker;
+    x->snap = NULL;
+    etls_sess_ctx_adopt(x);
 }
 
 void etls_sess_end(etls_sess_t *s)
 {
     if (s->tls)
         etls_tls_conn_wipe(&s->tc); /* cancels parked crypto, wipes keys */
+    if (s->snap) { /* after the wipe: the engine no longer looks at the snapshot's context */
+        etls_snap_use(s->snap, s->worker, -1);
+        s->snap = NULL;
+    }
     /* Up to where plaintext ever reached: a handshake-only session wipes a few hundred bytes,
      * not the whole 128 KiB of buffers. */
     etls_wipe(s->app.base, s->app_hw);

@@ -20,6 +20,7 @@
 #include "config/config.h"
 #include "http/http.h"
 #include "proxy/pp2.h"
+#include "snapshot/snapshot.h"
 #include "tls/tls.h"
 
 #include <stddef.h>
@@ -35,8 +36,12 @@ typedef enum {
 /* What a worker shares with all its sessions. The counters point into the worker's own
  * statistics (written with relaxed atomic stores, like every worker counter). */
 typedef struct etls_sess_ctx {
-    const etls_tls_server_ctx_t *tls; /* NULL when no listener speaks TLS */
+    const etls_tls_server_ctx_t *tls; /* NULL when no listener speaks TLS; with a control plane
+                                       * the adopted snapshot's context */
     const etls_http_responder_t *http;
+    etls_snap_pub_t *pub;  /* the control plane's snapshots, NULL without one */
+    etls_snap_t *snap;     /* the snapshot new sessions start on (adopted from pub) */
+    unsigned worker;       /* this worker's slot in pub */
     etls_tls_env_t *env;
     etls_mode_t mode;
     uint32_t max_header;
@@ -56,6 +61,9 @@ typedef struct etls_sess {
     uint8_t app_busy;    /* set by the transport while a send from `app` (proxy) is in flight */
     int fail;            /* the error that ended the session, 0 if none */
     uint8_t fail_now;    /* ...and nothing to flush first: the transport should abort */
+    uint16_t worker;     /* its worker (the users[] slot to decrement) */
+    etls_snap_t *snap;   /* the snapshot this session's handshake started on (counted in
+                          * snap->users until etls_sess_end) */
     etls_tls_buf_t rx;   /* TLS bytes from the client; rx_off: first unconsumed */
     etls_tls_buf_t out;  /* bytes for the client (records) */
     etls_tls_buf_t app;  /* decrypted bytes */
@@ -70,6 +78,23 @@ typedef struct etls_sess {
 /* Fills x from the configuration; the counters are left NULL (not counted) for the caller. */
 void etls_sess_ctx_init(etls_sess_ctx_t *x, const etls_config_t *cfg, const etls_tls_server_ctx_t *tls,
                         const etls_http_responder_t *http, etls_tls_env_t *env, const char *name);
+
+/* Attaches x to the control plane's snapshots (worker < ETLS_SNAP_MAX_WORKERS) and adopts the
+ * current one. */
+void etls_sess_ctx_attach(etls_sess_ctx_t *x, etls_snap_pub_t *pub, unsigned worker);
+/* Top of every poll iteration: adopts a newly published snapshot (one acquire load when nothing
+ * changed). Sessions already running keep theirs. */
+static inline void etls_sess_ctx_adopt(etls_sess_ctx_t *x)
+{
+    if (!x->pub)
+        return;
+    etls_snap_t *s = etls_snap_current(x->pub);
+    if (s != x->snap) {
+        x->snap = s;
+        x->tls = &s->tls;
+        etls_snap_adopted(x->pub, x->worker, s);
+    }
+}
 
 /* Bits of etls_sess_input's result. */
 #define ETLS_SESS_PROGRESS 1    /* something moved */

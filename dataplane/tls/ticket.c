@@ -47,6 +47,21 @@ int etls_tls_server_ctx_set_ticket_keys(etls_tls_server_ctx_t *ctx, const uint8_
     return 0;
 }
 
+int etls_tls_server_ctx_set_ticket_key_set(etls_tls_server_ctx_t *ctx,
+                                           const uint8_t (*keys)[ETLS_TLS_TICKET_KEY_LEN], size_t n,
+                                           uint32_t lifetime_s)
+{
+    ETLS_ENSURE(n <= ETLS_TLS_MAX_TICKET_KEYS, ETLS_ERR_INVALID);
+    ETLS_ENSURE(!n || (lifetime_s >= 1 && lifetime_s <= 604800), ETLS_ERR_INVALID);
+    ETLS_GUARD(etls_tls_server_ctx_set_ticket_keys(ctx, NULL, NULL));
+    if (n)
+        memcpy(ctx->ticket_keys, keys, n * ETLS_TLS_TICKET_KEY_LEN);
+    ctx->n_ticket_keys = (uint8_t)n;
+    if (n)
+        ctx->ticket_lifetime = lifetime_s;
+    return 0;
+}
+
 int etls_tls_server_ctx_set_ticket_seed(etls_tls_server_ctx_t *ctx, const uint8_t seed[32],
                                         uint32_t rotation_s)
 {
@@ -62,7 +77,7 @@ int etls_tls_server_ctx_set_ticket_seed(etls_tls_server_ctx_t *ctx, const uint8_
 /* The first n keys in use now: [0] seals and opens, [1] only opens. Fixed keys are copied;
  * rotating ones are derived for this period and the previous one (sealing needs only the
  * first). The caller wipes keys. */
-static int keys_now(const etls_tls_server_ctx_t *ctx, uint8_t keys[2][ETLS_TLS_TICKET_KEY_LEN],
+static int keys_now(const etls_tls_server_ctx_t *ctx, uint8_t keys[ETLS_TLS_MAX_TICKET_KEYS][ETLS_TLS_TICKET_KEY_LEN],
                     unsigned n)
 {
     if (!ctx->ticket_rotation_s) {
@@ -131,7 +146,7 @@ static size_t encode(const etls_tls_ticket_t *t, uint8_t *p)
 int etls_tls_ticket_seal(const etls_tls_server_ctx_t *ctx, etls_rand_t *rng,
                          const etls_tls_ticket_t *t, uint8_t *out, size_t *len)
 {
-    uint8_t keys[2][ETLS_TLS_TICKET_KEY_LEN];
+    uint8_t keys[ETLS_TLS_MAX_TICKET_KEYS][ETLS_TLS_TICKET_KEY_LEN];
     const uint8_t *key = keys[0];
     ETLS_ENSURE(ctx->n_ticket_keys, ETLS_ERR_INVALID);
     int rc = keys_now(ctx, keys, 1);
@@ -175,7 +190,7 @@ int etls_tls_ticket_open(const etls_tls_server_ctx_t *ctx, const uint8_t *in, si
     ETLS_ENSURE(len > NAME_LEN + NONCE_LEN + TAG_LEN, ETLS_ERR_INVALID);
     size_t n = len - NAME_LEN - NONCE_LEN - TAG_LEN;
     ETLS_ENSURE(n <= sizeof buf, ETLS_ERR_INVALID);
-    uint8_t keys[2][ETLS_TLS_TICKET_KEY_LEN];
+    uint8_t keys[ETLS_TLS_MAX_TICKET_KEYS][ETLS_TLS_TICKET_KEY_LEN];
     int rc = keys_now(ctx, keys, ctx->n_ticket_keys);
     for (unsigned k = 0; rc == 0 && k < ctx->n_ticket_keys; k++) {
         const uint8_t *key = keys[k];

@@ -133,7 +133,7 @@ enum {
 
 /* Defaults and bounds for the server context. */
 #define ETLS_TLS_DEFAULT_MAX_HS_MSG (64 * 1024) /* larger handshake messages -> alert */
-#define ETLS_TLS_MAX_CERTS 256
+#define ETLS_TLS_MAX_CERTS 65536 /* SNI selection is still a linear scan: see README Limitations */
 #define ETLS_TLS_MAX_NAMES_LEN 4096 /* NUL-separated DNS names of one certificate */
 #define ETLS_TLS_MAX_ALPN 16
 #define ETLS_TLS_MAX_SUITES 5
@@ -141,6 +141,9 @@ enum {
 #define ETLS_TLS_MAX_SNI 255
 #define ETLS_TLS_MAX_PARKED 16 /* records one feed/send call may park in the AEAD queue */
 #define ETLS_TLS_TICKET_KEY_LEN 48 /* 16-byte key name + 32-byte secret */
+/* Ticket keys one context holds: the sealing key, then keys that only open (the control plane's
+ * pending key, pushed before it becomes active, and the decrypt-only one it replaced). */
+#define ETLS_TLS_MAX_TICKET_KEYS 4
 /* RFC 8446 §5.5: keys have a usage limit (AES-GCM: 2^24.5 full-size records). The engine sends
  * a KeyUpdate on its own once this many records went out under one key. */
 #define ETLS_TLS_KEY_UPDATE_RECORDS (1ull << 23)
@@ -179,8 +182,8 @@ typedef struct etls_tls_server_ctx {
     uint16_t pad_to;              /* pad application data records to a multiple (0 = off) */
     uint32_t max_hs_msg;          /* bound on one received handshake message */
     uint8_t cookie_key[32];       /* HMAC key for HelloRetryRequest cookies (per context) */
-    /* Session-ticket keys: [0] issues and accepts, [1] (the previous one) only accepts. */
-    uint8_t ticket_keys[2][ETLS_TLS_TICKET_KEY_LEN];
+    /* Session-ticket keys: [0] issues and accepts, the others only accept. */
+    uint8_t ticket_keys[ETLS_TLS_MAX_TICKET_KEYS][ETLS_TLS_TICKET_KEY_LEN];
     uint8_t n_ticket_keys;
     /* Rotating keys (etls_tls_server_ctx_set_ticket_seed): when ticket_rotation_s != 0 the two
      * keys are derived from ticket_seed for the current and the previous period at each use,
@@ -219,6 +222,12 @@ int etls_tls_server_ctx_set_alpn(etls_tls_server_ctx_t *ctx, const char *const *
  * cipher state. Copies the bytes. */
 int etls_tls_server_ctx_set_ticket_keys(etls_tls_server_ctx_t *ctx, const uint8_t *current,
                                         const uint8_t *previous);
+/* The same with a whole key set from the control plane: keys[0] seals and opens, keys[1..n-1]
+ * only open (n <= ETLS_TLS_MAX_TICKET_KEYS; n == 0 disables tickets). lifetime_s is the
+ * advertised ticket lifetime (1..604800). Copies the bytes. */
+int etls_tls_server_ctx_set_ticket_key_set(etls_tls_server_ctx_t *ctx,
+                                           const uint8_t (*keys)[ETLS_TLS_TICKET_KEY_LEN], size_t n,
+                                           uint32_t lifetime_s);
 
 /* Rotating session-ticket keys without any shared state: the key of period
  * e = floor(unix_time / rotation_s) is HKDF-Expand(seed, "etls ticket key" || e, 48); the

@@ -453,6 +453,7 @@ static void loop(etls_worker_t *w)
             if (all_released(w) || (hard_deadline && w->now_ms >= hard_deadline))
                 break;
         }
+        etls_sess_ctx_adopt(&w->sx); /* a snapshot the control plane pushed since */
         timers_expire(w);
         reap(w);
         pump_dirty(w);
@@ -535,6 +536,8 @@ static int setup_table(etls_worker_t *w)
     w->sx.hs_failures = &w->st.hs_failures;
     w->sx.errors = &w->st.errors;
     w->sx.requests = &w->st.requests;
+    if (w->sh->snap)
+        etls_sess_ctx_attach(&w->sx, w->sh->snap, w->index);
     w->nslots = cfg->max_connections;
     w->conns = calloc(w->nslots, sizeof *w->conns);
     w->free_slots = malloc(w->nslots * sizeof *w->free_slots);

@@ -14,6 +14,7 @@
 
 #include "config/config.h"
 #include "http/http.h"
+#include "snapshot/snapshot.h"
 #include "tls/tls.h"
 
 #include <stdint.h>
@@ -22,6 +23,8 @@ typedef struct etls_worker_shared {
     const etls_config_t *cfg;
     const etls_tls_server_ctx_t *tls; /* NULL when no listener uses TLS */
     const etls_http_responder_t *http;
+    etls_snap_pub_t *snap; /* with a control plane: the snapshots workers adopt (tls is the first
+                            * one's context, used only to size buffers); NULL without */
 } etls_worker_shared_t;
 
 /* Counters, written only by their worker (relaxed atomic stores), read by anyone. */

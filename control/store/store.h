@@ -1,0 +1,109 @@
+/* The control plane's state directory (issue #10): certificates (chain and key per entry, key
+ * files 0600), session-ticket keys and a manifest with a version number. Every change is one
+ * atomic, durable commit: the new version is written into its own directory, every file and the
+ * directory fsynced, then the `current` pointer is switched by rename and the state directory
+ * fsynced. A crash or kill -9 at any moment leaves exactly the previous or the new version.
+ *
+ * Layout (documented in README "Operating the control plane"):
+ *   DIR/current              symlink -> versions/<N>  (switched by rename(2) of a temporary link)
+ *   DIR/versions/<N>/manifest  text: "edgetls-state 1", "version N", "time UNIX", "comment ...",
+ *                              one "entry NAME default=0|1 names=a,b" with its "cert FILE KEYFILE
+ *                              key_type" lines, one "ticket HEXNAME state created activated"
+ *                              line per ticket key (secrets in tickets.key), and "sha256 FILE HEX"
+ *                              of every other file in the directory
+ *   DIR/versions/<N>/<entry>.<i>.chain.pem / .key.pem (0600) / tickets.key (0600) / extra blobs
+ * The last `keep` versions are kept; older directories are removed after a commit. On open,
+ * directories of versions above `current` (a commit cut short) and temporary files are removed.
+ * The directory itself is 0700. Not thread-safe: one owner (the daemon's loop). */
+#ifndef ETLS_CONTROL_STORE_H
+#define ETLS_CONTROL_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ETLS_STORE_NAME_MAX 64      /* entry names: [A-Za-z0-9._-], 1..64 */
+#define ETLS_STORE_MAX_CERTS 2      /* per entry: e.g. one ECDSA and one RSA */
+#define ETLS_STORE_MAX_TICKETS 8
+#define ETLS_STORE_TICKET_LEN 48    /* 16-byte name + 32-byte secret, as the engine wants */
+
+typedef enum {
+    ETLS_TICKET_PENDING = 0, /* pushed to dataplanes, opens tickets, does not seal yet */
+    ETLS_TICKET_ACTIVE,      /* seals new tickets (exactly one) */
+    ETLS_TICKET_DECRYPT,     /* decrypt-only: opens tickets sealed before the rotation */
+    ETLS_TICKET_RETIRED,     /* kept in no snapshot; dropped at the next commit */
+} etls_ticket_state_t;
+
+typedef struct etls_store_cert {
+    char *chain_pem; size_t chain_len;
+    char *key_pem;   size_t key_len;   /* wiped by etls_store_state_free */
+    char key_type[16];                 /* e.g. "ecdsa-p256", from validation */
+} etls_store_cert_t;
+
+typedef struct etls_store_entry {
+    char name[ETLS_STORE_NAME_MAX + 1];
+    char **names; size_t n_names;      /* SNI names served (lower-case); malloc'd */
+    int is_default;
+    size_t n_certs;
+    etls_store_cert_t certs[ETLS_STORE_MAX_CERTS];
+} etls_store_entry_t;
+
+typedef struct etls_store_ticket {
+    uint8_t key[ETLS_STORE_TICKET_LEN];
+    etls_ticket_state_t state;
+    uint64_t created;   /* unix seconds */
+    uint64_t activated; /* unix seconds it became active (0 while pending) */
+} etls_store_ticket_t;
+
+/* One version's whole state. Owned by whoever holds it; etls_store_state_free releases it. */
+typedef struct etls_store_state {
+    uint64_t version;
+    uint64_t time;           /* unix seconds of the commit */
+    char comment[256];       /* "cert add www", "rollback 7", ... (one line) */
+    etls_store_entry_t *entries; size_t n_entries;
+    etls_store_ticket_t tickets[ETLS_STORE_MAX_TICKETS]; size_t n_tickets;
+} etls_store_state_t;
+
+typedef struct etls_store_version_info {
+    uint64_t version;
+    uint64_t time;
+    char comment[256];
+    size_t n_entries;
+} etls_store_version_info_t;
+
+/* An extra file written into the version directory with the commit (e.g. the dataplane's
+ * snapshot.bin), 0600, listed with its sha256 in the manifest. */
+typedef struct etls_store_blob {
+    const char *file; /* plain file name, no '/' */
+    const void *data; size_t len;
+} etls_store_blob_t;
+
+typedef struct etls_store etls_store_t;
+
+/* Opens (creating DIR 0700 and an empty version 0 when missing) and recovers DIR. keep >= 2. */
+int etls_store_open(etls_store_t **out, const char *dir, unsigned keep, char *err, size_t errlen);
+void etls_store_close(etls_store_t *s);
+uint64_t etls_store_version(const etls_store_t *s); /* current version (0: empty store) */
+/* Reads version `version` (0: current) into *st, checking every file against the manifest's
+ * sha256 lines. -1 with a reason when the version is not kept or a file disagrees. */
+int etls_store_load(etls_store_t *s, uint64_t version, etls_store_state_t *st, char *err, size_t errlen);
+/* Commits st as version current+1 (st->version and st->time are set here; retired tickets are
+ * dropped), with blobs. Returns 0 once durable (after the final directory fsync), -1 with a
+ * reason and the current version unchanged otherwise. */
+int etls_store_commit(etls_store_t *s, etls_store_state_t *st, const etls_store_blob_t *blobs,
+                      size_t n_blobs, char *err, size_t errlen);
+/* Kept versions, newest first, at most cap. Returns how many were written. */
+size_t etls_store_history(etls_store_t *s, etls_store_version_info_t *out, size_t cap);
+/* Path of a file in the current version directory (e.g. "snapshot.bin"), for readers. */
+int etls_store_current_path(const etls_store_t *s, const char *file, char *path, size_t cap);
+
+/* Deep copy and release. Entry helpers: find by name (NULL), remove by index. */
+int etls_store_state_copy(etls_store_state_t *dst, const etls_store_state_t *src);
+void etls_store_state_free(etls_store_state_t *st);
+etls_store_entry_t *etls_store_entry_find(etls_store_state_t *st, const char *name);
+/* Appends a deep copy of e (names and PEMs copied). */
+int etls_store_entry_add(etls_store_state_t *st, const etls_store_entry_t *e);
+void etls_store_entry_remove(etls_store_state_t *st, size_t index);
+void etls_store_entry_free(etls_store_entry_t *e);
+int etls_store_name_ok(const char *name); /* [A-Za-z0-9._-]{1,64} */
+
+#endif
