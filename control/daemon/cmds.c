@@ -1,0 +1,1084 @@
+/* The admin commands (docs/control-protocol.md): each change is validated, committed to the
+ * store as one new version (with the dataplane snapshot as snapshot.bin), then pushed. A refused
+ * change leaves the version and the stored state as they were. */
+#include "daemon.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- small output helpers ----------------------------------------------------------------- */
+
+typedef struct text {
+    char *p;
+    size_t len, cap;
+} text_t;
+
+__attribute__((format(printf, 2, 3))) static void tprintf(text_t *t, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if (t->len + (size_t)n + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap : 1024;
+        while (cap < t->len + (size_t)n + 1)
+            cap *= 2;
+        char *q = realloc(t->p, cap);
+        if (!q)
+            return;
+        t->p = q;
+        t->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
+    va_end(ap);
+    t->len += (size_t)n;
+}
+
+static void reply_text(cd_admin_t *a, const char *status, text_t *t)
+{
+    cd_reply(a, status, t->p ? t->p : "", t->len);
+    free(t->p);
+    memset(t, 0, sizeof *t);
+}
+
+__attribute__((format(printf, 4, 5))) static void replyf(cd_admin_t *a, int json, const char *status,
+                                                         const char *fmt, ...)
+{
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (json) {
+        cd_reply_json(a, status, json_pack("{s:s,s:s}", "status", status, "message", msg));
+        return;
+    }
+    size_t n = strlen(msg);
+    if (n + 1 < sizeof msg)
+        msg[n++] = '\n';
+    cd_reply(a, status, msg, n);
+}
+
+/* Aligned columns: rows of cells, widths from the widest cell. */
+typedef struct table {
+    char *cells[4096][8];
+    size_t rows, cols;
+} table_t;
+
+static void trow(table_t *t, size_t cols, ...)
+{
+    if (t->rows >= 4096)
+        return;
+    va_list ap;
+    va_start(ap, cols);
+    for (size_t c = 0; c < cols && c < 8; c++)
+        t->cells[t->rows][c] = strdup(va_arg(ap, const char *));
+    va_end(ap);
+    t->cols = cols;
+    t->rows++;
+}
+
+static void tflush(table_t *t, text_t *out)
+{
+    size_t w[8] = {0};
+    for (size_t r = 0; r < t->rows; r++)
+        for (size_t c = 0; c < t->cols; c++)
+            if (t->cells[r][c] && strlen(t->cells[r][c]) > w[c])
+                w[c] = strlen(t->cells[r][c]);
+    for (size_t r = 0; r < t->rows; r++) {
+        for (size_t c = 0; c < t->cols; c++) {
+            const char *s = t->cells[r][c] ? t->cells[r][c] : "";
+            if (c + 1 < t->cols)
+                tprintf(out, "%-*s  ", (int)w[c], s);
+            else
+                tprintf(out, "%s\n", s);
+            free(t->cells[r][c]);
+        }
+    }
+    t->rows = 0;
+}
+
+/* ---- state: tickets, encoding, commit ----------------------------------------------------- */
+
+static const char *ticket_state_name(etls_ticket_state_t s)
+{
+    switch (s) {
+    case ETLS_TICKET_PENDING: return "pending";
+    case ETLS_TICKET_ACTIVE: return "active";
+    case ETLS_TICKET_DECRYPT: return "decrypt-only";
+    default: return "retired";
+    }
+}
+
+static int new_ticket(etls_store_state_t *st, etls_ticket_state_t state)
+{
+    if (st->n_tickets >= ETLS_STORE_MAX_TICKETS)
+        return -1;
+    etls_store_ticket_t *t = &st->tickets[st->n_tickets];
+    memset(t, 0, sizeof *t);
+    if (getrandom(t->key, sizeof t->key, 0) != (ssize_t)sizeof t->key)
+        return -1;
+    t->state = state;
+    t->created = (uint64_t)time(NULL);
+    t->activated = state == ETLS_TICKET_ACTIVE ? t->created : 0;
+    st->n_tickets++;
+    return 0;
+}
+
+static int find_ticket(const etls_store_state_t *st, etls_ticket_state_t s)
+{
+    for (size_t i = 0; i < st->n_tickets; i++)
+        if (st->tickets[i].state == s)
+            return (int)i;
+    return -1;
+}
+
+/* Keeps one active, one pending and at most one decrypt-only key, in that order. */
+static void tickets_normalise(etls_store_state_t *st)
+{
+    etls_store_ticket_t keep[3];
+    size_t n = 0;
+    static const etls_ticket_state_t order[] = {ETLS_TICKET_ACTIVE, ETLS_TICKET_PENDING, ETLS_TICKET_DECRYPT};
+    for (int k = 0; k < 3; k++) {
+        int best = -1;
+        for (size_t i = 0; i < st->n_tickets; i++)
+            if (st->tickets[i].state == order[k] &&
+                (best < 0 || st->tickets[i].created > st->tickets[best].created))
+                best = (int)i;
+        if (best >= 0)
+            keep[n++] = st->tickets[best];
+    }
+    memset(st->tickets, 0, sizeof st->tickets);
+    memcpy(st->tickets, keep, n * sizeof keep[0]);
+    st->n_tickets = n;
+    explicit_bzero(keep, sizeof keep);
+}
+
+static int tickets_ensure(etls_store_state_t *st)
+{
+    if (find_ticket(st, ETLS_TICKET_ACTIVE) < 0 && new_ticket(st, ETLS_TICKET_ACTIVE) < 0)
+        return -1;
+    if (find_ticket(st, ETLS_TICKET_PENDING) < 0 && new_ticket(st, ETLS_TICKET_PENDING) < 0)
+        return -1;
+    tickets_normalise(st);
+    return 0;
+}
+
+/* pending -> active, active -> decrypt-only, the older decrypt-only retired, a new pending. */
+static int tickets_rotate(etls_store_state_t *st)
+{
+    int act = find_ticket(st, ETLS_TICKET_ACTIVE), pend = find_ticket(st, ETLS_TICKET_PENDING);
+    for (size_t i = 0; i < st->n_tickets; i++)
+        if (st->tickets[i].state == ETLS_TICKET_DECRYPT)
+            st->tickets[i].state = ETLS_TICKET_RETIRED;
+    if (act >= 0)
+        st->tickets[act].state = ETLS_TICKET_DECRYPT;
+    if (pend >= 0) {
+        st->tickets[pend].state = ETLS_TICKET_ACTIVE;
+        st->tickets[pend].activated = (uint64_t)time(NULL);
+    }
+    tickets_normalise(st);
+    return tickets_ensure(st);
+}
+
+static void encode(const cd_t *d, const etls_store_state_t *st, uint64_t version, etls_snap_buf_t *b)
+{
+    uint8_t keys[ETLS_SNAP_MAX_TICKETS][ETLS_SNAP_KEY_LEN], flags[ETLS_SNAP_MAX_TICKETS];
+    size_t n = 0;
+    for (size_t i = 0; i < st->n_tickets && n < ETLS_SNAP_MAX_TICKETS; i++) { /* active first */
+        if (st->tickets[i].state == ETLS_TICKET_RETIRED)
+            continue;
+        memcpy(keys[n], st->tickets[i].key, ETLS_SNAP_KEY_LEN);
+        flags[n++] = st->tickets[i].state == ETLS_TICKET_PENDING;
+    }
+    etls_snap_enc_begin(b, version, d->ticket_rotation_s, (const uint8_t(*)[ETLS_SNAP_KEY_LEN])keys, flags, n);
+    explicit_bzero(keys, sizeof keys);
+    for (size_t i = 0; i < st->n_entries; i++) {
+        const etls_store_entry_t *e = &st->entries[i];
+        etls_snap_cert_in_t certs[ETLS_SNAP_MAX_CERTS];
+        for (size_t c = 0; c < e->n_certs && c < ETLS_SNAP_MAX_CERTS; c++)
+            certs[c] = (etls_snap_cert_in_t){(const uint8_t *)e->certs[c].chain_pem, (uint32_t)e->certs[c].chain_len,
+                                             (const uint8_t *)e->certs[c].key_pem, (uint32_t)e->certs[c].key_len};
+        etls_snap_enc_entry(b, e->name, e->is_default, (const char *const *)e->names, e->n_names, certs, e->n_certs);
+    }
+    etls_snap_enc_end(b);
+}
+
+/* Commits next (consumed: it becomes the current state on success, is freed on failure). */
+static int commit(cd_t *d, etls_store_state_t *next, const char *comment, char *err, size_t errlen)
+{
+    snprintf(next->comment, sizeof next->comment, "%s", comment);
+    etls_snap_buf_t b = {0};
+    uint64_t version = etls_store_version(d->store) + 1;
+    encode(d, next, version, &b);
+    if (b.failed) {
+        snprintf(err, errlen, "cannot encode the snapshot (too large)");
+        etls_snap_buf_free(&b);
+        etls_store_state_free(next);
+        return -1;
+    }
+    etls_store_blob_t blob = {"snapshot.bin", b.p, b.len};
+    if (etls_store_commit(d->store, next, &blob, 1, err, errlen) < 0) {
+        etls_snap_buf_free(&b);
+        etls_store_state_free(next);
+        return -1;
+    }
+    etls_store_state_free(&d->cur);
+    d->cur = *next;
+    memset(next, 0, sizeof *next);
+    etls_snap_buf_free(&d->snap);
+    d->snap = b;
+    cd_log(d, 2, "version %llu: %s", (unsigned long long)d->cur.version, comment);
+    cd_dp_push_all(d);
+    return 0;
+}
+
+int cd_state_init(cd_t *d, char *err, size_t errlen)
+{
+    if (etls_store_load(d->store, 0, &d->cur, err, errlen) < 0)
+        return -1;
+    if (tickets_ensure(&d->cur) < 0) {
+        snprintf(err, errlen, "cannot draw session-ticket keys");
+        return -1;
+    }
+    encode(d, &d->cur, d->cur.version, &d->snap);
+    return 0;
+}
+
+int cd_tickets_due(cd_t *d, uint64_t now_s)
+{
+    static uint64_t next_try;
+    int act = find_ticket(&d->cur, ETLS_TICKET_ACTIVE);
+    if (act < 0 || now_s < d->cur.tickets[act].activated + d->ticket_rotation_s || now_s < next_try)
+        return 0;
+    etls_store_state_t next;
+    char err[512];
+    if (etls_store_state_copy(&next, &d->cur) < 0 || tickets_rotate(&next) < 0) {
+        etls_store_state_free(&next);
+        return -1;
+    }
+    if (commit(d, &next, "ticket rotate (schedule)", err, sizeof err) < 0) {
+        cd_log(d, 0, "scheduled ticket rotation failed: %s (retrying in 60 s)", err);
+        next_try = now_s + 60;
+        return -1;
+    }
+    return 1;
+}
+
+/* ---- certificate commands ----------------------------------------------------------------- */
+
+static const char *family(const char *key_type)
+{
+    return !strncmp(key_type, "rsa", 3) ? "rsa" : !strncmp(key_type, "ecdsa", 5) ? "ecdsa" : key_type;
+}
+
+/* "a,b" -> lower-cased names in out (strdup'd); -1 with err on a bad list. */
+static int split_names(const char *list, char **out, size_t cap, size_t *n, char *err, size_t errlen)
+{
+    *n = 0;
+    const char *p = list;
+    while (*p) {
+        const char *comma = strchr(p, ',');
+        size_t l = comma ? (size_t)(comma - p) : strlen(p);
+        if (l == 0 || l > 253 || *n >= cap) {
+            snprintf(err, errlen, "--names: empty name, name over 253 bytes or more than %zu names", cap);
+            return -1;
+        }
+        char *s = strndup(p, l);
+        for (char *q = s; q && *q; q++)
+            *q = (char)((*q >= 'A' && *q <= 'Z') ? *q - 'A' + 'a' : *q);
+        out[(*n)++] = s;
+        p += l + (comma ? 1 : 0);
+        if (comma && !*p) {
+            snprintf(err, errlen, "--names: trailing comma");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void free_names(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+}
+
+static int same_names(char *const *a, size_t na, char *const *b, size_t nb)
+{
+    if (na != nb)
+        return 0;
+    for (size_t i = 0; i < na; i++) {
+        size_t j = 0;
+        while (j < nb && strcmp(a[i], b[j]))
+            j++;
+        if (j == nb)
+            return 0;
+    }
+    return 1;
+}
+
+static etls_val_opts_t val_opts(const cd_t *d, int force)
+{
+    return (etls_val_opts_t){.ca_file = d->ca_file[0] ? d->ca_file : NULL, .warn_days = d->warn_days, .force = force};
+}
+
+/* The other entry that already serves one of names, for the "same exact name" rule. */
+static const char *claimed(const etls_store_state_t *st, const char *self, char *const *names, size_t n,
+                           const char **which)
+{
+    for (size_t i = 0; i < st->n_entries; i++) {
+        if (!strcmp(st->entries[i].name, self))
+            continue;
+        for (size_t k = 0; k < st->entries[i].n_names; k++)
+            for (size_t m = 0; m < n; m++)
+                if (!strcmp(st->entries[i].names[k], names[m])) {
+                    *which = names[m];
+                    return st->entries[i].name;
+                }
+    }
+    return NULL;
+}
+
+static void reply_done(cd_t *d, cd_admin_t *a, int json, const etls_val_info_t *info)
+{
+    if (json) {
+        json_t *w = json_array();
+        for (size_t i = 0; info && i < info->n_warnings; i++)
+            json_array_append_new(w, json_string(info->warnings[i]));
+        cd_reply_json(a, "ok", json_pack("{s:I,s:o}", "version", (json_int_t)d->cur.version, "warnings", w));
+        return;
+    }
+    text_t t = {0};
+    tprintf(&t, "version %llu\n", (unsigned long long)d->cur.version);
+    for (size_t i = 0; info && i < info->n_warnings; i++)
+        tprintf(&t, "warning: %s\n", info->warnings[i]);
+    reply_text(a, "ok", &t);
+}
+
+/* Puts the validated certificate into next (add or replace rules); 0 or -1 with err. */
+static int place_cert(etls_store_state_t *next, const char *name, int replace, char **names, size_t n_names,
+                      const etls_store_cert_t *cert, int is_default, char *err, size_t errlen)
+{
+    etls_store_entry_t *e = etls_store_entry_find(next, name);
+    if (replace && !e)
+        return snprintf(err, errlen, "cert %s: no such entry (use cert add)", name), -1;
+    if (!e) {
+        etls_store_entry_t ne = {0};
+        snprintf(ne.name, sizeof ne.name, "%s", name);
+        ne.names = names;
+        ne.n_names = n_names;
+        ne.n_certs = 1;
+        ne.certs[0] = *cert;
+        return etls_store_entry_add(next, &ne) < 0 ? (snprintf(err, errlen, "out of memory"), -1) : 0;
+    }
+    size_t slot = e->n_certs;
+    for (size_t c = 0; c < e->n_certs; c++)
+        if (!strcmp(family(e->certs[c].key_type), family(cert->key_type)))
+            slot = c;
+    if (!replace && slot < e->n_certs)
+        return snprintf(err, errlen, "cert %s: already has a%s %s certificate (use cert replace)", name,
+                        family(cert->key_type)[0] == 'e' ? "n" : "", family(cert->key_type)), -1;
+    if (replace && slot == e->n_certs)
+        return snprintf(err, errlen, "cert %s: has no %s certificate to replace (use cert add)", name,
+                        family(cert->key_type)), -1;
+    if (slot == ETLS_STORE_MAX_CERTS)
+        return snprintf(err, errlen, "cert %s: already holds %d certificates", name, ETLS_STORE_MAX_CERTS), -1;
+    if ((e->n_certs > 1 || !replace) && !same_names(e->names, e->n_names, names, n_names))
+        return snprintf(err, errlen, "cert %s: an entry's certificates must serve the same names", name), -1;
+    if (slot < e->n_certs) {
+        explicit_bzero(e->certs[slot].key_pem, e->certs[slot].key_len);
+        free(e->certs[slot].key_pem);
+        free(e->certs[slot].chain_pem);
+    } else {
+        e->n_certs++;
+    }
+    e->certs[slot].chain_pem = strndup(cert->chain_pem, cert->chain_len);
+    e->certs[slot].key_pem = malloc(cert->key_len + 1);
+    if (!e->certs[slot].chain_pem || !e->certs[slot].key_pem)
+        return snprintf(err, errlen, "out of memory"), -1;
+    memcpy(e->certs[slot].key_pem, cert->key_pem, cert->key_len);
+    e->certs[slot].key_pem[cert->key_len] = 0;
+    e->certs[slot].chain_len = cert->chain_len;
+    e->certs[slot].key_len = cert->key_len;
+    snprintf(e->certs[slot].key_type, sizeof e->certs[slot].key_type, "%s", cert->key_type);
+    free_names(e->names, e->n_names);
+    free(e->names);
+    e->names = calloc(n_names ? n_names : 1, sizeof *e->names);
+    for (size_t i = 0; e->names && i < n_names; i++)
+        e->names[i] = strdup(names[i]);
+    e->n_names = n_names;
+    e->is_default = e->is_default || is_default;
+    return 0;
+}
+
+static void cmd_cert_put(cd_t *d, cd_admin_t *a, const etls_proto_req_t *r, int json, int replace)
+{
+    const char *verb = replace ? "replace" : "add";
+    const etls_proto_opt_t *chain = etls_proto_opt(r, "chain"), *key = etls_proto_opt(r, "key");
+    const etls_proto_opt_t *nm = etls_proto_opt(r, "names");
+    if (r->n_words != 3 || !chain || chain->payload < 0 || !key || key->payload < 0 || (nm && !nm->value)) {
+        replyf(a, json, "usage", "usage: cert %s NAME --chain=@LEN --key=@LEN [--names=a,b] [--force] [--default]", verb);
+        return;
+    }
+    const char *name = r->words[2];
+    if (!etls_store_name_ok(name)) {
+        replyf(a, json, "usage", "cert %s: bad entry name '%s' (letters, digits, '.', '_', '-'; 1-64)", verb, name);
+        return;
+    }
+    char err[1024], *names[ETLS_VAL_MAX_NAMES];
+    size_t n_names = 0;
+    if (nm && split_names(nm->value, names, ETLS_VAL_MAX_NAMES, &n_names, err, sizeof err) < 0) {
+        free_names(names, n_names);
+        replyf(a, json, "usage", "cert %s: %s", verb, err);
+        return;
+    }
+    etls_val_info_t *info = calloc(1, sizeof *info);
+    etls_val_opts_t vo = val_opts(d, etls_proto_flag(r, "force"));
+    const char *chain_pem = (const char *)r->payload[chain->payload], *key_pem = (const char *)r->payload[key->payload];
+    size_t chain_len = r->payload_len[chain->payload], key_len = r->payload_len[key->payload];
+    int rc = info ? etls_val_check(name, chain_pem, chain_len, key_pem, key_len, (const char *const *)names,
+                                   n_names, &vo, info, err, sizeof err)
+                  : (snprintf(err, sizeof err, "out of memory"), -1);
+    if (rc == 0 && !n_names) /* serve the leaf's names: stored explicitly, so duplicates show */
+        for (size_t i = 0; i < info->n_sans && n_names < ETLS_VAL_MAX_NAMES; i++)
+            names[n_names++] = strdup(info->sans[i]);
+    if (rc == 0 && !n_names) {
+        snprintf(err, sizeof err, "cert %s: no names to serve (the leaf has no DNS subjectAltName; give --names)", name);
+        rc = -1;
+    }
+    const char *dup_name = NULL, *owner = rc == 0 ? claimed(&d->cur, name, names, n_names, &dup_name) : NULL;
+    if (owner) {
+        snprintf(err, sizeof err, "cert %s: name %s is already served by entry %s", name, dup_name, owner);
+        rc = -1;
+    }
+    etls_store_state_t next = {0};
+    if (rc == 0 && etls_store_state_copy(&next, &d->cur) < 0) {
+        snprintf(err, sizeof err, "out of memory");
+        rc = -1;
+    }
+    if (rc == 0) {
+        etls_store_cert_t cert = {(char *)chain_pem, chain_len, (char *)key_pem, key_len, ""};
+        snprintf(cert.key_type, sizeof cert.key_type, "%s", info->key_type);
+        /* place_cert copies names and PEMs (etls_store_entry_add deep-copies) */
+        rc = place_cert(&next, name, replace, names, n_names, &cert, etls_proto_flag(r, "default"), err, sizeof err);
+        if (rc == 0 && etls_proto_flag(r, "default"))
+            for (size_t i = 0; i < next.n_entries; i++)
+                next.entries[i].is_default = !strcmp(next.entries[i].name, name);
+    }
+    char comment[128];
+    snprintf(comment, sizeof comment, "cert %s %s", verb, name);
+    if (rc == 0)
+        rc = commit(d, &next, comment, err, sizeof err);
+    else
+        etls_store_state_free(&next);
+    if (rc == 0)
+        reply_done(d, a, json, info);
+    else
+        replyf(a, json, "refused", "%s", err);
+    free_names(names, n_names);
+    free(info);
+}
+
+static void cmd_cert_remove(cd_t *d, cd_admin_t *a, const etls_proto_req_t *r, int json)
+{
+    if (r->n_words != 3) {
+        replyf(a, json, "usage", "usage: cert remove NAME");
+        return;
+    }
+    const char *name = r->words[2];
+    char err[512], comment[128];
+    etls_store_state_t next = {0};
+    if (etls_store_state_copy(&next, &d->cur) < 0) {
+        replyf(a, json, "error", "out of memory");
+        return;
+    }
+    size_t i = 0;
+    while (i < next.n_entries && strcmp(next.entries[i].name, name))
+        i++;
+    if (i == next.n_entries || next.n_entries == 1) {
+        etls_store_state_free(&next);
+        replyf(a, json, "refused", i == next.n_entries ? "cert %s: no such entry"
+                                                        : "cert %s: it is the last entry; the dataplanes would have nothing to serve",
+               name);
+        return;
+    }
+    etls_store_entry_remove(&next, i);
+    snprintf(comment, sizeof comment, "cert remove %s", name);
+    if (commit(d, &next, comment, err, sizeof err) < 0)
+        replyf(a, json, "refused", "%s", err);
+    else
+        reply_done(d, a, json, NULL);
+}
+
+/* Facts about a stored certificate (validation re-run in force mode: never refuses). */
+static etls_val_info_t *cert_info(const cd_t *d, const etls_store_entry_t *e, size_t c)
+{
+    etls_val_info_t *info = calloc(1, sizeof *info);
+    char err[512];
+    etls_val_opts_t vo = val_opts(d, 1);
+    if (info)
+        etls_val_check(e->name, e->certs[c].chain_pem, e->certs[c].chain_len, e->certs[c].key_pem,
+                       e->certs[c].key_len, NULL, 0, &vo, info, err, sizeof err);
+    return info;
+}
+
+static json_t *names_json(char *const *names, size_t n)
+{
+    json_t *j = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(j, json_string(names[i]));
+    return j;
+}
+
+static void cmd_cert_list(cd_t *d, cd_admin_t *a, int json)
+{
+    json_t *arr = json_array();
+    static table_t t;
+    trow(&t, 6, "NAME", "KEY", "NOT AFTER", "SERIAL", "DEFAULT", "NAMES");
+    for (size_t i = 0; i < d->cur.n_entries; i++) {
+        const etls_store_entry_t *e = &d->cur.entries[i];
+        for (size_t c = 0; c < e->n_certs; c++) {
+            etls_val_info_t *info = cert_info(d, e, c);
+            if (!info)
+                continue;
+            json_array_append_new(arr, json_pack("{s:s,s:o,s:s,s:s,s:s,s:I,s:b,s:s}", "name", e->name, "names",
+                                                 names_json(e->names, e->n_names), "serial", info->serial,
+                                                 "not_after", info->not_after, "key_type", e->certs[c].key_type,
+                                                 "version", (json_int_t)d->cur.version, "default", e->is_default,
+                                                 "fingerprint", info->fingerprint));
+            text_t nl = {0};
+            for (size_t k = 0; k < e->n_names; k++)
+                tprintf(&nl, "%s%s", k ? "," : "", e->names[k]);
+            trow(&t, 6, e->name, e->certs[c].key_type, info->not_after, info->serial, e->is_default ? "yes" : "",
+                 nl.p ? nl.p : "");
+            free(nl.p);
+            free(info);
+        }
+    }
+    if (json) {
+        text_t junk = {0};
+        tflush(&t, &junk); /* frees the cells */
+        free(junk.p);
+        cd_reply_json(a, "ok", json_pack("{s:I,s:o}", "version", (json_int_t)d->cur.version, "certs", arr));
+        return;
+    }
+    json_decref(arr);
+    text_t out = {0};
+    tflush(&t, &out);
+    reply_text(a, "ok", &out);
+}
+
+static void cmd_cert_show(cd_t *d, cd_admin_t *a, const etls_proto_req_t *r, int json)
+{
+    if (r->n_words != 3) {
+        replyf(a, json, "usage", "usage: cert show NAME");
+        return;
+    }
+    etls_store_entry_t *e = etls_store_entry_find(&d->cur, r->words[2]);
+    if (!e) {
+        replyf(a, json, "refused", "cert %s: no such entry", r->words[2]);
+        return;
+    }
+    json_t *pids = json_array();
+    text_t serving = {0};
+    for (int i = 0; i < CD_MAX_DP; i++)
+        if (d->dps[i].fd >= 0 && d->dps[i].hello && d->dps[i].version == d->cur.version) {
+            json_array_append_new(pids, json_integer(d->dps[i].pid));
+            tprintf(&serving, "%s%d", serving.len ? "," : "", (int)d->dps[i].pid);
+        }
+    json_t *certs = json_array();
+    text_t t = {0};
+    tprintf(&t, "entry:       %s%s\n", e->name, e->is_default ? " (default)" : "");
+    tprintf(&t, "names:       ");
+    for (size_t k = 0; k < e->n_names; k++)
+        tprintf(&t, "%s%s", k ? "," : "", e->names[k]);
+    tprintf(&t, "\nserved by:   %s\n", serving.len ? serving.p : "(no dataplane at this version)");
+    for (size_t c = 0; c < e->n_certs; c++) {
+        etls_val_info_t *info = cert_info(d, e, c);
+        if (!info)
+            continue;
+        json_t *sans = json_array(), *chain = json_array(), *warn = json_array();
+        for (size_t i = 0; i < info->n_sans; i++)
+            json_array_append_new(sans, json_string(info->sans[i]));
+        for (size_t i = 0; i < info->n_chain && i < 8; i++)
+            json_array_append_new(chain, json_string(info->chain_subjects[i]));
+        for (size_t i = 0; i < info->n_warnings; i++)
+            json_array_append_new(warn, json_string(info->warnings[i]));
+        json_array_append_new(certs, json_pack("{s:s,s:s,s:o,s:o,s:s,s:s,s:s,s:s,s:s,s:b,s:o}", "subject",
+                                               info->subject, "issuer", info->issuer, "sans", sans, "chain", chain,
+                                               "serial", info->serial, "not_before", info->not_before, "not_after",
+                                               info->not_after, "key_type", e->certs[c].key_type, "fingerprint",
+                                               info->fingerprint, "must_staple", info->must_staple, "warnings", warn));
+        tprintf(&t, "certificate %zu:\n  subject:     %s\n  issuer:      %s\n  key:         %s\n", c + 1,
+                info->subject, info->issuer, e->certs[c].key_type);
+        tprintf(&t, "  serial:      %s\n  not before:  %s\n  not after:   %s\n  sha256:      %s\n", info->serial,
+                info->not_before, info->not_after, info->fingerprint);
+        tprintf(&t, "  SANs:        ");
+        for (size_t i = 0; i < info->n_sans; i++)
+            tprintf(&t, "%s%s", i ? "," : "", info->sans[i]);
+        tprintf(&t, "\n  chain:\n");
+        for (size_t i = 0; i < info->n_chain && i < 8; i++)
+            tprintf(&t, "    %zu. %s\n", i, info->chain_subjects[i]);
+        if (info->must_staple)
+            tprintf(&t, "  WARNING: must-staple (TLS Feature status_request) and OCSP stapling is not implemented yet\n");
+        for (size_t i = 0; i < info->n_warnings; i++)
+            tprintf(&t, "  warning: %s\n", info->warnings[i]);
+        free(info);
+    }
+    free(serving.p);
+    if (json) {
+        free(t.p);
+        cd_reply_json(a, "ok", json_pack("{s:s,s:o,s:b,s:I,s:o,s:o}", "name", e->name, "names",
+                                         names_json(e->names, e->n_names), "default", e->is_default, "version",
+                                         (json_int_t)d->cur.version, "certs", certs, "dataplanes", pids));
+        return;
+    }
+    json_decref(certs);
+    json_decref(pids);
+    reply_text(a, "ok", &t);
+}
+
+/* ---- tickets ------------------------------------------------------------------------------ */
+
+static void hex(const uint8_t *p, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++)
+        sprintf(out + 2 * i, "%02x", p[i]);
+}
+
+static void cmd_ticket_list(cd_t *d, cd_admin_t *a, int json)
+{
+    json_t *arr = json_array();
+    static table_t t;
+    trow(&t, 4, "NAME", "STATE", "CREATED", "ACTIVATED");
+    for (size_t i = 0; i < d->cur.n_tickets; i++) {
+        const etls_store_ticket_t *k = &d->cur.tickets[i];
+        char name[33], cr[24], ac[24];
+        hex(k->key, 16, name); /* the public key name only, never the secret */
+        snprintf(cr, sizeof cr, "%llu", (unsigned long long)k->created);
+        snprintf(ac, sizeof ac, "%llu", (unsigned long long)k->activated);
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:I,s:I}", "name", name, "state", ticket_state_name(k->state),
+                                             "created", (json_int_t)k->created, "activated", (json_int_t)k->activated));
+        trow(&t, 4, name, ticket_state_name(k->state), cr, k->activated ? ac : "-");
+    }
+    text_t out = {0};
+    tflush(&t, &out);
+    if (json) {
+        free(out.p);
+        cd_reply_json(a, "ok", json_pack("{s:I,s:I,s:o}", "version", (json_int_t)d->cur.version, "rotation_s",
+                                         (json_int_t)d->ticket_rotation_s, "tickets", arr));
+        return;
+    }
+    json_decref(arr);
+    reply_text(a, "ok", &out);
+}
+
+static void cmd_ticket_rotate(cd_t *d, cd_admin_t *a, int json)
+{
+    etls_store_state_t next;
+    char err[512];
+    if (etls_store_state_copy(&next, &d->cur) < 0 || tickets_rotate(&next) < 0) {
+        etls_store_state_free(&next);
+        replyf(a, json, "error", "cannot rotate: out of memory or no randomness");
+        return;
+    }
+    if (commit(d, &next, "ticket rotate", err, sizeof err) < 0)
+        replyf(a, json, "refused", "%s", err);
+    else
+        reply_done(d, a, json, NULL);
+}
+
+/* The export format (docs/control-protocol.md): secrets, for other hosts of the same service. */
+static void cmd_ticket_export(cd_t *d, cd_admin_t *a)
+{
+    text_t t = {0};
+    tprintf(&t, "edgetls-ticket-keys 1\n");
+    for (size_t i = 0; i < d->cur.n_tickets; i++) {
+        const etls_store_ticket_t *k = &d->cur.tickets[i];
+        char h[2 * ETLS_STORE_TICKET_LEN + 1];
+        hex(k->key, ETLS_STORE_TICKET_LEN, h);
+        tprintf(&t, "key %s %llu %llu %s\n", ticket_state_name(k->state), (unsigned long long)k->created,
+                (unsigned long long)k->activated, h);
+        explicit_bzero(h, sizeof h);
+    }
+    tprintf(&t, "end\n");
+    cd_log(d, 2, "admin: ticket keys exported to pid %d uid %d", (int)a->pid, (int)a->uid);
+    cd_reply(a, "ok", t.p, t.len);
+    explicit_bzero(t.p, t.cap);
+    free(t.p);
+}
+
+static int unhex(const char *s, uint8_t *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        if (!s[2 * i] || !s[2 * i + 1] || sscanf(s + 2 * i, "%2x", &v) != 1 ||
+            !strchr("0123456789abcdefABCDEF", s[2 * i]) || !strchr("0123456789abcdefABCDEF", s[2 * i + 1]))
+            return -1;
+        out[i] = (uint8_t)v;
+    }
+    return s[2 * n] ? -1 : 0;
+}
+
+static int parse_export(const char *p, size_t len, etls_store_state_t *st, char *err, size_t errlen)
+{
+    char *copy = strndup(p, len), *save = NULL;
+    int line = 0, rc = -1, ended = 0, active = 0;
+    st->n_tickets = 0;
+    for (char *l = copy ? strtok_r(copy, "\n", &save) : NULL; l; l = strtok_r(NULL, "\n", &save)) {
+        line++;
+        char state[16], h[200];
+        unsigned long long cr, ac;
+        if (line == 1) {
+            if (strcmp(l, "edgetls-ticket-keys 1")) {
+                snprintf(err, errlen, "ticket import: line 1: expected 'edgetls-ticket-keys 1'");
+                goto out;
+            }
+            continue;
+        }
+        if (!strcmp(l, "end")) {
+            ended = 1;
+            break;
+        }
+        etls_store_ticket_t *k = &st->tickets[st->n_tickets];
+        if (st->n_tickets >= 3 || sscanf(l, "key %15s %llu %llu %199s", state, &cr, &ac, h) != 4 ||
+            unhex(h, k->key, ETLS_STORE_TICKET_LEN) < 0) {
+            snprintf(err, errlen, "ticket import: line %d: expected 'key STATE CREATED ACTIVATED HEX96' (at most 3 keys)", line);
+            explicit_bzero(h, sizeof h);
+            goto out;
+        }
+        explicit_bzero(h, sizeof h);
+        k->state = !strcmp(state, "active") ? ETLS_TICKET_ACTIVE : !strcmp(state, "pending") ? ETLS_TICKET_PENDING
+                 : !strcmp(state, "decrypt-only") ? ETLS_TICKET_DECRYPT : ETLS_TICKET_RETIRED;
+        if (k->state == ETLS_TICKET_RETIRED) {
+            snprintf(err, errlen, "ticket import: line %d: state must be active, pending or decrypt-only", line);
+            goto out;
+        }
+        active += k->state == ETLS_TICKET_ACTIVE;
+        k->created = cr;
+        k->activated = ac;
+        st->n_tickets++;
+    }
+    if (!ended)
+        snprintf(err, errlen, "ticket import: no 'end' line (truncated file?)");
+    else if (active != 1)
+        snprintf(err, errlen, "ticket import: exactly one active key required (found %d)", active);
+    else
+        rc = 0;
+out:
+    if (copy) {
+        explicit_bzero(copy, len);
+        free(copy);
+    }
+    return rc;
+}
+
+static void cmd_ticket_import(cd_t *d, cd_admin_t *a, const etls_proto_req_t *r, int json)
+{
+    const etls_proto_opt_t *o = etls_proto_opt(r, "data");
+    if (!o || o->payload < 0) {
+        replyf(a, json, "usage", "usage: ticket import --data=@LEN");
+        return;
+    }
+    etls_store_state_t next;
+    char err[512];
+    if (etls_store_state_copy(&next, &d->cur) < 0) {
+        replyf(a, json, "error", "out of memory");
+        return;
+    }
+    if (parse_export((const char *)r->payload[o->payload], r->payload_len[o->payload], &next, err, sizeof err) < 0 ||
+        tickets_ensure(&next) < 0) {
+        etls_store_state_free(&next);
+        replyf(a, json, "refused", "%s", err);
+        return;
+    }
+    if (commit(d, &next, "ticket import", err, sizeof err) < 0) { /* commit freed next */
+        replyf(a, json, "refused", "%s", err);
+        return;
+    }
+    reply_done(d, a, json, NULL);
+}
+
+/* ---- versions, status, stats, dataplane control ------------------------------------------- */
+
+static void cmd_history(cd_t *d, cd_admin_t *a, int json)
+{
+    etls_store_version_info_t v[1000];
+    size_t n = etls_store_history(d->store, v, 1000);
+    json_t *arr = json_array();
+    static table_t t;
+    trow(&t, 4, "VERSION", "TIME", "ENTRIES", "CHANGE");
+    for (size_t i = 0; i < n; i++) {
+        char ver[24], when[32], ent[24];
+        time_t tt = (time_t)v[i].time;
+        struct tm tm;
+        gmtime_r(&tt, &tm);
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        snprintf(ver, sizeof ver, "%llu%s", (unsigned long long)v[i].version, v[i].version == d->cur.version ? "*" : "");
+        snprintf(ent, sizeof ent, "%zu", v[i].n_entries);
+        trow(&t, 4, ver, when, ent, v[i].comment);
+        json_array_append_new(arr, json_pack("{s:I,s:I,s:s,s:I}", "version", (json_int_t)v[i].version, "time",
+                                             (json_int_t)v[i].time, "comment", v[i].comment, "entries",
+                                             (json_int_t)v[i].n_entries));
+    }
+    text_t out = {0};
+    tflush(&t, &out);
+    if (json) {
+        free(out.p);
+        cd_reply_json(a, "ok", json_pack("{s:I,s:o}", "current", (json_int_t)d->cur.version, "versions", arr));
+        return;
+    }
+    json_decref(arr);
+    reply_text(a, "ok", &out);
+}
+
+static void cmd_rollback(cd_t *d, cd_admin_t *a, const etls_proto_req_t *r, int json)
+{
+    char *end;
+    unsigned long long v = r->n_words == 2 ? strtoull(r->words[1], &end, 10) : 0;
+    if (r->n_words != 2 || !v || *end) {
+        replyf(a, json, "usage", "usage: rollback VERSION");
+        return;
+    }
+    etls_store_state_t old = {0}, next = {0};
+    char err[1024], comment[64];
+    if (etls_store_load(d->store, v, &old, err, sizeof err) < 0) {
+        replyf(a, json, "refused", "rollback %llu: %s", v, err);
+        return;
+    }
+    if (!old.n_entries) {
+        etls_store_state_free(&old);
+        replyf(a, json, "refused", "rollback %llu: that version has no certificates", v);
+        return;
+    }
+    /* The certificate set of v, with today's ticket keys (rolling those back would drop keys
+     * that sealed tickets still in the field). */
+    if (etls_store_state_copy(&next, &d->cur) < 0) {
+        etls_store_state_free(&old);
+        replyf(a, json, "error", "out of memory");
+        return;
+    }
+    while (next.n_entries)
+        etls_store_entry_remove(&next, next.n_entries - 1);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < old.n_entries; i++)
+        rc = etls_store_entry_add(&next, &old.entries[i]);
+    etls_store_state_free(&old);
+    snprintf(comment, sizeof comment, "rollback %llu", v);
+    if (rc < 0) {
+        etls_store_state_free(&next);
+        replyf(a, json, "error", "out of memory");
+    } else if (commit(d, &next, comment, err, sizeof err) < 0) {
+        replyf(a, json, "refused", "%s", err);
+    } else {
+        reply_done(d, a, json, NULL);
+    }
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return a < b ? -1 : a > b;
+}
+
+static void cmd_status(cd_t *d, cd_admin_t *a, int json)
+{
+    json_t *arr = json_array();
+    static table_t t;
+    trow(&t, 6, "PID", "TRANSPORT", "WORKERS", "VERSION", "STATE", "DETAIL");
+    for (int i = 0; i < CD_MAX_DP; i++) {
+        const cd_dp_t *p = &d->dps[i];
+        if (p->fd < 0 || !p->hello)
+            continue;
+        const char *state = p->refused[0] ? "refused" : p->version == d->cur.version ? "synced" : "pending";
+        json_array_append_new(arr, json_pack("{s:i,s:I,s:i,s:s,s:s,s:s,s:I}", "pid", (int)p->pid, "version",
+                                             (json_int_t)p->version, "workers", (int)p->workers, "transport",
+                                             p->transport ? "dpdk" : "io_uring", "state", state, "reason", p->refused,
+                                             "adopted", (json_int_t)p->adopted));
+        char pid[16], w[16], v[24];
+        snprintf(pid, sizeof pid, "%d", (int)p->pid);
+        snprintf(w, sizeof w, "%u", p->workers);
+        snprintf(v, sizeof v, "%llu", (unsigned long long)p->version);
+        trow(&t, 6, pid, p->transport ? "dpdk" : "io_uring", w, v, state, p->refused);
+    }
+    /* commit -> last worker of every dataplane, over the recent commits */
+    size_t n = d->n_prop < 1024 ? d->n_prop : 1024;
+    double s[1024], p50 = 0, p99 = 0;
+    memcpy(s, d->prop_ms, n * sizeof s[0]);
+    qsort(s, n, sizeof s[0], cmp_double);
+    if (n) {
+        p50 = s[n / 2];
+        p99 = s[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1];
+    }
+    if (json) {
+        text_t junk = {0};
+        tflush(&t, &junk);
+        free(junk.p);
+        cd_reply_json(a, "ok", json_pack("{s:I,s:s,s:I,s:o,s:{s:I,s:f,s:f}}", "version", (json_int_t)d->cur.version,
+                                         "state_dir", d->state_dir, "entries", (json_int_t)d->cur.n_entries,
+                                         "dataplanes", arr, "propagation_ms", "samples", (json_int_t)n, "p50", p50,
+                                         "p99", p99));
+        return;
+    }
+    json_decref(arr);
+    text_t out = {0};
+    tprintf(&out, "version %llu, %zu entries, state %s\n", (unsigned long long)d->cur.version, d->cur.n_entries,
+            d->state_dir);
+    tprintf(&out, "propagation (commit to last worker): %zu samples, p50 %.1f ms, p99 %.1f ms\n", n, p50, p99);
+    tprintf(&out, "dataplanes: %d\n", cd_dp_count(d));
+    tflush(&t, &out);
+    reply_text(a, "ok", &out);
+}
+
+static void cmd_stats(cd_t *d, cd_admin_t *a, int json)
+{
+    a->stats_id = ++d->next_stats_id ? d->next_stats_id : ++d->next_stats_id;
+    a->stats_json = json;
+    a->stats_deadline = cd_now_ms() + CD_STATS_WAIT_MS;
+    if (!cd_dp_stats_request(d, a->stats_id))
+        a->stats_deadline = 0; /* nobody to ask: answer at the next tick */
+}
+
+/* "key value" lines per dataplane, summed over workers for the totals. */
+void cd_stats_finish(cd_t *d, cd_admin_t *a)
+{
+    json_t *arr = json_array();
+    text_t out = {0};
+    for (int i = 0; i < CD_MAX_DP; i++) {
+        cd_dp_t *p = &d->dps[i];
+        if (p->fd < 0 || !p->hello)
+            continue;
+        json_t *obj = json_object(), *workers = json_object();
+        json_object_set_new(obj, "pid", json_integer(p->pid));
+        int fresh = p->stats_id == a->stats_id && p->stats;
+        json_object_set_new(obj, "answered", json_boolean(fresh));
+        tprintf(&out, "dataplane %d%s\n", (int)p->pid, fresh ? "" : " (no answer in time)");
+        char *save = NULL, *copy = fresh ? strdup(p->stats) : NULL;
+        for (char *l = copy ? strtok_r(copy, "\n", &save) : NULL; l; l = strtok_r(NULL, "\n", &save)) {
+            char key[128];
+            unsigned long long v;
+            if (sscanf(l, "%127s %llu", key, &v) != 2)
+                continue;
+            tprintf(&out, "  %-32s %llu\n", key, v);
+            unsigned w;
+            char field[96];
+            if (sscanf(key, "worker.%u.%95s", &w, field) == 2) {
+                char wk[16];
+                snprintf(wk, sizeof wk, "%u", w);
+                json_t *wo = json_object_get(workers, wk);
+                if (!wo)
+                    json_object_set_new(workers, wk, wo = json_object());
+                json_object_set_new(wo, field, json_integer((json_int_t)v));
+                json_t *tot = json_object_get(obj, field);
+                json_object_set_new(obj, field, json_integer((json_int_t)v + (tot ? json_integer_value(tot) : 0)));
+            } else {
+                json_object_set_new(obj, key, json_integer((json_int_t)v));
+            }
+        }
+        free(copy);
+        json_object_set_new(obj, "workers", workers);
+        json_array_append_new(arr, obj);
+    }
+    if (a->stats_json) {
+        free(out.p);
+        cd_reply_json(a, "ok", json_pack("{s:I,s:o}", "version", (json_int_t)d->cur.version, "dataplanes", arr));
+        return;
+    }
+    json_decref(arr);
+    if (!out.len)
+        tprintf(&out, "no dataplane attached\n");
+    reply_text(a, "ok", &out);
+}
+
+static void cmd_drain(cd_t *d, cd_admin_t *a, const etls_proto_req_t *r, int json)
+{
+    const etls_proto_opt_t *o = etls_proto_opt(r, "timeout");
+    unsigned long secs = 5;
+    char *end = NULL;
+    if (o && (!o->value || (secs = strtoul(o->value, &end, 10)) > 3600 || *end)) {
+        replyf(a, json, "usage", "usage: drain [--timeout=SECONDS] (0..3600)");
+        return;
+    }
+    uint32_t ms = (uint32_t)secs * 1000;
+    uint8_t b[4] = {(uint8_t)(ms >> 24), (uint8_t)(ms >> 16), (uint8_t)(ms >> 8), (uint8_t)ms};
+    int n = cd_dp_count(d);
+    cd_dp_send_all(d, ETLS_SNAP_MSG_DRAIN, b, 4);
+    cd_log(d, 2, "admin: drain sent to %d dataplanes", n);
+    if (json)
+        cd_reply_json(a, "ok", json_pack("{s:i}", "dataplanes", n));
+    else
+        replyf(a, 0, "ok", "drain sent to %d dataplane%s", n, n == 1 ? "" : "s");
+}
+
+static void cmd_log_level(cd_t *d, cd_admin_t *a, const etls_proto_req_t *r, int json)
+{
+    static const char *const names[] = {"error", "warn", "info", "debug"};
+    int lvl = -1;
+    for (int i = 0; r->n_words == 2 && i < 4; i++)
+        if (!strcmp(r->words[1], names[i]))
+            lvl = i;
+    if (lvl < 0) {
+        replyf(a, json, "usage", "usage: log-level error|warn|info|debug");
+        return;
+    }
+    d->log_level = lvl;
+    uint8_t b = (uint8_t)lvl;
+    cd_dp_send_all(d, ETLS_SNAP_MSG_LOG_LEVEL, &b, 1);
+    replyf(a, json, "ok", "log level %s", names[lvl]);
+}
+
+static const char help_text[] =
+    "commands: status | cert add|replace NAME --chain=@LEN --key=@LEN [--names=a,b] [--force] [--default]\n"
+    "  | cert remove|show NAME | cert list | ticket list|rotate|export | ticket import --data=@LEN\n"
+    "  | stats | history | rollback VERSION | drain [--timeout=S] | log-level LEVEL | help\n"
+    "every command takes --json; see docs/control-protocol.md\n";
+
+void cd_command(cd_t *d, cd_admin_t *a, const etls_proto_req_t *r)
+{
+    int json = etls_proto_flag(r, "json");
+    const char *w0 = r->n_words ? r->words[0] : "", *w1 = r->n_words > 1 ? r->words[1] : "";
+    if (d->log_level >= 3)
+        cd_log(d, 3, "admin: pid %d: %s %s", (int)a->pid, w0, w1);
+    if (!strcmp(w0, "status") && r->n_words == 1)
+        cmd_status(d, a, json);
+    else if (!strcmp(w0, "cert") && (!strcmp(w1, "add") || !strcmp(w1, "replace")))
+        cmd_cert_put(d, a, r, json, !strcmp(w1, "replace"));
+    else if (!strcmp(w0, "cert") && !strcmp(w1, "remove"))
+        cmd_cert_remove(d, a, r, json);
+    else if (!strcmp(w0, "cert") && !strcmp(w1, "list") && r->n_words == 2)
+        cmd_cert_list(d, a, json);
+    else if (!strcmp(w0, "cert") && !strcmp(w1, "show"))
+        cmd_cert_show(d, a, r, json);
+    else if (!strcmp(w0, "ticket") && !strcmp(w1, "list") && r->n_words == 2)
+        cmd_ticket_list(d, a, json);
+    else if (!strcmp(w0, "ticket") && !strcmp(w1, "rotate") && r->n_words == 2)
+        cmd_ticket_rotate(d, a, json);
+    else if (!strcmp(w0, "ticket") && !strcmp(w1, "export") && r->n_words == 2)
+        cmd_ticket_export(d, a);
+    else if (!strcmp(w0, "ticket") && !strcmp(w1, "import") && r->n_words == 2)
+        cmd_ticket_import(d, a, r, json);
+    else if (!strcmp(w0, "stats") && r->n_words == 1)
+        cmd_stats(d, a, json);
+    else if (!strcmp(w0, "history") && r->n_words == 1)
+        cmd_history(d, a, json);
+    else if (!strcmp(w0, "rollback"))
+        cmd_rollback(d, a, r, json);
+    else if (!strcmp(w0, "drain") && r->n_words == 1)
+        cmd_drain(d, a, r, json);
+    else if (!strcmp(w0, "log-level"))
+        cmd_log_level(d, a, r, json);
+    else if (!strcmp(w0, "help"))
+        cd_reply(a, "ok", help_text, sizeof help_text - 1);
+    else
+        replyf(a, json, "usage", "unknown command '%s%s%s' (try: help)", w0, *w1 ? " " : "", w1);
+}

@@ -1,0 +1,118 @@
+/* edgetls-control internals: one single-threaded poll loop owns everything (the store, the
+ * current state, admin clients, dataplane sessions), so nothing here needs a lock.
+ *   main.c   options, sockets, the loop, ticket rotation schedule
+ *   admin.c  admin clients: peer check, framing (control/proto), deadlines, replies
+ *   cmds.c   the commands: validate, commit, push; text tables and JSON
+ *   dp.c     dataplane sessions: snapshots out, acks/refusals/stats in */
+#ifndef ETLS_CONTROL_DAEMON_H
+#define ETLS_CONTROL_DAEMON_H
+
+#include "proto.h"
+#include "snapshot/codec.h"
+#include "store.h"
+#include "validate.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define CD_MAX_ADMIN 64
+#define CD_MAX_DP 64
+#define CD_ADMIN_DEADLINE_MS 10000
+#define CD_STATS_WAIT_MS 2000
+#define CD_MAX_REPLY (64u << 20)
+
+typedef struct cd_buf {
+    uint8_t *p;
+    size_t len, off, cap; /* bytes [off, len) still to send */
+} cd_buf_t;
+
+typedef struct cd_admin {
+    int fd;
+    uid_t uid;
+    pid_t pid;
+    etls_proto_reader_t rd;
+    cd_buf_t out;
+    uint64_t deadline_ms;   /* a request must complete by then */
+    int closing;            /* close once out is flushed */
+    /* a stats request waiting for the dataplanes' answers */
+    uint32_t stats_id;
+    uint64_t stats_deadline;
+    int stats_json;
+} cd_admin_t;
+
+typedef struct cd_dp {
+    int fd;
+    pid_t pid;              /* from SO_PEERCRED */
+    unsigned workers;
+    int transport;          /* 0 io_uring, 1 dpdk */
+    int hello;              /* HELLO received */
+    uint64_t version;       /* last version acknowledged */
+    uint64_t adopted;       /* last version every worker adopted */
+    uint64_t sent;          /* last version pushed */
+    uint64_t sent_ms, acked_ms, adopted_ms;
+    char refused[512];      /* reason of the last refusal ("" none) */
+    etls_snap_buf_t in;
+    cd_buf_t out;
+    uint32_t stats_id;      /* id of the last stats reply */
+    char *stats;            /* its text (malloc), NULL none */
+} cd_dp_t;
+
+typedef struct cd {
+    /* options */
+    char state_dir[1024], admin_path[108], dp_path[108];
+    char ca_file[1024];
+    gid_t admin_gid;        /* (gid_t)-1: none configured */
+    unsigned warn_days, keep;
+    unsigned ticket_rotation_s;
+    int log_level;          /* 0 error, 1 warn, 2 info, 3 debug */
+    /* state */
+    etls_store_t *store;
+    etls_store_state_t cur;
+    etls_snap_buf_t snap;   /* cur encoded (the snapshot pushed and stored as snapshot.bin) */
+    int admin_lfd, dp_lfd;
+    cd_admin_t admins[CD_MAX_ADMIN];
+    cd_dp_t dps[CD_MAX_DP];
+    uint32_t next_stats_id;
+    int stop;
+    /* propagation: commit -> every worker of every dataplane adopted, in ms */
+    uint64_t commit_ms;
+    double prop_ms[1024];
+    size_t n_prop;
+} cd_t;
+
+uint64_t cd_now_ms(void);
+__attribute__((format(printf, 3, 4))) void cd_log(const cd_t *d, int level, const char *fmt, ...);
+
+/* buffers */
+int cd_buf_put(cd_buf_t *b, const void *p, size_t n);
+void cd_buf_free(cd_buf_t *b);
+/* flushes what it can without blocking: 0, or -1 when the peer is gone */
+int cd_buf_flush(cd_buf_t *b, int fd);
+
+/* admin.c */
+void cd_admin_accept(cd_t *d);
+void cd_admin_io(cd_t *d, cd_admin_t *a, short revents);
+void cd_admin_tick(cd_t *d, uint64_t now);
+void cd_admin_close(cd_admin_t *a);
+void cd_reply(cd_admin_t *a, const char *status, const char *body, size_t len);
+void cd_reply_json(cd_admin_t *a, const char *status, json_t *j); /* steals j */
+
+/* cmds.c */
+void cd_command(cd_t *d, cd_admin_t *a, const etls_proto_req_t *req);
+int cd_state_init(cd_t *d, char *err, size_t errlen); /* load current, ensure ticket keys */
+int cd_tickets_due(cd_t *d, uint64_t now_s);          /* rotate when the schedule says so */
+void cd_stats_finish(cd_t *d, cd_admin_t *a);          /* reply with what arrived */
+
+/* dp.c */
+void cd_dp_accept(cd_t *d);
+void cd_dp_io(cd_t *d, cd_dp_t *p, short revents);
+void cd_dp_push_all(cd_t *d);                 /* every attached dataplane gets d->snap */
+int cd_dp_count(const cd_t *d);
+int cd_dp_stats_request(cd_t *d, uint32_t id); /* how many were asked */
+int cd_dp_stats_ready(const cd_t *d, uint32_t id);
+void cd_dp_send_all(cd_t *d, uint8_t type, const void *p, size_t n);
+void cd_dp_close(cd_dp_t *p);
+
+#endif

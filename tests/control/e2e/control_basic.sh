@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# edgetls-control + edgetlsctl + edgetls: live certificate replace, validation refusals that
+# change nothing, the control plane killed and restarted, a dataplane started while it is down,
+# ticket rotation with resumption across it, and the permission check on the admin socket.
+source "$(dirname "$0")/lib.sh" "$@"
+make_pki
+D=$TMP/pki
+start_control
+v0=$(ctl --json status | json_field '["version"]')
+[ "$v0" = 0 ] || fail "fresh state directory at version $v0"
+
+# --- adding the first certificate and attaching a dataplane
+ctl cert add www --chain "$D/old.pem" --key "$D/old.key" >"$TMP/out" || fail "cert add: $(cat "$TMP/out")"
+[ "$(ctl --json status | json_field '["version"]')" = 1 ] || fail "cert add did not make version 1"
+[ "$(stat -c %a "$STATE")" = 700 ] || fail "state directory mode $(stat -c %a "$STATE")"
+for k in "$STATE"/current/*.key.pem; do
+    [ "$(stat -c %a "$k")" = 600 ] || fail "$k mode $(stat -c %a "$k")"
+done
+[ "$(stat -c %a "$DPSOCK")" = 600 ] || fail "dataplane socket mode $(stat -c %a "$DPSOCK")"
+[ "$(stat -c %a "$ADMIN")" = 660 ] || fail "admin socket mode $(stat -c %a "$ADMIN")"
+PORT=$(free_port)
+start_edgetls --control "$DPSOCK" --state-dir "$STATE" --listen "127.0.0.1:$PORT" --workers 2
+wait_synced
+[ "$(served_fp www.example.test)" = "$FP_OLD" ] || fail "not serving the added certificate"
+[ "$(served_fp a.img.example.test)" = "$FP_OLD" ] || fail "wildcard name not served"
+pass "cert add: served by a dataplane that attached afterwards"
+
+# --- live replace: new handshakes see the new chain at once
+ctl cert replace www --chain "$D/new.pem" --key "$D/new.key" >/dev/null || fail "cert replace"
+wait_synced
+[ "$(served_fp www.example.test)" = "$FP_NEW" ] || fail "replace not served"
+ctl --json cert list | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+c = d["certs"]
+assert len(c) == 1 and c[0]["name"] == "www" and "www.example.test" in c[0]["names"], c
+for k in ("serial", "not_after", "key_type", "version"):
+    assert k in c[0], k
+assert c[0]["key_type"] == "ecdsa-p256", c[0]["key_type"]' || fail "cert list --json"
+pass "cert replace: live, every worker"
+
+# --- refusals leave the version alone
+v=$(ctl --json status | json_field '["version"]')
+rc=0; ctl cert add api --chain "$D/other.pem" --key "$D/old.key" 2>"$TMP/err" || rc=$?
+[ "$rc" = 1 ] || fail "mismatched key: exit $rc"
+grep -q "cert api" "$TMP/err" || fail "refusal does not name the entry: $(cat "$TMP/err")"
+rc=0; ctl cert add www2 --chain "$D/old.pem" --key "$D/old.key" 2>"$TMP/err" || rc=$?
+[ "$rc" = 1 ] && grep -q "already served by entry www" "$TMP/err" || fail "duplicate name: $rc $(cat "$TMP/err")"
+rc=0; ctl cert add api --chain "$D/other.pem" --key "$D/other.key" --names www.example.test 2>"$TMP/err" || rc=$?
+[ "$rc" = 1 ] || fail "name not covered by the SAN accepted"
+rc=0; ctl cert bogus 2>/dev/null || rc=$?
+[ "$rc" = 2 ] || fail "unknown command: exit $rc"
+[ "$(ctl --json status | json_field '["version"]')" = "$v" ] || fail "a refused change moved the version"
+pass "refused changes: exit 1, the entry named, version unchanged"
+
+# --- a second entry, then rollback to the version before it
+ctl cert add api --chain "$D/other.pem" --key "$D/other.key" >/dev/null || fail "cert add api"
+wait_synced
+[ "$(served_fp api.example.test)" = "$(fingerprint "$D/other.pem")" ] || fail "api not served"
+ctl rollback "$v" >/dev/null || fail "rollback"
+wait_synced
+ctl --json cert list | python3 -c '
+import json, sys
+assert [c["name"] for c in json.load(sys.stdin)["certs"]] == ["www"]' || fail "rollback kept api"
+ctl --json history | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["versions"][0]["version"] == d["current"] and "rollback" in d["versions"][0]["comment"], d' || fail "history"
+pass "rollback restores a certificate set as a new version"
+
+# --- kill -9 the control plane: serving goes on; restart: state intact, dataplane resyncs
+vbefore=$(ctl --json status | json_field '["version"]')
+kill -9 "$CPID"; wait "$CPID" 2>/dev/null || true
+[ "$(served_fp www.example.test)" = "$FP_NEW" ] || fail "dataplane stopped serving without the control plane"
+start_control
+[ "$(ctl --json status | json_field '["version"]')" = "$vbefore" ] || fail "state lost across kill -9"
+wait_synced
+pass "control plane killed: dataplane serves on, resyncs after the restart"
+
+# --- a dataplane started while the control plane is down serves the committed version
+kill -9 "$CPID"; wait "$CPID" 2>/dev/null || true
+stop_edgetls 10
+start_edgetls --control "$DPSOCK" --state-dir "$STATE" --listen "127.0.0.1:$PORT" --workers 1
+grep -q "serving version $vbefore from" "$TMP/edgetls.log" || fail "no read-only start message: $(cat "$TMP/edgetls.log")"
+[ "$(served_fp www.example.test)" = "$FP_NEW" ] || fail "not serving the committed version"
+start_control
+wait_synced
+pass "dataplane started with the control plane down serves the committed version"
+
+# --- ticket rotation: a ticket issued before the rotation still resumes after it
+echo | openssl s_client -connect "127.0.0.1:$PORT" -servername www.example.test -tls1_3 \
+    -sess_out "$TMP/sess" >/dev/null 2>&1
+before=$(ctl --json ticket list | python3 -c 'import json,sys; print([t["name"] for t in json.load(sys.stdin)["tickets"] if t["state"]=="active"][0])')
+ctl ticket rotate >/dev/null || fail "ticket rotate"
+wait_synced
+ctl --json ticket list | python3 -c '
+import json, sys
+t = {k["state"]: k["name"] for k in json.load(sys.stdin)["tickets"]}
+assert t.get("decrypt-only") == sys.argv[1] and "active" in t and "pending" in t, t' "$before" || fail "rotation states"
+echo | openssl s_client -connect "127.0.0.1:$PORT" -servername www.example.test -tls1_3 \
+    -sess_in "$TMP/sess" 2>/dev/null | grep -q "^Reused" || fail "ticket from before the rotation not accepted"
+pass "ticket rotate: active -> decrypt-only, tickets from before still resume"
+
+# --- export / import
+ctl ticket export "$TMP/keys" 2>/dev/null || fail "ticket export"
+[ "$(stat -c %a "$TMP/keys")" = 600 ] || fail "export file mode"
+head -1 "$TMP/keys" | grep -q "^edgetls-ticket-keys 1$" || fail "export format"
+ctl ticket import "$TMP/keys" >/dev/null || fail "ticket import"
+pass "ticket export (0600) and import"
+
+# --- the admin socket refuses other users
+if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
+    chmod 711 "$TMP"; chmod 666 "$ADMIN"  # let the kernel through: the peer check must refuse
+    rc=0; setpriv --reuid=nobody --regid=nogroup --clear-groups "$CTL_BIN" --socket "$ADMIN" status \
+        >/dev/null 2>"$TMP/err" || rc=$?
+    chmod 660 "$ADMIN"; chmod 700 "$TMP"
+    [ "$rc" = 1 ] || fail "peer without permission: exit $rc"
+    grep -q "refused pid" "$TMP/control.log" || fail "no log line for the refused peer"
+    pass "admin socket: peer without permission refused, logged"
+fi
