@@ -59,10 +59,24 @@ typedef struct cd_dp {
     char *stats;            /* its text (malloc), NULL none */
 } cd_dp_t;
 
+#define CD_MAX_METRICS 16
+
+typedef struct cd_metrics_client {
+    int fd;
+    char req[4096];
+    size_t len;
+    uint64_t deadline;
+    uint32_t stats_id;      /* waiting for the dataplanes' counters */
+    uint64_t stats_deadline;
+    int done;               /* response queued */
+    cd_buf_t out;
+} cd_metrics_client_t;
+
 typedef struct cd {
     /* options */
     char state_dir[1024], admin_path[108], dp_path[108];
     char ca_file[1024];
+    char metrics_spec[64];  /* --metrics-listen ADDR:PORT, "" off */
     gid_t admin_gid;        /* (gid_t)-1: none configured */
     unsigned warn_days, keep;
     unsigned ticket_rotation_s;
@@ -71,7 +85,8 @@ typedef struct cd {
     etls_store_t *store;
     etls_store_state_t cur;
     etls_snap_buf_t snap;   /* cur encoded (the snapshot pushed and stored as snapshot.bin) */
-    int admin_lfd, dp_lfd;
+    int admin_lfd, dp_lfd, metrics_lfd;
+    cd_metrics_client_t metrics[CD_MAX_METRICS];
     cd_admin_t admins[CD_MAX_ADMIN];
     cd_dp_t dps[CD_MAX_DP];
     uint32_t next_stats_id;
@@ -104,6 +119,12 @@ void cd_command(cd_t *d, cd_admin_t *a, const etls_proto_req_t *req);
 int cd_state_init(cd_t *d, char *err, size_t errlen); /* load current, ensure ticket keys */
 int cd_tickets_due(cd_t *d, uint64_t now_s);          /* rotate when the schedule says so */
 void cd_stats_finish(cd_t *d, cd_admin_t *a);          /* reply with what arrived */
+
+/* metrics.c */
+int cd_metrics_listen(cd_t *d, const char *spec, char *err, size_t errlen);
+void cd_metrics_accept(cd_t *d);
+void cd_metrics_io(cd_t *d, cd_metrics_client_t *m, short revents);
+void cd_metrics_tick(cd_t *d, uint64_t now);
 
 /* dp.c */
 void cd_dp_accept(cd_t *d);

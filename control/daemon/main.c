@@ -54,6 +54,8 @@ static void usage(FILE *f)
             "  --warn-days N            warn when a certificate expires within N days (30)\n"
             "  --ticket-rotation T      session-ticket key period in seconds (3600; 60..604800)\n"
             "  --history N              versions kept in the state directory (10; 2..1000)\n"
+            "  --metrics-listen A:P     serve /metrics (Prometheus text format) on A:P, e.g.\n"
+            "                           127.0.0.1:9469 (off)\n"
             "  --log-level LEVEL        error|warn|info|debug (info)\n"
             "  -h, --help\n");
 }
@@ -86,6 +88,7 @@ static int parse_args(cd_t *d, int argc, char **argv)
         {"ca-file", required_argument, NULL, 'C'},        {"warn-days", required_argument, NULL, 'w'},
         {"ticket-rotation", required_argument, NULL, 't'}, {"history", required_argument, NULL, 'H'},
         {"log-level", required_argument, NULL, 'L'},      {"help", no_argument, NULL, 'h'},
+        {"metrics-listen", required_argument, NULL, 'M'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -123,6 +126,11 @@ static int parse_args(cd_t *d, int argc, char **argv)
         case 'L':
             if ((d->log_level = parse_level(optarg)) < 0)
                 bad = "--log-level: error|warn|info|debug";
+            break;
+        case 'M':
+            if (strlen(optarg) >= sizeof d->metrics_spec)
+                bad = "--metrics-listen: too long";
+            snprintf(d->metrics_spec, sizeof d->metrics_spec, "%.63s", optarg);
             break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return -1;
@@ -179,9 +187,10 @@ static int listen_unix(const char *path, mode_t mode, gid_t gid, char *err, size
 
 static void loop(cd_t *d)
 {
-    struct pollfd pf[2 + CD_MAX_ADMIN + CD_MAX_DP];
-    void *who[2 + CD_MAX_ADMIN + CD_MAX_DP];
-    int kind[2 + CD_MAX_ADMIN + CD_MAX_DP];
+    enum { SLOTS = 3 + CD_MAX_ADMIN + CD_MAX_DP + CD_MAX_METRICS };
+    struct pollfd pf[SLOTS];
+    void *who[SLOTS];
+    int kind[SLOTS];
     while (!got_signal) {
         size_t n = 0;
         pf[n] = (struct pollfd){.fd = d->admin_lfd, .events = POLLIN};
@@ -195,6 +204,18 @@ static void loop(cd_t *d)
             pf[n] = (struct pollfd){.fd = a->fd, .events = (short)(POLLIN | (a->out.off < a->out.len ? POLLOUT : 0))};
             who[n] = a;
             kind[n++] = 2;
+        }
+        if (d->metrics_lfd >= 0) {
+            pf[n] = (struct pollfd){.fd = d->metrics_lfd, .events = POLLIN};
+            kind[n++] = 4;
+        }
+        for (int i = 0; i < CD_MAX_METRICS; i++) {
+            cd_metrics_client_t *m = &d->metrics[i];
+            if (m->fd < 0)
+                continue;
+            pf[n] = (struct pollfd){.fd = m->fd, .events = (short)(POLLIN | (m->out.off < m->out.len ? POLLOUT : 0))};
+            who[n] = m;
+            kind[n++] = 5;
         }
         for (int i = 0; i < CD_MAX_DP; i++) {
             cd_dp_t *p = &d->dps[i];
@@ -214,11 +235,14 @@ static void loop(cd_t *d)
             case 0: cd_admin_accept(d); break;
             case 1: cd_dp_accept(d); break;
             case 2: cd_admin_io(d, who[i], pf[i].revents); break;
+            case 4: cd_metrics_accept(d); break;
+            case 5: cd_metrics_io(d, who[i], pf[i].revents); break;
             default: cd_dp_io(d, who[i], pf[i].revents); break;
             }
         }
         uint64_t now = cd_now_ms();
         cd_admin_tick(d, now);
+        cd_metrics_tick(d, now);
         cd_tickets_due(d, (uint64_t)time(NULL));
     }
 }
@@ -234,7 +258,9 @@ int main(int argc, char **argv)
     d.keep = 10;
     d.ticket_rotation_s = 3600;
     d.log_level = 2;
-    d.admin_lfd = d.dp_lfd = -1;
+    d.admin_lfd = d.dp_lfd = d.metrics_lfd = -1;
+    for (int i = 0; i < CD_MAX_METRICS; i++)
+        d.metrics[i].fd = -1;
     for (int i = 0; i < CD_MAX_ADMIN; i++)
         d.admins[i].fd = -1;
     for (int i = 0; i < CD_MAX_DP; i++)
@@ -249,6 +275,10 @@ int main(int argc, char **argv)
     d.admin_lfd = listen_unix(d.admin_path, 0660, d.admin_gid, err, sizeof err);
     if (d.admin_lfd >= 0)
         d.dp_lfd = listen_unix(d.dp_path, 0600, (gid_t)-1, err, sizeof err);
+    if (d.dp_lfd >= 0 && d.metrics_spec[0] && cd_metrics_listen(&d, d.metrics_spec, err, sizeof err) < 0) {
+        close(d.dp_lfd);
+        d.dp_lfd = -1;
+    }
     if (d.dp_lfd < 0) {
         fprintf(stderr, "edgetls-control: %s\n", err);
         return 1;
