@@ -181,7 +181,11 @@ void cd_admin_io(cd_t *d, cd_admin_t *a, short revents)
     }
     if (revents & (POLLIN | POLLHUP | POLLERR)) {
         uint8_t tmp[65536];
-        ssize_t n = recv(a->fd, tmp, sizeof tmp, MSG_DONTWAIT);
+        size_t room = etls_proto_reader_room(&a->rd);
+        /* A full buffer holds a whole request: nothing more to read until it is handled. */
+        ssize_t n = room ? recv(a->fd, tmp, room < sizeof tmp ? room : sizeof tmp, MSG_DONTWAIT) : -1;
+        if (!room)
+            errno = EAGAIN;
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
             cd_admin_close(a);
             return;
