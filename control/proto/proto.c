@@ -106,7 +106,7 @@ static int add_option(etls_proto_req_t *req, char *w, size_t *total, char *err, 
     etls_proto_opt_t *o = &req->opts[req->n_opts];
     *o = (etls_proto_opt_t){.name = name, .value = eq ? eq + 1 : NULL, .payload = -1};
     if (o->value && o->value[0] == '@') {
-        size_t n;
+        size_t n = 0;
         if (payload_len(name, o->value, &n, err, errlen) < 0)
             return -1;
         if (req->n_payloads == ETLS_PROTO_MAX_PAYLOADS)
@@ -160,7 +160,7 @@ static void req_reset(etls_proto_req_t *req)
 int etls_proto_parse(const uint8_t *data, size_t len, etls_proto_req_t *req, size_t *used,
                      char *err, size_t errlen)
 {
-    size_t off = 0, content, total, need;
+    size_t off = 0, content = 0, total = 0, need = 0;
     req_reset(req);
     *used = 0;
     for (;;) {
