@@ -228,7 +228,10 @@ static void loop(cd_t *d)
         int rc = poll(pf, n, 100);
         if (rc < 0 && errno != EINTR)
             break;
-        for (size_t i = 0; rc > 0 && i < n; i++) {
+        /* Clients first, listeners last: slots freed by clients that just left are free for
+         * the connections accepted in the same pass. */
+        for (size_t k = 0; rc > 0 && k < n; k++) {
+            size_t i = (k + 2) % n;
             if (!pf[i].revents)
                 continue;
             switch (kind[i]) {
