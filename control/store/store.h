@@ -8,9 +8,9 @@
  *   DIR/current              symlink -> versions/<N>  (switched by rename(2) of a temporary link)
  *   DIR/versions/<N>/manifest  text: "edgetls-state 1", "version N", "time UNIX", "comment ...",
  *                              one "entry NAME default=0|1 names=a,b" with its "cert FILE KEYFILE
- *                              key_type" lines, one "ticket HEXNAME state created activated"
- *                              line per ticket key (secrets in tickets.key), and "sha256 FILE HEX"
- *                              of every other file in the directory
+ *                              key_type" lines, one "ticket state created activated" line per
+ *                              ticket key (secrets in tickets.key), "blob FILE" lines, "sha256
+ *                              FILE HEX" of every other file, and "end" (full grammar: store.c)
  *   DIR/versions/<N>/<entry>.<i>.chain.pem / .key.pem (0600) / tickets.key (0600) / extra blobs
  * The last `keep` versions are kept; older directories are removed after a commit. On open,
  * directories of versions above `current` (a commit cut short) and temporary files are removed.

@@ -1,0 +1,277 @@
+/* Commits: the protocol at the top of store.c. The only step that changes what open() will
+ * find is the rename of current.tmp over `current`; every earlier step writes garbage that
+ * recovery removes, so a kill -9 anywhere leaves the old version or the new one. */
+#include "store_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct commit {
+    etls_store_t *s;
+    uint64_t v;
+    char tmp[40], final[32]; /* "<N>.tmp" and "<N>" under versions/ */
+    int tfd;                 /* versions/<N>.tmp */
+    int cfd;                 /* the current version's directory, for hard links; -1 if none */
+    etls_manifest_file_t *files;
+    size_t n_files, k;
+    char *err;
+    size_t errlen;
+} commit_t;
+
+static int cfail(const commit_t *c, const char *what, int rc)
+{
+    return etls_store_fail(c->s, c->err, c->errlen, "commit of version %llu: %s: %s",
+                           (unsigned long long)c->v, what, strerror(-rc));
+}
+
+/* A file whose name and content match the current version's is linked, not rewritten: its
+ * content is already durable, and a 100k-entry store then costs a commit per change, not per
+ * entry. Any failure just falls back to writing. */
+static int try_link(const commit_t *c, const etls_manifest_file_t *f)
+{
+    if (c->cfd < 0)
+        return -1;
+    const etls_manifest_file_t *old =
+        bsearch(f, c->s->files, c->s->n_files, sizeof *f, etls_store_file_cmp);
+    if (!old || memcmp(old->sha256, f->sha256, 32))
+        return -1;
+    return linkat(c->cfd, f->name, c->tfd, f->name, 0) ? -1 : 0;
+}
+
+static int put_file(commit_t *c, const void *data, size_t len)
+{
+    etls_manifest_file_t *f = &c->files[c->k++];
+    etls_store_sha(data, len, f->sha256);
+    if (try_link(c, f) == 0)
+        return 0;
+    int rc = etls_store_write_file(c->tfd, f->name, data, len);
+    return rc ? cfail(c, f->name, rc) : 0;
+}
+
+static int put_tickets(commit_t *c, const etls_store_state_t *st)
+{
+    static const char hex[] = "0123456789abcdef";
+    const size_t line = 2 * ETLS_STORE_TICKET_LEN + 1;
+    char text[ETLS_STORE_MAX_TICKETS * (2 * ETLS_STORE_TICKET_LEN + 1)];
+    if (st->n_tickets == 0)
+        return 0;
+    for (size_t t = 0; t < st->n_tickets; t++) {
+        char *p = text + t * line;
+        for (size_t i = 0; i < ETLS_STORE_TICKET_LEN; i++) {
+            p[2 * i] = hex[st->tickets[t].key[i] >> 4];
+            p[2 * i + 1] = hex[st->tickets[t].key[i] & 15];
+        }
+        p[line - 1] = '\n';
+    }
+    int rc = put_file(c, text, st->n_tickets * line);
+    OPENSSL_cleanse(text, sizeof text);
+    return rc;
+}
+
+static int put_manifest(commit_t *c, const etls_store_state_t *st, const etls_manifest_blob_t *names,
+                        size_t n_blobs)
+{
+    char *text;
+    size_t len;
+    if (etls_store_manifest_format(st, names, n_blobs, c->files, c->n_files, &text, &len))
+        return cfail(c, ETLS_MANIFEST_NAME, -ENOMEM);
+    int rc = etls_store_write_file(c->tfd, ETLS_MANIFEST_NAME, text, len);
+    free(text);
+    return rc ? cfail(c, ETLS_MANIFEST_NAME, rc) : 0;
+}
+
+/* versions/<N>.tmp with every file, manifest last, all fsynced. */
+static int build(commit_t *c, const etls_store_state_t *st, const etls_store_blob_t *blobs,
+                 const etls_manifest_blob_t *names, size_t n_blobs)
+{
+    int rc;
+    etls_store_rm_tree(c->s->vfd, c->tmp); /* a failed commit of this process may have left it */
+    etls_store_rm_tree(c->s->vfd, c->final);
+    if (mkdirat(c->s->vfd, c->tmp, 0700))
+        return cfail(c, c->tmp, -errno);
+    c->tfd = openat(c->s->vfd, c->tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (c->tfd < 0)
+        return cfail(c, c->tmp, -errno);
+    if (c->s->current) {
+        char cur[32];
+        snprintf(cur, sizeof cur, "%llu", (unsigned long long)c->s->current);
+        c->cfd = openat(c->s->vfd, cur, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    }
+    for (size_t i = 0; i < st->n_entries; i++)
+        for (size_t k = 0; k < st->entries[i].n_certs; k++) {
+            const etls_store_cert_t *ct = &st->entries[i].certs[k];
+            if (put_file(c, ct->chain_pem, ct->chain_len) || put_file(c, ct->key_pem, ct->key_len))
+                return -1;
+        }
+    if (put_tickets(c, st))
+        return -1;
+    for (size_t i = 0; i < n_blobs; i++)
+        if (put_file(c, blobs[i].data, blobs[i].len))
+            return -1;
+    if (put_manifest(c, st, names, n_blobs))
+        return -1;
+    if ((rc = etls_store_fsync_fd(c->tfd)))
+        return cfail(c, c->tmp, rc);
+    return 0;
+}
+
+/* Points `current` at versions/<v> (or removes it for v == 0) by renaming a fresh symlink
+ * over it, then makes that durable. */
+static int point_current(etls_store_t *s, uint64_t v)
+{
+    char target[40];
+    snprintf(target, sizeof target, "versions/%llu", (unsigned long long)v);
+    if (v == 0)
+        return unlinkat(s->dfd, "current", 0) ? -errno : etls_store_fsync_fd(s->dfd);
+    if (unlinkat(s->dfd, "current.tmp", 0) && errno != ENOENT)
+        return -errno;
+    if (symlinkat(target, s->dfd, "current.tmp") || renameat(s->dfd, "current.tmp", s->dfd, "current"))
+        return -errno;
+    return etls_store_fsync_fd(s->dfd);
+}
+
+/* Renames the directory into place and switches `current`. On failure after the switch the
+ * old pointer is restored as well as can be, so the handle and the disk keep agreeing. */
+static int publish(commit_t *c)
+{
+    int rc;
+    if (renameat(c->s->vfd, c->tmp, c->s->vfd, c->final))
+        return cfail(c, "rename", -errno);
+    if ((rc = etls_store_fsync_fd(c->s->vfd)))
+        return cfail(c, "fsync versions/", rc);
+    if ((rc = point_current(c->s, c->v))) {
+        point_current(c->s, c->s->current);
+        return cfail(c, "switching current", rc);
+    }
+    return 0;
+}
+
+static int ensure_versions(etls_store_t *s, char *err, size_t errlen)
+{
+    if (s->vfd >= 0)
+        return 0;
+    if (mkdirat(s->dfd, "versions", 0700) && errno != EEXIST)
+        return etls_store_fail(s, err, errlen, "versions/: %s", strerror(errno));
+    s->vfd = openat(s->dfd, "versions", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (s->vfd < 0)
+        return etls_store_fail(s, err, errlen, "versions/: %s", strerror(errno));
+    int rc = etls_store_fsync_fd(s->dfd);
+    return rc ? etls_store_fail(s, err, errlen, "fsync: %s", strerror(-rc)) : 0;
+}
+
+/* Retired keys are in no snapshot any more: dropping them here is what retires them. */
+static void normalize(etls_store_state_t *st)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < st->n_tickets && i < ETLS_STORE_MAX_TICKETS; i++)
+        if (st->tickets[i].state != ETLS_TICKET_RETIRED)
+            st->tickets[k++] = st->tickets[i];
+    if (k < ETLS_STORE_MAX_TICKETS)
+        OPENSSL_cleanse(&st->tickets[k], (ETLS_STORE_MAX_TICKETS - k) * sizeof st->tickets[0]);
+    if (st->n_tickets <= ETLS_STORE_MAX_TICKETS)
+        st->n_tickets = k;
+    st->comment[sizeof st->comment - 1] = 0;
+    for (char *p = st->comment; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+}
+
+static int check_blobs(const etls_store_t *s, const etls_store_blob_t *blobs, size_t n,
+                       etls_manifest_blob_t *names, char *err, size_t errlen)
+{
+    if (n > ETLS_MANIFEST_MAX_BLOBS)
+        return etls_store_fail(s, err, errlen, "%zu blobs (at most %d)", n, ETLS_MANIFEST_MAX_BLOBS);
+    for (size_t i = 0; i < n; i++) {
+        if (!etls_store_blob_name_ok(blobs[i].file) || (blobs[i].len && !blobs[i].data))
+            return etls_store_fail(s, err, errlen, "bad blob \"%s\"", blobs[i].file ? blobs[i].file : "");
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(names[k], blobs[i].file) == 0)
+                return etls_store_fail(s, err, errlen, "blob %s given twice", blobs[i].file);
+        snprintf(names[i], sizeof names[i], "%s", blobs[i].file);
+    }
+    return 0;
+}
+
+static int validate(etls_store_t *s, etls_store_state_t *st, const etls_store_blob_t *blobs,
+                    size_t n_blobs, etls_manifest_blob_t *names, char *err, size_t errlen)
+{
+    char why[240];
+    normalize(st);
+    if (etls_store_state_check(st, why, sizeof why))
+        return etls_store_fail(s, err, errlen, "refusing commit: %s", why);
+    for (size_t i = 0; i < st->n_entries; i++)
+        for (size_t k = 0; k < st->entries[i].n_certs; k++) {
+            const etls_store_cert_t *ct = &st->entries[i].certs[k];
+            if ((ct->chain_len && !ct->chain_pem) || (ct->key_len && !ct->key_pem) ||
+                ct->chain_len > ETLS_STORE_PEM_MAX || ct->key_len > ETLS_STORE_PEM_MAX)
+                return etls_store_fail(s, err, errlen, "refusing commit: entry %s cert %zu: bad PEM",
+                                       st->entries[i].name, k);
+        }
+    return check_blobs(s, blobs, n_blobs, names, err, errlen);
+}
+
+static void finish(commit_t *c, int ok)
+{
+    if (c->tfd >= 0)
+        close(c->tfd);
+    if (c->cfd >= 0)
+        close(c->cfd);
+    if (!ok) {
+        etls_store_rm_tree(c->s->vfd, c->tmp);
+        etls_store_rm_tree(c->s->vfd, c->final);
+        free(c->files);
+    }
+}
+
+int etls_store_commit(etls_store_t *s, etls_store_state_t *st, const etls_store_blob_t *blobs,
+                      size_t n_blobs, char *err, size_t errlen)
+{
+    etls_manifest_blob_t names[ETLS_MANIFEST_MAX_BLOBS];
+    commit_t c = {.s = s, .v = s->current + 1, .tfd = -1, .cfd = -1, .err = err, .errlen = errlen};
+    if (validate(s, st, blobs, n_blobs, names, err, errlen) || ensure_versions(s, err, errlen))
+        return -1;
+    if (etls_store_manifest_files(st, names, n_blobs, &c.files, &c.n_files))
+        return etls_store_fail(s, err, errlen, "out of memory");
+    snprintf(c.tmp, sizeof c.tmp, "%llu.tmp", (unsigned long long)c.v);
+    snprintf(c.final, sizeof c.final, "%llu", (unsigned long long)c.v);
+    uint64_t old_version = st->version, old_time = st->time;
+    st->version = c.v;
+    st->time = (uint64_t)time(NULL);
+    int rc = build(&c, st, blobs, names, n_blobs);
+    if (rc == 0)
+        rc = publish(&c);
+    finish(&c, rc == 0);
+    if (rc) {
+        st->version = old_version;
+        st->time = old_time;
+        return -1;
+    }
+    s->current = c.v;
+    etls_store_set_files(s, c.files, c.n_files);
+    etls_store_prune(s);
+    return 0;
+}
+
+void etls_store_prune(etls_store_t *s)
+{
+    uint64_t *v;
+    size_t n;
+    if (etls_store_list_versions(s, &v, &n))
+        return;
+    for (size_t i = s->keep; i < n; i++) {
+        char name[32], dead[48];
+        snprintf(name, sizeof name, "%llu", (unsigned long long)v[i]);
+        snprintf(dead, sizeof dead, "%llu.old.tmp", (unsigned long long)v[i]);
+        /* Renamed first, so a prune cut short leaves a *.tmp, never a half version. */
+        if (renameat(s->vfd, name, s->vfd, dead) == 0)
+            etls_store_rm_tree(s->vfd, dead);
+    }
+    free(v);
+}

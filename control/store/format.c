@@ -1,0 +1,148 @@
+/* The manifest formatter: the one writer of the text manifest.c parses (format at the top of
+ * store.c). Canonical by construction, so parse and format are inverses. */
+#include "manifest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct buf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} buf_t;
+
+static void put(buf_t *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+static void puts_(buf_t *b, const char *s)
+{
+    put(b, s, strlen(s));
+}
+
+static void put_u64(buf_t *b, const char *word, uint64_t v)
+{
+    char line[64];
+    int n = snprintf(line, sizeof line, "%s %llu\n", word, (unsigned long long)v);
+    put(b, line, (size_t)n);
+}
+
+static void put_entry(buf_t *b, const etls_store_entry_t *e)
+{
+    puts_(b, "entry ");
+    puts_(b, e->name);
+    puts_(b, e->is_default ? " default=1 names=" : " default=0 names=");
+    for (size_t i = 0; i < e->n_names; i++) {
+        if (i)
+            put(b, ",", 1);
+        puts_(b, e->names[i]);
+    }
+    put(b, "\n", 1);
+    for (size_t i = 0; i < e->n_certs; i++) {
+        char line[256];
+        const char *kt = e->certs[i].key_type[0] ? e->certs[i].key_type : "-";
+        int n = snprintf(line, sizeof line, "cert %s.%zu.chain.pem %s.%zu.key.pem %s\n", e->name, i,
+                         e->name, i, kt);
+        put(b, line, (size_t)n);
+    }
+}
+
+static const char *const state_names[] = {"pending", "active", "decrypt"};
+
+static void put_ticket(buf_t *b, const etls_store_ticket_t *t)
+{
+    char line[96];
+    int n = snprintf(line, sizeof line, "ticket %s %llu %llu\n", state_names[t->state],
+                     (unsigned long long)t->created, (unsigned long long)t->activated);
+    put(b, line, (size_t)n);
+}
+
+static void put_sha(buf_t *b, const etls_manifest_file_t *f)
+{
+    static const char hex[] = "0123456789abcdef";
+    char h[65];
+    for (size_t i = 0; i < 32; i++) {
+        h[2 * i] = hex[f->sha256[i] >> 4];
+        h[2 * i + 1] = hex[f->sha256[i] & 15];
+    }
+    h[64] = '\n';
+    puts_(b, "sha256 ");
+    puts_(b, f->name);
+    put(b, " ", 1);
+    put(b, h, 65);
+}
+
+int etls_store_manifest_format(const etls_store_state_t *st, const etls_manifest_blob_t *blobs,
+                               size_t n_blobs, const etls_manifest_file_t *files, size_t n_files,
+                               char **out, size_t *outlen)
+{
+    buf_t b = {0};
+    puts_(&b, ETLS_MANIFEST_MAGIC "\n");
+    put_u64(&b, "version", st->version);
+    put_u64(&b, "time", st->time);
+    puts_(&b, "comment ");
+    puts_(&b, st->comment);
+    put(&b, "\n", 1);
+    for (size_t i = 0; i < st->n_entries; i++)
+        put_entry(&b, &st->entries[i]);
+    for (size_t i = 0; i < st->n_tickets; i++)
+        put_ticket(&b, &st->tickets[i]);
+    for (size_t i = 0; i < n_blobs; i++) {
+        puts_(&b, "blob ");
+        puts_(&b, blobs[i]);
+        put(&b, "\n", 1);
+    }
+    for (size_t i = 0; i < n_files; i++)
+        put_sha(&b, &files[i]);
+    puts_(&b, "end\n");
+    if (b.oom) {
+        free(b.p);
+        return -1;
+    }
+    *out = b.p;
+    *outlen = b.len;
+    return 0;
+}
+
+int etls_store_manifest_files(const etls_store_state_t *st, const etls_manifest_blob_t *blobs,
+                              size_t n_blobs, etls_manifest_file_t **files, size_t *n_files)
+{
+    size_t n = n_blobs + (st->n_tickets > 0);
+    for (size_t i = 0; i < st->n_entries; i++)
+        n += 2 * st->entries[i].n_certs;
+    etls_manifest_file_t *f = calloc(n ? n : 1, sizeof *f);
+    if (!f)
+        return -1;
+    size_t k = 0;
+    for (size_t i = 0; i < st->n_entries; i++)
+        for (size_t c = 0; c < st->entries[i].n_certs; c++) {
+            /* c is 0 or 1 (ETLS_STORE_MAX_CERTS): the mask tells the compiler the name fits. */
+            int idx = (int)(c & 1);
+            snprintf(f[k++].name, sizeof f->name, "%s.%d.chain.pem", st->entries[i].name, idx);
+            snprintf(f[k++].name, sizeof f->name, "%s.%d.key.pem", st->entries[i].name, idx);
+        }
+    if (st->n_tickets)
+        snprintf(f[k++].name, sizeof f->name, "%s", ETLS_MANIFEST_TICKETS);
+    for (size_t i = 0; i < n_blobs; i++)
+        snprintf(f[k++].name, sizeof f->name, "%s", blobs[i]);
+    *files = f;
+    *n_files = n;
+    return 0;
+}

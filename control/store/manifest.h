@@ -1,0 +1,61 @@
+/* Internal to control/store (and its fuzz harness): the manifest of one version directory.
+ * The parser is strict and the formatter canonical, so format(parse(text)) == text for every
+ * accepted text; the format itself is described at the top of store.c. The parser never looks
+ * at the other files: it only says which files must exist and what their sha256 must be. */
+#ifndef ETLS_CONTROL_STORE_MANIFEST_H
+#define ETLS_CONTROL_STORE_MANIFEST_H
+
+#include "store.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ETLS_MANIFEST_MAGIC "edgetls-state 1"
+#define ETLS_MANIFEST_NAME "manifest"
+#define ETLS_MANIFEST_TICKETS "tickets.key"
+#define ETLS_MANIFEST_MAX_ENTRIES 200000
+#define ETLS_MANIFEST_MAX_NAMES 256  /* SNI names per entry */
+#define ETLS_MANIFEST_SNI_MAX 253    /* bytes per SNI name (a DNS name's limit) */
+#define ETLS_MANIFEST_MAX_BLOBS 64
+/* The longest legal line is an entry line with 256 names of 253 bytes: ~65,150 bytes. */
+#define ETLS_MANIFEST_LINE_MAX 66000
+#define ETLS_MANIFEST_SIZE_MAX ((size_t)512 << 20)
+#define ETLS_MANIFEST_FILE_MAX 80 /* "<64-byte entry>.<i>.chain.pem" and its NUL fit */
+
+typedef struct etls_manifest_file {
+    char name[ETLS_MANIFEST_FILE_MAX];
+    uint8_t sha256[32];
+} etls_manifest_file_t;
+
+typedef char etls_manifest_blob_t[ETLS_STORE_NAME_MAX + 1];
+
+/* A parsed manifest. st holds everything but the file contents: PEM pointers are NULL and
+ * ticket keys zero. files is in canonical order: for each entry and cert the chain then the
+ * key, then tickets.key (when there are tickets), then the blobs in order. */
+typedef struct etls_manifest {
+    etls_store_state_t st;
+    etls_manifest_blob_t *blobs;
+    size_t n_blobs;
+    etls_manifest_file_t *files;
+    size_t n_files;
+} etls_manifest_t;
+
+/* Parses text (not NUL-terminated) into *m (zeroed first). -1 with "manifest line N: why". */
+int etls_store_manifest_parse(const char *text, size_t len, etls_manifest_t *m, char *err,
+                              size_t errlen);
+void etls_store_manifest_free(etls_manifest_t *m);
+/* Formats st, blob names and files (canonical order, as etls_store_manifest_files gives) into
+ * a malloc'd text. -1 on allocation failure. */
+int etls_store_manifest_format(const etls_store_state_t *st, const etls_manifest_blob_t *blobs,
+                               size_t n_blobs, const etls_manifest_file_t *files, size_t n_files,
+                               char **out, size_t *outlen);
+/* The file list (names, sha256 zero) that st and the blob names imply, in canonical order. */
+int etls_store_manifest_files(const etls_store_state_t *st, const etls_manifest_blob_t *blobs,
+                              size_t n_blobs, etls_manifest_file_t **files, size_t *n_files);
+/* Everything a manifest can carry: names, counts, key types, ticket states (at most one
+ * active, none retired), no duplicate entry names. -1 with a reason. */
+int etls_store_state_check(const etls_store_state_t *st, char *err, size_t errlen);
+/* A blob file name: etls_store_name_ok, and none of the names the store uses itself. */
+int etls_store_blob_name_ok(const char *name);
+
+#endif

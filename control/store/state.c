@@ -1,0 +1,274 @@
+/* In-memory state: deep copies, release (wiping key material), entry helpers, and the checks
+ * that keep every committed state expressible in the manifest format. */
+#include "manifest.h"
+
+#include <openssl/crypto.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int name_char_ok(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           ch == '.' || ch == '_' || ch == '-';
+}
+
+/* A leading '.' is refused too: it keeps ".", ".." and hidden files out of the directory. */
+int etls_store_name_ok(const char *name)
+{
+    size_t n = name ? strnlen(name, ETLS_STORE_NAME_MAX + 1) : 0;
+    if (n == 0 || n > ETLS_STORE_NAME_MAX || name[0] == '.')
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!name_char_ok(name[i]))
+            return 0;
+    return 1;
+}
+
+static int has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* Suffixes reserved for entry files and for the temporaries recovery deletes. */
+int etls_store_blob_name_ok(const char *name)
+{
+    return etls_store_name_ok(name) && strcmp(name, ETLS_MANIFEST_NAME) != 0 &&
+           strcmp(name, ETLS_MANIFEST_TICKETS) != 0 && !has_suffix(name, ".chain.pem") &&
+           !has_suffix(name, ".key.pem") && !has_suffix(name, ".tmp");
+}
+
+static int cerr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int cerr(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+static int sni_ok(const char *s)
+{
+    size_t n = s ? strnlen(s, ETLS_MANIFEST_SNI_MAX + 1) : 0;
+    if (n == 0 || n > ETLS_MANIFEST_SNI_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f || s[i] == ',')
+            return 0;
+    return 1;
+}
+
+/* Empty is written as "-", so "-" itself could not round-trip. */
+static int key_type_ok(const char *t, size_t cap)
+{
+    size_t n = strnlen(t, cap);
+    if (n == cap || strcmp(t, "-") == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!name_char_ok(t[i]))
+            return 0;
+    return 1;
+}
+
+static int entry_check(const etls_store_entry_t *e, char *err, size_t errlen)
+{
+    if (!memchr(e->name, 0, sizeof e->name) || !etls_store_name_ok(e->name))
+        return cerr(err, errlen, "bad entry name (want [A-Za-z0-9._-]{1,64}, not starting with '.')");
+    if (e->n_certs == 0 || e->n_certs > ETLS_STORE_MAX_CERTS)
+        return cerr(err, errlen, "entry %s: %zu certs (want 1..%d)", e->name, e->n_certs,
+                    ETLS_STORE_MAX_CERTS);
+    if (e->n_names > ETLS_MANIFEST_MAX_NAMES || (e->n_names && !e->names))
+        return cerr(err, errlen, "entry %s: more than %d names", e->name, ETLS_MANIFEST_MAX_NAMES);
+    for (size_t i = 0; i < e->n_names; i++)
+        if (!sni_ok(e->names[i]))
+            return cerr(err, errlen, "entry %s: bad name #%zu (1..%d printable bytes, no ',')",
+                        e->name, i, ETLS_MANIFEST_SNI_MAX);
+    for (size_t i = 0; i < e->n_certs; i++)
+        if (!key_type_ok(e->certs[i].key_type, sizeof e->certs[i].key_type))
+            return cerr(err, errlen, "entry %s: bad key type on cert %zu", e->name, i);
+    return 0;
+}
+
+static int cmp_entry_name(const void *a, const void *b)
+{
+    return strcmp((*(const etls_store_entry_t *const *)a)->name,
+                  (*(const etls_store_entry_t *const *)b)->name);
+}
+
+/* Sorting pointers keeps the duplicate check O(n log n) for 200,000 entries. */
+static int dup_check(const etls_store_state_t *st, char *err, size_t errlen)
+{
+    if (st->n_entries < 2)
+        return 0;
+    const etls_store_entry_t **v = malloc(st->n_entries * sizeof *v);
+    if (!v)
+        return cerr(err, errlen, "out of memory");
+    for (size_t i = 0; i < st->n_entries; i++)
+        v[i] = &st->entries[i];
+    qsort(v, st->n_entries, sizeof *v, cmp_entry_name);
+    int rc = 0;
+    for (size_t i = 1; i < st->n_entries && rc == 0; i++)
+        if (strcmp(v[i - 1]->name, v[i]->name) == 0)
+            rc = cerr(err, errlen, "entry %s listed twice", v[i]->name);
+    free(v);
+    return rc;
+}
+
+static int tickets_check(const etls_store_state_t *st, char *err, size_t errlen)
+{
+    size_t active = 0;
+    if (st->n_tickets > ETLS_STORE_MAX_TICKETS)
+        return cerr(err, errlen, "%zu tickets (at most %d)", st->n_tickets, ETLS_STORE_MAX_TICKETS);
+    for (size_t i = 0; i < st->n_tickets; i++) {
+        etls_ticket_state_t s = st->tickets[i].state;
+        if (s != ETLS_TICKET_PENDING && s != ETLS_TICKET_ACTIVE && s != ETLS_TICKET_DECRYPT)
+            return cerr(err, errlen, "ticket %zu: state %d cannot be stored", i, (int)s);
+        active += s == ETLS_TICKET_ACTIVE;
+    }
+    if (active > 1)
+        return cerr(err, errlen, "%zu active tickets (at most one seals)", active);
+    return 0;
+}
+
+int etls_store_state_check(const etls_store_state_t *st, char *err, size_t errlen)
+{
+    if (!memchr(st->comment, 0, sizeof st->comment))
+        return cerr(err, errlen, "comment not terminated");
+    for (const char *p = st->comment; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return cerr(err, errlen, "control character in comment");
+    if (st->n_entries > ETLS_MANIFEST_MAX_ENTRIES || (st->n_entries && !st->entries))
+        return cerr(err, errlen, "%zu entries (at most %d)", st->n_entries, ETLS_MANIFEST_MAX_ENTRIES);
+    for (size_t i = 0; i < st->n_entries; i++)
+        if (entry_check(&st->entries[i], err, errlen))
+            return -1;
+    return dup_check(st, err, errlen) || tickets_check(st, err, errlen) ? -1 : 0;
+}
+
+static void cert_free(etls_store_cert_t *c)
+{
+    free(c->chain_pem);
+    if (c->key_pem) {
+        OPENSSL_cleanse(c->key_pem, c->key_len);
+        free(c->key_pem);
+    }
+    memset(c, 0, sizeof *c);
+}
+
+void etls_store_entry_free(etls_store_entry_t *e)
+{
+    for (size_t i = 0; i < e->n_names && e->names; i++)
+        free(e->names[i]);
+    free(e->names);
+    for (size_t i = 0; i < ETLS_STORE_MAX_CERTS; i++)
+        cert_free(&e->certs[i]);
+    memset(e, 0, sizeof *e);
+}
+
+void etls_store_state_free(etls_store_state_t *st)
+{
+    for (size_t i = 0; i < st->n_entries && st->entries; i++)
+        etls_store_entry_free(&st->entries[i]);
+    free(st->entries);
+    OPENSSL_cleanse(st->tickets, sizeof st->tickets);
+    memset(st, 0, sizeof *st);
+}
+
+/* PEM copies keep a terminating NUL (not counted in the length) so callers can hand them to
+ * APIs that want C strings. */
+static char *mem_dup(const char *p, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (d) {
+        if (n)
+            memcpy(d, p, n);
+        d[n] = 0;
+    }
+    return d;
+}
+
+static int entry_copy(etls_store_entry_t *d, const etls_store_entry_t *s)
+{
+    memset(d, 0, sizeof *d);
+    memcpy(d->name, s->name, sizeof d->name);
+    d->name[ETLS_STORE_NAME_MAX] = 0;
+    d->is_default = s->is_default;
+    if (s->n_certs > ETLS_STORE_MAX_CERTS || s->n_names > ETLS_MANIFEST_MAX_NAMES ||
+        (s->n_names && !s->names))
+        return -1;
+    if (s->n_names && !(d->names = calloc(s->n_names, sizeof *d->names)))
+        return -1;
+    for (; d->n_names < s->n_names; d->n_names++)
+        if (!(d->names[d->n_names] = strdup(s->names[d->n_names])))
+            goto fail;
+    for (; d->n_certs < s->n_certs; d->n_certs++) {
+        const etls_store_cert_t *sc = &s->certs[d->n_certs];
+        etls_store_cert_t *dc = &d->certs[d->n_certs];
+        memcpy(dc->key_type, sc->key_type, sizeof dc->key_type);
+        dc->key_type[sizeof dc->key_type - 1] = 0;
+        dc->chain_len = sc->chain_len;
+        dc->key_len = sc->key_len;
+        if (!(dc->chain_pem = mem_dup(sc->chain_pem, sc->chain_len)) ||
+            !(dc->key_pem = mem_dup(sc->key_pem, sc->key_len)))
+            goto fail;
+    }
+    return 0;
+fail:
+    etls_store_entry_free(d);
+    return -1;
+}
+
+int etls_store_entry_add(etls_store_state_t *st, const etls_store_entry_t *e)
+{
+    etls_store_entry_t *n = realloc(st->entries, (st->n_entries + 1) * sizeof *n);
+    if (!n)
+        return -1;
+    st->entries = n;
+    if (entry_copy(&n[st->n_entries], e))
+        return -1;
+    st->n_entries++;
+    return 0;
+}
+
+void etls_store_entry_remove(etls_store_state_t *st, size_t index)
+{
+    if (index >= st->n_entries)
+        return;
+    etls_store_entry_free(&st->entries[index]);
+    memmove(&st->entries[index], &st->entries[index + 1],
+            (st->n_entries - index - 1) * sizeof st->entries[0]);
+    st->n_entries--;
+}
+
+etls_store_entry_t *etls_store_entry_find(etls_store_state_t *st, const char *name)
+{
+    for (size_t i = 0; i < st->n_entries; i++)
+        if (strcmp(st->entries[i].name, name) == 0)
+            return &st->entries[i];
+    return NULL;
+}
+
+int etls_store_state_copy(etls_store_state_t *dst, const etls_store_state_t *src)
+{
+    memset(dst, 0, sizeof *dst);
+    dst->version = src->version;
+    dst->time = src->time;
+    memcpy(dst->comment, src->comment, sizeof dst->comment);
+    dst->comment[sizeof dst->comment - 1] = 0;
+    memcpy(dst->tickets, src->tickets, sizeof dst->tickets);
+    dst->n_tickets = src->n_tickets;
+    if (src->n_entries && !(dst->entries = calloc(src->n_entries, sizeof *dst->entries)))
+        return -1;
+    for (; dst->n_entries < src->n_entries; dst->n_entries++)
+        if (entry_copy(&dst->entries[dst->n_entries], &src->entries[dst->n_entries])) {
+            etls_store_state_free(dst);
+            return -1;
+        }
+    return 0;
+}

@@ -1,0 +1,507 @@
+/* control/store: round trips, history and pruning, recovery of cut-short commits, refusal of
+ * damaged versions, permissions, name checks, and the manifest parser's negative cases. */
+#include "manifest.h"
+#include "store.h"
+#include "test.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char base[64], dir[128];
+static char err[512];
+static int counter;
+
+static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(p);
+}
+
+/* A fresh, not yet existing state directory for each case. */
+static const char *fresh(void)
+{
+    snprintf(dir, sizeof dir, "%s/s%d", base, counter++);
+    return dir;
+}
+
+static char *path_in(const char *rel)
+{
+    static char p[4][512];
+    static int i;
+    i = (i + 1) % 4;
+    snprintf(p[i], sizeof p[i], "%s/%s", dir, rel);
+    return p[i];
+}
+
+static void fill_cert(etls_store_cert_t *c, const char *tag, size_t size, const char *type)
+{
+    c->chain_pem = malloc(size + 1);
+    c->key_pem = malloc(size / 2 + 1);
+    for (size_t i = 0; i < size; i++)
+        c->chain_pem[i] = (char)('A' + (i + strlen(tag)) % 26);
+    memcpy(c->chain_pem, tag, strlen(tag));
+    c->chain_len = size;
+    c->chain_pem[size] = 0;
+    snprintf(c->key_pem, size / 2 + 1, "KEY %s %zu", tag, size);
+    c->key_len = strlen(c->key_pem);
+    snprintf(c->key_type, sizeof c->key_type, "%s", type);
+}
+
+/* Adds entry `name` with n_certs fake certs and the given comma-free names. */
+static void add_entry(etls_store_state_t *st, const char *name, size_t n_certs, int def,
+                      const char *const *names, size_t n_names)
+{
+    etls_store_entry_t e;
+    memset(&e, 0, sizeof e);
+    snprintf(e.name, sizeof e.name, "%s", name);
+    e.is_default = def;
+    e.names = (char **)names;
+    e.n_names = n_names;
+    e.n_certs = n_certs;
+    for (size_t i = 0; i < n_certs; i++)
+        fill_cert(&e.certs[i], name, 300 + 100 * i, i ? "rsa-2048" : "ecdsa-p256");
+    CHECK(etls_store_entry_add(st, &e) == 0);
+    e.names = NULL;
+    e.n_names = 0;
+    etls_store_entry_free(&e);
+}
+
+static int states_equal(const etls_store_state_t *a, const etls_store_state_t *b)
+{
+    if (a->version != b->version || a->time != b->time || strcmp(a->comment, b->comment) ||
+        a->n_entries != b->n_entries || a->n_tickets != b->n_tickets ||
+        memcmp(a->tickets, b->tickets, a->n_tickets * sizeof a->tickets[0]))
+        return 0;
+    for (size_t i = 0; i < a->n_entries; i++) {
+        const etls_store_entry_t *x = &a->entries[i], *y = &b->entries[i];
+        if (strcmp(x->name, y->name) || x->is_default != y->is_default ||
+            x->n_names != y->n_names || x->n_certs != y->n_certs)
+            return 0;
+        for (size_t k = 0; k < x->n_names; k++)
+            if (strcmp(x->names[k], y->names[k]))
+                return 0;
+        for (size_t k = 0; k < x->n_certs; k++) {
+            const etls_store_cert_t *c = &x->certs[k], *d = &y->certs[k];
+            if (c->chain_len != d->chain_len || c->key_len != d->key_len ||
+                memcmp(c->chain_pem, d->chain_pem, c->chain_len) ||
+                memcmp(c->key_pem, d->key_pem, c->key_len) || strcmp(c->key_type, d->key_type))
+                return 0;
+        }
+    }
+    return 1;
+}
+
+static unsigned mode_of(const char *p)
+{
+    struct stat sb;
+    return lstat(p, &sb) ? 0 : (unsigned)(sb.st_mode & 07777);
+}
+
+static int exists(const char *p)
+{
+    struct stat sb;
+    return lstat(p, &sb) == 0;
+}
+
+static void commit_comment(etls_store_t *s, etls_store_state_t *st, const char *comment)
+{
+    snprintf(st->comment, sizeof st->comment, "%s", comment);
+    CHECK_MSG(etls_store_commit(s, st, NULL, 0, err, sizeof err) == 0, "%s", err);
+}
+
+static void test_empty(void)
+{
+    etls_store_t *s;
+    etls_store_state_t st;
+    etls_store_version_info_t h[4];
+    char p[256];
+    CHECK_MSG(etls_store_open(&s, fresh(), 3, err, sizeof err) == 0, "%s", err);
+    CHECK(mode_of(dir) == 0700);
+    CHECK(etls_store_version(s) == 0);
+    CHECK(etls_store_load(s, 0, &st, err, sizeof err) == 0 && st.version == 0 && st.n_entries == 0);
+    CHECK(etls_store_history(s, h, 4) == 0);
+    CHECK(etls_store_current_path(s, "snapshot.bin", p, sizeof p) == -1);
+    CHECK(etls_store_load(s, 1, &st, err, sizeof err) == -1 && strstr(err, "not kept"));
+    /* Nothing is written before the first commit. */
+    CHECK(!exists(path_in("versions")) && !exists(path_in("current")));
+    etls_store_close(s);
+    CHECK(etls_store_open(&s, dir, 3, err, sizeof err) == 0 && etls_store_version(s) == 0);
+    etls_store_close(s);
+}
+
+static void build_state(etls_store_state_t *st)
+{
+    static const char *const www[] = {"www.example.com", "example.com"};
+    static const char *const api[] = {"api.example.com"};
+    memset(st, 0, sizeof *st);
+    add_entry(st, "www", 1, 1, www, 2);
+    add_entry(st, "api-2.x_y", 2, 0, api, 1);
+    add_entry(st, "bare", 1, 0, NULL, 0);
+    for (int i = 0; i < 4; i++) {
+        memset(st->tickets[i].key, 0x11 * (i + 1), ETLS_STORE_TICKET_LEN);
+        st->tickets[i].created = 1000 + (uint64_t)i;
+        st->tickets[i].activated = i == 1 ? 2000 : 0;
+    }
+    st->tickets[0].state = ETLS_TICKET_PENDING;
+    st->tickets[1].state = ETLS_TICKET_ACTIVE;
+    st->tickets[2].state = ETLS_TICKET_RETIRED;
+    st->tickets[3].state = ETLS_TICKET_DECRYPT;
+    st->n_tickets = 4;
+}
+
+static void check_perms(uint64_t v)
+{
+    char rel[128];
+    CHECK(mode_of(dir) == 0700);
+    CHECK(mode_of(path_in("versions")) == 0700);
+    snprintf(rel, sizeof rel, "versions/%llu", (unsigned long long)v);
+    CHECK(mode_of(path_in(rel)) == 0700);
+    const char *files[] = {"www.0.key.pem", "api-2.x_y.1.key.pem", "tickets.key", "snapshot.bin",
+                           "www.0.chain.pem", "manifest"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(rel, sizeof rel, "versions/%llu/%s", (unsigned long long)v, files[i]);
+        CHECK_MSG(mode_of(path_in(rel)) == 0600, "%s mode %o", rel, mode_of(path_in(rel)));
+    }
+    char link[64] = {0}, want[64];
+    snprintf(want, sizeof want, "versions/%llu", (unsigned long long)v);
+    CHECK(readlink(path_in("current"), link, sizeof link - 1) > 0 && strcmp(link, want) == 0);
+}
+
+static void test_roundtrip(void)
+{
+    etls_store_t *s;
+    etls_store_state_t st, got, copy;
+    const char blob[] = "snapshot bytes\0with a NUL";
+    etls_store_blob_t b = {"snapshot.bin", blob, sizeof blob};
+    build_state(&st);
+    snprintf(st.comment, sizeof st.comment, "cert add www\nand\tmore");
+    CHECK(etls_store_open(&s, fresh(), 3, err, sizeof err) == 0);
+    CHECK_MSG(etls_store_commit(s, &st, &b, 1, err, sizeof err) == 0, "%s", err);
+    CHECK(st.version == 1 && etls_store_version(s) == 1 && st.time > 0);
+    CHECK(st.n_tickets == 3 && st.tickets[2].state == ETLS_TICKET_DECRYPT); /* retired dropped */
+    CHECK(strcmp(st.comment, "cert add www?and?more") == 0);
+    CHECK(etls_store_load(s, 0, &got, err, sizeof err) == 0 && states_equal(&st, &got));
+    CHECK(got.entries[0].certs[0].chain_pem[got.entries[0].certs[0].chain_len] == 0);
+    etls_store_state_free(&got);
+    CHECK(etls_store_state_copy(&copy, &st) == 0 && states_equal(&st, &copy));
+    CHECK(etls_store_entry_find(&copy, "bare") == &copy.entries[2]);
+    CHECK(etls_store_entry_find(&copy, "nope") == NULL);
+    etls_store_entry_remove(&copy, 0);
+    CHECK(copy.n_entries == 2 && strcmp(copy.entries[0].name, "api-2.x_y") == 0);
+    etls_store_state_free(&copy);
+    char p[512];
+    CHECK(etls_store_current_path(s, "snapshot.bin", p, sizeof p) == 0);
+    FILE *f = fopen(p, "rb");
+    char rd[64];
+    CHECK(f && fread(rd, 1, sizeof rd, f) == sizeof blob && memcmp(rd, blob, sizeof blob) == 0);
+    if (f)
+        fclose(f);
+    CHECK(etls_store_current_path(s, "../x", p, sizeof p) == -1);
+    etls_store_close(s);
+    check_perms(1);
+    CHECK_MSG(etls_store_open(&s, dir, 3, err, sizeof err) == 0, "%s", err);
+    CHECK(etls_store_load(s, 1, &got, err, sizeof err) == 0 && states_equal(&st, &got));
+    etls_store_state_free(&got);
+    etls_store_close(s);
+    etls_store_state_free(&st);
+}
+
+static ino_t inode_of(const char *rel)
+{
+    struct stat sb;
+    return stat(path_in(rel), &sb) ? 0 : sb.st_ino;
+}
+
+static void test_history(void)
+{
+    etls_store_t *s;
+    etls_store_state_t st, got;
+    etls_store_version_info_t h[8];
+    build_state(&st);
+    CHECK(etls_store_open(&s, fresh(), 3, err, sizeof err) == 0);
+    for (int i = 1; i <= 6; i++) {
+        char c[32];
+        snprintf(c, sizeof c, "change %d", i);
+        if (i == 4)
+            etls_store_entry_remove(&st, 0);
+        commit_comment(s, &st, c);
+    }
+    CHECK(etls_store_version(s) == 6);
+    size_t n = etls_store_history(s, h, 8);
+    CHECK(n == 3 && h[0].version == 6 && h[1].version == 5 && h[2].version == 4);
+    CHECK(strcmp(h[2].comment, "change 4") == 0 && h[2].n_entries == 2 && h[2].time > 0);
+    CHECK(etls_store_history(s, h, 1) == 1 && h[0].version == 6);
+    CHECK(!exists(path_in("versions/3")) && !exists(path_in("versions/1")));
+    CHECK(etls_store_load(s, 3, &got, err, sizeof err) == -1 && strstr(err, "version 3 is not kept"));
+    /* Unchanged files are shared with the previous version, not rewritten. */
+    CHECK(inode_of("versions/5/bare.0.key.pem") == inode_of("versions/6/bare.0.key.pem"));
+    /* Rollback: load an older version and commit it as the newest. */
+    CHECK(etls_store_load(s, 4, &got, err, sizeof err) == 0 && got.version == 4);
+    snprintf(got.comment, sizeof got.comment, "rollback 4");
+    CHECK(etls_store_commit(s, &got, NULL, 0, err, sizeof err) == 0 && got.version == 7);
+    etls_store_state_free(&got);
+    CHECK(etls_store_load(s, 0, &got, err, sizeof err) == 0 && got.n_entries == 2);
+    CHECK(strcmp(got.comment, "rollback 4") == 0);
+    etls_store_state_free(&got);
+    etls_store_close(s);
+    etls_store_state_free(&st);
+}
+
+static void touch(const char *rel)
+{
+    int fd = open(path_in(rel), O_WRONLY | O_CREAT, 0600);
+    CHECK(fd >= 0);
+    if (fd >= 0)
+        close(fd);
+}
+
+static void test_recovery(void)
+{
+    etls_store_t *s;
+    etls_store_state_t st;
+    build_state(&st);
+    CHECK(etls_store_open(&s, fresh(), 3, err, sizeof err) == 0);
+    commit_comment(s, &st, "one");
+    commit_comment(s, &st, "two");
+    etls_store_close(s);
+    /* What commits cut short at every stage leave behind. */
+    CHECK(mkdir(path_in("versions/3"), 0700) == 0);
+    touch("versions/3/manifest");
+    CHECK(mkdir(path_in("versions/4.tmp"), 0700) == 0);
+    touch("versions/4.tmp/www.0.key.pem");
+    CHECK(mkdir(path_in("versions/1.old.tmp"), 0700) == 0);
+    CHECK(symlink("versions/3", path_in("current.tmp")) == 0);
+    CHECK_MSG(etls_store_open(&s, dir, 3, err, sizeof err) == 0, "%s", err);
+    CHECK(etls_store_version(s) == 2);
+    CHECK(!exists(path_in("versions/3")) && !exists(path_in("versions/4.tmp")));
+    CHECK(!exists(path_in("versions/1.old.tmp")) && !exists(path_in("current.tmp")));
+    commit_comment(s, &st, "three");
+    CHECK(etls_store_version(s) == 3);
+    etls_store_close(s);
+
+    /* The first commit cut short before `current` existed: back to the empty version 0. */
+    CHECK(etls_store_open(&s, fresh(), 3, err, sizeof err) == 0);
+    etls_store_close(s);
+    CHECK(mkdir(path_in("versions"), 0700) == 0 && mkdir(path_in("versions/1"), 0700) == 0);
+    CHECK(etls_store_open(&s, dir, 3, err, sizeof err) == 0 && etls_store_version(s) == 0);
+    CHECK(!exists(path_in("versions/1")));
+    etls_store_close(s);
+    /* No current but a later version: refused, never deleted. */
+    CHECK(mkdir(path_in("versions/5"), 0700) == 0);
+    CHECK(etls_store_open(&s, dir, 3, err, sizeof err) == -1 && strstr(err, "current is missing"));
+    CHECK(exists(path_in("versions/5")));
+    etls_store_state_free(&st);
+}
+
+/* Makes a one-version store, applies damage, expects open() to fail naming what. */
+static void expect_damage(void (*damage)(void), const char *want)
+{
+    etls_store_t *s;
+    etls_store_state_t st;
+    build_state(&st);
+    CHECK(etls_store_open(&s, fresh(), 3, err, sizeof err) == 0);
+    commit_comment(s, &st, "x");
+    etls_store_close(s);
+    etls_store_state_free(&st);
+    damage();
+    err[0] = 0;
+    CHECK(etls_store_open(&s, dir, 3, err, sizeof err) == -1);
+    CHECK_MSG(strstr(err, want) != NULL, "got '%s', want '%s'", err, want);
+}
+
+static void rewrite(const char *rel, long cut, const char *append)
+{
+    char *p = path_in(rel);
+    FILE *f = fopen(p, "rb");
+    char buf[65536];
+    size_t n = f ? fread(buf, 1, sizeof buf, f) : 0;
+    if (f)
+        fclose(f);
+    n = (size_t)((long)n - cut);
+    f = fopen(p, "wb");
+    CHECK(f != NULL);
+    if (f) {
+        fwrite(buf, 1, n, f);
+        fputs(append, f);
+        fclose(f);
+    }
+}
+
+static void dmg_truncate(void) { rewrite("versions/1/manifest", 30, ""); }
+static void dmg_no_end(void) { rewrite("versions/1/manifest", 4, ""); }
+static void dmg_torn_line(void) { rewrite("versions/1/manifest", 1, ""); }
+static void dmg_key(void) { rewrite("versions/1/www.0.key.pem", 0, "x"); }
+static void dmg_missing(void) { CHECK(unlink(path_in("versions/1/api-2.x_y.1.chain.pem")) == 0); }
+static void dmg_tickets(void) { rewrite("versions/1/tickets.key", 0, "y"); }
+static void dmg_lost_version(void) { CHECK(rename(path_in("versions/1"), path_in("gone")) == 0); }
+
+static void test_damage(void)
+{
+    expect_damage(dmg_truncate, "versions/1/manifest: manifest line");
+    expect_damage(dmg_no_end, "no \"end\" line");
+    expect_damage(dmg_torn_line, "last line unterminated");
+    expect_damage(dmg_key, "versions/1/www.0.key.pem: sha256 mismatch");
+    expect_damage(dmg_missing, "versions/1/api-2.x_y.1.chain.pem: missing");
+    expect_damage(dmg_tickets, "versions/1/tickets.key: sha256 mismatch");
+    expect_damage(dmg_lost_version, "version 1 is not kept");
+}
+
+static void expect_refused(etls_store_t *s, etls_store_state_t *st, const char *want)
+{
+    uint64_t v = etls_store_version(s);
+    CHECK(etls_store_commit(s, st, NULL, 0, err, sizeof err) == -1);
+    CHECK_MSG(strstr(err, want) != NULL, "got '%s', want '%s'", err, want);
+    CHECK(etls_store_version(s) == v);
+}
+
+static void test_names(void)
+{
+    CHECK(etls_store_name_ok("www") && etls_store_name_ok("a.b-c_D9"));
+    char long_name[80];
+    memset(long_name, 'a', sizeof long_name);
+    long_name[64] = 0;
+    CHECK(etls_store_name_ok(long_name));
+    long_name[64] = 'a';
+    long_name[65] = 0;
+    CHECK(!etls_store_name_ok(long_name));
+    const char *bad[] = {"", ".", "..", ".hidden", "a/b", "a b", "ä", "a\n", "x*"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK_MSG(!etls_store_name_ok(bad[i]), "%s", bad[i]);
+
+    etls_store_t *s;
+    etls_store_state_t st;
+    build_state(&st);
+    CHECK(etls_store_open(&s, fresh(), 3, err, sizeof err) == 0);
+    strcpy(st.entries[2].name, "..");
+    expect_refused(s, &st, "bad entry name");
+    strcpy(st.entries[2].name, "www");
+    expect_refused(s, &st, "entry www listed twice");
+    strcpy(st.entries[2].name, "bare");
+    st.tickets[0].state = ETLS_TICKET_ACTIVE;
+    expect_refused(s, &st, "2 active tickets");
+    st.tickets[0].state = ETLS_TICKET_PENDING;
+    char *saved = st.entries[0].names[0];
+    st.entries[0].names[0] = (char *)"a,b";
+    expect_refused(s, &st, "bad name #0");
+    st.entries[0].names[0] = saved;
+    st.entries[1].n_certs = 0;
+    expect_refused(s, &st, "0 certs");
+    st.entries[1].n_certs = 2;
+    strcpy(st.entries[1].certs[0].key_type, "a b");
+    expect_refused(s, &st, "bad key type");
+    strcpy(st.entries[1].certs[0].key_type, "");
+    const etls_store_blob_t blobs[] = {{"manifest", "x", 1}, {"a.key.pem", "x", 1}, {"a/b", "x", 1}};
+    for (size_t i = 0; i < 3; i++) {
+        CHECK(etls_store_commit(s, &st, &blobs[i], 1, err, sizeof err) == -1 && strstr(err, "bad blob"));
+    }
+    CHECK_MSG(etls_store_commit(s, &st, NULL, 0, err, sizeof err) == 0, "%s", err);
+    etls_store_state_t got;
+    CHECK(etls_store_load(s, 0, &got, err, sizeof err) == 0 && got.entries[1].certs[0].key_type[0] == 0);
+    etls_store_state_free(&got);
+    etls_store_close(s);
+    etls_store_state_free(&st);
+}
+
+static void test_refuse_dir(void)
+{
+    etls_store_t *s, *s2;
+    CHECK(etls_store_open(&s, fresh(), 1, err, sizeof err) == -1 && strstr(err, "keep must be"));
+    CHECK(etls_store_open(&s, dir, 3, err, sizeof err) == 0);
+    CHECK(etls_store_open(&s2, dir, 3, err, sizeof err) == -1 && strstr(err, "in use"));
+    etls_store_close(s);
+    CHECK(chmod(dir, 0770) == 0);
+    CHECK(etls_store_open(&s, dir, 3, err, sizeof err) == -1 && strstr(err, "writable (mode 0770)"));
+    CHECK(etls_store_open(&s, "/nonexistent/dir/x", 3, err, sizeof err) == -1 &&
+          strstr(err, "cannot create"));
+}
+
+static const char good_manifest[] =
+    "edgetls-state 1\nversion 7\ntime 1700000000\ncomment cert add www\n"
+    "entry www default=1 names=www.example.com,example.com\n"
+    "cert www.0.chain.pem www.0.key.pem ecdsa-p256\n"
+    "ticket active 10 20\nblob snapshot.bin\n"
+    "sha256 www.0.chain.pem 0000000000000000000000000000000000000000000000000000000000000000\n"
+    "sha256 www.0.key.pem 1111111111111111111111111111111111111111111111111111111111111111\n"
+    "sha256 tickets.key 2222222222222222222222222222222222222222222222222222222222222222\n"
+    "sha256 snapshot.bin abcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcd\n"
+    "end\n";
+
+/* Replaces the first `from` in the good manifest by `to` and expects a parse error. */
+static void expect_parse_error(const char *from, const char *to, const char *want)
+{
+    char text[4096];
+    const char *at = strstr(good_manifest, from);
+    CHECK_MSG(at != NULL, "%s", from);
+    if (!at)
+        return;
+    size_t pre = (size_t)(at - good_manifest);
+    snprintf(text, sizeof text, "%.*s%s%s", (int)pre, good_manifest, to, at + strlen(from));
+    etls_manifest_t m;
+    err[0] = 0;
+    CHECK_MSG(etls_store_manifest_parse(text, strlen(text), &m, err, sizeof err) == -1 &&
+                  strstr(err, want),
+              "%s -> %s: got '%s'", from, to, err);
+}
+
+static void test_manifest_parser(void)
+{
+    etls_manifest_t m;
+    CHECK_MSG(etls_store_manifest_parse(good_manifest, strlen(good_manifest), &m, err, sizeof err) == 0,
+              "%s", err);
+    CHECK(m.st.version == 7 && m.st.n_entries == 1 && m.st.entries[0].n_names == 2);
+    CHECK(m.st.n_tickets == 1 && m.st.tickets[0].state == ETLS_TICKET_ACTIVE && m.n_files == 4);
+    char *text;
+    size_t len;
+    CHECK(etls_store_manifest_format(&m.st, m.blobs, m.n_blobs, m.files, m.n_files, &text, &len) == 0);
+    CHECK(len == strlen(good_manifest) && memcmp(text, good_manifest, len) == 0);
+    free(text);
+    etls_store_manifest_free(&m);
+
+    expect_parse_error("edgetls-state 1", "edgetls-state 2", "line 1: expected");
+    expect_parse_error("version 7", "version 07", "line 2");
+    expect_parse_error("time 1700000000", "time  1700000000", "line 3");
+    expect_parse_error("time 1700000000", "time 99999999999999999999", "line 3");
+    expect_parse_error("add www", "add\001www", "control character");
+    expect_parse_error("default=1", "default=2", "default=0 or default=1");
+    expect_parse_error("names=www.example.com,", "names=,", "bad names");
+    expect_parse_error("entry www", "entry ..", "bad entry name");
+    expect_parse_error("cert www.0.chain.pem", "cert ../etc/passwd", "chain file must be");
+    expect_parse_error("www.0.key.pem ecdsa", "www.1.key.pem ecdsa", "key file must be");
+    expect_parse_error("ticket active", "ticket retired", "ticket state");
+    expect_parse_error("ticket active 10 20\n", "ticket active 10 20\nticket active 1 1\n",
+                       "active tickets");
+    expect_parse_error("blob snapshot.bin", "blob manifest", "bad blob");
+    expect_parse_error("0000000000000000000000000000000000000000000000000000000000000000",
+                       "000000000000000000000000000000000000000000000000000000000000000A", "bad hex");
+    expect_parse_error("sha256 www.0.key.pem", "sha256 www.0.chain.pem", "sha256 of www.0.key.pem");
+    expect_parse_error("end\n", "end\nextra\n", "data after");
+    expect_parse_error("end\n", "", "no \"end\"");
+    expect_parse_error("cert www.0.chain.pem www.0.key.pem ecdsa-p256\n", "", "no cert line");
+    expect_parse_error("comment cert add www\n", "comment\n", "expected \"comment");
+    expect_parse_error("ticket active 10 20\n", "ticket active 10 20\r\n", "control character");
+}
+
+int main(void)
+{
+    snprintf(base, sizeof base, "/tmp/etls-store-XXXXXX");
+    if (!mkdtemp(base)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    test_empty();
+    test_roundtrip();
+    test_history();
+    test_recovery();
+    test_damage();
+    test_names();
+    test_refuse_dir();
+    test_manifest_parser();
+    nftw(base, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    return etls_test_summary("control_store");
+}
