@@ -141,11 +141,6 @@ static int key_type(EVP_PKEY *k, char *out, size_t cap, char *why, size_t whylen
     }
 }
 
-static int label_ok(const char *s, size_t n)
-{
-    return n > 0;
-    (void)s;
-}
 
 int etls_val_name_covered(const char *pattern, const char *name)
 {
@@ -160,7 +155,7 @@ int etls_val_name_covered(const char *pattern, const char *name)
     if (pl < 3 || pattern[1] != '.' || strchr(pattern + 2, '*') || !strchr(pattern + 2, '.'))
         return 0;
     const char *dot = strchr(name, '.');
-    if (!dot || !label_ok(name, (size_t)(dot - name)))
+    if (!dot || dot == name) /* the '*' matches one non-empty label */
         return 0;
     return !strcasecmp(dot, pattern + 1);
 }
@@ -217,10 +212,8 @@ static void fill_info(X509 **chain, size_t n, EVP_PKEY *key, etls_val_info_t *in
     for (size_t i = 0; i < n && i < 8; i++)
         name_str(X509_get_subject_name(chain[i]), info->chain_subjects[i], sizeof info->chain_subjects[i]);
     fill_sans(leaf, info);
-    int crit = 0;
     ASN1_OBJECT *tf = OBJ_nid2obj(NID_tlsfeature);
     info->must_staple = tf && X509_get_ext_by_OBJ(leaf, tf, -1) >= 0;
-    (void)crit;
     if (key && !info->key_type[0]) {
         char why[128];
         key_type(key, info->key_type, sizeof info->key_type, why, sizeof why);
@@ -308,8 +301,11 @@ int etls_val_check(const char *entry, const char *chain_pem, size_t chain_len, c
         memset(info, 0, sizeof *info);
     if (chain_len > (1u << 24) || key_len > (1u << 24))
         return fail(err, errlen, entry, "input too large");
-    if (read_chain(entry, chain_pem, chain_len, chain, &n, err, errlen) < 0)
+    if (read_chain(entry, chain_pem, chain_len, chain, &n, err, errlen) < 0) {
+        for (size_t i = 0; i < n; i++) /* the certificates read before the bad one */
+            X509_free(chain[i]);
         return -1;
+    }
     if (info)
         fill_info(chain, n, NULL, info);
     if (!(key = read_key(key_pem, key_len))) {
