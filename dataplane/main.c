@@ -253,6 +253,13 @@ static void ctl_stats(void *arg, etls_snap_buf_t *out)
     }
 }
 
+static void ctl_wake(void *arg)
+{
+    const struct ctl_arg *a = arg;
+    for (unsigned i = 0; i < a->n; i++)
+        etls_worker_wake(a->ws[i]);
+}
+
 /* A drain pushed by the control plane is a SIGTERM: the same graceful stop for both transports. */
 static void ctl_drain(void *arg, uint32_t timeout_ms)
 {
@@ -336,7 +343,7 @@ static int run(const etls_config_t *cfg, const etls_worker_shared_t *sh, etls_ct
     }
     int status = started < n;
     struct ctl_arg carg = {.ws = ws, .n = n};
-    etls_ctl_hooks_t hooks = {.stats = ctl_stats, .drain = ctl_drain, .arg = &carg};
+    etls_ctl_hooks_t hooks = {.stats = ctl_stats, .drain = ctl_drain, .wake = ctl_wake, .arg = &carg};
     if (!status && ctl && etls_ctl_start(ctl, &hooks) < 0) {
         fprintf(stderr, "edgetls: cannot start the control thread\n");
         status = 1;

@@ -131,6 +131,8 @@ static int apply(etls_ctl_t *c, const uint8_t *p, size_t len, char *err, size_t 
         return -1;
     etls_snap_publish(c->pub, s);
     c->adopt_pending = 1;
+    if (c->hooks.wake)
+        c->hooks.wake(c->hooks.arg);
     return 0;
 }
 

@@ -24,6 +24,7 @@ typedef struct etls_ctl_hooks {
     void (*stats)(void *arg, etls_snap_buf_t *out);
     void (*drain)(void *arg, uint32_t timeout_ms);   /* begin a graceful stop */
     void (*log_level)(void *arg, int level);
+    void (*wake)(void *arg);                         /* a snapshot was published: wake workers */
     void *arg;
 } etls_ctl_hooks_t;
 

@@ -26,6 +26,7 @@ typedef enum {
     ETLS_IO_OP_CANCEL,     /* completion of a cancel request: ignored */
     ETLS_IO_OP_CLOSE,      /* completion of a close of a released connection's fd: ignored */
     ETLS_IO_OP_BK_SHUTDOWN, /* backend shutdown(SHUT_WR) (the DPDK transport's proxy mode) */
+    ETLS_IO_OP_WAKE,       /* multishot poll of the worker's wake eventfd (a new snapshot) */
 } etls_io_op_t;
 
 static inline uint64_t etls_io_ud(etls_io_op_t op, uint32_t slot, uint32_t gen)

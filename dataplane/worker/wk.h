@@ -92,6 +92,10 @@ struct etls_worker {
     uint8_t accept_armed[ETLS_CONFIG_MAX_LISTENERS];
     uint64_t accept_retry_at[ETLS_CONFIG_MAX_LISTENERS]; /* back-off after EMFILE/ENFILE */
     size_t nlisteners;
+    /* With a control plane: an eventfd the ctl thread writes after publishing a snapshot, so an
+     * idle worker adopts it at once instead of at the end of its 100 ms wait. */
+    int wake_fd;        /* -1 without a control plane */
+    uint8_t wake_armed;
 
     /* connection table: slots with generations; conns are allocated on first use and kept */
     wk_conn_t **conns;

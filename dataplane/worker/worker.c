@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 static uint64_t now_ms(void)
@@ -359,6 +361,15 @@ static void on_cqe(void *owner, struct io_uring_cqe *cqe)
     uint32_t slot = etls_io_ud_slot(ud);
     if (op == ETLS_IO_OP_CANCEL || op == ETLS_IO_OP_CLOSE || op == ETLS_IO_OP_NONE)
         return;
+    if (op == ETLS_IO_OP_WAKE) { /* the next iteration adopts the new snapshot */
+        uint64_t v;
+        if (read(w->wake_fd, &v, sizeof v) < 0) {
+            /* already drained: nothing to do */
+        }
+        if (!(cqe->flags & IORING_CQE_F_MORE))
+            w->wake_armed = 0;
+        return;
+    }
     if (op == ETLS_IO_OP_ACCEPT) {
         on_accept(w, slot, cqe);
         return;
@@ -375,6 +386,16 @@ static void on_cqe(void *owner, struct io_uring_cqe *cqe)
 static unsigned reap(etls_worker_t *w) { return etls_io_reap(&w->ring, on_cqe, w); }
 
 /* ---- the loop -------------------------------------------------------------------------------- */
+
+static void arm_wake(etls_worker_t *w)
+{
+    if (w->wake_fd < 0 || w->wake_armed)
+        return;
+    struct io_uring_sqe *sqe = etls_io_sqe(&w->ring);
+    io_uring_prep_poll_multishot(sqe, w->wake_fd, POLLIN);
+    io_uring_sqe_set_data64(sqe, etls_io_ud(ETLS_IO_OP_WAKE, 0, 0));
+    w->wake_armed = 1;
+}
 
 static void arm_accepts(etls_worker_t *w)
 {
@@ -461,6 +482,7 @@ static void loop(etls_worker_t *w)
         pump_dirty(w);
         if (!w->stopping)
             arm_accepts(w);
+        arm_wake(w);
         etls_io_bufs_commit(&w->bufs);
         /* Work left for the next iteration (parked crypto queued, connections to pump): submit
          * and collect whatever completed without sleeping. Otherwise sleep until a completion
@@ -574,6 +596,10 @@ static int setup_io(etls_worker_t *w)
         }
         w->lfd[w->nlisteners++] = fd;
     }
+    if (w->sh->snap && (w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
+        snprintf(w->err, sizeof w->err, "worker %u: eventfd: %s", w->index, strerror(errno));
+        return ETLS_ERR_IO;
+    }
     return 0;
 }
 
@@ -603,6 +629,8 @@ static void teardown(etls_worker_t *w)
         etls_io_bufs_free(&w->bufs, &w->ring);
     if (w->ring_ok)
         io_uring_queue_exit(&w->ring);
+    if (w->wake_fd >= 0)
+        close(w->wake_fd);
     etls_batch_free(w->batch);
     if (w->aead)
         etls_aead_engine_free(w->aead);
@@ -653,6 +681,8 @@ int etls_worker_start(etls_worker_t **out, const etls_worker_shared_t *sh, unsig
                       char *err, size_t errlen)
 {
     etls_worker_t *w = calloc(1, sizeof *w);
+    if (w)
+        w->wake_fd = -1;
     if (!w) {
         snprintf(err, errlen, "worker %u: out of memory", index);
         return ETLS_ERR_NOMEM;
@@ -684,6 +714,14 @@ int etls_worker_start(etls_worker_t **out, const etls_worker_shared_t *sh, unsig
     }
     *out = w;
     return 0;
+}
+
+void etls_worker_wake(etls_worker_t *w)
+{
+    uint64_t one = 1;
+    if (w->wake_fd >= 0 && write(w->wake_fd, &one, sizeof one) < 0) {
+        /* the counter is saturated: the worker is being woken anyway */
+    }
 }
 
 void etls_worker_stop(etls_worker_t *w)

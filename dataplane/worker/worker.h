@@ -58,6 +58,8 @@ int etls_worker_start(etls_worker_t **out, const etls_worker_shared_t *sh, unsig
  * close_notify, wait for busy ones up to cfg->shutdown_timeout_ms, then close the rest.
  * Async-signal-safe is not required (main calls it from its signal loop). */
 void etls_worker_stop(etls_worker_t *w);
+/* Wakes the worker's loop (thread-safe): the ctl thread calls it after publishing a snapshot. */
+void etls_worker_wake(etls_worker_t *w);
 /* Waits for the thread to end, stores its final counters in *final (when not NULL) and frees
  * the worker. */
 void etls_worker_join(etls_worker_t *w, etls_worker_stats_t *final);
