@@ -210,16 +210,16 @@ static const ctl_optspec_t drain_opts[] = {{"timeout", 1}, {NULL, 0}};
     "  --chain FILE     PEM certificate chain, leaf first (at most 1 MiB)\n"                      \
     "  --key FILE       PEM private key of the leaf (at most 1 MiB)\n"                            \
     "  --names a,b,...  host names to serve it for (default: the certificate's SANs)\n"           \
-    "  --force          accept despite warnings (e.g. expiring soon)\n"                           \
+    "  --force          serve --names the leaf's subjectAltName does not cover (a warning)\n"      \
     "  --default        serve it to clients that send no matching SNI\n"                         \
     "The files are read by edgetlsctl and sent over the socket; the daemon validates the pair\n"  \
     "and replies 'refused' without changing anything when it does not pass.\n"
 
 static const ctl_cmd_t cert_cmds[] = {
     {"cert add", "add", "NAME --chain FILE --key FILE [--names a,b,...] [--force] [--default]",
-     "add a certificate and key under a new NAME", CERT_PUT_HELP, 1, cert_put_opts, build_cert_put, NULL},
+     "add a certificate and key under a new NAME (or the other key type to NAME)", CERT_PUT_HELP, 1, cert_put_opts, build_cert_put, NULL},
     {"cert replace", "replace", "NAME --chain FILE --key FILE [--names a,b,...] [--force] [--default]",
-     "replace the certificate and key of NAME", CERT_PUT_HELP, 1, cert_put_opts, build_cert_put, NULL},
+     "replace NAME's certificate and key of the same key type", CERT_PUT_HELP, 1, cert_put_opts, build_cert_put, NULL},
     {"cert remove", "remove", "NAME", "stop serving NAME", NULL, 1, NULL, build_plain, NULL},
     {"cert list", "list", "", "list the certificates being served", NULL, 0, NULL, build_plain, NULL},
     {"cert show", "show", "NAME", "details of NAME: chain, validity, warnings, dataplanes", NULL, 1,
