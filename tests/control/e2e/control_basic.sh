@@ -88,8 +88,10 @@ wait_synced
 pass "dataplane started with the control plane down serves the committed version"
 
 # --- ticket rotation: a ticket issued before the rotation still resumes after it
-echo | openssl s_client -connect "127.0.0.1:$PORT" -servername www.example.test -tls1_3 \
-    -sess_out "$TMP/sess" >/dev/null 2>&1
+# keep the connection open a moment: the NewSessionTicket follows the handshake
+(printf 'GET / HTTP/1.1\r\nHost: www.example.test\r\n\r\n'; sleep 0.5) | timeout 10 openssl s_client \
+    -connect "127.0.0.1:$PORT" -servername www.example.test -tls1_3 -sess_out "$TMP/sess" >"$TMP/first.out" 2>&1 || true
+grep -q "TLS session ticket:" "$TMP/first.out" || fail "no session ticket received before the rotation"
 before=$(ctl --json ticket list | python3 -c 'import json,sys; print([t["name"] for t in json.load(sys.stdin)["tickets"] if t["state"]=="active"][0])')
 ctl ticket rotate >/dev/null || fail "ticket rotate"
 wait_synced
@@ -97,8 +99,9 @@ ctl --json ticket list | python3 -c '
 import json, sys
 t = {k["state"]: k["name"] for k in json.load(sys.stdin)["tickets"]}
 assert t.get("decrypt-only") == sys.argv[1] and "active" in t and "pending" in t, t' "$before" || fail "rotation states"
-echo | openssl s_client -connect "127.0.0.1:$PORT" -servername www.example.test -tls1_3 \
-    -sess_in "$TMP/sess" 2>/dev/null | grep -q "^Reused" || fail "ticket from before the rotation not accepted"
+(printf 'GET / HTTP/1.1\r\nHost: www.example.test\r\n\r\n'; sleep 0.3) | timeout 10 openssl s_client \
+    -connect "127.0.0.1:$PORT" -servername www.example.test -tls1_3 -sess_in "$TMP/sess" 2>/dev/null |
+    grep -q "^Reused" || fail "ticket from before the rotation not accepted"
 pass "ticket rotate: active -> decrypt-only, tickets from before still resume"
 
 # --- export / import
