@@ -124,22 +124,37 @@ static int send_version(etls_ctl_t *c, uint8_t type, uint64_t version, const cha
 }
 
 /* Builds and publishes a snapshot; the reason for a refusal goes to err. */
-static int apply(etls_ctl_t *c, const uint8_t *p, size_t len, char *err, size_t errlen)
+static void publish(etls_ctl_t *c, etls_snap_t *s)
 {
-    etls_snap_t *s = etls_snap_build(c->tmpl, p, len, err, errlen);
-    if (!s)
-        return -1;
     etls_snap_publish(c->pub, s);
     c->adopt_pending = 1;
     if (c->hooks.wake)
         c->hooks.wake(c->hooks.arg);
+}
+
+/* Builds (a delta on top of what is served) and publishes; the reason for a refusal goes to err. */
+static int apply(etls_ctl_t *c, const uint8_t *p, size_t len, char *err, size_t errlen)
+{
+    etls_snap_t *cur = atomic_load_explicit(&c->pub->current, memory_order_relaxed);
+    etls_snap_t *s = etls_snap_build(c->tmpl, cur, p, len, err, errlen);
+    if (!s)
+        return -1;
+    publish(c, s);
     return 0;
+}
+
+/* The version a SNAPSHOT or DELTA payload carries (0 when too short to say). */
+static uint64_t payload_version(const uint8_t *p, size_t len)
+{
+    if (len >= 20 && !memcmp(p, "ESD1", 4))
+        return etls_snap_get_u64(p + 12);
+    return len >= 12 ? etls_snap_get_u64(p + 4) : 0;
 }
 
 static void on_snapshot(etls_ctl_t *c, const uint8_t *p, size_t len)
 {
     char err[512];
-    uint64_t version = len >= 12 ? etls_snap_get_u64(p + 4) : 0;
+    uint64_t version = payload_version(p, len);
     etls_snap_t *cur = atomic_load_explicit(&c->pub->current, memory_order_relaxed);
     if (cur && cur->version == version && version) {
         send_version(c, ETLS_SNAP_MSG_ACK, version, NULL); /* a resync: already serving it */
@@ -177,7 +192,8 @@ static void on_stats(etls_ctl_t *c, const uint8_t *p, size_t len)
 static void on_message(etls_ctl_t *c, uint8_t type, const uint8_t *p, size_t len)
 {
     switch (type) {
-    case ETLS_SNAP_MSG_SNAPSHOT: on_snapshot(c, p, len); break;
+    case ETLS_SNAP_MSG_SNAPSHOT:
+    case ETLS_SNAP_MSG_DELTA: on_snapshot(c, p, len); break;
     case ETLS_SNAP_MSG_STATS_REQ: on_stats(c, p, len); break;
     case ETLS_SNAP_MSG_DRAIN:
         if (c->hooks.drain && len >= 4)
@@ -311,38 +327,85 @@ static int first_from_socket(etls_ctl_t *c, unsigned wait_ms, char *err, size_t 
     return 0;
 }
 
-static int first_from_state(etls_ctl_t *c, char *err, size_t errlen)
+/* A whole file of the current version (at most ETLS_SNAP_MAX_FRAME bytes); NULL with err. A
+ * missing file is *missing = 1 (not an error for the optional journal). */
+static uint8_t *read_state_file(const etls_ctl_t *c, const char *name, size_t *len, int *missing, char *err,
+                                size_t errlen)
 {
     char path[1200];
-    snprintf(path, sizeof path, "%s/current/snapshot.bin", c->state_dir);
+    snprintf(path, sizeof path, "%s/current/%s", c->state_dir, name);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0 || st.st_size <= 0 || (uint64_t)st.st_size > ETLS_SNAP_MAX_FRAME) {
-        snprintf(err, errlen, "%s: %s", path, fd < 0 ? strerror(errno) : "empty or too large");
+    *missing = fd < 0 && errno == ENOENT;
+    if (fd < 0 || fstat(fd, &st) < 0 || st.st_size < 0 || (uint64_t)st.st_size > ETLS_SNAP_MAX_FRAME) {
+        snprintf(err, errlen, "%s: %s", path, fd < 0 ? strerror(errno) : "too large");
         if (fd >= 0)
             close(fd);
-        return -1;
+        return NULL;
     }
-    size_t len = (size_t)st.st_size;
-    uint8_t *p = malloc(len);
+    *len = (size_t)st.st_size;
+    uint8_t *p = malloc(*len ? *len : 1);
     size_t got = 0;
-    while (p && got < len) {
-        ssize_t n = read(fd, p + got, len - got);
+    while (p && got < *len) {
+        ssize_t n = read(fd, p + got, *len - got);
         if (n <= 0)
             break;
         got += (size_t)n;
     }
     close(fd);
-    int rc = -1;
-    if (!p || got != len)
+    if (!p || got != *len) {
         snprintf(err, errlen, "%s: short read", path);
-    else if (apply(c, p, len, err, errlen) == 0)
-        rc = 0;
-    if (p) {
-        etls_wipe(p, len);
+        if (p)
+            etls_wipe(p, *len);
         free(p);
+        return NULL;
     }
-    return rc;
+    return p;
+}
+
+/* The last committed version: snapshot.bin (a whole snapshot), then the deltas the control plane
+ * appended to it since (snapshot.delta: DELTA frames in order). Intermediate versions are built
+ * and dropped; only the last one is published. */
+static int first_from_state(etls_ctl_t *c, char *err, size_t errlen)
+{
+    size_t len, jlen = 0;
+    int missing;
+    uint8_t *p = read_state_file(c, "snapshot.bin", &len, &missing, err, errlen), *j = NULL;
+    if (!p)
+        return -1;
+    etls_snap_t *s = etls_snap_build(c->tmpl, NULL, p, len, err, errlen);
+    etls_wipe(p, len);
+    free(p);
+    if (s && !(j = read_state_file(c, "snapshot.delta", &jlen, &missing, err, errlen)) && !missing) {
+        etls_snap_free(s);
+        return -1;
+    }
+    for (size_t off = 0; s && j && off < jlen;) {
+        uint8_t type;
+        const uint8_t *pl;
+        size_t plen, used;
+        char why[512];
+        if (etls_snap_unframe(j + off, jlen - off, &type, &pl, &plen, &used) != 1 || type != ETLS_SNAP_MSG_DELTA) {
+            snprintf(err, errlen, "%s/current/snapshot.delta: bad frame at byte %zu", c->state_dir, off);
+            etls_snap_free(s);
+            s = NULL;
+            break;
+        }
+        etls_snap_t *next = etls_snap_build(c->tmpl, s, pl, plen, why, sizeof why);
+        etls_snap_free(s); /* next holds its own references to what it shares */
+        s = next;
+        if (!s)
+            snprintf(err, errlen, "%.200s/current/snapshot.delta at byte %zu: %.300s", c->state_dir, off, why);
+        off += used;
+    }
+    if (j) {
+        etls_wipe(j, jlen);
+        free(j);
+    }
+    if (!s)
+        return -1;
+    publish(c, s);
+    return 0;
 }
 
 int etls_ctl_open(etls_ctl_t **out, const char *socket_path, const char *state_dir,

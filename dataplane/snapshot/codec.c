@@ -41,12 +41,20 @@ int etls_snap_decode(etls_snap_reader_t *r, etls_snap_hdr_t *h, const uint8_t *b
     r->p = buf;
     r->end = buf + len;
     r->left = 0;
-    if (!need(r, 4 + 8 + 4 + 1) || memcmp(buf, "ESN1", 4) != 0)
+    if (need(r, 4 + 8) && memcmp(buf, "ESD1", 4) == 0) {
+        h->is_delta = 1;
+        h->base = etls_snap_get_u64(buf + 4);
+        r->p += 8; /* the rest is laid out as a full snapshot's, from the version on */
+    } else if (!need(r, 4) || memcmp(buf, "ESN1", 4) != 0) {
         return fail(err, errlen, "snapshot: bad magic or truncated header");
-    h->version = etls_snap_get_u64(buf + 4);
-    h->ticket_lifetime = etls_snap_get_u32(buf + 12);
-    h->n_tickets = buf[16];
-    r->p = buf + 17;
+    }
+    r->p += 4;
+    if (!need(r, 8 + 4 + 1))
+        return fail(err, errlen, "snapshot: truncated header");
+    h->version = etls_snap_get_u64(r->p);
+    h->ticket_lifetime = etls_snap_get_u32(r->p + 8);
+    h->n_tickets = r->p[12];
+    r->p += 13;
     if (h->n_tickets > ETLS_SNAP_MAX_TICKETS)
         return fail(err, errlen, "snapshot: %u ticket keys (at most %u)", h->n_tickets, ETLS_SNAP_MAX_TICKETS);
     for (unsigned i = 0; i < h->n_tickets; i++) {
@@ -55,6 +63,21 @@ int etls_snap_decode(etls_snap_reader_t *r, etls_snap_hdr_t *h, const uint8_t *b
         h->ticket_flags[i] = r->p[0];
         h->tickets[i] = r->p + 1;
         r->p += 1 + ETLS_SNAP_KEY_LEN;
+    }
+    if (h->is_delta) {
+        if (!need(r, 4))
+            return fail(err, errlen, "snapshot delta: truncated removal count");
+        h->n_removed = etls_snap_get_u32(r->p);
+        r->p += 4;
+        if (h->n_removed > ETLS_SNAP_MAX_ENTRIES)
+            return fail(err, errlen, "snapshot delta: %u removals (at most %u)", h->n_removed, ETLS_SNAP_MAX_ENTRIES);
+        h->removed = r->p;
+        for (uint32_t i = 0; i < h->n_removed; i++) {
+            if (!need(r, 1) || !r->p[0] || !need(r, 1u + r->p[0]))
+                return fail(err, errlen, "snapshot delta: truncated removed name");
+            r->p += 1 + r->p[0];
+        }
+        h->removed_len = (size_t)(r->p - h->removed);
     }
     if (!need(r, 4))
         return fail(err, errlen, "snapshot: truncated entry count");
@@ -173,13 +196,12 @@ void etls_snap_put_u64(etls_snap_buf_t *b, uint64_t v)
     etls_snap_put_u32(b, (uint32_t)v);
 }
 
-void etls_snap_enc_begin(etls_snap_buf_t *b, uint64_t version, uint32_t ticket_lifetime,
-                         const uint8_t (*tickets)[ETLS_SNAP_KEY_LEN], const uint8_t *ticket_flags,
-                         size_t n_tickets)
+static void put_tickets(etls_snap_buf_t *b, uint64_t version, uint32_t ticket_lifetime,
+                        const uint8_t (*tickets)[ETLS_SNAP_KEY_LEN], const uint8_t *ticket_flags,
+                        size_t n_tickets)
 {
     if (n_tickets > ETLS_SNAP_MAX_TICKETS)
         b->failed = 1;
-    etls_snap_put(b, "ESN1", 4);
     etls_snap_put_u64(b, version);
     etls_snap_put_u32(b, ticket_lifetime);
     etls_snap_put_u8(b, (uint8_t)n_tickets);
@@ -187,9 +209,42 @@ void etls_snap_enc_begin(etls_snap_buf_t *b, uint64_t version, uint32_t ticket_l
         etls_snap_put_u8(b, ticket_flags ? ticket_flags[i] : 0);
         etls_snap_put(b, tickets[i], ETLS_SNAP_KEY_LEN);
     }
+}
+
+static void put_count(etls_snap_buf_t *b)
+{
     b->mark = b->len;
     b->count = 0;
     etls_snap_put_u32(b, 0);
+}
+
+void etls_snap_enc_begin(etls_snap_buf_t *b, uint64_t version, uint32_t ticket_lifetime,
+                         const uint8_t (*tickets)[ETLS_SNAP_KEY_LEN], const uint8_t *ticket_flags,
+                         size_t n_tickets)
+{
+    etls_snap_put(b, "ESN1", 4);
+    put_tickets(b, version, ticket_lifetime, tickets, ticket_flags, n_tickets);
+    put_count(b);
+}
+
+void etls_snap_enc_begin_delta(etls_snap_buf_t *b, uint64_t base, uint64_t version, uint32_t ticket_lifetime,
+                               const uint8_t (*tickets)[ETLS_SNAP_KEY_LEN], const uint8_t *ticket_flags,
+                               size_t n_tickets, const char *const *removed, size_t n_removed)
+{
+    etls_snap_put(b, "ESD1", 4);
+    etls_snap_put_u64(b, base);
+    put_tickets(b, version, ticket_lifetime, tickets, ticket_flags, n_tickets);
+    if (n_removed > ETLS_SNAP_MAX_ENTRIES)
+        b->failed = 1;
+    etls_snap_put_u32(b, (uint32_t)n_removed);
+    for (size_t i = 0; i < n_removed && !b->failed; i++) {
+        size_t l = strlen(removed[i]);
+        if (!l || l > 255)
+            b->failed = 1;
+        etls_snap_put_u8(b, (uint8_t)l);
+        etls_snap_put(b, removed[i], l);
+    }
+    put_count(b);
 }
 
 void etls_snap_enc_entry(etls_snap_buf_t *b, const char *name, int is_default,

@@ -11,6 +11,12 @@
  *   bytes; the first key seals, flags bit 0 = pending) | u32 n_entries | entries:
  *   u8 name_len, name | u8 flags (bit 0: default) | u16 n_names, each u8 len + bytes |
  *   u8 n_certs (1..2), each u32 chain_len + chain PEM, u32 key_len + key PEM
+ * Delta payload (DELTA message, and the frames of snapshot.delta in the state directory): the
+ * changes from version `base` to `version`, so one replaced entry among 100,000 costs one entry:
+ *   "ESD1" | u64 base | then as above from u64 version to the tickets (the whole ticket set) |
+ *   u32 n_removed | n_removed x (u8 len, entry name) | u32 n_entries | entries
+ * Applied to the snapshot of version `base` only: removed entries go, an entry whose name the base
+ * holds replaces it in place (keeping its order), other entries are appended.
  * The decoder is bounded and never reads past its input; decoded entries point into it. */
 #ifndef ETLS_SNAPSHOT_CODEC_H
 #define ETLS_SNAPSHOT_CODEC_H
@@ -36,6 +42,8 @@ enum {
     ETLS_SNAP_MSG_DRAIN = 7,    /* cp -> dp: u32 timeout ms: stop accepting, finish, exit */
     ETLS_SNAP_MSG_LOG_LEVEL = 8,/* cp -> dp: u8 level (etls_log_level_t) */
     ETLS_SNAP_MSG_ADOPTED = 9,  /* dp -> cp: u64 version every worker has adopted (propagation) */
+    ETLS_SNAP_MSG_DELTA = 10,   /* cp -> dp: a delta payload (NACK "base ..." when the dataplane
+                                 * does not serve its base: the control plane then sends all) */
 };
 
 typedef struct etls_snap_cert_in {
@@ -59,6 +67,11 @@ typedef struct etls_snap_hdr {
     uint8_t ticket_flags[ETLS_SNAP_MAX_TICKETS];
     const uint8_t *tickets[ETLS_SNAP_MAX_TICKETS]; /* 48 bytes each, into the input */
     uint32_t n_entries;
+    /* deltas only */
+    uint8_t is_delta;
+    uint64_t base;
+    uint32_t n_removed;
+    const uint8_t *removed; size_t removed_len; /* n_removed x (u8 len, name) */
 } etls_snap_hdr_t;
 
 /* Cursor over a snapshot payload. */
@@ -67,7 +80,7 @@ typedef struct etls_snap_reader {
     uint32_t left; /* entries still to read */
 } etls_snap_reader_t;
 
-/* Parses the header; 0 or -1 with a reason in err. */
+/* Parses the header of a snapshot or a delta (h->is_delta); 0 or -1 with a reason in err. */
 int etls_snap_decode(etls_snap_reader_t *r, etls_snap_hdr_t *h, const uint8_t *buf, size_t len,
                      char *err, size_t errlen);
 /* Next entry: 1 with *e filled, 0 at the end (all entries read and no trailing bytes), -1 on a
@@ -95,6 +108,10 @@ uint64_t etls_snap_get_u64(const uint8_t *p);
 void etls_snap_enc_begin(etls_snap_buf_t *b, uint64_t version, uint32_t ticket_lifetime,
                          const uint8_t (*tickets)[ETLS_SNAP_KEY_LEN], const uint8_t *ticket_flags,
                          size_t n_tickets);
+/* The same for a delta from base (entries then carry what was added or replaced). */
+void etls_snap_enc_begin_delta(etls_snap_buf_t *b, uint64_t base, uint64_t version, uint32_t ticket_lifetime,
+                               const uint8_t (*tickets)[ETLS_SNAP_KEY_LEN], const uint8_t *ticket_flags,
+                               size_t n_tickets, const char *const *removed, size_t n_removed);
 void etls_snap_enc_entry(etls_snap_buf_t *b, const char *name, int is_default,
                          const char *const *names, size_t n_names, const etls_snap_cert_in_t *certs,
                          size_t n_certs);

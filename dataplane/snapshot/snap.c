@@ -52,8 +52,10 @@ static int add_entry(etls_tls_server_ctx_t *ctx, const etls_snap_entry_in_t *e, 
             say(err, errlen, "entry %.*s: certificate %u: %s", e->name_len, e->name, i, why);
             return -1;
         }
-        if (etls_tls_server_ctx_add_cert_names(ctx, &chain, key, e->n_names ? names : NULL, e->is_default,
-                                               why, sizeof why) < 0) {
+        char tag[256];
+        snprintf(tag, sizeof tag, "%.*s", e->name_len, e->name);
+        if (etls_tls_server_ctx_add_cert_tagged(ctx, &chain, key, e->n_names ? names : NULL, e->is_default, tag,
+                                                why, sizeof why) < 0) {
             say(err, errlen, "entry %.*s: certificate %u: %s", e->name_len, e->name, i, why);
             return -1;
         }
@@ -82,14 +84,57 @@ static int set_tickets(etls_tls_server_ctx_t *ctx, const etls_snap_hdr_t *h, cha
     return rc;
 }
 
-etls_snap_t *etls_snap_build(const etls_tls_server_ctx_t *tmpl, const uint8_t *payload, size_t len,
-                             char *err, size_t errlen)
+/* A small set of entry names (pointing into the payload) -> a value, for applying deltas. */
+typedef struct name_set {
+    struct {
+        const char *p;
+        uint8_t len;
+        int32_t val;
+    } *slot;
+    size_t mask;
+} name_set_t;
+
+static uint64_t name_hash(const char *p, size_t len)
 {
-    etls_snap_reader_t r;
-    etls_snap_hdr_t h;
-    etls_snap_entry_in_t e;
-    if (etls_snap_decode(&r, &h, payload, len, err, errlen) < 0)
-        return NULL;
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (uint8_t)p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static int set_init(name_set_t *ns, size_t n)
+{
+    size_t cap = 16;
+    while (cap < n * 2)
+        cap *= 2;
+    ns->slot = calloc(cap, sizeof *ns->slot);
+    ns->mask = cap - 1;
+    return ns->slot ? 0 : -1;
+}
+
+/* The slot of name: found (p set) or the empty one where it would go. */
+static size_t set_find(const name_set_t *ns, const char *p, size_t len)
+{
+    size_t i = name_hash(p, len) & ns->mask;
+    while (ns->slot[i].p && !(ns->slot[i].len == len && !memcmp(ns->slot[i].p, p, len)))
+        i = (i + 1) & ns->mask;
+    return i;
+}
+
+/* 0 added, 1 already there. */
+static int set_add(name_set_t *ns, const char *p, size_t len, int32_t val)
+{
+    size_t i = set_find(ns, p, len);
+    if (ns->slot[i].p)
+        return 1;
+    ns->slot[i].p = p;
+    ns->slot[i].len = (uint8_t)len;
+    ns->slot[i].val = val;
+    return 0;
+}
+
+static etls_snap_t *snap_new(const etls_tls_server_ctx_t *tmpl, uint64_t version, char *err, size_t errlen)
+{
     etls_snap_t *s = aligned_alloc(64, (sizeof *s + 63) / 64 * 64);
     if (!s) {
         say(err, errlen, "out of memory");
@@ -97,36 +142,176 @@ etls_snap_t *etls_snap_build(const etls_tls_server_ctx_t *tmpl, const uint8_t *p
     }
     memset(s, 0, sizeof *s);
     /* Settings by value; certificates and ticket keys are this snapshot's own. */
-    s->tls = *tmpl;
-    s->tls.certs = NULL;
-    s->tls.n_certs = 0;
-    s->tls.max_flight = 0;
-    s->version = h.version;
-    int rc;
-    while ((rc = etls_snap_next(&r, &e, err, errlen)) == 1) {
+    etls_tls_server_ctx_copy_settings(&s->tls, tmpl);
+    s->version = version;
+    return s;
+}
+
+/* The checks every snapshot passes before it is published. */
+static int snap_finish(etls_snap_t *s, const etls_snap_hdr_t *h, char *err, size_t errlen)
+{
+    if (set_tickets(&s->tls, h, err, errlen) < 0)
+        return -1;
+    if (s->tls.max_flight > ETLS_SNAP_FLIGHT_RESERVE) {
+        say(err, errlen, "a certificate chain is too large: its handshake flight needs %zu bytes (at most %u)",
+            s->tls.max_flight, ETLS_SNAP_FLIGHT_RESERVE);
+        return -1;
+    }
+    if (!s->tls.n_certs) {
+        say(err, errlen, "no certificates: a snapshot must hold at least one");
+        return -1;
+    }
+    s->tls.max_flight = ETLS_SNAP_FLIGHT_RESERVE;
+    return 0;
+}
+
+static etls_snap_t *build_full(const etls_tls_server_ctx_t *tmpl, etls_snap_reader_t *r, const etls_snap_hdr_t *h,
+                               char *err, size_t errlen)
+{
+    etls_snap_entry_in_t e;
+    etls_snap_t *s = snap_new(tmpl, h->version, err, errlen);
+    if (!s)
+        return NULL;
+    int rc = 1;
+    if (etls_tls_server_ctx_reserve(&s->tls, h->n_entries, h->n_entries) < 0) {
+        say(err, errlen, "out of memory");
+        rc = -1;
+    }
+    while (rc == 1 && (rc = etls_snap_next(r, &e, err, errlen)) == 1) {
         if (add_entry(&s->tls, &e, err, errlen) < 0) {
             rc = -1;
             break;
         }
         s->n_entries++;
     }
-    if (rc == 0 && set_tickets(&s->tls, &h, err, errlen) < 0)
-        rc = -1;
-    if (rc == 0 && s->tls.max_flight > ETLS_SNAP_FLIGHT_RESERVE) {
-        say(err, errlen, "a certificate chain is too large: its handshake flight needs %zu bytes (at most %u)",
-            s->tls.max_flight, ETLS_SNAP_FLIGHT_RESERVE);
-        rc = -1;
+    if (rc < 0 || snap_finish(s, h, err, errlen) < 0) {
+        etls_snap_free(s);
+        return NULL;
     }
-    if (rc == 0 && !s->tls.n_certs) {
-        say(err, errlen, "no certificates: a snapshot must hold at least one");
-        rc = -1;
+    return s;
+}
+
+/* Appends every certificate of the staged entry `tag` (consecutive in staged). */
+static int add_staged(etls_tls_server_ctx_t *dst, const etls_tls_server_ctx_t *staged, size_t *pos)
+{
+    const char *tag = staged->certs[*pos]->tag;
+    while (*pos < staged->n_certs && !strcmp(staged->certs[*pos]->tag, tag))
+        if (etls_tls_server_ctx_add_shared(dst, staged->certs[(*pos)++]) < 0)
+            return -1;
+    return 0;
+}
+
+/* base + delta: the entries of the delta are parsed (into a staging context), every other
+ * certificate is shared with base (one more reference, no copy and no parsing), and the order
+ * stays that of the control plane's state: a replaced entry keeps its place. */
+static etls_snap_t *build_delta(const etls_tls_server_ctx_t *tmpl, const etls_snap_t *base, etls_snap_reader_t *r,
+                                const etls_snap_hdr_t *h, char *err, size_t errlen)
+{
+    if (!base || base->version != h->base) {
+        say(err, errlen, "delta from version %llu, but this dataplane serves version %llu",
+            (unsigned long long)h->base, (unsigned long long)(base ? base->version : 0));
+        return NULL;
     }
+    etls_tls_server_ctx_t staged;
+    etls_tls_server_ctx_copy_settings(&staged, tmpl);
+    name_set_t changed = {0};
+    etls_snap_t *s = NULL;
+    int rc = -1;
+    size_t *first = NULL; /* staged index of each delta entry's first certificate */
+    if (set_init(&changed, (size_t)h->n_removed + h->n_entries) < 0 ||
+        !(first = calloc((size_t)h->n_entries + 1, sizeof *first))) {
+        say(err, errlen, "out of memory");
+        goto out;
+    }
+    /* value -1: removed; i >= 0: replaced or added by delta entry i */
+    const uint8_t *q = h->removed;
+    for (uint32_t i = 0; i < h->n_removed; i++, q += 1 + q[0])
+        if (set_add(&changed, (const char *)q + 1, q[0], -1)) {
+            say(err, errlen, "delta: entry %.*s removed twice", q[0], q + 1);
+            goto out;
+        }
+    etls_snap_entry_in_t e;
+    int32_t n = 0;
+    while ((rc = etls_snap_next(r, &e, err, errlen)) == 1) {
+        if (set_add(&changed, e.name, e.name_len, n)) {
+            say(err, errlen, "delta: entry %.*s removed and added, or added twice", e.name_len, e.name);
+            rc = -1;
+            break;
+        }
+        first[n++] = staged.n_certs;
+        if ((rc = add_entry(&staged, &e, err, errlen)) < 0)
+            break;
+    }
+    if (rc < 0)
+        goto out;
+    rc = -1;
+    first[n] = staged.n_certs;
+    if (!(s = snap_new(tmpl, h->version, err, errlen)))
+        goto out;
+    if (etls_tls_server_ctx_reserve(&s->tls, base->tls.n_certs + staged.n_certs,
+                                    base->tls.sni.exact.used + staged.sni.exact.used) < 0) {
+        say(err, errlen, "out of memory");
+        goto out;
+    }
+    uint8_t *done = calloc((size_t)n + 1, 1); /* delta entries already placed */
+    size_t removed = 0;
+    const char *prev = NULL;
+    int ok = done != NULL;
+    for (size_t i = 0; ok && i < base->tls.n_certs; i++) {
+        etls_tls_cert_t *c = base->tls.certs[i];
+        int new_entry = !prev || strcmp(prev, c->tag);
+        prev = c->tag;
+        size_t slot = set_find(&changed, c->tag, strlen(c->tag));
+        if (!changed.slot[slot].p) {
+            ok = etls_tls_server_ctx_add_shared(&s->tls, c) == 0;
+            s->n_entries += new_entry;
+            continue;
+        }
+        int32_t v = changed.slot[slot].val;
+        removed += new_entry && v < 0;
+        if (v >= 0 && !done[v]) {
+            done[v] = 1;
+            size_t pos = first[v];
+            ok = add_staged(&s->tls, &staged, &pos) == 0;
+            s->n_entries++;
+        }
+    }
+    for (int32_t v = 0; ok && v < n; v++)
+        if (!done[v]) {
+            size_t pos = first[v];
+            ok = add_staged(&s->tls, &staged, &pos) == 0;
+            s->n_entries++;
+        }
+    free(done);
+    if (!ok) {
+        say(err, errlen, "out of memory or too many certificates");
+        goto out;
+    }
+    if (removed != h->n_removed) {
+        say(err, errlen, "delta: removes %u entries, version %llu holds %zu of them", h->n_removed,
+            (unsigned long long)base->version, removed);
+        goto out;
+    }
+    rc = snap_finish(s, h, err, errlen);
+out:
+    etls_tls_server_ctx_free(&staged); /* the new snapshot holds its own references */
+    free(changed.slot);
+    free(first);
     if (rc < 0) {
         etls_snap_free(s);
         return NULL;
     }
-    s->tls.max_flight = ETLS_SNAP_FLIGHT_RESERVE;
     return s;
+}
+
+etls_snap_t *etls_snap_build(const etls_tls_server_ctx_t *tmpl, const etls_snap_t *base, const uint8_t *payload,
+                             size_t len, char *err, size_t errlen)
+{
+    etls_snap_reader_t r;
+    etls_snap_hdr_t h;
+    if (etls_snap_decode(&r, &h, payload, len, err, errlen) < 0)
+        return NULL;
+    return h.is_delta ? build_delta(tmpl, base, &r, &h, err, errlen) : build_full(tmpl, &r, &h, err, errlen);
 }
 
 void etls_snap_free(etls_snap_t *s)

@@ -53,9 +53,11 @@ typedef struct etls_snap_pub {
 
 /* Builds a snapshot from a payload: a copy of tmpl's settings (not its certificates), every
  * entry's chains and keys loaded and checked (as at start-up), the ticket keys set (the
- * lifetime from the payload). Returns NULL with a one-line reason in err. */
-etls_snap_t *etls_snap_build(const etls_tls_server_ctx_t *tmpl, const uint8_t *payload, size_t len,
-                             char *err, size_t errlen);
+ * lifetime from the payload). A delta payload (codec.h) applies to base, which must be the
+ * version it names: only the entries it carries are parsed, the others are shared with base.
+ * Returns NULL with a one-line reason in err. Called by one thread (the ctl thread). */
+etls_snap_t *etls_snap_build(const etls_tls_server_ctx_t *tmpl, const etls_snap_t *base, const uint8_t *payload,
+                             size_t len, char *err, size_t errlen);
 void etls_snap_free(etls_snap_t *s);
 
 /* ctl thread: makes s current (the previous one goes on the retired list). */

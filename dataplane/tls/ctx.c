@@ -55,23 +55,82 @@ int etls_tls_server_ctx_init(etls_tls_server_ctx_t *ctx, etls_rand_t *rng)
     ctx->record_size_limit = ETLS_TLS_MAX_PLAINTEXT + 1;
     ctx->max_hs_msg = ETLS_TLS_DEFAULT_MAX_HS_MSG;
     ctx->ticket_lifetime = 7200;
+    ETLS_GUARD(etls_rand_bytes(rng, (uint8_t *)&ctx->sni.seed, sizeof ctx->sni.seed));
     return etls_rand_bytes(rng, ctx->cookie_key, sizeof ctx->cookie_key);
+}
+
+static void cert_free(etls_tls_cert_t *c)
+{
+    etls_pkey_free(c->key);
+    free(c->cert_msg); /* the chain's DER lives in it */
+    free(c->names);
+    free(c->tag);
+    free(c);
 }
 
 void etls_tls_server_ctx_free(etls_tls_server_ctx_t *ctx)
 {
-    for (size_t i = 0; i < ctx->n_certs; i++) {
-        etls_cert_chain_free(&ctx->certs[i]->chain);
-        etls_pkey_free(ctx->certs[i]->key);
-        free(ctx->certs[i]->cert_msg);
-        free(ctx->certs[i]);
-    }
+    for (size_t i = 0; i < ctx->n_certs; i++)
+        if (--ctx->certs[i]->refs == 0)
+            cert_free(ctx->certs[i]);
     free(ctx->certs);
     ctx->certs = NULL;
-    ctx->n_certs = 0;
+    ctx->n_certs = ctx->cap_certs = 0;
+    etls_sni_free(&ctx->sni);
     etls_wipe(ctx->cookie_key, sizeof ctx->cookie_key);
     etls_wipe(ctx->ticket_keys, sizeof ctx->ticket_keys);
     etls_wipe(ctx->ticket_seed, sizeof ctx->ticket_seed);
+}
+
+void etls_tls_server_ctx_copy_settings(etls_tls_server_ctx_t *dst, const etls_tls_server_ctx_t *src)
+{
+    *dst = *src;
+    dst->certs = NULL;
+    dst->n_certs = dst->cap_certs = 0;
+    dst->max_flight = 0;
+    memset(&dst->sni, 0, sizeof dst->sni);
+    dst->sni.seed = src->sni.seed;
+}
+
+int etls_tls_server_ctx_reserve(etls_tls_server_ctx_t *ctx, size_t n_certs, size_t n_names)
+{
+    ETLS_ENSURE(n_certs <= ETLS_TLS_MAX_CERTS, ETLS_ERR_LIMIT);
+    if (n_certs > ctx->cap_certs) {
+        etls_tls_cert_t **arr = realloc(ctx->certs, n_certs * sizeof *arr);
+        ETLS_ENSURE(arr, ETLS_ERR_NOMEM);
+        ctx->certs = arr;
+        ctx->cap_certs = n_certs;
+    }
+    return etls_sni_reserve(&ctx->sni, n_names);
+}
+
+/* Appends cert (its reference already counted by the caller) and indexes its names. */
+static int push_cert(etls_tls_server_ctx_t *ctx, etls_tls_cert_t *cert)
+{
+    ETLS_ENSURE(ctx->n_certs < ETLS_TLS_MAX_CERTS, ETLS_ERR_LIMIT);
+    if (ctx->n_certs == ctx->cap_certs)
+        ETLS_GUARD(etls_tls_server_ctx_reserve(ctx, ctx->cap_certs ? ctx->cap_certs * 2 : 4, 0));
+    ctx->certs[ctx->n_certs] = cert;
+    int rc = etls_sni_add(ctx, (uint32_t)ctx->n_certs);
+    if (rc < 0)
+        return rc;
+    ctx->n_certs++;
+    /* ServerHello, EncryptedExtensions (any ALPN name), Certificate, CertificateVerify,
+     * Finished; then record framing at the smallest record a client may ask for (RFC 8449:
+     * 64 bytes, so 63 content bytes plus 22 bytes of header, type and tag each). */
+    size_t content = 512 + 300 + 256 + 4 + cert->cert_msg_len + 8 + ETLS_SIG_MAX_LEN + 64;
+    size_t flight = content + (content / 63 + 4) * (ETLS_TLS_RECORD_HEADER + 1 + 16) + 64;
+    if (flight > ctx->max_flight)
+        ctx->max_flight = flight;
+    return 0;
+}
+
+int etls_tls_server_ctx_add_shared(etls_tls_server_ctx_t *ctx, etls_tls_cert_t *cert)
+{
+    int rc = push_cert(ctx, cert);
+    if (rc == 0)
+        cert->refs++;
+    return rc;
 }
 
 /* Copies ids into dst after checking each with `known` and rejecting duplicates. */
@@ -194,121 +253,89 @@ static uint8_t *build_cert_msg(const etls_cert_chain_t *chain, size_t body)
     return m;
 }
 
-int etls_tls_server_ctx_add_cert_names(etls_tls_server_ctx_t *ctx, etls_cert_chain_t *chain,
-                                       etls_pkey_t *key, const char *names, int is_default,
-                                       char *err, size_t errlen)
+/* The chain's DER copies are freed and chain->der[i] point at the same bytes inside the
+ * Certificate message: one copy per certificate (what a 100,000-entry snapshot weighs). */
+static void chain_into_msg(etls_cert_chain_t *chain, uint8_t *msg)
+{
+    uint8_t *p = msg + 4 + 1 + 3;
+    for (size_t i = 0; i < chain->n; i++) {
+        p += 3;
+        free(chain->der[i]);
+        chain->der[i] = p;
+        p += chain->der_len[i] + 2;
+    }
+}
+
+int etls_tls_server_ctx_add_cert_tagged(etls_tls_server_ctx_t *ctx, etls_cert_chain_t *chain,
+                                        etls_pkey_t *key, const char *names, int is_default,
+                                        const char *tag, char *err, size_t errlen)
 {
     etls_tls_cert_t *cert = NULL;
-    etls_tls_cert_t **arr = NULL;
+    char buf[ETLS_TLS_MAX_NAMES_LEN];
     int rc = ETLS_ERR_NOMEM;
     if (ctx->n_certs >= ETLS_TLS_MAX_CERTS || !chain->n || !key) {
         rc = cert_err(err, errlen, ETLS_ERR_LIMIT, "too many certificates or empty chain/key");
         goto fail;
     }
     cert = calloc(1, sizeof *cert);
-    arr = realloc(ctx->certs, (ctx->n_certs + 1) * sizeof *arr);
-    if (!cert || !arr)
+    if (!cert)
         goto fail;
-    ctx->certs = arr;
     cert->scheme = etls_pkey_scheme(key);
     if (!cert->scheme || etls_cert_chain_matches_key(chain, key) != 0) {
         rc = cert_err(err, errlen, ETLS_ERR_INVALID, "key unsupported or does not match certificate");
         goto fail;
     }
-    rc = names ? copy_names(cert->names, names, &cert->names_len)
-               : etls_cert_leaf_dns_names(chain, cert->names, sizeof cert->names);
+    rc = names ? copy_names(buf, names, &cert->names_len) : etls_cert_leaf_dns_names(chain, buf, sizeof buf);
     if (rc < 0) {
         cert_err(err, errlen, rc, "bad certificate names");
         goto fail;
     }
     if (!names)
-        for (cert->names_len = 0; cert->names[cert->names_len];)
-            cert->names_len += strlen(cert->names + cert->names_len) + 1;
+        for (cert->names_len = 0; buf[cert->names_len];)
+            cert->names_len += strlen(buf + cert->names_len) + 1;
     cert->names_len += names ? 0 : 1;
+    cert->names = malloc(cert->names_len);
+    cert->tag = tag ? strdup(tag) : NULL;
     cert->cert_msg_len = cert_msg_len(chain);
     cert->cert_msg = build_cert_msg(chain, cert->cert_msg_len);
-    if (!cert->cert_msg) {
-        rc = ETLS_ERR_NOMEM;
+    rc = ETLS_ERR_NOMEM;
+    if (!cert->names || !cert->cert_msg || (tag && !cert->tag))
         goto fail;
-    }
+    memcpy(cert->names, buf, cert->names_len);
+    chain_into_msg(chain, cert->cert_msg);
     cert->chain = *chain;
     memset(chain, 0, sizeof *chain);
     cert->key = key;
+    key = NULL;
     cert->is_default = is_default ? 1 : 0;
-    ctx->certs[ctx->n_certs++] = cert;
-    /* ServerHello, EncryptedExtensions (any ALPN name), Certificate, CertificateVerify,
-     * Finished; then record framing at the smallest record a client may ask for (RFC 8449:
-     * 64 bytes, so 63 content bytes plus 22 bytes of header, type and tag each). */
-    size_t content = 512 + 300 + 256 + 4 + cert->cert_msg_len + 8 + ETLS_SIG_MAX_LEN + 64;
-    size_t flight = content + (content / 63 + 4) * (ETLS_TLS_RECORD_HEADER + 1 + 16) + 64;
-    if (flight > ctx->max_flight)
-        ctx->max_flight = flight;
+    cert->refs = 1;
+    if ((rc = push_cert(ctx, cert)) < 0) {
+        cert_err(err, errlen, rc, "too many certificates or names, or out of memory");
+        goto fail;
+    }
     return 0;
 fail:
-    if (cert)
-        free(cert->cert_msg);
-    free(cert);
+    if (cert) {
+        cert->key = key;
+        key = NULL;
+        cert_free(cert);
+    }
     etls_cert_chain_free(chain);
     etls_pkey_free(key);
     return rc;
+}
+
+int etls_tls_server_ctx_add_cert_names(etls_tls_server_ctx_t *ctx, etls_cert_chain_t *chain,
+                                       etls_pkey_t *key, const char *names, int is_default,
+                                       char *err, size_t errlen)
+{
+    return etls_tls_server_ctx_add_cert_tagged(ctx, chain, key, names, is_default, NULL, err, errlen);
 }
 
 int etls_tls_server_ctx_add_cert(etls_tls_server_ctx_t *ctx, etls_cert_chain_t *chain,
                                  etls_pkey_t *key, int is_default, char *err, size_t errlen)
 {
     return etls_tls_server_ctx_add_cert_names(ctx, chain, key, NULL, is_default, err, errlen);
-}
-
-/* RFC 6125 §6.4.3, restricted as browsers do: "*" only as the whole left-most label, and it
- * matches exactly one non-empty label. */
-static int name_matches(const char *pat, size_t plen, const char *name, size_t nlen, int wild)
-{
-    if (!wild)
-        return plen == nlen && memcmp(pat, name, nlen) == 0;
-    if (plen < 3 || pat[0] != '*' || pat[1] != '.')
-        return 0;
-    const char *dot = memchr(name, '.', nlen);
-    if (!dot || dot == name)
-        return 0;
-    size_t rest = nlen - (size_t)(dot - name);
-    return rest == plen - 1 && memcmp(dot, pat + 1, rest) == 0;
-}
-
-static int scheme_ok(uint16_t scheme, const uint16_t *schemes, size_t n)
-{
-    if (!schemes)
-        return 1;
-    for (size_t i = 0; i < n; i++)
-        if (schemes[i] == scheme)
-            return 1;
-    return 0;
-}
-
-static int cert_has_name(const etls_tls_cert_t *cert, const char *name, size_t len, int wild)
-{
-    for (size_t i = 0; cert->names[i]; i += strlen(cert->names + i) + 1)
-        if (name_matches(cert->names + i, strlen(cert->names + i), name, len, wild))
-            return 1;
-    return 0;
-}
-
-const etls_tls_cert_t *etls_tls_select_cert(const etls_tls_server_ctx_t *ctx, const char *name,
-                                            size_t name_len, const uint16_t *schemes,
-                                            size_t n_schemes, int *by_name)
-{
-    /* Tier 0: exact name, tier 1: wildcard, tier 2: marked default, tier 3: first added. */
-    for (int tier = name ? 0 : 2; tier < 4; tier++) {
-        for (size_t i = 0; i < ctx->n_certs; i++) {
-            const etls_tls_cert_t *cert = ctx->certs[i];
-            int hit = tier < 2 ? cert_has_name(cert, name, name_len, tier == 1)
-                               : (tier == 2 ? cert->is_default : 1);
-            if (hit && scheme_ok(cert->scheme, schemes, n_schemes)) {
-                *by_name = tier < 2;
-                return cert;
-            }
-        }
-    }
-    return NULL;
 }
 
 const etls_tls_cert_t *etls_tls_server_ctx_select_cert(const etls_tls_server_ctx_t *ctx,

@@ -133,7 +133,7 @@ enum {
 
 /* Defaults and bounds for the server context. */
 #define ETLS_TLS_DEFAULT_MAX_HS_MSG (64 * 1024) /* larger handshake messages -> alert */
-#define ETLS_TLS_MAX_CERTS 65536 /* SNI selection is still a linear scan: see README Limitations */
+#define ETLS_TLS_MAX_CERTS 400000 /* 200,000 entries of an ECDSA and an RSA certificate */
 #define ETLS_TLS_MAX_NAMES_LEN 4096 /* NUL-separated DNS names of one certificate */
 #define ETLS_TLS_MAX_ALPN 16
 #define ETLS_TLS_MAX_SUITES 5
@@ -150,18 +150,53 @@ enum {
 
 /* ---- the shared server context ----------------------------------------------------------- */
 
-/* One certificate: chain + private key + the DNS names it answers for. Owned by the context. */
+/* One certificate: chain + private key + the DNS names it answers for. Contexts hold certificates
+ * by reference: a snapshot that changes one entry shares every other certificate with the one
+ * before it (refs counts the contexts holding it). */
 typedef struct etls_tls_cert {
-    etls_cert_chain_t chain; /* leaf first */
+    etls_cert_chain_t chain; /* leaf first; der[i] point into cert_msg (not separately owned) */
     etls_pkey_t *key;
     uint16_t scheme;   /* the signature scheme of key (etls_pkey_scheme) */
     uint8_t is_default;
-    size_t names_len;  /* bytes used in names, including the final empty string */
-    char names[ETLS_TLS_MAX_NAMES_LEN]; /* lower-case, NUL-separated, ends with "" */
+    /* Contexts holding it. Not atomic: only the thread that builds and frees contexts touches it
+     * (main before the workers start, then the ctl thread); workers never do. */
+    uint32_t refs;
+    char *tag;         /* the control plane's entry name (malloc'd); NULL from the configuration */
+    size_t names_len;  /* bytes of names, including the final empty string */
+    char *names;       /* lower-case, NUL-separated, ends with "" (malloc'd) */
     size_t cert_msg_len; /* encoded Certificate handshake body length, precomputed */
     uint8_t *cert_msg;   /* the whole Certificate message (4-byte header, then the body of
                           * cert_msg_len bytes), built once: it is the same for every handshake */
 } etls_tls_cert_t;
+
+/* SNI lookup independent of how many certificates are loaded: two open-addressing tables (exact
+ * names; wildcards "*.rest" keyed by ".rest") whose slots name a certificate and one of its names.
+ * A name claimed by several certificates has several slots, met in the order the certificates were
+ * added (linear probing keeps insertion order along a probe run), so selection stays "first added
+ * wins" as with a scan. The first default certificate and the first certificate of each scheme are
+ * kept apart for the no-match tiers. Built incrementally by _add_cert (tls/sni.c). */
+typedef struct etls_tls_sni_slot {
+    uint32_t hash;   /* 0: empty */
+    uint32_t cert;   /* index into certs */
+    uint16_t off;    /* the name's offset in certs[cert]->names */
+    uint16_t len;
+} etls_tls_sni_slot_t;
+
+typedef struct etls_tls_sni_table {
+    etls_tls_sni_slot_t *slots;
+    uint32_t mask, used; /* capacity - 1 (a power of two minus one; slots NULL: empty) */
+} etls_tls_sni_table_t;
+
+#define ETLS_TLS_SNI_FIRSTS 8
+typedef struct etls_tls_sni_index {
+    etls_tls_sni_table_t exact, wild;
+    uint64_t seed;                        /* keys the hash: names come from certificates only,
+                                           * but a random key costs nothing */
+    uint32_t defaults[ETLS_TLS_SNI_FIRSTS]; /* the first certificates marked default */
+    uint8_t n_defaults;
+    uint32_t firsts[ETLS_TLS_SNI_FIRSTS];  /* the first certificate of each scheme, in order */
+    uint8_t n_firsts;
+} etls_tls_sni_index_t;
 
 /* Fields after etls_tls_server_ctx_init that the loader may set directly: client_order,
  * record_size_limit, pad_to, max_hs_msg, ticket_lifetime, now_ms/now_arg. Everything else goes
@@ -176,8 +211,9 @@ typedef struct etls_tls_server_ctx {
     uint8_t alpn[ETLS_TLS_MAX_ALPN * 256];
     size_t alpn_len;
     size_t n_alpn;
-    etls_tls_cert_t **certs; /* n_certs entries; allocated by _add_cert */
-    size_t n_certs;
+    etls_tls_cert_t **certs; /* n_certs entries in the order added; allocated by _add_cert */
+    size_t n_certs, cap_certs;
+    etls_tls_sni_index_t sni; /* exact and wildcard name -> certificate, kept by _add_cert */
     uint16_t record_size_limit;   /* RFC 8449 value we advertise (64..16385; default 16385) */
     uint16_t pad_to;              /* pad application data records to a multiple (0 = off) */
     uint32_t max_hs_msg;          /* bound on one received handshake message */
@@ -203,7 +239,8 @@ typedef struct etls_tls_server_ctx {
  * P-256; no ALPN; no certificates; record_size_limit 16385; max handshake message 64 KiB. The
  * cookie key is drawn from rng. */
 int etls_tls_server_ctx_init(etls_tls_server_ctx_t *ctx, etls_rand_t *rng);
-/* Releases the certificates (chains and keys) and wipes the cookie key. */
+/* Drops its reference to each certificate (freeing those no other context holds) and wipes the
+ * cookie and ticket keys. */
 void etls_tls_server_ctx_free(etls_tls_server_ctx_t *ctx);
 
 /* Enabled suites in preference order (any of the five above); ETLS_ERR_INVALID for unknown
@@ -249,6 +286,19 @@ int etls_tls_server_ctx_add_cert(etls_tls_server_ctx_t *ctx, etls_cert_chain_t *
 int etls_tls_server_ctx_add_cert_names(etls_tls_server_ctx_t *ctx, etls_cert_chain_t *chain,
                                        etls_pkey_t *key, const char *names, int is_default,
                                        char *err, size_t errlen);
+
+/* Same, tagged with the control plane's entry name (copied; NULL none). */
+int etls_tls_server_ctx_add_cert_tagged(etls_tls_server_ctx_t *ctx, etls_cert_chain_t *chain,
+                                        etls_pkey_t *key, const char *names, int is_default,
+                                        const char *tag, char *err, size_t errlen);
+/* Adds a certificate another context holds (a snapshot sharing an unchanged entry): one more
+ * reference, no copy, no parsing. */
+int etls_tls_server_ctx_add_shared(etls_tls_server_ctx_t *ctx, etls_tls_cert_t *cert);
+/* Room for n certificates and their names without growing (a hint; 0 or ETLS_ERR_NOMEM). */
+int etls_tls_server_ctx_reserve(etls_tls_server_ctx_t *ctx, size_t n_certs, size_t n_names);
+/* dst = src's settings (suites, groups, ALPN, limits, cookie and ticket keys) with no
+ * certificates: the base of a snapshot. */
+void etls_tls_server_ctx_copy_settings(etls_tls_server_ctx_t *dst, const etls_tls_server_ctx_t *src);
 
 /* The certificate SNI selection would pick for `name` (NULL = no SNI) among certificates whose
  * scheme is allowed by `schemes` (NULL = any): exact name, then wildcard "*.rest" matching one

@@ -307,6 +307,12 @@ int etls_tls_ticket_open(const etls_tls_server_ctx_t *ctx, const uint8_t *in, si
 int etls_tls_send_ticket(etls_tls_conn_t *c, const uint8_t *hdr, const uint8_t *body, size_t len,
                          etls_tls_buf_t *out);
 
+/* sni.c: the SNI index of a context (tls.h etls_tls_sni_index_t). */
+uint32_t etls_sni_hash(uint64_t seed, const char *p, size_t len);
+int etls_sni_reserve(etls_tls_sni_index_t *x, size_t n_names);
+int etls_sni_add(etls_tls_server_ctx_t *ctx, uint32_t idx);
+void etls_sni_free(etls_tls_sni_index_t *x);
+
 /* ctx.c */
 /* etls_tls_server_ctx_select_cert, also saying whether the name (not the default) matched. */
 const etls_tls_cert_t *etls_tls_select_cert(const etls_tls_server_ctx_t *ctx, const char *name,

@@ -1,0 +1,206 @@
+/* Snapshots built from deltas (snap.c): a delta applied to its base equals the full snapshot of
+ * the same state (same certificates in the same order, found by SNI), unchanged entries are
+ * shared with the base (the same certificate objects, no parsing), replaced entries keep their
+ * place, and bad deltas (wrong base, unknown or doubled removals, a broken entry) are refused
+ * with a reason and leave the base untouched. Real certificates (OpenSSL, P-256). */
+#include "snapshot/snapshot.h"
+#include "test.h"
+
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct pem_pair {
+    char *chain, *key;
+    size_t chain_len, key_len;
+} pem_pair_t;
+
+static char *bio_text(BIO *b, size_t *len)
+{
+    char *p;
+    long n = BIO_get_mem_data(b, &p);
+    char *out = malloc((size_t)n + 1);
+    CHECK(out != NULL);
+    memcpy(out, p, (size_t)n);
+    out[n] = 0;
+    *len = (size_t)n;
+    return out;
+}
+
+/* A self-signed P-256 leaf for `name` (its only SAN). */
+static pem_pair_t make_cert(const char *name)
+{
+    pem_pair_t pp;
+    EVP_PKEY *k = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    CHECK(k && x);
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+    X509_gmtime_adj(X509_getm_notBefore(x), -60);
+    X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC, (const unsigned char *)name, -1, -1, 0);
+    X509_set_issuer_name(x, X509_get_subject_name(x));
+    X509_set_pubkey(x, k);
+    char san[300];
+    snprintf(san, sizeof san, "DNS:%s", name);
+    X509V3_CTX v3;
+    X509V3_set_ctx_nodb(&v3);
+    X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, san);
+    CHECK(ext && X509_add_ext(x, ext, -1));
+    X509_EXTENSION_free(ext);
+    CHECK(X509_sign(x, k, EVP_sha256()) > 0);
+    BIO *bc = BIO_new(BIO_s_mem()), *bk = BIO_new(BIO_s_mem());
+    CHECK(PEM_write_bio_X509(bc, x) && PEM_write_bio_PrivateKey(bk, k, NULL, NULL, 0, NULL, NULL));
+    pp.chain = bio_text(bc, &pp.chain_len);
+    pp.key = bio_text(bk, &pp.key_len);
+    BIO_free(bc);
+    BIO_free(bk);
+    X509_free(x);
+    EVP_PKEY_free(k);
+    return pp;
+}
+
+static void put_entry(etls_snap_buf_t *b, const char *entry, const pem_pair_t *pp)
+{
+    etls_snap_cert_in_t c = {(const uint8_t *)pp->chain, (uint32_t)pp->chain_len, (const uint8_t *)pp->key,
+                             (uint32_t)pp->key_len};
+    etls_snap_enc_entry(b, entry, 0, NULL, 0, &c, 1);
+}
+
+static uint8_t tk[1][ETLS_SNAP_KEY_LEN];
+
+static const etls_tls_cert_t *sel(const etls_snap_t *s, const char *name)
+{
+    return etls_tls_server_ctx_select_cert(&s->tls, name, strlen(name), NULL, 0);
+}
+
+enum { N = 6 };
+
+int main(void)
+{
+    etls_rand_t rng;
+    etls_rand_init(&rng);
+    etls_tls_server_ctx_t tmpl;
+    CHECK(etls_tls_server_ctx_init(&tmpl, &rng) == 0);
+    CHECK(etls_tls_server_ctx_set_ticket_keys(&tmpl, tk[0], NULL) == 0); /* tickets on */
+    pem_pair_t certs[N], repl = make_cert("e2.test"), extra = make_cert("new.test");
+    char names[N][16], entries[N][16];
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "e%d.test", i);
+        snprintf(entries[i], sizeof entries[i], "e%d", i);
+        certs[i] = make_cert(names[i]);
+    }
+    char err[512];
+
+    /* version 1: e0..e5 */
+    etls_snap_buf_t b = {0};
+    etls_snap_enc_begin(&b, 1, 3600, (const uint8_t(*)[ETLS_SNAP_KEY_LEN])tk, NULL, 1);
+    for (int i = 0; i < N; i++)
+        put_entry(&b, entries[i], &certs[i]);
+    CHECK(etls_snap_enc_end(&b) == 0);
+    etls_snap_t *v1 = etls_snap_build(&tmpl, NULL, b.p, b.len, err, sizeof err);
+    CHECK_MSG(v1 != NULL, "full build: %s", err);
+    etls_snap_buf_free(&b);
+    CHECK(v1->n_entries == N && v1->tls.n_certs == N && v1->tls.certs[0]->refs == 1);
+    CHECK(!strcmp(v1->tls.certs[3]->tag, "e3"));
+
+    /* version 2 as a delta: e2 replaced, e4 removed, "extra" added */
+    const char *removed[] = {"e4"};
+    etls_snap_enc_begin_delta(&b, 1, 2, 3600, (const uint8_t(*)[ETLS_SNAP_KEY_LEN])tk, NULL, 1, removed, 1);
+    put_entry(&b, "e2", &repl);
+    put_entry(&b, "extra", &extra);
+    CHECK(etls_snap_enc_end(&b) == 0);
+    etls_snap_buf_t d2 = b;
+    memset(&b, 0, sizeof b);
+    etls_snap_t *v2 = etls_snap_build(&tmpl, v1, d2.p, d2.len, err, sizeof err);
+    CHECK_MSG(v2 != NULL, "delta build: %s", err);
+    CHECK(v2->version == 2 && v2->n_entries == N && v2->tls.n_certs == N);
+    /* shared, not parsed again: the very same objects, one more reference each */
+    CHECK(v2->tls.certs[0] == v1->tls.certs[0] && v1->tls.certs[0]->refs == 2);
+    CHECK(v2->tls.certs[3] == v1->tls.certs[3] && v2->tls.certs[4] == v1->tls.certs[5]);
+    /* the replacement keeps e2's place; the new entry comes last; e4 is gone */
+    CHECK(!strcmp(v2->tls.certs[2]->tag, "e2") && v2->tls.certs[2] != v1->tls.certs[2]);
+    CHECK(!strcmp(v2->tls.certs[N - 1]->tag, "extra"));
+    CHECK(sel(v2, "e2.test") == v2->tls.certs[2] && sel(v1, "e2.test") == v1->tls.certs[2]);
+    CHECK(sel(v2, "new.test") == v2->tls.certs[N - 1] && sel(v1, "new.test") == v1->tls.certs[0]);
+    CHECK(sel(v2, "e4.test") == v2->tls.certs[0] && sel(v1, "e4.test") == v1->tls.certs[4]);
+    CHECK(v2->tls.certs[2]->cert_msg_len != v1->tls.certs[2]->cert_msg_len ||
+          memcmp(v2->tls.certs[2]->cert_msg, v1->tls.certs[2]->cert_msg, v1->tls.certs[2]->cert_msg_len));
+
+    /* the same state as a full snapshot: same entries, same order, same bytes */
+    etls_snap_enc_begin(&b, 2, 3600, (const uint8_t(*)[ETLS_SNAP_KEY_LEN])tk, NULL, 1);
+    for (int i = 0; i < N; i++)
+        if (i != 4)
+            put_entry(&b, entries[i], i == 2 ? &repl : &certs[i]);
+    put_entry(&b, "extra", &extra);
+    CHECK(etls_snap_enc_end(&b) == 0);
+    etls_snap_t *f2 = etls_snap_build(&tmpl, NULL, b.p, b.len, err, sizeof err);
+    etls_snap_buf_free(&b);
+    CHECK(f2 && f2->tls.n_certs == v2->tls.n_certs);
+    for (size_t i = 0; f2 && i < f2->tls.n_certs; i++) {
+        CHECK(!strcmp(f2->tls.certs[i]->tag, v2->tls.certs[i]->tag));
+        CHECK(f2->tls.certs[i]->cert_msg_len == v2->tls.certs[i]->cert_msg_len &&
+              !memcmp(f2->tls.certs[i]->cert_msg, v2->tls.certs[i]->cert_msg, f2->tls.certs[i]->cert_msg_len));
+    }
+    etls_snap_free(f2);
+
+    /* refusals: wrong base, unknown removal, removal twice, an entry added twice, broken PEM */
+    CHECK(etls_snap_build(&tmpl, v2, d2.p, d2.len, err, sizeof err) == NULL);
+    CHECK_MSG(strstr(err, "delta from version 1, but this dataplane serves version 2") != NULL, "%s", err);
+    CHECK(etls_snap_build(&tmpl, NULL, d2.p, d2.len, err, sizeof err) == NULL);
+    const char *nosuch[] = {"nosuch"}, *twice[] = {"e1", "e1"};
+    struct {
+        const char *const *rm;
+        size_t n_rm;
+        int dup_add, bad_pem;
+        const char *want;
+    } bad[] = {
+        {nosuch, 1, 0, 0, "delta: removes 1 entries, version 1 holds 0 of them"},
+        {twice, 2, 0, 0, "delta: entry e1 removed twice"},
+        {NULL, 0, 1, 0, "delta: entry e3 removed and added, or added twice"},
+        {NULL, 0, 0, 1, "entry e3: certificate 0"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        etls_snap_enc_begin_delta(&b, 1, 3, 3600, (const uint8_t(*)[ETLS_SNAP_KEY_LEN])tk, NULL, 1, bad[i].rm,
+                                  bad[i].n_rm);
+        pem_pair_t broken = certs[3];
+        broken.chain_len /= 2;
+        put_entry(&b, "e3", bad[i].bad_pem ? &broken : &certs[3]);
+        if (bad[i].dup_add)
+            put_entry(&b, "e3", &certs[3]);
+        CHECK(etls_snap_enc_end(&b) == 0);
+        CHECK_MSG(etls_snap_build(&tmpl, v1, b.p, b.len, err, sizeof err) == NULL, "bad delta %zu accepted", i);
+        CHECK_MSG(strstr(err, bad[i].want) != NULL, "bad delta %zu: got '%s'", i, err);
+        etls_snap_buf_free(&b);
+    }
+    /* v1 is untouched by all of it: references back to one after v2 goes */
+    etls_snap_free(v2);
+    for (size_t i = 0; i < v1->tls.n_certs; i++)
+        CHECK(v1->tls.certs[i]->refs == 1);
+    CHECK(sel(v1, "e4.test") == v1->tls.certs[4]);
+    /* a delta removing everything is refused: a snapshot holds at least one certificate */
+    const char *all[N];
+    for (int i = 0; i < N; i++)
+        all[i] = entries[i];
+    etls_snap_enc_begin_delta(&b, 1, 4, 3600, (const uint8_t(*)[ETLS_SNAP_KEY_LEN])tk, NULL, 1, all, N);
+    CHECK(etls_snap_enc_end(&b) == 0);
+    CHECK(etls_snap_build(&tmpl, v1, b.p, b.len, err, sizeof err) == NULL && strstr(err, "no certificates"));
+    etls_snap_buf_free(&b);
+    etls_snap_free(v1);
+    etls_snap_buf_free(&d2);
+    for (int i = 0; i < N; i++) {
+        free(certs[i].chain);
+        free(certs[i].key);
+    }
+    free(repl.chain);
+    free(repl.key);
+    free(extra.chain);
+    free(extra.key);
+    etls_tls_server_ctx_free(&tmpl);
+    return etls_test_summary("snap_delta");
+}
