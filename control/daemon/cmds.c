@@ -191,56 +191,75 @@ static int tickets_rotate(etls_store_state_t *st)
     return tickets_ensure(st);
 }
 
-static void encode(const cd_t *d, const etls_store_state_t *st, uint64_t version, etls_snap_buf_t *b)
-{
-    uint8_t keys[ETLS_SNAP_MAX_TICKETS][ETLS_SNAP_KEY_LEN], flags[ETLS_SNAP_MAX_TICKETS];
-    size_t n = 0;
-    for (size_t i = 0; i < st->n_tickets && n < ETLS_SNAP_MAX_TICKETS; i++) { /* active first */
-        if (st->tickets[i].state == ETLS_TICKET_RETIRED)
-            continue;
-        memcpy(keys[n], st->tickets[i].key, ETLS_SNAP_KEY_LEN);
-        flags[n++] = st->tickets[i].state == ETLS_TICKET_PENDING;
-    }
-    etls_snap_enc_begin(b, version, d->ticket_rotation_s, (const uint8_t(*)[ETLS_SNAP_KEY_LEN])keys, flags, n);
-    explicit_bzero(keys, sizeof keys);
-    for (size_t i = 0; i < st->n_entries; i++) {
-        const etls_store_entry_t *e = &st->entries[i];
-        etls_snap_cert_in_t certs[ETLS_SNAP_MAX_CERTS];
-        for (size_t c = 0; c < e->n_certs && c < ETLS_SNAP_MAX_CERTS; c++)
-            certs[c] = (etls_snap_cert_in_t){(const uint8_t *)e->certs[c].chain_pem, (uint32_t)e->certs[c].chain_len,
-                                             (const uint8_t *)e->certs[c].key_pem, (uint32_t)e->certs[c].key_len};
-        etls_snap_enc_entry(b, e->name, e->is_default, (const char *const *)e->names, e->n_names, certs, e->n_certs);
-    }
-    etls_snap_enc_end(b);
-}
+/* Whether the store can carry snapshot.bin from the current version unchanged (a link). */
+#define CD_CAN_LINK_BLOBS 0
 
-/* Commits next (consumed: it becomes the current state on success, is freed on failure). */
+/* Commits next (consumed: it becomes the current state on success, is freed on failure).
+ * The dataplanes get the delta from the current state; the state directory gets it appended
+ * to the journal (snapshot.delta) over an unchanged snapshot.bin, or, when the journal is full
+ * or a delta cannot say it (see cd_snap_delta), a new snapshot.bin and an empty journal. */
 static int commit(cd_t *d, etls_store_state_t *next, const char *comment, char *err, size_t errlen)
 {
     snprintf(next->comment, sizeof next->comment, "%s", comment);
-    etls_snap_buf_t b = {0};
+    etls_snap_buf_t delta = {0}, full = {0};
     uint64_t version = etls_store_version(d->store) + 1;
-    encode(d, next, version, &b);
-    if (b.failed) {
-        snprintf(err, errlen, "cannot encode the snapshot (too large)");
-        etls_snap_buf_free(&b);
-        etls_store_state_free(next);
-        return -1;
+    long nd = d->cur.n_entries ? cd_snap_delta(d, &d->cur, next, version, &delta) : -2;
+    if (nd < 0 || delta.failed)
+        etls_snap_buf_free(&delta);
+    size_t jlen = d->journal.len;
+    int rebase = !CD_CAN_LINK_BLOBS || !d->base_stored || !delta.len || d->journal_frames >= CD_JOURNAL_FRAMES ||
+                 jlen + delta.len + 5 > CD_JOURNAL_MAX;
+    if (!rebase) {
+        etls_snap_frame(&d->journal, ETLS_SNAP_MSG_DELTA, delta.p, delta.len);
+        if (d->journal.failed) {
+            etls_snap_buf_free(&d->journal);
+            d->journal_frames = 0;
+            jlen = 0;
+            rebase = 1;
+        }
     }
-    etls_store_blob_t blob = {"snapshot.bin", b.p, b.len};
-    if (etls_store_commit(d->store, next, &blob, 1, err, errlen) < 0) {
-        etls_snap_buf_free(&b);
-        etls_store_state_free(next);
-        return -1;
+    etls_store_blob_t blobs[2];
+    memset(blobs, 0, sizeof blobs);
+    size_t nb = 0;
+    if (rebase) {
+        if (cd_snap_full(d, next, version, &full) < 0) {
+            snprintf(err, errlen, "cannot encode the snapshot (too large)");
+            goto fail;
+        }
+        blobs[nb++] = (etls_store_blob_t){.file = "snapshot.bin", .data = full.p, .len = full.len};
+    } else {
+#if CD_CAN_LINK_BLOBS
+        blobs[nb++] = (etls_store_blob_t){.file = "snapshot.bin", .same_as_current = 1};
+#endif
+        blobs[nb++] = (etls_store_blob_t){.file = "snapshot.delta", .data = d->journal.p, .len = d->journal.len};
     }
+    if (etls_store_commit(d->store, next, blobs, nb, err, errlen) < 0)
+        goto fail;
+    etls_snap_buf_free(&full);
+    if (rebase) {
+        etls_snap_buf_free(&d->journal);
+        d->journal_frames = 0;
+        d->base_stored = 1;
+    } else {
+        d->journal_frames++;
+    }
+    uint64_t old_version = d->cur.version;
     etls_store_state_free(&d->cur);
     d->cur = *next;
     memset(next, 0, sizeof *next);
-    etls_snap_buf_free(&d->snap);
-    d->snap = b;
-    cd_log(d, 2, "version %llu: %s", (unsigned long long)d->cur.version, comment);
+    etls_snap_buf_free(&d->delta);
+    d->delta = delta;
+    d->delta_base = delta.len ? old_version : 0;
+    cd_log(d, 2, "version %llu: %s (%s)", (unsigned long long)d->cur.version, comment,
+           rebase ? "whole snapshot stored" : "delta appended to the journal");
     cd_dp_push_all(d);
     return 0;
+fail:
+    d->journal.len = jlen; /* the frame appended above is not part of any version */
+    etls_snap_buf_free(&delta);
+    etls_snap_buf_free(&full);
+    etls_store_state_free(next);
+    return -1;
 }
 
 int cd_state_init(cd_t *d, char *err, size_t errlen)
@@ -251,7 +270,7 @@ int cd_state_init(cd_t *d, char *err, size_t errlen)
         snprintf(err, errlen, "cannot draw session-ticket keys");
         return -1;
     }
-    encode(d, &d->cur, d->cur.version, &d->snap);
+    d->base_stored = 0; /* the first commit stores a whole snapshot.bin to start the journal on */
     return 0;
 }
 
@@ -901,10 +920,11 @@ static void cmd_status(cd_t *d, cd_admin_t *a, int json)
         if (p->fd < 0 || !p->hello)
             continue;
         const char *state = p->refused[0] ? "refused" : p->version == d->cur.version ? "synced" : "pending";
-        json_array_append_new(arr, json_pack("{s:i,s:I,s:i,s:s,s:s,s:s,s:I}", "pid", (int)p->pid, "version",
-                                             (json_int_t)p->version, "workers", (int)p->workers, "transport",
-                                             p->transport ? "dpdk" : "io_uring", "state", state, "reason", p->refused,
-                                             "adopted", (json_int_t)p->adopted));
+        json_array_append_new(arr, json_pack("{s:i,s:I,s:i,s:s,s:s,s:s,s:I,s:{s:I,s:I}}", "pid", (int)p->pid,
+                                             "version", (json_int_t)p->version, "workers", (int)p->workers,
+                                             "transport", p->transport ? "dpdk" : "io_uring", "state", state,
+                                             "reason", p->refused, "adopted", (json_int_t)p->adopted, "pushes",
+                                             "delta", (json_int_t)p->n_delta, "full", (json_int_t)p->n_full));
         char pid[16], w[16], v[24];
         snprintf(pid, sizeof pid, "%d", (int)p->pid);
         snprintf(w, sizeof w, "%u", p->workers);

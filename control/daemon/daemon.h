@@ -22,6 +22,9 @@
 #define CD_ADMIN_DEADLINE_MS 10000
 #define CD_STATS_WAIT_MS 2000
 #define CD_MAX_REPLY (64u << 20)
+/* The journal is cut (a whole snapshot.bin stored again) past these. */
+#define CD_JOURNAL_MAX (8u << 20)
+#define CD_JOURNAL_FRAMES 1024
 
 typedef struct cd_buf {
     uint8_t *p;
@@ -52,6 +55,8 @@ typedef struct cd_dp {
     uint64_t adopted;       /* last version every worker adopted */
     uint64_t sent;          /* last version pushed */
     uint64_t sent_ms, acked_ms, adopted_ms;
+    int sent_delta;         /* the last push was a delta: a refusal gets a whole snapshot */
+    uint64_t n_delta, n_full; /* pushes of each kind (status --json "pushes") */
     char refused[512];      /* reason of the last refusal ("" none) */
     etls_snap_buf_t in;
     cd_buf_t out;
@@ -84,7 +89,14 @@ typedef struct cd {
     /* state */
     etls_store_t *store;
     etls_store_state_t cur;
-    etls_snap_buf_t snap;   /* cur encoded (the snapshot pushed and stored as snapshot.bin) */
+    /* What dataplanes and the state directory get (snapenc.c): the last commit's delta payload
+     * (from version delta_base; empty when the commit needed a whole snapshot), and the journal
+     * of DELTA frames stored as snapshot.delta over the last whole snapshot.bin. */
+    etls_snap_buf_t delta;
+    uint64_t delta_base;
+    etls_snap_buf_t journal;
+    size_t journal_frames;
+    int base_stored;        /* the current version's snapshot.bin is the journal's base */
     int admin_lfd, dp_lfd, metrics_lfd;
     cd_metrics_client_t metrics[CD_MAX_METRICS];
     cd_admin_t admins[CD_MAX_ADMIN];
@@ -126,10 +138,16 @@ void cd_metrics_accept(cd_t *d);
 void cd_metrics_io(cd_t *d, cd_metrics_client_t *m, short revents);
 void cd_metrics_tick(cd_t *d, uint64_t now);
 
+/* snapenc.c: 0 / -1 (too large); the delta returns entries changed or removed, -1 out of memory,
+ * -2 when only a whole snapshot can say it */
+int cd_snap_full(const cd_t *d, const etls_store_state_t *st, uint64_t version, etls_snap_buf_t *b);
+long cd_snap_delta(const cd_t *d, const etls_store_state_t *old, const etls_store_state_t *next,
+                   uint64_t version, etls_snap_buf_t *b);
+
 /* dp.c */
 void cd_dp_accept(cd_t *d);
 void cd_dp_io(cd_t *d, cd_dp_t *p, short revents);
-void cd_dp_push_all(cd_t *d);                 /* every attached dataplane gets d->snap */
+void cd_dp_push_all(cd_t *d);                 /* every attached dataplane gets the new version */
 int cd_dp_count(const cd_t *d);
 int cd_dp_stats_request(cd_t *d, uint32_t id); /* how many were asked */
 int cd_dp_stats_ready(const cd_t *d, uint32_t id);

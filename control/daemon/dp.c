@@ -43,21 +43,43 @@ static void send_msg(cd_dp_t *p, uint8_t type, const void *payload, size_t len)
         shutdown(p->fd, SHUT_RDWR);
 }
 
-static void push(cd_t *d, cd_dp_t *p)
+/* The whole current state, encoded once per push round (*full caches it). */
+static void push_full(cd_t *d, cd_dp_t *p, etls_snap_buf_t *full)
 {
-    if (!d->snap.len || d->snap.failed || !d->cur.n_entries)
+    if (!full->len && cd_snap_full(d, &d->cur, d->cur.version, full) < 0) {
+        cd_log(d, 0, "cannot encode version %llu for pid %d (too large)", (unsigned long long)d->cur.version,
+               (int)p->pid);
+        return;
+    }
+    send_msg(p, ETLS_SNAP_MSG_SNAPSHOT, full->p, full->len);
+    p->sent_delta = 0;
+    p->n_full++;
+}
+
+/* A dataplane that was sent the delta's base gets the delta; any other the whole state. */
+static void push(cd_t *d, cd_dp_t *p, etls_snap_buf_t *full)
+{
+    if (!d->cur.n_entries)
         return; /* nothing to serve yet */
-    send_msg(p, ETLS_SNAP_MSG_SNAPSHOT, d->snap.p, d->snap.len);
+    if (d->delta.len && d->delta_base && p->sent == d->delta_base) {
+        send_msg(p, ETLS_SNAP_MSG_DELTA, d->delta.p, d->delta.len);
+        p->sent_delta = 1;
+        p->n_delta++;
+    } else {
+        push_full(d, p, full);
+    }
     p->sent = d->cur.version;
     p->sent_ms = cd_now_ms();
 }
 
 void cd_dp_push_all(cd_t *d)
 {
+    etls_snap_buf_t full = {0};
     d->commit_ms = cd_now_ms();
     for (int i = 0; i < CD_MAX_DP; i++)
         if (d->dps[i].fd >= 0 && d->dps[i].hello)
-            push(d, &d->dps[i]);
+            push(d, &d->dps[i], &full);
+    etls_snap_buf_free(&full);
 }
 
 void cd_dp_send_all(cd_t *d, uint8_t type, const void *payload, size_t len)
@@ -141,9 +163,12 @@ static void on_msg(cd_t *d, cd_dp_t *p, uint8_t type, const uint8_t *m, size_t l
         p->version = etls_snap_get_u64(m + 7);
         cd_log(d, 2, "dataplane pid %d attached (%u workers, serving version %llu)", (int)p->pid, p->workers,
                (unsigned long long)p->version);
-        if (p->version != d->cur.version)
-            push(d, p);
-        else
+        if (p->version != d->cur.version) {
+            etls_snap_buf_t full = {0};
+            p->sent = 0; /* whatever it serves came from elsewhere: send it all */
+            push(d, p, &full);
+            etls_snap_buf_free(&full);
+        } else
             p->adopted = p->version;
         break;
     case ETLS_SNAP_MSG_ACK:
@@ -168,8 +193,17 @@ static void on_msg(cd_t *d, cd_dp_t *p, uint8_t type, const uint8_t *m, size_t l
             for (size_t i = 0; i < n; i++)
                 if ((unsigned char)p->refused[i] < 0x20)
                     p->refused[i] = '?';
-            cd_log(d, 1, "dataplane pid %d refused version %llu: %s", (int)p->pid,
-                   (unsigned long long)etls_snap_get_u64(m), p->refused);
+            uint64_t v = etls_snap_get_u64(m);
+            if (p->sent_delta && v == p->sent) {
+                /* it does not serve the delta's base (it refused or missed one): resync */
+                cd_log(d, 2, "dataplane pid %d refused the delta to version %llu (%s): sending it whole", (int)p->pid,
+                       (unsigned long long)v, p->refused);
+                etls_snap_buf_t full = {0};
+                push_full(d, p, &full);
+                etls_snap_buf_free(&full);
+                break;
+            }
+            cd_log(d, 1, "dataplane pid %d refused version %llu: %s", (int)p->pid, (unsigned long long)v, p->refused);
         }
         break;
     case ETLS_SNAP_MSG_STATS:

@@ -304,7 +304,8 @@ int main(int argc, char **argv)
     close(d.dp_lfd);
     unlink(d.admin_path);
     unlink(d.dp_path);
-    etls_snap_buf_free(&d.snap);
+    etls_snap_buf_free(&d.delta);
+    etls_snap_buf_free(&d.journal);
     etls_store_state_free(&d.cur);
     etls_store_close(d.store);
     return 0;

@@ -37,7 +37,11 @@ assert len(c) == 1 and c[0]["name"] == "www" and "www.example.test" in c[0]["nam
 for k in ("serial", "not_after", "key_type", "version"):
     assert k in c[0], k
 assert c[0]["key_type"] == "ecdsa-p256", c[0]["key_type"]' || fail "cert list --json"
-pass "cert replace: live, every worker"
+ctl --json status | python3 -c '
+import json, sys
+d = json.load(sys.stdin)["dataplanes"][0]["pushes"]
+assert d["full"] == 1 and d["delta"] >= 1, d' || fail "the replace was not pushed as a delta: $(ctl --json status)"
+pass "cert replace: live, every worker, pushed as a delta"
 
 # --- refusals leave the version alone
 v=$(ctl --json status | json_field '["version"]')
