@@ -14,17 +14,25 @@
 
 int cd_buf_put(cd_buf_t *b, const void *p, size_t n)
 {
-    if (b->off && b->off == b->len)
+    if (b->off && b->off == b->len) {
+        if (b->secret)
+            explicit_bzero(b->p, b->len);
         b->off = b->len = 0;
-    if (b->len + n > CD_MAX_REPLY + 64)
+    }
+    if (b->len + n > (b->max ? b->max : CD_MAX_REPLY + 64))
         return -1;
     if (b->len + n > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
         while (cap < b->len + n)
             cap *= 2;
-        uint8_t *q = realloc(b->p, cap);
+        uint8_t *q = malloc(cap); /* not realloc: a buffer with keys in it is wiped before it goes */
         if (!q)
             return -1;
+        if (b->len)
+            memcpy(q, b->p, b->len);
+        if (b->p && b->secret)
+            explicit_bzero(b->p, b->cap);
+        free(b->p);
         b->p = q;
         b->cap = cap;
     }
@@ -35,8 +43,14 @@ int cd_buf_put(cd_buf_t *b, const void *p, size_t n)
 
 void cd_buf_free(cd_buf_t *b)
 {
+    if (b->p && b->secret)
+        explicit_bzero(b->p, b->cap);
     free(b->p);
+    size_t max = b->max;
+    int secret = b->secret;
     memset(b, 0, sizeof *b);
+    b->max = max;
+    b->secret = secret;
 }
 
 int cd_buf_flush(cd_buf_t *b, int fd)
@@ -149,6 +163,7 @@ static void accept_one(cd_t *d, int fd)
             continue;
         memset(a, 0, sizeof *a);
         a->fd = fd;
+        a->out.secret = 1; /* `ticket export` replies carry ticket secrets */
         a->uid = cr.uid;
         a->pid = cr.pid;
         etls_proto_reader_init(&a->rd);

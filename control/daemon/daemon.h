@@ -29,6 +29,8 @@
 typedef struct cd_buf {
     uint8_t *p;
     size_t len, off, cap; /* bytes [off, len) still to send */
+    size_t max;           /* bound on len (0: CD_MAX_REPLY) */
+    int secret;           /* holds private keys: wiped when reused, grown or freed */
 } cd_buf_t;
 
 typedef struct cd_admin {

@@ -131,6 +131,9 @@ void cd_dp_accept(cd_t *d)
         memset(p, 0, sizeof *p);
         p->fd = fd;
         p->pid = cr.pid;
+        /* whole snapshots (keys included) go out through it: up to the largest frame */
+        p->out.max = ETLS_SNAP_MAX_FRAME + 64;
+        p->out.secret = 1;
         return;
     }
     cd_log(d, 1, "dataplane socket: %d dataplanes attached already: refusing pid %d", CD_MAX_DP, (int)cr.pid);
