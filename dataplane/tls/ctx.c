@@ -302,6 +302,7 @@ int etls_tls_server_ctx_add_cert_tagged(etls_tls_server_ctx_t *ctx, etls_cert_ch
     if (!cert->names || !cert->cert_msg || (tag && !cert->tag))
         goto fail;
     memcpy(cert->names, buf, cert->names_len);
+    etls_cert_chain_drop_parsed(chain);
     chain_into_msg(chain, cert->cert_msg);
     cert->chain = *chain;
     memset(chain, 0, sizeof *chain);

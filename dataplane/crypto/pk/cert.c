@@ -56,10 +56,26 @@ int etls_pkey_from_spki_der(etls_pkey_t **out, const uint8_t *der, size_t len)
     return etls_pk_wrap(out, pub, 0, NULL, 0);
 }
 
+void etls_cert_chain_drop_parsed(etls_cert_chain_t *c)
+{
+    if (c) {
+        X509_free(c->leaf_parsed);
+        c->leaf_parsed = NULL;
+    }
+}
+
+/* The leaf, parsed (the one kept from loading when there is one: *owned = 0). */
+static X509 *leaf_of(const etls_cert_chain_t *c, int *owned)
+{
+    *owned = !c->leaf_parsed;
+    return c->leaf_parsed ? (X509 *)c->leaf_parsed : parse_x509(c->der[0], c->der_len[0]);
+}
+
 void etls_cert_chain_free(etls_cert_chain_t *c)
 {
     if (!c)
         return;
+    etls_cert_chain_drop_parsed(c);
     for (size_t i = 0; i < c->n && i < ETLS_CHAIN_MAX; i++)
         free(c->der[i]);
     memset(c, 0, sizeof *c);
@@ -80,7 +96,8 @@ int etls_cert_chain_check_key(const etls_cert_chain_t *c, const etls_pkey_t *k, 
         etls_pk_errf(err, errlen, "certificate/key check: empty chain or no key");
         return ETLS_ERR_INVALID;
     }
-    X509 *x = parse_x509(c->der[0], c->der_len[0]);
+    int owned;
+    X509 *x = leaf_of(c, &owned);
     EVP_PKEY *pub = x ? X509_get0_pubkey(x) : NULL;
     int rc = pub && EVP_PKEY_eq(pub, k->pkey) == 1 ? 0 : ETLS_ERR_INVALID;
     if (rc < 0 && !pub)
@@ -92,7 +109,8 @@ int etls_cert_chain_check_key(const etls_cert_chain_t *c, const etls_pkey_t *k, 
         etls_pk_errf(err, errlen, "certificate/key mismatch: the private key is not the one for "
                                   "the leaf certificate (wrong key file, or the leaf is not "
                                   "first in the chain?)");
-    X509_free(x);
+    if (owned)
+        X509_free(x);
     ERR_clear_error();
     return rc;
 }
@@ -155,7 +173,8 @@ static int cn_name(X509 *x, char *out, size_t outlen, size_t *pos)
 int etls_cert_leaf_dns_names(const etls_cert_chain_t *c, char *out, size_t outlen)
 {
     ETLS_ENSURE(c && c->n > 0 && out && outlen > 0, ETLS_ERR_INVALID);
-    X509 *x = parse_x509(c->der[0], c->der_len[0]);
+    int owned;
+    X509 *x = leaf_of(c, &owned);
     ETLS_ENSURE(x, ETLS_ERR_INVALID);
     int crit = 0, rc;
     size_t pos = 0;
@@ -167,7 +186,8 @@ int etls_cert_leaf_dns_names(const etls_cert_chain_t *c, char *out, size_t outle
     else
         rc = ETLS_ERR_INVALID; /* SAN present but malformed, or more than one */
     GENERAL_NAMES_free(gens);
-    X509_free(x);
+    if (owned)
+        X509_free(x);
     ERR_clear_error();
     out[rc == 0 ? pos : 0] = '\0';
     return rc;
@@ -185,11 +205,15 @@ static int add_cert(etls_cert_chain_t *c, const etls_pem_block_t *b, char *err, 
         etls_pk_errf(err, errlen, "certificate %zu: malformed X.509 DER", c->n + 1);
         return ETLS_ERR_INVALID;
     }
-    X509_free(x);
     if (!(c->der[c->n] = malloc((size_t)b->len))) {
+        X509_free(x);
         etls_pk_errf(err, errlen, "out of memory");
         return ETLS_ERR_NOMEM;
     }
+    if (c->n == 0)
+        c->leaf_parsed = x;
+    else
+        X509_free(x);
     memcpy(c->der[c->n], b->data, (size_t)b->len);
     c->der_len[c->n++] = (size_t)b->len;
     return 0;
