@@ -191,9 +191,6 @@ static int tickets_rotate(etls_store_state_t *st)
     return tickets_ensure(st);
 }
 
-/* Whether the store can carry snapshot.bin from the current version unchanged (a link). */
-#define CD_CAN_LINK_BLOBS 0
-
 /* Commits next (consumed: it becomes the current state on success, is freed on failure).
  * The dataplanes get the delta from the current state; the state directory gets it appended
  * to the journal (snapshot.delta) over an unchanged snapshot.bin, or, when the journal is full
@@ -207,7 +204,7 @@ static int commit(cd_t *d, etls_store_state_t *next, const char *comment, char *
     if (nd < 0 || delta.failed)
         etls_snap_buf_free(&delta);
     size_t jlen = d->journal.len;
-    int rebase = !CD_CAN_LINK_BLOBS || !d->base_stored || !delta.len || d->journal_frames >= CD_JOURNAL_FRAMES ||
+    int rebase = !d->base_stored || !delta.len || d->journal_frames >= CD_JOURNAL_FRAMES ||
                  jlen + delta.len + 5 > CD_JOURNAL_MAX;
     if (!rebase) {
         etls_snap_frame(&d->journal, ETLS_SNAP_MSG_DELTA, delta.p, delta.len);
@@ -228,9 +225,7 @@ static int commit(cd_t *d, etls_store_state_t *next, const char *comment, char *
         }
         blobs[nb++] = (etls_store_blob_t){.file = "snapshot.bin", .data = full.p, .len = full.len};
     } else {
-#if CD_CAN_LINK_BLOBS
         blobs[nb++] = (etls_store_blob_t){.file = "snapshot.bin", .same_as_current = 1};
-#endif
         blobs[nb++] = (etls_store_blob_t){.file = "snapshot.delta", .data = d->journal.p, .len = d->journal.len};
     }
     if (etls_store_commit(d->store, next, blobs, nb, err, errlen) < 0)

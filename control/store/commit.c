@@ -55,6 +55,20 @@ static int put_file(commit_t *c, const void *data, size_t len)
     return rc ? cfail(c, f->name, rc) : 0;
 }
 
+/* A blob carried from the current version as it is: linked, its digest taken from the current
+ * manifest (a 100k-entry snapshot.bin is neither rewritten nor hashed again). */
+static int link_blob(commit_t *c)
+{
+    etls_manifest_file_t *f = &c->files[c->k++];
+    const etls_manifest_file_t *old =
+        c->cfd < 0 ? NULL : bsearch(f, c->s->files, c->s->n_files, sizeof *f, etls_store_file_cmp);
+    if (!old)
+        return etls_store_fail(c->s, c->err, c->errlen, "commit of version %llu: %s: not in the current version",
+                               (unsigned long long)c->v, f->name);
+    memcpy(f->sha256, old->sha256, 32);
+    return linkat(c->cfd, f->name, c->tfd, f->name, 0) ? cfail(c, f->name, -errno) : 0;
+}
+
 static int put_tickets(commit_t *c, const etls_store_state_t *st)
 {
     static const char hex[] = "0123456789abcdef";
@@ -113,7 +127,7 @@ static int build(commit_t *c, const etls_store_state_t *st, const etls_store_blo
     if (put_tickets(c, st))
         return -1;
     for (size_t i = 0; i < n_blobs; i++)
-        if (put_file(c, blobs[i].data, blobs[i].len))
+        if (blobs[i].same_as_current ? link_blob(c) : put_file(c, blobs[i].data, blobs[i].len))
             return -1;
     if (put_manifest(c, st, names, n_blobs))
         return -1;

@@ -75,6 +75,8 @@ typedef struct etls_store_version_info {
 typedef struct etls_store_blob {
     const char *file; /* plain file name, no '/' */
     const void *data; size_t len;
+    int same_as_current; /* carry the current version's file of that name unchanged (data unused):
+                          * linked, not rewritten or hashed again; the commit fails if it has none */
 } etls_store_blob_t;
 
 typedef struct etls_store etls_store_t;

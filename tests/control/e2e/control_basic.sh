@@ -81,7 +81,11 @@ start_control
 wait_synced
 pass "control plane killed: dataplane serves on, resyncs after the restart"
 
-# --- a dataplane started while the control plane is down serves the committed version
+# --- a dataplane started while the control plane is down serves the committed version: the
+# whole snapshot.bin of version 1 plus the journal of deltas since (snapshot.delta)
+[ -s "$STATE/current/snapshot.delta" ] || fail "no journal of deltas in the state directory"
+[ "$(stat -c %i "$STATE/current/snapshot.bin")" = "$(stat -c %i "$STATE/versions/1/snapshot.bin")" ] ||
+    fail "snapshot.bin was rewritten, not carried over from version 1"
 kill -9 "$CPID"; wait "$CPID" 2>/dev/null || true
 stop_edgetls 10
 start_edgetls --control "$DPSOCK" --state-dir "$STATE" --listen "127.0.0.1:$PORT" --workers 1
@@ -89,7 +93,7 @@ grep -q "serving version $vbefore from" "$TMP/edgetls.log" || fail "no read-only
 [ "$(served_fp www.example.test)" = "$FP_NEW" ] || fail "not serving the committed version"
 start_control
 wait_synced
-pass "dataplane started with the control plane down serves the committed version"
+pass "dataplane started with the control plane down serves the committed version (snapshot + delta journal)"
 
 # --- ticket rotation: a ticket issued before the rotation still resumes after it
 # keep the connection open a moment: the NewSessionTicket follows the handshake
