@@ -12,6 +12,8 @@
 #define ETLS_BENCH_EXIT_USAGE 2
 
 int etls_bench_crypto_main(int argc, char **argv);
+/* certs.c: edgetls-bench certs (many certificates for scale benchmarks). */
+int etls_bench_certs_main(int argc, char **argv);
 
 /* ---- measurement (bench/measure.c) ---- */
 

@@ -16,6 +16,7 @@ static const subcommand_t subcommands[] = {
     {"crypto", etls_bench_crypto_main, "crypto micro-benchmarks against OpenSSL in the same run"},
     {"hs", etls_bench_hs_main, "TLS 1.3 handshake load (closed or open loop), latency, errors"},
     {"record", etls_bench_record_main, "bulk TLS record throughput per direction (GB/s)"},
+    {"certs", etls_bench_certs_main, "write N certificates under one CA (+ edgetlsctl batch and SNI files)"},
 };
 
 static void usage(FILE *f)

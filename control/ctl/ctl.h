@@ -51,4 +51,15 @@ int ctl_write_atomic(const char *path, const uint8_t *p, size_t n);
  * exchange (connect included). */
 int ctl_exchange(const char *socket_path, int timeout_s, const ctl_req_t *req, ctl_reply_t *rep);
 
+/* One connection for a sequence of requests, each answered before the next is sent (a
+ * transaction: edgetlsctl batch). timeout_s bounds the connect and each exchange. */
+typedef struct ctl_conn {
+    int fd;
+    const char *path;
+    int timeout_s;
+} ctl_conn_t;
+int ctl_open(ctl_conn_t *c, const char *socket_path, int timeout_s);
+int ctl_call(ctl_conn_t *c, const ctl_req_t *req, ctl_reply_t *rep);
+void ctl_close(ctl_conn_t *c);
+
 #endif

@@ -317,3 +317,37 @@ int ctl_exchange(const char *socket_path, int timeout_s, const ctl_req_t *req, c
         ctl_buf_free(&rep->body);
     return rc;
 }
+
+/* ---- one connection for several requests (edgetlsctl batch) ---- */
+
+int ctl_open(ctl_conn_t *c, const char *socket_path, int timeout_s)
+{
+    const char *why = NULL;
+    c->path = socket_path;
+    c->timeout_s = timeout_s;
+    c->fd = connect_unix(socket_path, now_ms() + (int64_t)timeout_s * 1000, &why);
+    if (c->fd < 0)
+        fprintf(stderr, "edgetlsctl: cannot connect to %s: %s\n", socket_path, why);
+    return c->fd < 0 ? -1 : 0;
+}
+
+int ctl_call(ctl_conn_t *c, const ctl_req_t *req, ctl_reply_t *rep)
+{
+    *rep = (ctl_reply_t){0};
+    int64_t deadline = now_ms() + (int64_t)c->timeout_s * 1000;
+    if (send_req(c->fd, req, deadline) < 0) {
+        fprintf(stderr, "edgetlsctl: sending to %s failed: %s\n", c->path, strerror(errno));
+        return -1;
+    }
+    int rc = recv_reply(c->fd, c->path, deadline, rep);
+    if (rc < 0)
+        ctl_buf_free(&rep->body);
+    return rc;
+}
+
+void ctl_close(ctl_conn_t *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+}

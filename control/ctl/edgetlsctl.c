@@ -256,6 +256,15 @@ static const ctl_cmd_t commands[] = {
      0, drain_opts, build_drain, NULL},
     {"log-level", "log-level", "LEVEL", "set the log level: error, warn, info or debug", NULL, 1,
      NULL, build_log_level, NULL},
+    {"batch", "batch", "FILE", "apply a file of cert add/replace/remove lines as one version",
+     "FILE (or - for standard input) holds one command per line, as on this command line without\n"
+     "'edgetlsctl': cert add NAME --chain F --key F [--names a,b] [--force] [--default],\n"
+     "cert replace ..., cert remove NAME. Blank lines and lines starting with # are skipped;\n"
+     "words are separated by spaces (no quoting); relative paths are relative to FILE's directory.\n"
+     "Every line is validated by the daemon in one transaction (begin ... commit): the first\n"
+     "refused line is reported as FILE:LINE: reason, nothing is committed, and the exit status\n"
+     "is 1. When the state changed meanwhile the commit is refused too: run it again.\n",
+     1, NULL, NULL, NULL},
     {NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL}};
 
 static const ctl_cmd_t *find_cmd(const ctl_cmd_t *table, const char *word)
@@ -417,6 +426,171 @@ static int handle_reply(const ctl_req_t *req, const ctl_reply_t *rep)
     return CTL_EXIT_FAIL;
 }
 
+/* ---- batch: many changes in one transaction ---- */
+
+#define BATCH_MAX_FILE (256u << 20)
+#define BATCH_MAX_WORDS 24
+
+/* Sends a line of its own (begin, commit, abort) and reads the reply. */
+static int batch_simple(ctl_conn_t *conn, const char *line, ctl_reply_t *rep)
+{
+    static ctl_req_t req;
+    memset(&req, 0, sizeof req);
+    line_add(&req, "%s%s\n", line, g.json ? " --json" : "");
+    return ctl_call(conn, &req, rep);
+}
+
+/* A path word relative to the batch file's directory; the result lives in buf. */
+static const char *batch_path(const char *dir, const char *path, char *buf, size_t cap)
+{
+    if (path[0] == '/' || !dir[0])
+        return path;
+    snprintf(buf, cap, "%.2000s/%.2000s", dir, path);
+    return buf;
+}
+
+/* One batch line: its words into a request. 0, or an exit status after a message. */
+static int batch_line(char *line, const char *dir, ctl_req_t *req, const char *where)
+{
+    char *argv[BATCH_MAX_WORDS], paths[4][4096];
+    int argc = 0, n_paths = 0;
+    for (char *tok = strtok(line, " \t\r"); tok; tok = strtok(NULL, " \t\r")) {
+        if (argc == BATCH_MAX_WORDS) {
+            fprintf(stderr, "%s: more than %d words\n", where, BATCH_MAX_WORDS);
+            return CTL_EXIT_USAGE;
+        }
+        argv[argc++] = tok;
+    }
+    const ctl_cmd_t *c = argc >= 2 && !strcmp(argv[0], "cert") ? find_cmd(cert_cmds, argv[1]) : NULL;
+    if (!c || (strcmp(c->word, "add") && strcmp(c->word, "replace") && strcmp(c->word, "remove"))) {
+        fprintf(stderr, "%s: only cert add, cert replace and cert remove may be in a batch\n", where);
+        return CTL_EXIT_USAGE;
+    }
+    /* --chain F / --key F (or --chain=F) are relative to the batch file: rewritten into out[] */
+    char *out[BATCH_MAX_WORDS * 2], opt[4][16];
+    int n_out = 0;
+    for (int i = 2; i < argc; i++) {
+        int eq = !strncmp(argv[i], "--chain=", 8) ? 8 : !strncmp(argv[i], "--key=", 6) ? 6 : 0;
+        int sep = !eq && (!strcmp(argv[i], "--chain") || !strcmp(argv[i], "--key")) && i + 1 < argc;
+        if ((eq || sep) && n_paths < 4) {
+            snprintf(opt[n_paths], sizeof opt[0], "%.*s", eq ? eq - 1 : (int)strlen(argv[i]), argv[i]);
+            const char *path = eq ? argv[i] + eq : argv[++i];
+            out[n_out++] = opt[n_paths];
+            out[n_out++] = (char *)batch_path(dir, path, paths[n_paths], sizeof paths[0]);
+            n_paths++;
+        } else {
+            out[n_out++] = argv[i];
+        }
+    }
+    ctl_args_t a;
+    int rc = parse_args(c, &a, n_out, out);
+    if (rc < 0) {
+        fprintf(stderr, "%s: --help is not a batch command\n", where);
+        return CTL_EXIT_USAGE;
+    }
+    if (rc)
+        return fprintf(stderr, "%s: (see above)\n", where), rc;
+    memset(req, 0, sizeof *req);
+    rc = c->build(&a, req);
+    if (rc == 0 && req->overflow)
+        rc = usage_error(c, "the request is longer than %d bytes", ETLS_PROTO_MAX_LINE);
+    if (rc) {
+        fprintf(stderr, "%s: (see above)\n", where);
+        return rc;
+    }
+    req->line[req->line_len++] = '\n';
+    return 0;
+}
+
+static int batch_refused(const char *where, const ctl_reply_t *rep)
+{
+    int len = (int)rep->body.len;
+    while (len > 0 && rep->body.p[len - 1] == '\n')
+        len--;
+    fprintf(stderr, "%s: %.*s\n", where, len, (const char *)rep->body.p);
+    return !strcmp(rep->status, "usage") ? CTL_EXIT_USAGE : CTL_EXIT_FAIL;
+}
+
+static int run_batch(const ctl_cmd_t *c, int argc, char **argv)
+{
+    ctl_args_t a;
+    int rc = parse_args(c, &a, argc, argv);
+    if (rc)
+        return rc < 0 ? CTL_EXIT_OK : rc;
+    const char *file = a.pos[0];
+    ctl_buf_t text = {0};
+    if (!strcmp(file, "-") ? ctl_read_file("/dev/stdin", BATCH_MAX_FILE, 0, &text) < 0
+                           : ctl_read_file(file, BATCH_MAX_FILE, 0, &text) < 0)
+        return CTL_EXIT_FAIL;
+    char dir[4096] = "";
+    const char *slash = strcmp(file, "-") ? strrchr(file, '/') : NULL;
+    if (slash)
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - file), file);
+    if (slash && !dir[0])
+        snprintf(dir, sizeof dir, "/");
+    ctl_conn_t conn;
+    ctl_reply_t rep = {0};
+    if (ctl_open(&conn, g.socket, g.timeout_s) < 0) {
+        ctl_buf_free(&text);
+        return CTL_EXIT_FAIL;
+    }
+    static ctl_req_t req;
+    size_t lineno = 0, sent = 0;
+    rc = batch_simple(&conn, "begin", &rep) < 0 ? CTL_EXIT_FAIL : strcmp(rep.status, "ok") ? batch_refused(file, &rep) : 0;
+    ctl_buf_free(&rep.body);
+    char *p = (char *)text.p, *end = p + text.len;
+    while (rc == 0 && p < end) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        char where[4200], line[ETLS_PROTO_MAX_LINE + 1];
+        lineno++;
+        snprintf(where, sizeof where, "%s:%zu", file, lineno);
+        if (len > ETLS_PROTO_MAX_LINE) {
+            fprintf(stderr, "%s: line longer than %d bytes\n", where, ETLS_PROTO_MAX_LINE);
+            rc = CTL_EXIT_USAGE;
+            break;
+        }
+        memcpy(line, p, len);
+        line[len] = 0;
+        p += len + (nl ? 1 : 0);
+        size_t k = strspn(line, " \t\r");
+        if (!line[k] || line[k] == '#')
+            continue;
+        if (memchr(line, 0, len)) {
+            fprintf(stderr, "%s: NUL byte in the line\n", where);
+            rc = CTL_EXIT_USAGE;
+            break;
+        }
+        if ((rc = batch_line(line, dir, &req, where)) != 0)
+            break;
+        if (ctl_call(&conn, &req, &rep) < 0)
+            rc = CTL_EXIT_FAIL;
+        else if (strcmp(rep.status, "ok"))
+            rc = batch_refused(where, &rep);
+        else
+            sent++;
+        ctl_buf_free(&rep.body);
+        for (size_t i = 0; i < req.n_payloads; i++)
+            ctl_buf_free(&req.payload[i]);
+    }
+    ctl_buf_free(&text);
+    if (rc == 0) {
+        if (batch_simple(&conn, "commit --comment=batch", &rep) < 0)
+            rc = CTL_EXIT_FAIL;
+        else if (strcmp(rep.status, "ok"))
+            rc = batch_refused(file, &rep);
+        else
+            rc = handle_reply(&req, &rep);
+        ctl_buf_free(&rep.body);
+    } else if (conn.fd >= 0) {
+        if (batch_simple(&conn, "abort", &rep) == 0)
+            fprintf(stderr, "edgetlsctl: batch aborted after %zu staged changes: nothing committed\n", sent);
+        ctl_buf_free(&rep.body);
+    }
+    ctl_close(&conn);
+    return rc;
+}
+
 static int run(const ctl_cmd_t *c, int argc, char **argv)
 {
     ctl_args_t a;
@@ -499,5 +673,7 @@ int main(int argc, char **argv)
         c = s;
         i++;
     }
+    if (!c->build)
+        return run_batch(c, argc - i - 1, argv + i + 1);
     return run(c, argc - i - 1, argv + i + 1);
 }

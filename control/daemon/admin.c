@@ -91,6 +91,8 @@ static int peer_allowed(const cd_t *d, uid_t uid, gid_t gid)
 
 void cd_admin_close(cd_admin_t *a)
 {
+    cd_txn_free(a->txn); /* a connection that goes aborts its transaction */
+    a->txn = NULL;
     close(a->fd);
     a->fd = -1;
     etls_proto_reader_free(&a->rd);

@@ -379,11 +379,13 @@ static void reply_done(cd_t *d, cd_admin_t *a, int json, const etls_val_info_t *
     reply_text(a, "ok", &t);
 }
 
-/* Puts the validated certificate into next (add or replace rules); 0 or -1 with err. */
-static int place_cert(etls_store_state_t *next, const char *name, int replace, char **names, size_t n_names,
-                      const etls_store_cert_t *cert, int is_default, char *err, size_t errlen)
+static void reply_staged(cd_admin_t *a, int json, const cd_txn_t *txn, const etls_val_info_t *info);
+
+/* Puts the validated certificate into next (add or replace rules): into e, next's entry of that
+ * name, or a new entry when e is NULL; 0 or -1 with err. */
+static int place_cert(etls_store_state_t *next, etls_store_entry_t *e, const char *name, int replace, char **names,
+                      size_t n_names, const etls_store_cert_t *cert, int is_default, char *err, size_t errlen)
 {
-    etls_store_entry_t *e = etls_store_entry_find(next, name);
     if (replace && !e)
         return snprintf(err, errlen, "cert %s: no such entry (use cert add)", name), -1;
     if (!e) {
@@ -470,32 +472,53 @@ static void cmd_cert_put(cd_t *d, cd_admin_t *a, const etls_proto_req_t *r, int 
         snprintf(err, sizeof err, "cert %s: no names to serve (the leaf has no DNS subjectAltName; give --names)", name);
         rc = -1;
     }
-    const char *dup_name = NULL, *owner = rc == 0 ? claimed(&d->cur, name, names, n_names, &dup_name) : NULL;
+    cd_txn_t *txn = a->txn;
+    const char *dup_name = NULL, *owner = NULL;
+    if (rc == 0)
+        owner = txn ? cd_txn_claimed(txn, name, names, n_names, &dup_name)
+                    : claimed(&d->cur, name, names, n_names, &dup_name);
     if (owner) {
         snprintf(err, sizeof err, "cert %s: name %s is already served by entry %s", name, dup_name, owner);
         rc = -1;
     }
-    etls_store_state_t next = {0};
-    if (rc == 0 && etls_store_state_copy(&next, &d->cur) < 0) {
+    if (rc == 0 && txn && cd_txn_changes(txn) >= CD_TXN_MAX_CHANGES) {
+        snprintf(err, sizeof err, "cert %s: the transaction already holds %u changes (commit it first)", name,
+                 CD_TXN_MAX_CHANGES);
+        rc = -1;
+    }
+    /* Outside a transaction the change goes into a copy of the current state and is committed;
+     * inside one, into the transaction's own state (validated the same way), and staged. */
+    etls_store_state_t next = {0}, *target = txn ? cd_txn_state(txn) : &next;
+    if (rc == 0 && !txn && etls_store_state_copy(&next, &d->cur) < 0) {
         snprintf(err, sizeof err, "out of memory");
         rc = -1;
     }
     if (rc == 0) {
         etls_store_cert_t cert = {(char *)chain_pem, chain_len, (char *)key_pem, key_len, ""};
         snprintf(cert.key_type, sizeof cert.key_type, "%s", info->key_type);
+        etls_store_entry_t *e = txn ? cd_txn_find(txn, name) : etls_store_entry_find(target, name);
         /* place_cert copies names and PEMs (etls_store_entry_add deep-copies) */
-        rc = place_cert(&next, name, replace, names, n_names, &cert, etls_proto_flag(r, "default"), err, sizeof err);
+        rc = place_cert(target, e, name, replace, names, n_names, &cert, etls_proto_flag(r, "default"), err,
+                        sizeof err);
         if (rc == 0 && etls_proto_flag(r, "default"))
-            for (size_t i = 0; i < next.n_entries; i++)
-                next.entries[i].is_default = !strcmp(next.entries[i].name, name);
+            for (size_t i = 0; i < target->n_entries; i++)
+                target->entries[i].is_default = !strcmp(target->entries[i].name, name);
+        if (rc == 0 && txn && cd_txn_changed(txn, name) < 0) {
+            snprintf(err, sizeof err, "out of memory");
+            rc = -1;
+        }
     }
     char comment[128];
     snprintf(comment, sizeof comment, "cert %s %s", verb, name);
-    if (rc == 0)
+    if (txn)
+        ; /* staged: nothing to commit yet */
+    else if (rc == 0)
         rc = commit(d, &next, comment, err, sizeof err);
     else
         etls_store_state_free(&next);
-    if (rc == 0)
+    if (rc == 0 && txn)
+        reply_staged(a, json, txn, info);
+    else if (rc == 0)
         reply_done(d, a, json, info);
     else
         replyf(a, json, "refused", "%s", err);
@@ -511,27 +534,135 @@ static void cmd_cert_remove(cd_t *d, cd_admin_t *a, const etls_proto_req_t *r, i
     }
     const char *name = r->words[2];
     char err[512], comment[128];
-    etls_store_state_t next = {0};
-    if (etls_store_state_copy(&next, &d->cur) < 0) {
+    cd_txn_t *txn = a->txn;
+    etls_store_state_t next = {0}, *target = txn ? cd_txn_state(txn) : &next;
+    if (!txn && etls_store_state_copy(&next, &d->cur) < 0) {
         replyf(a, json, "error", "out of memory");
         return;
     }
-    size_t i = 0;
-    while (i < next.n_entries && strcmp(next.entries[i].name, name))
-        i++;
-    if (i == next.n_entries || next.n_entries == 1) {
+    etls_store_entry_t *e = txn ? cd_txn_find(txn, name) : etls_store_entry_find(target, name);
+    /* in a transaction the last entry may go (others may be added after it): commit checks */
+    if (!e || (!txn && next.n_entries == 1)) {
         etls_store_state_free(&next);
-        replyf(a, json, "refused", i == next.n_entries ? "cert %s: no such entry"
-                                                        : "cert %s: it is the last entry; the dataplanes would have nothing to serve",
+        replyf(a, json, "refused", !e ? "cert %s: no such entry"
+                                      : "cert %s: it is the last entry; the dataplanes would have nothing to serve",
                name);
         return;
     }
-    etls_store_entry_remove(&next, i);
+    etls_store_entry_remove(target, (size_t)(e - target->entries));
+    if (txn) {
+        if (cd_txn_removed(txn) < 0)
+            replyf(a, json, "error", "out of memory");
+        else
+            reply_staged(a, json, txn, NULL);
+        return;
+    }
     snprintf(comment, sizeof comment, "cert remove %s", name);
     if (commit(d, &next, comment, err, sizeof err) < 0)
         replyf(a, json, "refused", "%s", err);
     else
         reply_done(d, a, json, NULL);
+}
+
+/* ---- transactions (txn.c holds the staged state and its indexes) ------------------------- */
+
+static void reply_staged(cd_admin_t *a, int json, const cd_txn_t *txn, const etls_val_info_t *info)
+{
+    if (json) {
+        json_t *w = json_array();
+        for (size_t i = 0; info && i < info->n_warnings; i++)
+            json_array_append_new(w, json_string(info->warnings[i]));
+        cd_reply_json(a, "ok", json_pack("{s:b,s:I,s:I,s:o}", "staged", 1, "changes", (json_int_t)cd_txn_changes(txn),
+                                         "base", (json_int_t)cd_txn_base(txn), "warnings", w));
+        return;
+    }
+    text_t t = {0};
+    tprintf(&t, "staged (%zu changes on version %llu)\n", cd_txn_changes(txn), (unsigned long long)cd_txn_base(txn));
+    for (size_t i = 0; info && i < info->n_warnings; i++)
+        tprintf(&t, "warning: %s\n", info->warnings[i]);
+    reply_text(a, "ok", &t);
+}
+
+static void cmd_begin(cd_t *d, cd_admin_t *a, const etls_proto_req_t *r, int json)
+{
+    if (r->n_words != 1) {
+        replyf(a, json, "usage", "usage: begin");
+        return;
+    }
+    if (a->txn) {
+        replyf(a, json, "refused", "a transaction is open on this connection already (commit or abort it)");
+        return;
+    }
+    if (!(a->txn = cd_txn_begin(d))) {
+        replyf(a, json, "error", "out of memory");
+        return;
+    }
+    if (json)
+        cd_reply_json(a, "ok", json_pack("{s:I}", "base", (json_int_t)d->cur.version));
+    else
+        replyf(a, 0, "ok", "transaction open on version %llu", (unsigned long long)d->cur.version);
+}
+
+static void cmd_abort(cd_t *d, cd_admin_t *a, const etls_proto_req_t *r, int json)
+{
+    (void)d;
+    if (r->n_words != 1) {
+        replyf(a, json, "usage", "usage: abort");
+        return;
+    }
+    if (!a->txn) {
+        replyf(a, json, "refused", "no transaction is open (begin one first)");
+        return;
+    }
+    size_t n = cd_txn_changes(a->txn);
+    cd_txn_free(a->txn);
+    a->txn = NULL;
+    replyf(a, json, "ok", "aborted: %zu staged changes dropped", n);
+}
+
+static void cmd_commit(cd_t *d, cd_admin_t *a, const etls_proto_req_t *r, int json)
+{
+    if (!a->txn) {
+        replyf(a, json, "refused", "no transaction is open (begin one first)");
+        return;
+    }
+    cd_txn_t *txn = a->txn;
+    a->txn = NULL; /* whatever happens now, the transaction is over */
+    char err[1024], comment[200];
+    const etls_store_state_t *st = cd_txn_state(txn);
+    size_t n = cd_txn_changes(txn);
+    const etls_proto_opt_t *c = etls_proto_opt(r, "comment");
+    if (cd_txn_base(txn) != d->cur.version)
+        snprintf(err, sizeof err, "state changed since begin (version %llu, now %llu): nothing committed",
+                 (unsigned long long)cd_txn_base(txn), (unsigned long long)d->cur.version);
+    else if (!st->n_entries)
+        snprintf(err, sizeof err, "the transaction removes every entry; the dataplanes would have nothing to serve");
+    else if (r->n_words != 1 || (c && !c->value))
+        snprintf(err, sizeof err, "usage: commit [--comment=TEXT]");
+    else
+        err[0] = 0;
+    if (err[0]) {
+        cd_txn_free(txn);
+        replyf(a, json, "refused", "%s", err);
+        return;
+    }
+    if (!n) {
+        cd_txn_free(txn);
+        replyf(a, json, "ok", "nothing staged: version %llu unchanged", (unsigned long long)d->cur.version);
+        return;
+    }
+    snprintf(comment, sizeof comment, "%s (%zu changes)", c ? c->value : "transaction", n);
+    etls_store_state_t next = *cd_txn_state(txn);
+    memset(cd_txn_state(txn), 0, sizeof next); /* commit consumes it */
+    cd_txn_free(txn);
+    if (commit(d, &next, comment, err, sizeof err) < 0) {
+        replyf(a, json, "refused", "%s", err);
+        return;
+    }
+    if (json)
+        cd_reply_json(a, "ok", json_pack("{s:I,s:I}", "version", (json_int_t)d->cur.version, "changes", (json_int_t)n));
+    else
+        replyf(a, 0, "ok", "version %llu (%zu changes)", (unsigned long long)d->cur.version, n);
 }
 
 /* Facts about a stored certificate (validation re-run in force mode: never refuses). */
@@ -1056,6 +1187,7 @@ static const char help_text[] =
     "commands: status | cert add|replace NAME --chain=@LEN --key=@LEN [--names=a,b] [--force] [--default]\n"
     "  | cert remove|show NAME | cert list | ticket list|rotate|export | ticket import --data=@LEN\n"
     "  | stats | history | rollback VERSION | drain [--timeout=S] | log-level LEVEL | help\n"
+    "  | begin | commit [--comment=TEXT] | abort   (cert add/replace/remove between them are staged)\n"
     "every command takes --json; see docs/control-protocol.md\n";
 
 void cd_command(cd_t *d, cd_admin_t *a, const etls_proto_req_t *r)
@@ -1092,6 +1224,12 @@ void cd_command(cd_t *d, cd_admin_t *a, const etls_proto_req_t *r)
         cmd_drain(d, a, r, json);
     else if (!strcmp(w0, "log-level"))
         cmd_log_level(d, a, r, json);
+    else if (!strcmp(w0, "begin"))
+        cmd_begin(d, a, r, json);
+    else if (!strcmp(w0, "commit"))
+        cmd_commit(d, a, r, json);
+    else if (!strcmp(w0, "abort"))
+        cmd_abort(d, a, r, json);
     else if (!strcmp(w0, "help"))
         cd_reply(a, "ok", help_text, sizeof help_text - 1);
     else

@@ -33,8 +33,11 @@ typedef struct cd_buf {
     int secret;           /* holds private keys: wiped when reused, grown or freed */
 } cd_buf_t;
 
+typedef struct cd_txn cd_txn_t;
+
 typedef struct cd_admin {
     int fd;
+    cd_txn_t *txn;          /* an open transaction (begin), NULL none; closing aborts it */
     uid_t uid;
     pid_t pid;
     etls_proto_reader_t rd;
@@ -133,6 +136,18 @@ void cd_command(cd_t *d, cd_admin_t *a, const etls_proto_req_t *req);
 int cd_state_init(cd_t *d, char *err, size_t errlen); /* load current, ensure ticket keys */
 int cd_tickets_due(cd_t *d, uint64_t now_s);          /* rotate when the schedule says so */
 void cd_stats_finish(cd_t *d, cd_admin_t *a);          /* reply with what arrived */
+
+/* txn.c: a transaction's staged state with hash indexes (entry names, served names) */
+#define CD_TXN_MAX_CHANGES 200000u
+cd_txn_t *cd_txn_begin(const cd_t *d);
+void cd_txn_free(cd_txn_t *t);
+etls_store_state_t *cd_txn_state(cd_txn_t *t);
+uint64_t cd_txn_base(const cd_txn_t *t);
+size_t cd_txn_changes(const cd_txn_t *t);
+etls_store_entry_t *cd_txn_find(cd_txn_t *t, const char *name);
+const char *cd_txn_claimed(cd_txn_t *t, const char *self, char *const *names, size_t n, const char **which);
+int cd_txn_changed(cd_txn_t *t, const char *entry); /* after an add/replace of entry */
+int cd_txn_removed(cd_txn_t *t);                    /* after a removal */
 
 /* metrics.c */
 int cd_metrics_listen(cd_t *d, const char *spec, char *err, size_t errlen);

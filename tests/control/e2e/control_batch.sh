@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Transactions (begin / commit / abort) and `edgetlsctl batch`: 1,000 certificates land as one
+# version and are served; a batch with a bad line in the middle commits nothing and names the
+# line; a transaction whose base moved is refused at commit; abort and a dropped connection
+# discard what was staged; protocol misuse gets clear refusals.
+#   arguments: as lib.sh, then the edgetls-bench executable (its `certs` subcommand)
+source "$(dirname "$0")/lib.sh" "$@"
+BENCH=${6:?path to edgetls-bench}
+N=1000
+"$BENCH" certs --count "$N" --out "$TMP/many" --wildcard-share 10 >/dev/null || fail "edgetls-bench certs"
+CA=$TMP/many/ca.pem
+start_control
+version() { ctl --json status | json_field '["version"]'; }
+
+# --- 1,000 entries in one version, served by a dataplane
+out=$(ctl batch "$TMP/many/batch.txt") || fail "batch: $out"
+[ "$out" = "version 1 ($N changes)" ] || fail "batch output: $out"
+[ "$(version)" = 1 ] || fail "a batch of $N made version $(version), not 1"
+n=$(ctl --json cert list | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["certs"]))')
+[ "$n" = "$N" ] || fail "cert list shows $n entries"
+PORT=$(free_port)
+start_edgetls --control "$DPSOCK" --state-dir "$STATE" --listen "127.0.0.1:$PORT" --workers 1
+wait_synced
+[ "$(served_fp h777.bench.test)" = "$(fingerprint "$TMP/many/certs/777.pem")" ] || fail "h777 not served"
+[ "$(served_fp x.w42.bench.test)" = "$(fingerprint "$TMP/many/certs/42.pem")" ] || fail "wildcard w42 not served"
+pass "batch of $N certificates: one version, all listed, served by SNI (exact and wildcard)"
+
+# --- a bad line in the middle: FILE:LINE, nothing committed
+mkdir -p "$TMP/b2"
+{
+    echo "# replaces, then one line that cannot pass"
+    for i in 101 102 103; do echo "cert replace e$i --chain ../many/certs/$((i + 10)).pem --key ../many/certs/$((i + 10)).key --force --names h$i.bench.test"; done
+    echo "cert add bad --chain ../many/certs/5.pem --key ../many/certs/6.key"
+    echo "cert remove e9"
+} >"$TMP/b2/batch.txt"
+rc=0; ctl batch "$TMP/b2/batch.txt" 2>"$TMP/err" || rc=$?
+[ "$rc" = 1 ] || fail "bad batch: exit $rc"
+grep -q "^$TMP/b2/batch.txt:5: cert bad: " "$TMP/err" || fail "bad batch message: $(cat "$TMP/err")"
+grep -q "nothing committed" "$TMP/err" || fail "bad batch does not say nothing was committed: $(cat "$TMP/err")"
+[ "$(version)" = 1 ] || fail "a refused batch moved the version to $(version)"
+[ "$(served_fp h101.bench.test)" = "$(fingerprint "$TMP/many/certs/101.pem")" ] || fail "a refused batch changed what is served"
+printf 'cert list\n' >"$TMP/b2/notallowed.txt"
+rc=0; ctl batch "$TMP/b2/notallowed.txt" 2>"$TMP/err" || rc=$?
+[ "$rc" = 2 ] && grep -q "notallowed.txt:1: only cert add, cert replace and cert remove" "$TMP/err" ||
+    fail "non-change line: exit $rc $(cat "$TMP/err")"
+rc=0; ctl batch "$TMP/nonexistent" 2>/dev/null || rc=$?
+[ "$rc" = 1 ] || fail "missing batch file: exit $rc"
+pass "refused batch: FILE:LINE and reason, nothing committed, served set unchanged"
+
+# --- a batch of replaces and a removal from stdin (relative paths: from the current directory)
+(cd "$TMP/many" && printf 'cert replace e105 --chain certs/500.pem --key certs/500.key --force --names h105.bench.test\ncert remove e106\n' |
+    "$CTL_BIN" --socket "$ADMIN" batch -) >"$TMP/out" || fail "stdin batch: $(cat "$TMP/out")"
+[ "$(version)" = 2 ] || fail "stdin batch: version $(version)"
+wait_synced
+[ "$(served_fp h105.bench.test)" = "$(fingerprint "$TMP/many/certs/500.pem")" ] || fail "replace in a batch not served"
+n=$(ctl --json cert list | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["certs"]))')
+[ "$n" = $((N - 1)) ] || fail "removal in a batch: $n entries"
+pass "batch from stdin: replace and remove in one version, pushed live"
+
+# --- the protocol: conflicts, abort, disconnect, misuse
+python3 - "$ADMIN" "$CTL_BIN" "$TMP/many" <<'PY' || fail "transaction protocol"
+import socket, subprocess, sys, time
+admin, ctl, many = sys.argv[1], sys.argv[2], sys.argv[3]
+
+def conn():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(admin)
+    s.settimeout(20)
+    return s
+
+def ask(s, line, payloads=()):
+    s.sendall(line.encode() + b"\n" + b"".join(payloads))
+    head = b""
+    while not head.endswith(b"\n"):
+        c = s.recv(1)
+        assert c, "connection closed waiting for a reply to " + line
+        head += c
+    status, n = head.decode().split()
+    body = b""
+    while len(body) < int(n):
+        body += s.recv(int(n) - len(body))
+    return status, body.decode()
+
+def add(s, name, i):
+    chain = open(f"{many}/certs/{i}.pem", "rb").read()
+    key = open(f"{many}/certs/{i}.key", "rb").read()
+    return ask(s, f"cert replace {name} --chain=@{len(chain)} --key=@{len(key)} --force --names=h{name[1:]}.bench.test",
+               (chain, key))
+
+def version():
+    s = conn()
+    st, body = ask(s, "status --json")
+    import json
+    return json.loads(body)["version"]
+
+def check(what, got, status, sub):
+    assert got[0] == status and sub in got[1], f"{what}: {got}"
+
+v0 = version()
+a = conn()
+check("commit without begin", ask(a, "commit"), "refused", "no transaction is open")
+check("abort without begin", ask(a, "abort"), "refused", "no transaction is open")
+check("begin", ask(a, "begin"), "ok", f"version {v0}")
+check("begin twice", ask(a, "begin"), "refused", "already")
+check("staged", add(a, "e20", 120), "ok", "staged (1 changes")
+check("staged again", add(a, "e21", 121), "ok", "staged (2 changes")
+check("staged a third", add(a, "e22", 122), "ok", "staged (3 changes")
+assert version() == v0, "staging committed something"
+# another client commits meanwhile: the transaction's commit is refused, nothing of it lands
+subprocess.run([ctl, "--socket", admin, "cert", "replace", "e30", "--chain", f"{many}/certs/130.pem", "--key",
+                f"{many}/certs/130.key", "--force", "--names", "h30.bench.test"], check=True, capture_output=True)
+check("stale commit", ask(a, "commit"), "refused", f"state changed since begin (version {v0}, now {v0 + 1})")
+assert version() == v0 + 1
+check("transaction over after a refused commit", ask(a, "commit"), "refused", "no transaction is open")
+# abort drops everything
+check("begin 2", ask(a, "begin"), "ok", "transaction open")
+check("staged 2", add(a, "e40", 140), "ok", "staged")
+check("abort", ask(a, "abort"), "ok", "1 staged changes dropped")
+check("commit after abort", ask(a, "commit"), "refused", "no transaction is open")
+# a dropped connection drops its transaction
+b = conn()
+check("begin 3", ask(b, "begin"), "ok", "transaction open")
+check("staged 3", add(b, "e41", 141), "ok", "staged")
+b.close()
+time.sleep(0.3)
+assert version() == v0 + 1, "a dropped connection's transaction was committed"
+# a name claimed inside the transaction by two entries is refused at the second
+c = conn()
+check("begin 4", ask(c, "begin"), "ok", "transaction open")
+chain = open(f"{many}/certs/150.pem", "rb").read(); key = open(f"{many}/certs/150.key", "rb").read()
+put = f"--chain=@{len(chain)} --key=@{len(key)} --force --names=zz.bench.test"
+check("new name", ask(c, f"cert add n1 {put}", (chain, key)), "ok", "staged")
+check("same name again", ask(c, f"cert add n2 {put}", (chain, key)), "refused",
+      "name zz.bench.test is already served by entry n1")
+check("remove", ask(c, "cert remove n1"), "ok", "staged")
+check("name free again", ask(c, f"cert add n2 {put}", (chain, key)), "ok", "staged")
+st, body = ask(c, "commit --comment=several --json")
+import json
+assert st == "ok" and json.loads(body) == {"version": v0 + 2, "changes": 3}, (st, body)
+assert version() == v0 + 2
+print("transaction protocol: ok")
+PY
+n=$(ctl --json cert list | python3 -c 'import json,sys; print(sum(c["name"] == "n2" for c in json.load(sys.stdin)["certs"]))')
+[ "$n" = 1 ] || fail "the committed transaction's entry is missing"
+pass "transactions: stale commit refused, abort and disconnect discard, names checked across staged entries"
