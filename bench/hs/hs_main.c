@@ -5,6 +5,7 @@
 #include "report.h"
 #include "../dpdk/hs_dpdk.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <sched.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@ static void hs_usage(FILE *f)
             "  --group x25519|p256 key share group (default x25519)\n"
             "  --suite NAME[,..]   offered suites, e.g. TLS_AES_128_GCM_SHA256 (default that one)\n"
             "  --sni a,b,...       server names, spread round-robin over connections\n"
+            "  --sni-file FILE     the same from a file, one name per line (at most 1,000,000)\n"
             "  --alpn h2,http/1.1  ALPN protocols to offer\n"
             "  --request           one GET per connection, response read to the end of its body\n"
             "  --path P            request path (default /)\n"
@@ -105,7 +107,7 @@ static void default_cpus(etls_hs_opts_t *o)
 enum {
     O_CONC = 256, O_RATE, O_MAXIN, O_DUR, O_COUNT, O_THREADS, O_CPUS, O_GROUP, O_SUITE, O_SNI,
     O_ALPN, O_REQ, O_PATH, O_REUSE, O_VERIFY, O_CACERT, O_CLOSE, O_TIMEOUT, O_GRACE, O_JSON,
-    O_REPORT, O_QUIET, O_RESUME, O_HELP, O_DPDK
+    O_REPORT, O_QUIET, O_RESUME, O_HELP, O_DPDK, O_SNI_FILE
 };
 
 static const struct option hs_opts[] = {
@@ -117,14 +119,111 @@ static const struct option hs_opts[] = {
     {"cacert", 1, 0, O_CACERT}, {"close", 1, 0, O_CLOSE}, {"timeout", 1, 0, O_TIMEOUT},
     {"grace", 1, 0, O_GRACE}, {"json", 0, 0, O_JSON}, {"report", 1, 0, O_REPORT},
     {"quiet", 0, 0, O_QUIET}, {"resume", 0, 0, O_RESUME}, {"help", 0, 0, O_HELP}, {"dpdk", 0, 0, O_DPDK},
-    {0, 0, 0, 0}};
+    {"sni-file", 1, 0, O_SNI_FILE}, {0, 0, 0, 0}};
 
 typedef struct hs_cli {
     etls_hs_opts_t o;
     int verify, json, dpdk;
     const char *cacert, *report;
     char sni_buf[4096];
+    const char *sni_list[ETLS_HS_MAX_SNI];
+    char *sni_text;          /* --sni-file: the file, split in place */
+    const char **sni_names;  /* --sni-file: pointers into sni_text */
 } hs_cli_t;
+
+#define SNI_FILE_MAX_BYTES (256u << 20)
+#define SNI_FILE_MAX_NAMES 1000000u
+
+/* --sni-file: one host name per line (blank lines and # comments skipped), each 1..253 bytes of
+ * [A-Za-z0-9.-_]; -1 with a message. */
+static int read_sni_file(hs_cli_t *c, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "edgetls-bench hs: --sni-file %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    size_t cap = 1 << 16, len = 0;
+    char *text = malloc(cap + 1);
+    for (size_t n; text && (n = fread(text + len, 1, cap - len, f)) > 0;) {
+        len += n;
+        if (len == cap && cap < SNI_FILE_MAX_BYTES) {
+            cap *= 2;
+            char *t = realloc(text, cap + 1);
+            if (!t) {
+                free(text);
+                text = NULL;
+            }
+            text = t;
+        } else if (len == cap) {
+            break;
+        }
+    }
+    int too_big = len == cap && fgetc(f) != EOF;
+    fclose(f);
+    if (!text || too_big) {
+        fprintf(stderr, "edgetls-bench hs: --sni-file %s: %s\n", path,
+                !text ? "out of memory" : "larger than 256 MiB");
+        free(text);
+        return -1;
+    }
+    text[len] = 0;
+    size_t n = 0, lineno = 0;
+    const char **names = NULL;
+    size_t ncap = 0;
+    for (char *p = text, *nl; *p || p < text + len; p = nl + 1) {
+        nl = strchr(p, '\n');
+        if (!nl)
+            nl = p + strlen(p);
+        lineno++;
+        if (!*nl && nl < text + len) {
+            fprintf(stderr, "edgetls-bench hs: --sni-file %s:%zu: NUL byte\n", path, lineno);
+            free(names);
+            free(text);
+            return -1;
+        }
+        char *e = nl;
+        while (e > p && (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        int last = !*nl;
+        *e = 0;
+        if (*p && *p != '#') {
+            size_t l = strlen(p), bad = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_");
+            if (l > 253 || bad != l || n == SNI_FILE_MAX_NAMES) {
+                fprintf(stderr, "edgetls-bench hs: --sni-file %s:%zu: %s\n", path, lineno,
+                        n == SNI_FILE_MAX_NAMES ? "more than 1,000,000 names" : "not a host name (1-253 of [A-Za-z0-9.-_])");
+                free(names);
+                free(text);
+                return -1;
+            }
+            if (n == ncap) {
+                ncap = ncap ? ncap * 2 : 1024;
+                const char **t = realloc(names, ncap * sizeof *names);
+                if (!t) {
+                    free(names);
+                    free(text);
+                    fprintf(stderr, "edgetls-bench hs: --sni-file: out of memory\n");
+                    return -1;
+                }
+                names = t;
+            }
+            names[n++] = p;
+        }
+        if (last)
+            break;
+    }
+    if (!n) {
+        fprintf(stderr, "edgetls-bench hs: --sni-file %s: no names\n", path);
+        free(names);
+        free(text);
+        return -1;
+    }
+    c->sni_text = text;
+    c->sni_names = names;
+    c->o.sni = names;
+    c->o.n_sni = n;
+    return 0;
+}
 
 static int num(const char *s, double lo, double hi, double *v)
 {
@@ -155,8 +254,12 @@ static int hs_opt(hs_cli_t *c, int opt, const char *a)
         return o->cli.group ? 0 : -1;
     case O_SUITE: return parse_suites(&o->cli, a);
     case O_SNI:
-        cp = parse_list(a, c->sni_buf, sizeof c->sni_buf, o->sni, ETLS_HS_MAX_SNI);
-        return cp <= 0 ? -1 : (o->n_sni = (size_t)cp, 0);
+        if (c->sni_text)
+            return -1;
+        cp = parse_list(a, c->sni_buf, sizeof c->sni_buf, c->sni_list, ETLS_HS_MAX_SNI);
+        return cp <= 0 ? -1 : (o->sni = c->sni_list, o->n_sni = (size_t)cp, 0);
+    case O_SNI_FILE:
+        return o->n_sni ? -1 : read_sni_file(c, a);
     case O_ALPN: return parse_alpn(&o->cli, a);
     case O_REQ: return o->request = 1, 0;
     case O_PATH: return a[0] == '/' && strlen(a) < 256 ? (o->path = a, 0) : -1;
@@ -285,6 +388,8 @@ int etls_bench_hs_main(int argc, char **argv)
             status = 1;
     }
     etls_hs_verifier_free(store);
+    free(c->sni_names);
+    free(c->sni_text);
     free(c);
     free(r);
     return status;

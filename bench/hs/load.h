@@ -54,7 +54,7 @@ typedef struct etls_hs_opts {
     double timeout;       /* per connection, seconds */
     double grace;         /* after the end, seconds for in-flight connections */
     etls_cli_cfg_t cli;
-    const char *sni[ETLS_HS_MAX_SNI];
+    const char *const *sni; /* n_sni names, used round-robin (--sni or --sni-file) */
     size_t n_sni;
     int request;      /* one GET per connection, response read to the end of its body */
     const char *path; /* request path */

@@ -25,6 +25,24 @@ wait_synced
 [ "$(served_fp x.w42.bench.test)" = "$(fingerprint "$TMP/many/certs/42.pem")" ] || fail "wildcard w42 not served"
 pass "batch of $N certificates: one version, all listed, served by SNI (exact and wildcard)"
 
+# --- edgetls-bench hs --sni-file: every name, each handshake's chain verified for its name
+"$BENCH" hs --sni-file "$TMP/many/sni.txt" --verify --cacert "$CA" --count $((2 * N)) --concurrency 8 --json \
+    --quiet "127.0.0.1:$PORT" >"$TMP/hs.json" 2>/dev/null || fail "hs --sni-file failed"
+python3 - "$TMP/hs.json" $((2 * N)) <<'PY' || fail "hs --sni-file: $(cat "$TMP/hs.json")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["handshakes"] == int(sys.argv[2]) and r["errors"]["total"] == 0, r
+PY
+printf '# a name nobody serves: the default chain fails verification\nnope.example.test\n' >"$TMP/nope.txt"
+"$BENCH" hs --sni-file "$TMP/nope.txt" --verify --cacert "$CA" --count 20 --json --quiet "127.0.0.1:$PORT" \
+    >"$TMP/hs2.json" 2>/dev/null && fail "hs with an unserved name succeeded"
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["handshakes"] == 0 and r["errors"]["total"] == 20, r' \
+    "$TMP/hs2.json" || fail "unserved name: $(cat "$TMP/hs2.json")"
+printf 'ok.test\nbad name\n' >"$TMP/bad.txt"
+rc=0; "$BENCH" hs --sni-file "$TMP/bad.txt" "127.0.0.1:$PORT" >/dev/null 2>"$TMP/err" || rc=$?
+[ "$rc" = 2 ] && grep -q "bad.txt:2: not a host name" "$TMP/err" || fail "malformed sni file: exit $rc $(cat "$TMP/err")"
+pass "hs --sni-file: $((2 * N)) handshakes over $N names verified; unserved name and malformed file refused"
+
 # --- a bad line in the middle: FILE:LINE, nothing committed
 mkdir -p "$TMP/b2"
 {
