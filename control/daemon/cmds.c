@@ -411,22 +411,11 @@ static int place_cert(etls_store_state_t *next, etls_store_entry_t *e, const cha
         return snprintf(err, errlen, "cert %s: already holds %d certificates", name, ETLS_STORE_MAX_CERTS), -1;
     if ((e->n_certs > 1 || !replace) && !same_names(e->names, e->n_names, names, n_names))
         return snprintf(err, errlen, "cert %s: an entry's certificates must serve the same names", name), -1;
-    if (slot < e->n_certs) {
-        explicit_bzero(e->certs[slot].key_pem, e->certs[slot].key_len);
-        free(e->certs[slot].key_pem);
-        free(e->certs[slot].chain_pem);
-    } else {
+    if (slot == e->n_certs)
         e->n_certs++;
-    }
-    e->certs[slot].chain_pem = strndup(cert->chain_pem, cert->chain_len);
-    e->certs[slot].key_pem = malloc(cert->key_len + 1);
-    if (!e->certs[slot].chain_pem || !e->certs[slot].key_pem)
+    if (etls_store_cert_set(&e->certs[slot], cert->chain_pem, cert->chain_len, cert->key_pem, cert->key_len,
+                            cert->key_type) < 0)
         return snprintf(err, errlen, "out of memory"), -1;
-    memcpy(e->certs[slot].key_pem, cert->key_pem, cert->key_len);
-    e->certs[slot].key_pem[cert->key_len] = 0;
-    e->certs[slot].chain_len = cert->chain_len;
-    e->certs[slot].key_len = cert->key_len;
-    snprintf(e->certs[slot].key_type, sizeof e->certs[slot].key_type, "%s", cert->key_type);
     free_names(e->names, e->n_names);
     free(e->names);
     e->names = calloc(n_names ? n_names : 1, sizeof *e->names);
@@ -1070,10 +1059,14 @@ static void cmd_status(cd_t *d, cd_admin_t *a, int json)
         text_t junk = {0};
         tflush(&t, &junk);
         free(junk.p);
-        cd_reply_json(a, "ok", json_pack("{s:I,s:s,s:I,s:o,s:{s:I,s:f,s:f}}", "version", (json_int_t)d->cur.version,
+        json_t *recent = json_array(); /* the last samples, oldest first */
+        size_t cap = sizeof d->prop_ms / sizeof d->prop_ms[0], k = n < 64 ? n : 64;
+        for (size_t i = d->n_prop - k; i < d->n_prop; i++)
+            json_array_append_new(recent, json_real(d->prop_ms[i % cap]));
+        cd_reply_json(a, "ok", json_pack("{s:I,s:s,s:I,s:o,s:{s:I,s:f,s:f,s:o}}", "version", (json_int_t)d->cur.version,
                                          "state_dir", d->state_dir, "entries", (json_int_t)d->cur.n_entries,
                                          "dataplanes", arr, "propagation_ms", "samples", (json_int_t)n, "p50", p50,
-                                         "p99", p99));
+                                         "p99", p99, "recent", recent));
         return;
     }
     json_decref(arr);

@@ -62,11 +62,15 @@ static int load_certs(const loader_t *l, etls_manifest_t *m, int keep, size_t *k
         etls_store_entry_t *e = &m->st.entries[i];
         for (size_t c = 0; c < e->n_certs; c++) {
             etls_store_cert_t *ct = &e->certs[c];
-            if (read_checked(l, &m->files[(*k)++], ETLS_STORE_PEM_MAX, keep ? &ct->chain_pem : NULL,
-                             &ct->chain_len, 0) ||
-                read_checked(l, &m->files[(*k)++], ETLS_STORE_PEM_MAX, keep ? &ct->key_pem : NULL,
-                             &ct->key_len, 1))
+            const etls_manifest_file_t *fc = &m->files[(*k)++], *fk = &m->files[(*k)++];
+            if (read_checked(l, fc, ETLS_STORE_PEM_MAX, keep ? &ct->chain_pem : NULL, &ct->chain_len, 0) ||
+                read_checked(l, fk, ETLS_STORE_PEM_MAX, keep ? &ct->key_pem : NULL, &ct->key_len, 1))
                 return -1;
+            /* into one shared block, its digests known: copies and commits reuse both */
+            if (keep && etls_store_cert_set(ct, ct->chain_pem, ct->chain_len, ct->key_pem, ct->key_len, NULL) < 0)
+                return etls_store_fail(l->s, l->err, l->errlen, "out of memory");
+            if (keep)
+                etls_store_cert_known_digests(ct, fc->sha256, fk->sha256);
         }
     }
     return 0;

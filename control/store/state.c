@@ -1,6 +1,6 @@
 /* In-memory state: deep copies, release (wiping key material), entry helpers, and the checks
  * that keep every committed state expressible in the manifest format. */
-#include "manifest.h"
+#include "store_int.h"
 
 #include <openssl/crypto.h>
 #include <stdarg.h>
@@ -151,14 +151,102 @@ int etls_store_state_check(const etls_store_state_t *st, char *err, size_t errle
     return dup_check(st, err, errlen) || tickets_check(st, err, errlen) ? -1 : 0;
 }
 
+struct etls_store_pem {
+    unsigned refs;
+    int has_sha;
+    uint8_t chain_sha[32], key_sha[32];
+    size_t size;
+    char data[]; /* chain, NUL, key, NUL */
+};
+
+static void pem_unref(etls_store_pem_t *p)
+{
+    if (p && --p->refs == 0) {
+        OPENSSL_cleanse(p->data, p->size);
+        free(p);
+    }
+}
+
+static etls_store_pem_t *pem_new(const char *chain, size_t chain_len, const char *key, size_t key_len)
+{
+    if (chain_len > ETLS_STORE_PEM_MAX || key_len > ETLS_STORE_PEM_MAX)
+        return NULL;
+    etls_store_pem_t *p = malloc(sizeof *p + chain_len + key_len + 2);
+    if (!p)
+        return NULL;
+    p->refs = 1;
+    p->has_sha = 0;
+    p->size = chain_len + key_len + 2;
+    if (chain_len)
+        memcpy(p->data, chain, chain_len);
+    p->data[chain_len] = 0;
+    if (key_len)
+        memcpy(p->data + chain_len + 1, key, key_len);
+    p->data[chain_len + 1 + key_len] = 0;
+    return p;
+}
+
 static void cert_free(etls_store_cert_t *c)
 {
-    free(c->chain_pem);
-    if (c->key_pem) {
-        OPENSSL_cleanse(c->key_pem, c->key_len);
-        free(c->key_pem);
+    if (c->pem) {
+        pem_unref(c->pem);
+    } else {
+        free(c->chain_pem);
+        if (c->key_pem) {
+            OPENSSL_cleanse(c->key_pem, c->key_len);
+            free(c->key_pem);
+        }
     }
     memset(c, 0, sizeof *c);
+}
+
+static void cert_point(etls_store_cert_t *c, etls_store_pem_t *p, size_t chain_len, size_t key_len)
+{
+    c->pem = p;
+    c->chain_pem = p->data;
+    c->chain_len = chain_len;
+    c->key_pem = p->data + chain_len + 1;
+    c->key_len = key_len;
+}
+
+int etls_store_cert_set(etls_store_cert_t *c, const char *chain, size_t chain_len, const char *key, size_t key_len,
+                        const char *key_type)
+{
+    etls_store_pem_t *p = pem_new(chain, chain_len, key, key_len);
+    if (!p)
+        return -1;
+    char kt[sizeof c->key_type];
+    snprintf(kt, sizeof kt, "%s", key_type ? key_type : c->key_type);
+    cert_free(c);
+    cert_point(c, p, chain_len, key_len);
+    memcpy(c->key_type, kt, sizeof kt);
+    return 0;
+}
+
+void etls_store_cert_digests(etls_store_cert_t *c, uint8_t chain[32], uint8_t key[32])
+{
+    if (c->pem && c->pem->has_sha) {
+        memcpy(chain, c->pem->chain_sha, 32);
+        memcpy(key, c->pem->key_sha, 32);
+        return;
+    }
+    etls_store_sha(c->chain_pem, c->chain_len, chain);
+    etls_store_sha(c->key_pem, c->key_len, key);
+    if (c->pem) {
+        memcpy(c->pem->chain_sha, chain, 32);
+        memcpy(c->pem->key_sha, key, 32);
+        c->pem->has_sha = 1;
+    }
+}
+
+/* Loading: the digests were just checked against the manifest. */
+void etls_store_cert_known_digests(etls_store_cert_t *c, const uint8_t chain[32], const uint8_t key[32])
+{
+    if (c->pem) {
+        memcpy(c->pem->chain_sha, chain, 32);
+        memcpy(c->pem->key_sha, key, 32);
+        c->pem->has_sha = 1;
+    }
 }
 
 void etls_store_entry_free(etls_store_entry_t *e)
@@ -180,19 +268,6 @@ void etls_store_state_free(etls_store_state_t *st)
     memset(st, 0, sizeof *st);
 }
 
-/* PEM copies keep a terminating NUL (not counted in the length) so callers can hand them to
- * APIs that want C strings. */
-static char *mem_dup(const char *p, size_t n)
-{
-    char *d = malloc(n + 1);
-    if (d) {
-        if (n)
-            memcpy(d, p, n);
-        d[n] = 0;
-    }
-    return d;
-}
-
 static int entry_copy(etls_store_entry_t *d, const etls_store_entry_t *s)
 {
     memset(d, 0, sizeof *d);
@@ -212,11 +287,13 @@ static int entry_copy(etls_store_entry_t *d, const etls_store_entry_t *s)
         etls_store_cert_t *dc = &d->certs[d->n_certs];
         memcpy(dc->key_type, sc->key_type, sizeof dc->key_type);
         dc->key_type[sizeof dc->key_type - 1] = 0;
-        dc->chain_len = sc->chain_len;
-        dc->key_len = sc->key_len;
-        if (!(dc->chain_pem = mem_dup(sc->chain_pem, sc->chain_len)) ||
-            !(dc->key_pem = mem_dup(sc->key_pem, sc->key_len)))
+        /* shared bytes are shared again; a caller's own buffers are copied into a block */
+        etls_store_pem_t *p = sc->pem ? sc->pem : pem_new(sc->chain_pem, sc->chain_len, sc->key_pem, sc->key_len);
+        if (!p)
             goto fail;
+        if (sc->pem)
+            p->refs++;
+        cert_point(dc, p, sc->chain_len, sc->key_len);
     }
     return 0;
 fail:

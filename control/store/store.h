@@ -33,10 +33,18 @@ typedef enum {
     ETLS_TICKET_RETIRED,     /* kept in no snapshot; dropped at the next commit */
 } etls_ticket_state_t;
 
+/* The bytes of one certificate (chain and key), immutable and shared by every state that holds
+ * them: copying a 100,000-entry state copies pointers, and two states' entries compare by
+ * address. Single-threaded (the daemon's loop): a plain reference count. */
+typedef struct etls_store_pem etls_store_pem_t;
+
 typedef struct etls_store_cert {
     char *chain_pem; size_t chain_len;
     char *key_pem;   size_t key_len;   /* wiped by etls_store_state_free */
     char key_type[16];                 /* e.g. "ecdsa-p256", from validation */
+    /* Set by the store (etls_store_cert_set, loading, copies): chain_pem and key_pem point into
+     * it. NULL when a caller filled chain_pem/key_pem with its own malloc'd buffers. */
+    etls_store_pem_t *pem;
 } etls_store_cert_t;
 
 typedef struct etls_store_entry {
@@ -106,6 +114,11 @@ etls_store_entry_t *etls_store_entry_find(etls_store_state_t *st, const char *na
 int etls_store_entry_add(etls_store_state_t *st, const etls_store_entry_t *e);
 void etls_store_entry_remove(etls_store_state_t *st, size_t index);
 void etls_store_entry_free(etls_store_entry_t *e);
+/* Gives c new content (copied into a fresh shared block; the old content is released). 0 or -1. */
+int etls_store_cert_set(etls_store_cert_t *c, const char *chain, size_t chain_len, const char *key, size_t key_len,
+                        const char *key_type);
+/* The SHA-256 of c's chain and key, computed once per shared block. */
+void etls_store_cert_digests(etls_store_cert_t *c, uint8_t chain[32], uint8_t key[32]);
 int etls_store_name_ok(const char *name); /* [A-Za-z0-9._-]{1,64} */
 
 #endif

@@ -27,6 +27,8 @@ int etls_store_fail(const etls_store_t *s, char *err, size_t errlen, const char 
     __attribute__((format(printf, 4, 5)));
 
 void etls_store_sha(const void *p, size_t n, uint8_t out[32]);
+/* Records digests just verified against a manifest in c's shared block. */
+void etls_store_cert_known_digests(etls_store_cert_t *c, const uint8_t chain[32], const uint8_t key[32]);
 /* Streams a file through SHA-256 (blobs can be large). */
 int etls_store_sha_file(int dfd, const char *name, uint8_t out[32]);
 /* Reads a regular file (no symlinks) of at most max bytes into a malloc'd, NUL-terminated

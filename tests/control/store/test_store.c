@@ -487,6 +487,33 @@ static void test_manifest_parser(void)
     expect_parse_error("ticket active 10 20\n", "ticket active 10 20\r\n", "control character");
 }
 
+/* Copies share the certificate bytes (a 100,000-entry state copies pointers); changing a copy's
+ * certificate through the API leaves the original alone; digests are cached per block. */
+static void test_sharing(void)
+{
+    etls_store_state_t a = {0}, b = {0};
+    const char *names[] = {"www.example.test"};
+    add_entry(&a, "www", 2, 0, names, 1);
+    CHECK(a.entries[0].certs[0].pem != NULL);
+    CHECK(etls_store_state_copy(&b, &a) == 0);
+    CHECK(b.entries[0].certs[0].chain_pem == a.entries[0].certs[0].chain_pem);
+    CHECK(b.entries[0].certs[1].key_pem == a.entries[0].certs[1].key_pem);
+    uint8_t c1[32], k1[32], c2[32], k2[32];
+    etls_store_cert_digests(&a.entries[0].certs[0], c1, k1);
+    etls_store_cert_digests(&b.entries[0].certs[0], c2, k2);
+    CHECK(!memcmp(c1, c2, 32) && !memcmp(k1, k2, 32) && memcmp(c1, k1, 32));
+    char *old = a.entries[0].certs[0].chain_pem;
+    CHECK(etls_store_cert_set(&b.entries[0].certs[0], "NEW", 3, "K", 1, NULL) == 0);
+    CHECK(!strcmp(b.entries[0].certs[0].chain_pem, "NEW") && b.entries[0].certs[0].key_len == 1);
+    CHECK(!strcmp(b.entries[0].certs[0].key_type, "ecdsa-p256")); /* kept when NULL is given */
+    CHECK(a.entries[0].certs[0].chain_pem == old && !strncmp(old, "www", 3));
+    etls_store_cert_digests(&b.entries[0].certs[0], c2, k2);
+    CHECK(memcmp(c1, c2, 32) != 0);
+    etls_store_state_free(&a); /* b still holds the second cert's block */
+    CHECK(!strncmp(b.entries[0].certs[1].chain_pem, "www", 3));
+    etls_store_state_free(&b);
+}
+
 int main(void)
 {
     snprintf(base, sizeof base, "/tmp/etls-store-XXXXXX");
@@ -502,6 +529,7 @@ int main(void)
     test_names();
     test_refuse_dir();
     test_manifest_parser();
+    test_sharing();
     nftw(base, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
     return etls_test_summary("control_store");
 }
