@@ -33,7 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check(etls_store_state_check(&m.st, err, sizeof err) == 0, "accepted state fails the check");
     char *text;
     size_t len;
-    check(etls_store_manifest_format(&m.st, m.blobs, m.n_blobs, m.files, m.n_files, &text, &len) == 0,
+    check(etls_store_manifest_format(&m.st, m.format, (const uint8_t(*)[32])m.objects, m.blobs, m.n_blobs, m.files, m.n_files,
+                                     &text, &len) == 0,
           "format failed");
     check(len == size && memcmp(text, data, size) == 0, "format(parse(x)) != x");
     free(text);

@@ -21,6 +21,8 @@ typedef struct commit {
     int cfd;                 /* the current version's directory, for hard links; -1 if none */
     etls_manifest_file_t *files;
     size_t n_files, k;
+    uint8_t (*objects)[32]; /* each cert's chain and key digest, manifest order */
+    size_t n_objects;
     char *err;
     size_t errlen;
 } commit_t;
@@ -69,6 +71,31 @@ static int link_blob(commit_t *c)
     return linkat(c->cfd, f->name, c->tfd, f->name, 0) ? cfail(c, f->name, -errno) : 0;
 }
 
+/* Every certificate's chain and key as objects: only those not stored yet are written (with
+ * digests cached per shared block, an unchanged entry costs a set lookup), then objects/ is
+ * fsynced once, before any manifest names them. */
+static int put_objects(commit_t *c, etls_store_state_t *st)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < st->n_entries; i++)
+        n += 2 * st->entries[i].n_certs;
+    c->objects = malloc((n ? n : 1) * sizeof *c->objects);
+    if (!c->objects)
+        return cfail(c, "objects", -ENOMEM);
+    int dirty = 0, rc = 0;
+    for (size_t i = 0; i < st->n_entries && rc == 0; i++)
+        for (size_t k = 0; k < st->entries[i].n_certs && rc == 0; k++) {
+            etls_store_cert_t *ct = &st->entries[i].certs[k];
+            uint8_t *dc = c->objects[c->n_objects++], *dk = c->objects[c->n_objects++];
+            etls_store_cert_digests(ct, dc, dk);
+            if ((rc = etls_store_object_put(c->s, dc, ct->chain_pem, ct->chain_len, &dirty)) == 0)
+                rc = etls_store_object_put(c->s, dk, ct->key_pem, ct->key_len, &dirty);
+        }
+    if (rc == 0 && dirty)
+        rc = etls_store_fsync_fd(c->s->ofd);
+    return rc ? cfail(c, "objects/", rc) : 0;
+}
+
 static int put_tickets(commit_t *c, const etls_store_state_t *st)
 {
     static const char hex[] = "0123456789abcdef";
@@ -94,7 +121,8 @@ static int put_manifest(commit_t *c, const etls_store_state_t *st, const etls_ma
 {
     char *text;
     size_t len;
-    if (etls_store_manifest_format(st, names, n_blobs, c->files, c->n_files, &text, &len))
+    if (etls_store_manifest_format(st, 2, (const uint8_t(*)[32])c->objects, names, n_blobs, c->files, c->n_files,
+                                   &text, &len))
         return cfail(c, ETLS_MANIFEST_NAME, -ENOMEM);
     int rc = etls_store_write_file(c->tfd, ETLS_MANIFEST_NAME, text, len);
     free(text);
@@ -102,7 +130,7 @@ static int put_manifest(commit_t *c, const etls_store_state_t *st, const etls_ma
 }
 
 /* versions/<N>.tmp with every file, manifest last, all fsynced. */
-static int build(commit_t *c, const etls_store_state_t *st, const etls_store_blob_t *blobs,
+static int build(commit_t *c, etls_store_state_t *st, const etls_store_blob_t *blobs,
                  const etls_manifest_blob_t *names, size_t n_blobs)
 {
     int rc;
@@ -118,12 +146,8 @@ static int build(commit_t *c, const etls_store_state_t *st, const etls_store_blo
         snprintf(cur, sizeof cur, "%llu", (unsigned long long)c->s->current);
         c->cfd = openat(c->s->vfd, cur, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
     }
-    for (size_t i = 0; i < st->n_entries; i++)
-        for (size_t k = 0; k < st->entries[i].n_certs; k++) {
-            const etls_store_cert_t *ct = &st->entries[i].certs[k];
-            if (put_file(c, ct->chain_pem, ct->chain_len) || put_file(c, ct->key_pem, ct->key_len))
-                return -1;
-        }
+    if (put_objects(c, st))
+        return -1;
     if (put_tickets(c, st))
         return -1;
     for (size_t i = 0; i < n_blobs; i++)
@@ -237,6 +261,7 @@ static void finish(commit_t *c, int ok)
         close(c->tfd);
     if (c->cfd >= 0)
         close(c->cfd);
+    free(c->objects);
     if (!ok) {
         etls_store_rm_tree(c->s->vfd, c->tmp);
         etls_store_rm_tree(c->s->vfd, c->final);
@@ -251,7 +276,7 @@ int etls_store_commit(etls_store_t *s, etls_store_state_t *st, const etls_store_
     commit_t c = {.s = s, .v = s->current + 1, .tfd = -1, .cfd = -1, .err = err, .errlen = errlen};
     if (validate(s, st, blobs, n_blobs, names, err, errlen) || ensure_versions(s, err, errlen))
         return -1;
-    if (etls_store_manifest_files(st, names, n_blobs, &c.files, &c.n_files))
+    if (etls_store_manifest_files(st, 2, names, n_blobs, &c.files, &c.n_files))
         return etls_store_fail(s, err, errlen, "out of memory");
     snprintf(c.tmp, sizeof c.tmp, "%llu.tmp", (unsigned long long)c.v);
     snprintf(c.final, sizeof c.final, "%llu", (unsigned long long)c.v);
@@ -270,6 +295,7 @@ int etls_store_commit(etls_store_t *s, etls_store_state_t *st, const etls_store_
     s->current = c.v;
     etls_store_set_files(s, c.files, c.n_files);
     etls_store_prune(s);
+    etls_store_objects_maybe_gc(s);
     return 0;
 }
 

@@ -44,7 +44,17 @@ static void put_u64(buf_t *b, const char *word, uint64_t v)
     put(b, line, (size_t)n);
 }
 
-static void put_entry(buf_t *b, const etls_store_entry_t *e)
+void etls_store_hex(const uint8_t d[32], char out[65])
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < 32; i++) {
+        out[2 * i] = hex[d[i] >> 4];
+        out[2 * i + 1] = hex[d[i] & 15];
+    }
+    out[64] = 0;
+}
+
+static void put_entry(buf_t *b, const etls_store_entry_t *e, int format, const uint8_t (**objects)[32])
 {
     puts_(b, "entry ");
     puts_(b, e->name);
@@ -56,10 +66,17 @@ static void put_entry(buf_t *b, const etls_store_entry_t *e)
     }
     put(b, "\n", 1);
     for (size_t i = 0; i < e->n_certs; i++) {
-        char line[256];
+        char line[256], hc[65], hk[65];
         const char *kt = e->certs[i].key_type[0] ? e->certs[i].key_type : "-";
-        int n = snprintf(line, sizeof line, "cert %s.%zu.chain.pem %s.%zu.key.pem %s\n", e->name, i,
-                         e->name, i, kt);
+        int n;
+        if (format == 1) {
+            n = snprintf(line, sizeof line, "cert %s.%zu.chain.pem %s.%zu.key.pem %s\n", e->name, i, e->name, i, kt);
+        } else {
+            etls_store_hex((*objects)[0], hc);
+            etls_store_hex((*objects)[1], hk);
+            *objects += 2;
+            n = snprintf(line, sizeof line, "cert %s %s %s\n", hc, hk, kt);
+        }
         put(b, line, (size_t)n);
     }
 }
@@ -89,19 +106,19 @@ static void put_sha(buf_t *b, const etls_manifest_file_t *f)
     put(b, h, 65);
 }
 
-int etls_store_manifest_format(const etls_store_state_t *st, const etls_manifest_blob_t *blobs,
-                               size_t n_blobs, const etls_manifest_file_t *files, size_t n_files,
-                               char **out, size_t *outlen)
+int etls_store_manifest_format(const etls_store_state_t *st, int format, const uint8_t (*objects)[32],
+                               const etls_manifest_blob_t *blobs, size_t n_blobs,
+                               const etls_manifest_file_t *files, size_t n_files, char **out, size_t *outlen)
 {
     buf_t b = {0};
-    puts_(&b, ETLS_MANIFEST_MAGIC "\n");
+    puts_(&b, format == 1 ? ETLS_MANIFEST_MAGIC_V1 "\n" : ETLS_MANIFEST_MAGIC "\n");
     put_u64(&b, "version", st->version);
     put_u64(&b, "time", st->time);
     puts_(&b, "comment ");
     puts_(&b, st->comment);
     put(&b, "\n", 1);
     for (size_t i = 0; i < st->n_entries; i++)
-        put_entry(&b, &st->entries[i]);
+        put_entry(&b, &st->entries[i], format, &objects);
     for (size_t i = 0; i < st->n_tickets; i++)
         put_ticket(&b, &st->tickets[i]);
     for (size_t i = 0; i < n_blobs; i++) {
@@ -121,17 +138,17 @@ int etls_store_manifest_format(const etls_store_state_t *st, const etls_manifest
     return 0;
 }
 
-int etls_store_manifest_files(const etls_store_state_t *st, const etls_manifest_blob_t *blobs,
+int etls_store_manifest_files(const etls_store_state_t *st, int format, const etls_manifest_blob_t *blobs,
                               size_t n_blobs, etls_manifest_file_t **files, size_t *n_files)
 {
     size_t n = n_blobs + (st->n_tickets > 0);
-    for (size_t i = 0; i < st->n_entries; i++)
+    for (size_t i = 0; format == 1 && i < st->n_entries; i++)
         n += 2 * st->entries[i].n_certs;
     etls_manifest_file_t *f = calloc(n ? n : 1, sizeof *f);
     if (!f)
         return -1;
     size_t k = 0;
-    for (size_t i = 0; i < st->n_entries; i++)
+    for (size_t i = 0; format == 1 && i < st->n_entries; i++)
         for (size_t c = 0; c < st->entries[i].n_certs; c++) {
             /* c is 0 or 1 (ETLS_STORE_MAX_CERTS): the mask tells the compiler the name fits. */
             int idx = (int)(c & 1);

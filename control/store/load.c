@@ -56,21 +56,67 @@ static int read_checked(const loader_t *l, const etls_manifest_file_t *f, size_t
     return rc;
 }
 
+/* Format 2: objects/<hex>, checked against the digest that names it. */
+static int read_object(const loader_t *l, const uint8_t d[32], char **out, size_t *outlen, int secret)
+{
+    char hex[65], where[80];
+    etls_store_hex(d, hex);
+    snprintf(where, sizeof where, "objects/%.12s...", hex);
+    char *buf;
+    size_t len;
+    uint8_t sha[32];
+    int rc = etls_store_read_file(l->s->ofd, hex, ETLS_STORE_PEM_MAX, &buf, &len);
+    if (rc)
+        return etls_store_fail(l->s, l->err, l->errlen, "version %llu: %s: %s", (unsigned long long)l->v, where,
+                               read_error(rc));
+    etls_store_sha(buf, len, sha);
+    if (memcmp(sha, d, 32)) {
+        if (secret)
+            OPENSSL_cleanse(buf, len);
+        free(buf);
+        return etls_store_fail(l->s, l->err, l->errlen, "version %llu: %s: sha256 mismatch", (unsigned long long)l->v,
+                               where);
+    }
+    if (out) {
+        *out = buf;
+        *outlen = len;
+        return 0;
+    }
+    if (secret)
+        OPENSSL_cleanse(buf, len);
+    free(buf);
+    return 0;
+}
+
 static int load_certs(const loader_t *l, etls_manifest_t *m, int keep, size_t *k)
 {
+    size_t o = 0;
     for (size_t i = 0; i < m->st.n_entries; i++) {
         etls_store_entry_t *e = &m->st.entries[i];
         for (size_t c = 0; c < e->n_certs; c++) {
             etls_store_cert_t *ct = &e->certs[c];
-            const etls_manifest_file_t *fc = &m->files[(*k)++], *fk = &m->files[(*k)++];
-            if (read_checked(l, fc, ETLS_STORE_PEM_MAX, keep ? &ct->chain_pem : NULL, &ct->chain_len, 0) ||
-                read_checked(l, fk, ETLS_STORE_PEM_MAX, keep ? &ct->key_pem : NULL, &ct->key_len, 1))
-                return -1;
+            const uint8_t *dc, *dk;
+            if (m->format == 1) {
+                const etls_manifest_file_t *fc = &m->files[(*k)++], *fk = &m->files[(*k)++];
+                if (read_checked(l, fc, ETLS_STORE_PEM_MAX, keep ? &ct->chain_pem : NULL, &ct->chain_len, 0) ||
+                    read_checked(l, fk, ETLS_STORE_PEM_MAX, keep ? &ct->key_pem : NULL, &ct->key_len, 1))
+                    return -1;
+                dc = fc->sha256;
+                dk = fk->sha256;
+            } else {
+                if (o + 2 > m->n_objects)
+                    return lfail(l, ETLS_MANIFEST_NAME, "fewer digests than certificates");
+                dc = m->objects[o++];
+                dk = m->objects[o++];
+                if (read_object(l, dc, keep ? &ct->chain_pem : NULL, &ct->chain_len, 0) ||
+                    read_object(l, dk, keep ? &ct->key_pem : NULL, &ct->key_len, 1))
+                    return -1;
+            }
             /* into one shared block, its digests known: copies and commits reuse both */
             if (keep && etls_store_cert_set(ct, ct->chain_pem, ct->chain_len, ct->key_pem, ct->key_len, NULL) < 0)
                 return etls_store_fail(l->s, l->err, l->errlen, "out of memory");
             if (keep)
-                etls_store_cert_known_digests(ct, fc->sha256, fk->sha256);
+                etls_store_cert_known_digests(ct, dc, dk);
         }
     }
     return 0;

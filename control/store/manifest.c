@@ -126,12 +126,14 @@ static int parse_number_line(cursor_t *c, const char *word, uint64_t *v, char *e
     return 0;
 }
 
-static int parse_header(cursor_t *c, etls_store_state_t *st, char *err, size_t errlen)
+static int parse_header(cursor_t *c, etls_manifest_t *m, char *err, size_t errlen)
 {
+    etls_store_state_t *st = &m->st;
     if (peek_line(c, err, errlen))
         return -1;
-    if (!field_is(c->line, c->len, ETLS_MANIFEST_MAGIC))
-        return perr(c, err, errlen, "expected \"%s\"", ETLS_MANIFEST_MAGIC);
+    m->format = field_is(c->line, c->len, ETLS_MANIFEST_MAGIC) ? 2 : field_is(c->line, c->len, ETLS_MANIFEST_MAGIC_V1) ? 1 : 0;
+    if (!m->format)
+        return perr(c, err, errlen, "expected \"%s\" (or \"%s\")", ETLS_MANIFEST_MAGIC, ETLS_MANIFEST_MAGIC_V1);
     c->have = 0;
     if (parse_number_line(c, "version", &st->version, err, errlen) ||
         parse_number_line(c, "time", &st->time, err, errlen) || peek_line(c, err, errlen))
@@ -194,9 +196,32 @@ static int parse_entry_line(cursor_t *c, etls_store_entry_t *e, char *err, size_
     return 0;
 }
 
-/* "cert CHAIN KEY TYPE": the file names are implied by the entry, so they must be exactly
- * those; a manifest can never point outside its own directory. */
-static int parse_cert_line(cursor_t *c, etls_store_entry_t *e, char *err, size_t errlen)
+static int hexval(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    return -1;
+}
+
+int etls_store_unhex(const char *s, size_t n, uint8_t d[32])
+{
+    if (n != 64)
+        return -1;
+    for (size_t k = 0; k < 32; k++) {
+        int hi = hexval(s[2 * k]), lo = hexval(s[2 * k + 1]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        d[k] = (uint8_t)(hi << 4 | lo);
+    }
+    return 0;
+}
+
+/* Format 1: "cert CHAIN KEY TYPE" where the file names are implied by the entry, so they must
+ * be exactly those; a manifest can never point outside its own directory. Format 2: "cert
+ * CHAINSHA KEYSHA TYPE", the digests naming objects/<hex> (hex only: no path can be formed). */
+static int parse_cert_line(cursor_t *c, etls_manifest_t *m, etls_store_entry_t *e, char *err, size_t errlen)
 {
     const char *f[4];
     size_t fl[4];
@@ -204,14 +229,32 @@ static int parse_cert_line(cursor_t *c, etls_store_entry_t *e, char *err, size_t
     if (e->n_certs == ETLS_STORE_MAX_CERTS)
         return perr(c, err, errlen, "more than %d certs for entry %s", ETLS_STORE_MAX_CERTS, e->name);
     if (split(c->line, c->len, f, fl, 4) != 4)
-        return perr(c, err, errlen, "expected \"cert CHAINFILE KEYFILE KEYTYPE\"");
-    int idx = (int)(e->n_certs & 1); /* 0 or 1: checked above */
-    snprintf(want, sizeof want, "%s.%d.chain.pem", e->name, idx);
-    if (!field_is(f[1], fl[1], want))
-        return perr(c, err, errlen, "chain file must be %s", want);
-    snprintf(want, sizeof want, "%s.%d.key.pem", e->name, idx);
-    if (!field_is(f[2], fl[2], want))
-        return perr(c, err, errlen, "key file must be %s", want);
+        return perr(c, err, errlen, m->format == 1 ? "expected \"cert CHAINFILE KEYFILE KEYTYPE\""
+                                                   : "expected \"cert CHAINSHA256 KEYSHA256 KEYTYPE\"");
+    if (m->format == 1) {
+        int idx = (int)(e->n_certs & 1); /* 0 or 1: checked above */
+        snprintf(want, sizeof want, "%s.%d.chain.pem", e->name, idx);
+        if (!field_is(f[1], fl[1], want))
+            return perr(c, err, errlen, "chain file must be %s", want);
+        snprintf(want, sizeof want, "%s.%d.key.pem", e->name, idx);
+        if (!field_is(f[2], fl[2], want))
+            return perr(c, err, errlen, "key file must be %s", want);
+    } else {
+        if (m->n_objects + 2 > 2 * (size_t)ETLS_MANIFEST_MAX_ENTRIES * ETLS_STORE_MAX_CERTS)
+            return perr(c, err, errlen, "too many certificates");
+        if (m->n_objects + 2 > m->cap_objects) {
+            size_t cap = m->cap_objects ? m->cap_objects * 2 : 16;
+            uint8_t (*o)[32] = realloc(m->objects, cap * sizeof *o);
+            if (!o)
+                return perr(c, err, errlen, "out of memory");
+            m->objects = o;
+            m->cap_objects = cap;
+        }
+        if (etls_store_unhex(f[1], fl[1], m->objects[m->n_objects]) ||
+            etls_store_unhex(f[2], fl[2], m->objects[m->n_objects + 1]))
+            return perr(c, err, errlen, "bad digest (64 lower-case hex digits)");
+        m->n_objects += 2;
+    }
     etls_store_cert_t *ct = &e->certs[e->n_certs];
     if (!field_is(f[3], fl[3], "-") && field_copy(ct->key_type, sizeof ct->key_type, f[3], fl[3]))
         return perr(c, err, errlen, "key type too long");
@@ -220,8 +263,9 @@ static int parse_cert_line(cursor_t *c, etls_store_entry_t *e, char *err, size_t
     return 0;
 }
 
-static int parse_entries(cursor_t *c, etls_store_state_t *st, char *err, size_t errlen)
+static int parse_entries(cursor_t *c, etls_manifest_t *m, char *err, size_t errlen)
 {
+    etls_store_state_t *st = &m->st;
     size_t cap = 0;
     while (!peek_line(c, err, errlen) && starts(c, "entry")) {
         if (st->n_entries == ETLS_MANIFEST_MAX_ENTRIES)
@@ -238,7 +282,7 @@ static int parse_entries(cursor_t *c, etls_store_state_t *st, char *err, size_t 
         if (parse_entry_line(c, e, err, errlen))
             return -1;
         while (!peek_line(c, err, errlen) && starts(c, "cert"))
-            if (parse_cert_line(c, e, err, errlen))
+            if (parse_cert_line(c, m, e, err, errlen))
                 return -1;
         if (!c->have)
             return -1;
@@ -292,15 +336,6 @@ static int parse_blobs(cursor_t *c, etls_manifest_t *m, char *err, size_t errlen
     return c->have ? 0 : -1;
 }
 
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    return -1;
-}
-
 /* One "sha256 FILE HEX" line per implied file, in canonical order. */
 static int parse_shas(cursor_t *c, etls_manifest_t *m, char *err, size_t errlen)
 {
@@ -314,12 +349,8 @@ static int parse_shas(cursor_t *c, etls_manifest_t *m, char *err, size_t errlen)
             return perr(c, err, errlen, "expected \"sha256 %s HEX\"", file->name);
         if (!field_is(f[1], fl[1], file->name))
             return perr(c, err, errlen, "expected the sha256 of %s", file->name);
-        for (size_t k = 0; k < 32; k++) {
-            int hi = hexval(f[2][2 * k]), lo = hexval(f[2][2 * k + 1]);
-            if (hi < 0 || lo < 0)
-                return perr(c, err, errlen, "bad hex (64 lower-case digits)");
-            file->sha256[k] = (uint8_t)(hi << 4 | lo);
-        }
+        if (etls_store_unhex(f[2], fl[2], file->sha256))
+            return perr(c, err, errlen, "bad hex (64 lower-case digits)");
         c->have = 0;
     }
     return 0;
@@ -332,7 +363,7 @@ int etls_store_manifest_parse(const char *text, size_t len, etls_manifest_t *m, 
     memset(m, 0, sizeof *m);
     if (len > ETLS_MANIFEST_SIZE_MAX)
         return perr(&c, err, errlen, "manifest larger than %zu bytes", ETLS_MANIFEST_SIZE_MAX);
-    if (parse_header(&c, &m->st, err, errlen) || parse_entries(&c, &m->st, err, errlen) ||
+    if (parse_header(&c, m, err, errlen) || parse_entries(&c, m, err, errlen) ||
         parse_tickets(&c, &m->st, err, errlen) || parse_blobs(&c, m, err, errlen))
         goto fail;
     char why[256];
@@ -340,7 +371,7 @@ int etls_store_manifest_parse(const char *text, size_t len, etls_manifest_t *m, 
         perr(&c, err, errlen, "%s", why);
         goto fail;
     }
-    if (etls_store_manifest_files(&m->st, m->blobs, m->n_blobs, &m->files, &m->n_files)) {
+    if (etls_store_manifest_files(&m->st, m->format, m->blobs, m->n_blobs, &m->files, &m->n_files)) {
         perr(&c, err, errlen, "out of memory");
         goto fail;
     }
@@ -366,5 +397,6 @@ void etls_store_manifest_free(etls_manifest_t *m)
     etls_store_state_free(&m->st);
     free(m->blobs);
     free(m->files);
+    free(m->objects);
     memset(m, 0, sizeof *m);
 }

@@ -10,7 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ETLS_MANIFEST_MAGIC "edgetls-state 1"
+#define ETLS_MANIFEST_MAGIC "edgetls-state 2"   /* what commits write */
+#define ETLS_MANIFEST_MAGIC_V1 "edgetls-state 1" /* still read: certificate files per version */
 #define ETLS_MANIFEST_NAME "manifest"
 #define ETLS_MANIFEST_TICKETS "tickets.key"
 #define ETLS_MANIFEST_MAX_ENTRIES 200000
@@ -33,7 +34,12 @@ typedef char etls_manifest_blob_t[ETLS_STORE_NAME_MAX + 1];
  * ticket keys zero. files is in canonical order: for each entry and cert the chain then the
  * key, then tickets.key (when there are tickets), then the blobs in order. */
 typedef struct etls_manifest {
+    int format; /* 1 or 2 */
     etls_store_state_t st;
+    /* format 2: the SHA-256 of each certificate file, which names its object (objects/<hex>):
+     * for each entry and cert the chain then the key. Format 1 lists those files in `files`. */
+    uint8_t (*objects)[32];
+    size_t n_objects, cap_objects;
     etls_manifest_blob_t *blobs;
     size_t n_blobs;
     etls_manifest_file_t *files;
@@ -44,14 +50,19 @@ typedef struct etls_manifest {
 int etls_store_manifest_parse(const char *text, size_t len, etls_manifest_t *m, char *err,
                               size_t errlen);
 void etls_store_manifest_free(etls_manifest_t *m);
-/* Formats st, blob names and files (canonical order, as etls_store_manifest_files gives) into
- * a malloc'd text. -1 on allocation failure. */
-int etls_store_manifest_format(const etls_store_state_t *st, const etls_manifest_blob_t *blobs,
-                               size_t n_blobs, const etls_manifest_file_t *files, size_t n_files,
-                               char **out, size_t *outlen);
-/* The file list (names, sha256 zero) that st and the blob names imply, in canonical order. */
-int etls_store_manifest_files(const etls_store_state_t *st, const etls_manifest_blob_t *blobs,
+/* Formats st in `format` (objects: format 2's certificate digests), blob names and files
+ * (canonical order, as etls_store_manifest_files gives) into a malloc'd text. -1 on allocation
+ * failure. */
+int etls_store_manifest_format(const etls_store_state_t *st, int format, const uint8_t (*objects)[32],
+                               const etls_manifest_blob_t *blobs, size_t n_blobs,
+                               const etls_manifest_file_t *files, size_t n_files, char **out, size_t *outlen);
+/* The version directory's file list (names, sha256 zero) that st and the blob names imply in
+ * `format`, in canonical order (format 2 keeps certificates in objects/, not in the list). */
+int etls_store_manifest_files(const etls_store_state_t *st, int format, const etls_manifest_blob_t *blobs,
                               size_t n_blobs, etls_manifest_file_t **files, size_t *n_files);
+/* Lower-case hex of a digest into out (65 bytes); and back (-1 unless 64 lower-case digits). */
+void etls_store_hex(const uint8_t d[32], char out[65]);
+int etls_store_unhex(const char *s, size_t n, uint8_t d[32]);
 /* Everything a manifest can carry: names, counts, key types, ticket states (at most one
  * active, none retired), no duplicate entry names. -1 with a reason. */
 int etls_store_state_check(const etls_store_state_t *st, char *err, size_t errlen);

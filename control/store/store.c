@@ -186,7 +186,7 @@ int etls_store_open(etls_store_t **out, const char *dir, unsigned keep, char *er
         snprintf(err, errlen, "state directory: out of memory");
         return -1;
     }
-    s->dfd = s->vfd = -1;
+    s->dfd = s->vfd = s->ofd = -1;
     s->keep = keep;
     int rc = -1;
     if (!dir || !dir[0])
@@ -194,7 +194,7 @@ int etls_store_open(etls_store_t **out, const char *dir, unsigned keep, char *er
     else if (keep < 2)
         etls_store_fail(s, err, errlen, "keep must be at least 2 (got %u)", keep);
     else if (open_dir(s, err, errlen) == 0 && read_current(s, err, errlen) == 0 &&
-             recover(s, err, errlen) == 0)
+             recover(s, err, errlen) == 0 && etls_store_objects_open(s, err, errlen) == 0)
         rc = 0;
     /* Refuse a damaged current version here, before anything is served from it. */
     if (rc == 0 && s->current) {
@@ -204,6 +204,8 @@ int etls_store_open(etls_store_t **out, const char *dir, unsigned keep, char *er
         if (rc == 0)
             etls_store_set_files(s, files, n);
     }
+    if (rc == 0)
+        etls_store_objects_gc(s); /* objects a crash or pruned versions left behind */
     if (rc) {
         etls_store_close(s);
         return -1;
@@ -218,6 +220,9 @@ void etls_store_close(etls_store_t *s)
         return;
     if (s->vfd >= 0)
         close(s->vfd);
+    if (s->ofd >= 0)
+        close(s->ofd);
+    etls_objset_free(&s->objs);
     if (s->dfd >= 0)
         close(s->dfd); /* releases the flock */
     free(s->files);

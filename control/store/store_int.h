@@ -10,8 +10,18 @@
 
 #define ETLS_STORE_PEM_MAX ((size_t)1 << 20) /* per chain or key file */
 
+/* A set of object digests (objects/<hex>) present on disk. */
+typedef struct etls_objset {
+    uint8_t (*d)[32];
+    uint8_t *used;
+    size_t mask, n;
+} etls_objset_t;
+
 struct etls_store {
     char *dir;
+    int ofd;             /* DIR/objects: certificate files by SHA-256, shared by versions */
+    etls_objset_t objs;  /* what objects/ holds */
+    size_t objs_added;   /* since the last garbage collection */
     int dfd; /* DIR, flock'ed for the handle's lifetime */
     int vfd; /* DIR/versions, -1 until the first commit creates it */
     unsigned keep;
@@ -57,5 +67,18 @@ void etls_store_set_files(etls_store_t *s, etls_manifest_file_t *files, size_t n
 int etls_store_file_cmp(const void *a, const void *b);
 /* Removes versions beyond the newest `keep`; failures only delay the removal to a later call. */
 void etls_store_prune(etls_store_t *s);
+
+/* objects.c: the content-addressed certificate files. */
+int etls_objset_has(const etls_objset_t *o, const uint8_t d[32]);
+int etls_objset_add(etls_objset_t *o, const uint8_t d[32]);
+void etls_objset_free(etls_objset_t *o);
+/* Opens (creating) DIR/objects, removes temporaries, reads what it holds. */
+int etls_store_objects_open(etls_store_t *s, char *err, size_t errlen);
+/* Writes objects/<hex of d> unless present (temp file, fsync, rename); *dirty is set when the
+ * directory needs an fsync. 0 or -errno. */
+int etls_store_object_put(etls_store_t *s, const uint8_t d[32], const void *data, size_t len, int *dirty);
+/* Removes objects no kept version references (after prunes; at open). Failures only delay it. */
+void etls_store_objects_gc(etls_store_t *s);
+void etls_store_objects_maybe_gc(etls_store_t *s); /* after a commit, once enough came in */
 
 #endif

@@ -13,7 +13,9 @@ v0=$(ctl --json status | json_field '["version"]')
 ctl cert add www --chain "$D/old.pem" --key "$D/old.key" >"$TMP/out" || fail "cert add: $(cat "$TMP/out")"
 [ "$(ctl --json status | json_field '["version"]')" = 1 ] || fail "cert add did not make version 1"
 [ "$(stat -c %a "$STATE")" = 700 ] || fail "state directory mode $(stat -c %a "$STATE")"
-for k in "$STATE"/current/*.key.pem; do
+# certificates and keys are objects by content (objects/<sha256>), each 0600
+[ "$(ls "$STATE/objects" | wc -l)" = 2 ] || fail "objects/ holds $(ls "$STATE/objects" | wc -l) files, want 2"
+for k in "$STATE"/objects/* "$STATE"/current/tickets.key; do
     [ "$(stat -c %a "$k")" = 600 ] || fail "$k mode $(stat -c %a "$k")"
 done
 [ "$(stat -c %a "$DPSOCK")" = 600 ] || fail "dataplane socket mode $(stat -c %a "$DPSOCK")"

@@ -31,7 +31,7 @@ for r in $(seq 1 "$ROUNDS"); do
     start_control
     v=$(ctl --json status | json_field '["version"]')
     [ "$v" -ge "$acked" ] || fail "round $r: version $v after restart, but $acked was acknowledged"
-    for k in "$STATE"/current/*.key.pem "$STATE"/current/tickets.key; do
+    for k in "$STATE"/objects/* "$STATE"/current/tickets.key; do
         [ "$(stat -c %a "$k")" = 600 ] || fail "round $r: $k mode $(stat -c %a "$k")"
     done
     ctl cert show www >/dev/null || fail "round $r: entry lost"

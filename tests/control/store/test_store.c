@@ -4,7 +4,9 @@
 #include "store.h"
 #include "test.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <openssl/sha.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -162,12 +164,25 @@ static void check_perms(uint64_t v)
     CHECK(mode_of(path_in("versions")) == 0700);
     snprintf(rel, sizeof rel, "versions/%llu", (unsigned long long)v);
     CHECK(mode_of(path_in(rel)) == 0700);
-    const char *files[] = {"www.0.key.pem", "api-2.x_y.1.key.pem", "tickets.key", "snapshot.bin",
-                           "www.0.chain.pem", "manifest"};
+    const char *files[] = {"tickets.key", "snapshot.bin", "manifest"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         snprintf(rel, sizeof rel, "versions/%llu/%s", (unsigned long long)v, files[i]);
         CHECK_MSG(mode_of(path_in(rel)) == 0600, "%s mode %o", rel, mode_of(path_in(rel)));
     }
+    /* certificates and keys are objects, by content: every one 0600 */
+    CHECK(mode_of(path_in("objects")) == 0700);
+    DIR *od = opendir(path_in("objects"));
+    size_t n_obj = 0;
+    for (struct dirent *de; od && (de = readdir(od));) {
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(rel, sizeof rel, "objects/%.100s", de->d_name);
+        CHECK_MSG(strlen(de->d_name) == 64 && mode_of(path_in(rel)) == 0600, "%s mode %o", rel, mode_of(path_in(rel)));
+        n_obj++;
+    }
+    if (od)
+        closedir(od);
+    CHECK(n_obj >= 4);
     char link[64] = {0}, want[64];
     snprintf(want, sizeof want, "versions/%llu", (unsigned long long)v);
     CHECK(readlink(path_in("current"), link, sizeof link - 1) > 0 && strcmp(link, want) == 0);
@@ -336,8 +351,22 @@ static void rewrite(const char *rel, long cut, const char *append)
 static void dmg_truncate(void) { rewrite("versions/1/manifest", 30, ""); }
 static void dmg_no_end(void) { rewrite("versions/1/manifest", 4, ""); }
 static void dmg_torn_line(void) { rewrite("versions/1/manifest", 1, ""); }
-static void dmg_key(void) { rewrite("versions/1/www.0.key.pem", 0, "x"); }
-static void dmg_missing(void) { CHECK(unlink(path_in("versions/1/api-2.x_y.1.chain.pem")) == 0); }
+/* The object holding the key of build_state()'s first entry (named by its digest). */
+static char *first_key_object(void)
+{
+    etls_store_state_t st;
+    build_state(&st);
+    uint8_t c[32], k[32];
+    char hex[65], rel[80];
+    etls_store_cert_digests(&st.entries[0].certs[0], c, k);
+    etls_store_state_free(&st);
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", k[i]);
+    snprintf(rel, sizeof rel, "objects/%s", hex);
+    return path_in(rel) + strlen(dir) + 1;
+}
+static void dmg_key(void) { rewrite(first_key_object(), 0, "x"); }
+static void dmg_missing(void) { CHECK(unlink(path_in(first_key_object())) == 0); }
 static void dmg_tickets(void) { rewrite("versions/1/tickets.key", 0, "y"); }
 static void dmg_lost_version(void) { CHECK(rename(path_in("versions/1"), path_in("gone")) == 0); }
 
@@ -346,8 +375,11 @@ static void test_damage(void)
     expect_damage(dmg_truncate, "versions/1/manifest: manifest line");
     expect_damage(dmg_no_end, "no \"end\" line");
     expect_damage(dmg_torn_line, "last line unterminated");
-    expect_damage(dmg_key, "versions/1/www.0.key.pem: sha256 mismatch");
-    expect_damage(dmg_missing, "versions/1/api-2.x_y.1.chain.pem: missing");
+    char want[160];
+    snprintf(want, sizeof want, "version 1: %.20s...: sha256 mismatch", first_key_object());
+    expect_damage(dmg_key, want);
+    snprintf(want, sizeof want, "version 1: %.20s...: missing", first_key_object());
+    expect_damage(dmg_missing, want);
     expect_damage(dmg_tickets, "versions/1/tickets.key: sha256 mismatch");
     expect_damage(dmg_lost_version, "version 1 is not kept");
 }
@@ -458,12 +490,15 @@ static void test_manifest_parser(void)
     CHECK(m.st.n_tickets == 1 && m.st.tickets[0].state == ETLS_TICKET_ACTIVE && m.n_files == 4);
     char *text;
     size_t len;
-    CHECK(etls_store_manifest_format(&m.st, m.blobs, m.n_blobs, m.files, m.n_files, &text, &len) == 0);
+    CHECK(etls_store_manifest_format(&m.st, m.format, (const uint8_t(*)[32])m.objects, m.blobs, m.n_blobs, m.files, m.n_files,
+                                     &text, &len) == 0);
     CHECK(len == strlen(good_manifest) && memcmp(text, good_manifest, len) == 0);
     free(text);
     etls_store_manifest_free(&m);
 
-    expect_parse_error("edgetls-state 1", "edgetls-state 2", "line 1: expected");
+    expect_parse_error("edgetls-state 1", "edgetls-state 3", "line 1: expected");
+    /* format 2 names certificates by digest: file names are refused there, bad hex too */
+    expect_parse_error("edgetls-state 1", "edgetls-state 2", "line 6: bad digest");
     expect_parse_error("version 7", "version 07", "line 2");
     expect_parse_error("time 1700000000", "time  1700000000", "line 3");
     expect_parse_error("time 1700000000", "time 99999999999999999999", "line 3");
@@ -485,6 +520,129 @@ static void test_manifest_parser(void)
     expect_parse_error("cert www.0.chain.pem www.0.key.pem ecdsa-p256\n", "", "no cert line");
     expect_parse_error("comment cert add www\n", "comment\n", "expected \"comment");
     expect_parse_error("ticket active 10 20\n", "ticket active 10 20\r\n", "control character");
+}
+
+static void write_rel(const char *rel, const char *text, mode_t mode)
+{
+    int fd = open(path_in(rel), O_WRONLY | O_CREAT | O_EXCL, mode);
+    CHECK(fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    if (fd >= 0)
+        close(fd);
+}
+
+static void sha_hex(const char *text, char out[65])
+{
+    unsigned char d[32];
+    SHA256((const unsigned char *)text, strlen(text), d);
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+/* A state directory written by the format-1 store (certificate files inside each version
+ * directory) loads; the next commit writes format 2 (objects), and both versions stay
+ * readable: the history spans the upgrade and a rollback to version 1 still finds its files. */
+static void test_upgrade(void)
+{
+    fresh();
+    const char *chain = "-----BEGIN CERTIFICATE-----\nv1 chain\n-----END CERTIFICATE-----\n",
+               *key = "-----BEGIN PRIVATE KEY-----\nv1 key\n-----END PRIVATE KEY-----\n";
+    char hc[65], hk[65], manifest[2048];
+    sha_hex(chain, hc);
+    sha_hex(key, hk);
+    CHECK(mkdir(dir, 0700) == 0 && mkdir(path_in("versions"), 0700) == 0 && mkdir(path_in("versions/1"), 0700) == 0);
+    write_rel("versions/1/old.0.chain.pem", chain, 0600);
+    write_rel("versions/1/old.0.key.pem", key, 0600);
+    snprintf(manifest, sizeof manifest,
+             "edgetls-state 1\nversion 1\ntime 1700000000\ncomment made by the format-1 store\n"
+             "entry old default=0 names=old.example.test\ncert old.0.chain.pem old.0.key.pem ecdsa-p256\n"
+             "sha256 old.0.chain.pem %s\nsha256 old.0.key.pem %s\nend\n", hc, hk);
+    write_rel("versions/1/manifest", manifest, 0600);
+    CHECK(symlink("versions/1", path_in("current")) == 0);
+    etls_store_t *s;
+    etls_store_state_t st, again;
+    CHECK_MSG(etls_store_open(&s, dir, 3, err, sizeof err) == 0, "%s", err);
+    CHECK(etls_store_load(s, 0, &st, err, sizeof err) == 0 && st.n_entries == 1);
+    CHECK(st.entries[0].certs[0].chain_len == strlen(chain) && !memcmp(st.entries[0].certs[0].chain_pem, chain, strlen(chain)));
+    const char *names[] = {"new.example.test"};
+    add_entry(&st, "new", 1, 0, names, 1);
+    CHECK(etls_store_commit(s, &st, NULL, 0, err, sizeof err) == 0 && etls_store_version(s) == 2);
+    etls_store_close(s);
+    char *text;
+    FILE *f = fopen(path_in("versions/2/manifest"), "r");
+    char head[32] = "";
+    CHECK(f && fgets(head, sizeof head, f));
+    if (f)
+        fclose(f);
+    CHECK(!strcmp(head, "edgetls-state 2\n"));
+    snprintf(manifest, sizeof manifest, "objects/%s", hc);
+    CHECK(exists(path_in(manifest))); /* the old entry's bytes became an object */
+    CHECK_MSG(etls_store_open(&s, dir, 3, err, sizeof err) == 0, "%s", err);
+    CHECK(etls_store_load(s, 1, &again, err, sizeof err) == 0 && again.n_entries == 1);
+    etls_store_state_free(&again);
+    CHECK(etls_store_load(s, 2, &again, err, sizeof err) == 0 && again.n_entries == 2 &&
+          !memcmp(again.entries[0].certs[0].key_pem, key, strlen(key)));
+    etls_store_state_free(&again);
+    etls_store_close(s);
+    etls_store_state_free(&st);
+    (void)text;
+}
+
+/* A one-entry change writes only that entry's objects; objects no kept version names are
+ * collected (at open), those still named stay. */
+static void test_objects(void)
+{
+    fresh();
+    etls_store_t *s;
+    etls_store_state_t st = {0};
+    CHECK(etls_store_open(&s, dir, 2, err, sizeof err) == 0);
+    char name[32], host[64];
+    for (int i = 0; i < 200; i++) {
+        snprintf(name, sizeof name, "e%d", i);
+        snprintf(host, sizeof host, "h%d.example.test", i);
+        const char *names[] = {host};
+        add_entry(&st, name, 1, 0, names, 1);
+    }
+    CHECK(etls_store_commit(s, &st, NULL, 0, err, sizeof err) == 0);
+    size_t n0 = 0, n1 = 0, n2 = 0;
+    DIR *d;
+    struct dirent *de;
+#define COUNT(n)                                                                                           \
+    do {                                                                                                   \
+        n = 0;                                                                                             \
+        d = opendir(path_in("objects"));                                                                   \
+        while (d && (de = readdir(d)))                                                                     \
+            n += de->d_name[0] != '.';                                                                     \
+        if (d)                                                                                             \
+            closedir(d);                                                                                   \
+    } while (0)
+    COUNT(n0);
+    CHECK_MSG(n0 == 400, "%zu objects for 200 entries", n0);
+    uint8_t oc[32], ok_[32];
+    etls_store_cert_digests(&st.entries[7].certs[0], oc, ok_);
+    CHECK(etls_store_cert_set(&st.entries[7].certs[0], "CHANGED", 7, "KEY2", 4, NULL) == 0);
+    CHECK(etls_store_commit(s, &st, NULL, 0, err, sizeof err) == 0);
+    COUNT(n1);
+    CHECK_MSG(n1 == 402, "one changed entry: %zu objects (want 402)", n1);
+    /* two more commits: with 2 versions kept, the one naming the old object is pruned */
+    st.entries[0].is_default = 1;
+    CHECK(etls_store_commit(s, &st, NULL, 0, err, sizeof err) == 0);
+    CHECK(etls_store_commit(s, &st, NULL, 0, err, sizeof err) == 0);
+    etls_store_close(s);
+    CHECK(etls_store_open(&s, dir, 2, err, sizeof err) == 0);
+    COUNT(n2);
+    CHECK_MSG(n2 == 400, "after the collection: %zu objects (want 400)", n2);
+    char hex[65], rel[80];
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", oc[i]);
+    snprintf(rel, sizeof rel, "objects/%s", hex);
+    CHECK(!exists(path_in(rel)));
+    etls_store_state_t back;
+    CHECK(etls_store_load(s, 0, &back, err, sizeof err) == 0 && back.n_entries == 200 &&
+          !strcmp(back.entries[7].certs[0].chain_pem, "CHANGED"));
+    etls_store_state_free(&back);
+    etls_store_close(s);
+    etls_store_state_free(&st);
+#undef COUNT
 }
 
 /* Copies share the certificate bytes (a 100,000-entry state copies pointers); changing a copy's
@@ -530,6 +688,8 @@ int main(void)
     test_refuse_dir();
     test_manifest_parser();
     test_sharing();
+    test_upgrade();
+    test_objects();
     nftw(base, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
     return etls_test_summary("control_store");
 }
