@@ -231,26 +231,21 @@ struct ctl_arg {
     unsigned n;
 };
 
+static void put_snap(void *out, const char *s, size_t n)
+{
+    etls_snap_put(out, s, n);
+}
+
+/* Gathered on request from the workers' own counters (relaxed loads; the workers never wait). */
 static void ctl_stats(void *arg, etls_snap_buf_t *out)
 {
     const struct ctl_arg *a = arg;
-    for (unsigned i = 0; i < a->n; i++) {
-        etls_worker_stats_t st;
-        etls_worker_stats(a->ws[i], &st);
-        char line[1024];
-        int len = snprintf(line, sizeof line,
-                           "worker.%u.accepted %llu\nworker.%u.active %llu\nworker.%u.rejected %llu\n"
-                           "worker.%u.handshakes %llu\nworker.%u.hs_failures %llu\nworker.%u.timeouts %llu\n"
-                           "worker.%u.bytes_in %llu\nworker.%u.bytes_out %llu\nworker.%u.requests %llu\n"
-                           "worker.%u.errors %llu\nworker.%u.resets %llu\nworker.%u.crypto_runs %llu\n",
-                           i, (unsigned long long)st.accepted, i, (unsigned long long)st.active, i,
-                           (unsigned long long)st.rejected, i, (unsigned long long)st.handshakes, i,
-                           (unsigned long long)st.hs_failures, i, (unsigned long long)st.timeouts, i,
-                           (unsigned long long)st.bytes_in, i, (unsigned long long)st.bytes_out, i,
-                           (unsigned long long)st.requests, i, (unsigned long long)st.errors, i,
-                           (unsigned long long)st.resets, i, (unsigned long long)st.crypto_runs);
-        etls_snap_put(out, line, (size_t)len);
+    etls_worker_stats_t *st = malloc(sizeof *st); /* ~12 KiB: off the ctl thread's stack */
+    for (unsigned i = 0; st && i < a->n; i++) {
+        etls_worker_stats(a->ws[i], st);
+        etls_worker_stats_format(st, i, put_snap, out);
     }
+    free(st);
 }
 
 static void ctl_wake(void *arg)

@@ -17,24 +17,56 @@
 
 #define REQ_MAX 4096
 
-/* Worker counters from the dataplane's stats lines, with their metric names and types. */
+/* Worker counters from the dataplanes' STATS lines ("worker.N.KEY[:V1:V2..] VALUE", see
+ * docs/control-protocol.md): each family is one metric with its HELP and TYPE, made of series
+ * whose wire key is KEY and whose ':'-separated values become the labels named in `labels`.
+ * The dataplane's "handshakes" and "hs_failures" totals are not rendered: the labelled "hs"
+ * lines are the same handshakes (their sum per outcome equals those totals). */
+typedef struct series {
+    const char *key;    /* wire key up to the first ':' */
+    const char *sample; /* sample name; NULL: the family's name */
+    const char *labels; /* names of the ':' values, comma-separated; NULL: none */
+    int ns;             /* the value counts nanoseconds: rendered in seconds */
+} series_t;
+
 static const struct family {
-    const char *key, *name, *type, *help, *labels;
+    const char *name, *type, *help;
+    series_t s[3];
 } families[] = {
-    {"handshakes", "edgetls_handshakes_total", "counter", "TLS handshakes by outcome.", "outcome=\"ok\""},
-    {"hs_failures", "edgetls_handshakes_total", "counter", NULL, "outcome=\"failed\""},
-    {"accepted", "edgetls_connections_accepted_total", "counter", "Connections accepted.", NULL},
-    {"active", "edgetls_connections_active", "gauge", "Connections open now.", NULL},
-    {"rejected", "edgetls_connections_rejected_total", "counter", "Connections refused: connection table full.", NULL},
-    {"timeouts", "edgetls_timeouts_total", "counter", "Handshake or idle timeouts.", NULL},
-    {"bytes_in", "edgetls_bytes_received_total", "counter", "TLS bytes received from clients.", NULL},
-    {"bytes_out", "edgetls_bytes_sent_total", "counter", "TLS bytes sent to clients.", NULL},
-    {"requests", "edgetls_http_requests_total", "counter", "HTTP requests answered by the responder.", NULL},
-    {"errors", "edgetls_connection_errors_total", "counter", "Connections closed on an error.", NULL},
-    {"resets", "edgetls_client_resets_total", "counter", "Clients gone without a goodbye.", NULL},
-    {"crypto_runs", "edgetls_crypto_batch_runs_total", "counter", "Crypto batch runs that did work.", NULL},
+    {"edgetls_handshakes_total", "counter",
+     "TLS handshakes by outcome, protocol version, suite, group, signature scheme and kind (full, resumed, hrr).",
+     {{"hs", NULL, "outcome,version,suite,group,scheme,kind", 0}}},
+    {"edgetls_handshake_duration_seconds", "histogram",
+     "Completed handshakes by time from the first ClientHello byte to the handshake's end.",
+     {{"hs_seconds_bucket", "edgetls_handshake_duration_seconds_bucket", "le", 0},
+      {"hs_seconds_sum_ns", "edgetls_handshake_duration_seconds_sum", NULL, 1},
+      {"hs_seconds_count", "edgetls_handshake_duration_seconds_count", NULL, 0}}},
+    {"edgetls_alerts_sent_total", "counter", "TLS alerts sent (close_notify included), by description.",
+     {{"alert_sent", NULL, "description", 0}}},
+    {"edgetls_alerts_received_total", "counter", "TLS alerts received (close_notify included), by description.",
+     {{"alert_recv", NULL, "description", 0}}},
+    {"edgetls_connections_accepted_total", "counter", "Connections accepted.", {{"accepted", NULL, NULL, 0}}},
+    {"edgetls_connections_active", "gauge", "Connections open now.", {{"active", NULL, NULL, 0}}},
+    {"edgetls_connections_rejected_total", "counter", "Connections refused: connection table full.",
+     {{"rejected", NULL, NULL, 0}}},
+    {"edgetls_timeouts_total", "counter", "Handshake or idle timeouts.", {{"timeouts", NULL, NULL, 0}}},
+    {"edgetls_bytes_received_total", "counter", "TLS bytes received from clients.", {{"bytes_in", NULL, NULL, 0}}},
+    {"edgetls_bytes_sent_total", "counter", "TLS bytes sent to clients.", {{"bytes_out", NULL, NULL, 0}}},
+    {"edgetls_http_requests_total", "counter", "HTTP requests answered by the responder.",
+     {{"requests", NULL, NULL, 0}}},
+    {"edgetls_connection_errors_total", "counter", "Connections closed on an error.", {{"errors", NULL, NULL, 0}}},
+    {"edgetls_client_resets_total", "counter", "Clients gone without a goodbye.", {{"resets", NULL, NULL, 0}}},
+    {"edgetls_crypto_batch_runs_total", "counter", "Crypto batch runs at the end of a poll iteration that did work.",
+     {{"crypto_runs", NULL, NULL, 0}}},
+    {"edgetls_crypto_batch_fill", "histogram",
+     "Crypto requests per batch run (every run, also those forced by a full queue).",
+     {{"batch_fill_bucket", "edgetls_crypto_batch_fill_bucket", "le", 0},
+      {"batch_fill_sum", "edgetls_crypto_batch_fill_sum", NULL, 0},
+      {"batch_fill_count", "edgetls_crypto_batch_fill_count", NULL, 0}}},
 };
 #define N_FAMILIES (sizeof families / sizeof families[0])
+#define MAX_LABELS 8
+#define MAX_VALUE 64
 
 int cd_metrics_listen(cd_t *d, const char *spec, char *err, size_t errlen)
 {
@@ -130,30 +162,99 @@ __attribute__((format(printf, 2, 3))) static void mp(mtext_t *t, const char *fmt
     t->len += (size_t)n;
 }
 
-/* One family's samples over every dataplane's answer ("worker.N.key value" lines). */
+/* A label value from a dataplane: names and numbers only, so nothing it sends can break the
+ * exposition format (no quotes, backslashes, braces or newlines). */
+static int value_ok(const char *v, size_t n)
+{
+    if (!n || n > MAX_VALUE)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = v[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+              c == '+' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+/* "worker.N.KEY[:V1:..] VALUE" of series `se` -> `{pid,worker,labels}` appended to lbl;
+ * 0 when the line is another series or malformed. */
+static int parse_line(const char *line, const series_t *se, unsigned *w, char *lbl, size_t cap,
+                      unsigned long long *v)
+{
+    int at = 0;
+    if (sscanf(line, "worker.%u.%n", w, &at) != 1 || !at)
+        return 0;
+    const char *k = line + at, *sp = strchr(k, ' ');
+    size_t kl = strlen(se->key);
+    if (!sp || strncmp(k, se->key, kl) != 0 || (k[kl] != ' ' && k[kl] != ':'))
+        return 0;
+    char *end;
+    errno = 0;
+    *v = strtoull(sp + 1, &end, 10);
+    if (errno || end == sp + 1 || *end || sp[1] == '-')
+        return 0;
+    size_t len = 0;
+    const char *val = k + kl, *name = se->labels;
+    while (name && *name) {
+        if (*val != ':')
+            return 0;
+        val++;
+        const char *ve = val;
+        while (ve < sp && *ve != ':')
+            ve++;
+        const char *ne = strchr(name, ',');
+        size_t nl = ne ? (size_t)(ne - name) : strlen(name);
+        if (!value_ok(val, (size_t)(ve - val)))
+            return 0;
+        int n = snprintf(lbl + len, cap - len, ",%.*s=\"%.*s\"", (int)nl, name, (int)(ve - val), val);
+        if (n < 0 || (size_t)n >= cap - len)
+            return 0;
+        len += (size_t)n;
+        val = ve;
+        name = ne ? ne + 1 : name + nl;
+    }
+    return val == sp; /* every value named, none left over */
+}
+
+/* One series' samples in one dataplane's answer. */
+static void render_series(const cd_dp_t *p, const struct family *f, const series_t *se, mtext_t *t)
+{
+    const char *s = p->stats;
+    while (*s) {
+        const char *nl = strchr(s, '\n');
+        size_t l = nl ? (size_t)(nl - s) : strlen(s);
+        char line[256], lbl[MAX_LABELS * (MAX_VALUE + 16)];
+        unsigned w;
+        unsigned long long v;
+        if (l < sizeof line) {
+            memcpy(line, s, l);
+            line[l] = 0;
+            lbl[0] = 0;
+            if (parse_line(line, se, &w, lbl, sizeof lbl, &v)) {
+                const char *name = se->sample ? se->sample : f->name;
+                if (se->ns)
+                    mp(t, "%s{pid=\"%d\",worker=\"%u\"%s} %llu.%09llu\n", name, (int)p->pid, w, lbl,
+                       v / 1000000000ull, v % 1000000000ull);
+                else
+                    mp(t, "%s{pid=\"%d\",worker=\"%u\"%s} %llu\n", name, (int)p->pid, w, lbl, v);
+            }
+        }
+        s += l + (nl ? 1 : 0);
+    }
+}
+
+/* One family over every dataplane's answer, grouped by dataplane so that a histogram's
+ * buckets, sum and count of one dataplane stay together. */
 static void render_family(const cd_t *d, const struct family *f, mtext_t *t)
 {
+    mp(t, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name, f->type);
     for (int i = 0; i < CD_MAX_DP; i++) {
         const cd_dp_t *p = &d->dps[i];
         if (p->fd < 0 || !p->hello || !p->stats)
             continue;
-        const char *s = p->stats;
-        while (*s) {
-            const char *nl = strchr(s, '\n');
-            size_t l = nl ? (size_t)(nl - s) : strlen(s);
-            unsigned w;
-            char key[96];
-            unsigned long long v;
-            char line[256];
-            if (l < sizeof line) {
-                memcpy(line, s, l);
-                line[l] = 0;
-                if (sscanf(line, "worker.%u.%95s %llu", &w, key, &v) == 3 && !strcmp(key, f->key))
-                    mp(t, "%s{pid=\"%d\",worker=\"%u\"%s%s} %llu\n", f->name, (int)p->pid, w, f->labels ? "," : "",
-                       f->labels ? f->labels : "", v);
-            }
-            s += l + (nl ? 1 : 0);
-        }
+        for (size_t k = 0; k < sizeof f->s / sizeof f->s[0] && f->s[k].key; k++)
+            render_series(p, f, &f->s[k], t);
     }
 }
 
@@ -169,11 +270,8 @@ static void render(const cd_t *d, mtext_t *t)
         if (d->dps[i].fd >= 0 && d->dps[i].hello)
             mp(t, "edgetls_dataplane_version{pid=\"%d\"} %llu\n", (int)d->dps[i].pid,
                (unsigned long long)d->dps[i].version);
-    for (size_t f = 0; f < N_FAMILIES; f++) {
-        if (families[f].help)
-            mp(t, "# HELP %s %s\n# TYPE %s %s\n", families[f].name, families[f].help, families[f].name, families[f].type);
+    for (size_t f = 0; f < N_FAMILIES; f++)
         render_family(d, &families[f], t);
-    }
 }
 
 static void serve_scrape(cd_t *d, cd_metrics_client_t *m)

@@ -30,6 +30,7 @@ struct etls_batch {
     etls_aead_op_t *aead;
     etls_batch_waiter_t *ready_head, *ready_tail;
     etls_batch_stats_t st;
+    etls_batch_fill_t fill; /* relaxed stores: read by other threads (etls_batch_fill_read) */
 };
 
 static size_t cap_or_default(size_t cap)
@@ -158,12 +159,22 @@ static void run_aead(etls_batch_t *b)
     queue_complete(b, &b->qa, &b->aead[0].status, sizeof b->aead[0]);
 }
 
+static void count_fill(etls_batch_t *b, size_t n)
+{
+    size_t i = 0;
+    while (i < ETLS_BATCH_FILL_BOUNDS && n > etls_batch_fill_bound(i))
+        i++;
+    __atomic_store_n(&b->fill.runs[i], b->fill.runs[i] + 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&b->fill.items, b->fill.items + n, __ATOMIC_RELAXED);
+}
+
 static size_t run_queues(etls_batch_t *b)
 {
     size_t n = etls_batch_queued(b);
     if (!n)
         return 0;
     b->st.runs++;
+    count_fill(b, n);
     run_x25519(b);
     run_p256(b);
     run_sign(b);
@@ -293,4 +304,11 @@ size_t etls_batch_queued(const etls_batch_t *b)
 void etls_batch_get_stats(const etls_batch_t *b, etls_batch_stats_t *st)
 {
     *st = b->st;
+}
+
+void etls_batch_fill_read(const etls_batch_t *b, etls_batch_fill_t *out)
+{
+    for (size_t i = 0; i <= ETLS_BATCH_FILL_BOUNDS; i++)
+        out->runs[i] = __atomic_load_n(&b->fill.runs[i], __ATOMIC_RELAXED);
+    out->items = __atomic_load_n(&b->fill.items, __ATOMIC_RELAXED);
 }

@@ -114,4 +114,20 @@ typedef struct etls_batch_stats {
 } etls_batch_stats_t;
 void etls_batch_get_stats(const etls_batch_t *b, etls_batch_stats_t *st);
 
+/* How full the batch was when it ran: every run that did work (at the end of an iteration or
+ * forced by a full queue) counted by the requests it ran over all queues, in buckets with
+ * upper bounds 1, 2, 4 .. 256 and one above. Written by the batch's thread with relaxed
+ * stores; etls_batch_fill_read may be called from any thread while it runs. */
+#define ETLS_BATCH_FILL_BOUNDS 9
+typedef struct etls_batch_fill {
+    uint64_t runs[ETLS_BATCH_FILL_BOUNDS + 1]; /* per bucket, not cumulative */
+    uint64_t items;                           /* requests run, the sum of the histogram */
+} etls_batch_fill_t;
+void etls_batch_fill_read(const etls_batch_t *b, etls_batch_fill_t *out);
+/* Bucket i's upper bound (1 << i). */
+static inline uint64_t etls_batch_fill_bound(size_t i)
+{
+    return (uint64_t)1 << i;
+}
+
 #endif

@@ -7,11 +7,51 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static inline void count(uint64_t *c, uint64_t n)
 {
     if (c)
         __atomic_store_n(c, *c + n, __ATOMIC_RELAXED);
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* What the engine knows about this handshake, as stats indexes; all "none" for plaintext. A
+ * resumed handshake signs nothing (the PSK authenticates, RFC 8446 §2.2): its scheme is none. */
+static void hs_facts(const etls_sess_t *s, etls_st_hs_t *h)
+{
+    memset(h, 0, sizeof *h);
+    if (!s->tls)
+        return;
+    const etls_tls_conn_t *c = &s->tc;
+    h->version = (uint8_t)etls_st_version_idx(etls_tls_version(c));
+    h->suite = (uint8_t)etls_st_suite_idx(etls_tls_cipher(c));
+    h->group = (uint8_t)etls_st_group_idx(etls_tls_group(c));
+    h->scheme = (uint8_t)(etls_tls_resumed(c) ? 0 : etls_st_scheme_idx(etls_tls_sig_scheme(c)));
+    h->kind = etls_tls_hrr(c) ? ETLS_ST_HRR : etls_tls_resumed(c) ? ETLS_ST_RESUMED : ETLS_ST_FULL;
+}
+
+static void count_hs(const etls_sess_t *s, const etls_sess_ctx_t *x, int outcome)
+{
+    count(outcome == ETLS_ST_OK ? x->handshakes : x->hs_failures, 1);
+    if (!x->stats)
+        return;
+    etls_st_hs_t h;
+    hs_facts(s, &h);
+    etls_sess_stats_hs(x->stats, outcome, &h);
+    if (outcome == ETLS_ST_OK && s->hs_start_ns)
+        etls_sess_stats_latency(x->stats, now_ns() - s->hs_start_ns);
+}
+
+void etls_sess_hs_failed(const etls_sess_t *s, const etls_sess_ctx_t *x)
+{
+    count_hs(s, x, ETLS_ST_FAILED);
 }
 
 void etls_sess_ctx_init(etls_sess_ctx_t *x, const etls_config_t *cfg, const etls_tls_server_ctx_t *tls,
@@ -84,7 +124,14 @@ static void sess_fail(etls_sess_t *s, const etls_sess_ctx_t *x, int rc)
         fprintf(stderr, "edgetls: %s: %s (%d%s)\n", x->name,
                 ETLS_ERR_IS_ALERT(rc) ? "alert sent" : ETLS_TLS_ERR_IS_PEER_ALERT(rc) ? "peer alert" : etls_strerror(rc),
                 ETLS_ERR_IS_ALERT(rc) ? ETLS_ERR_ALERT_DESC(rc) : rc, s->hs_done ? "" : ", in the handshake");
-    count(s->hs_done ? x->errors : x->hs_failures, 1);
+    if (s->hs_done)
+        count(x->errors, 1);
+    else
+        count_hs(s, x, ETLS_ST_FAILED);
+    if (x->stats && s->tls) {
+        etls_sess_stats_alert(x->stats->alerts_sent, etls_tls_alert_sent(&s->tc)); /* -1: none */
+        etls_sess_stats_alert(x->stats->alerts_recv, etls_tls_peer_alert(&s->tc));
+    }
     s->fail = rc;
     s->fail_now = !(ETLS_ERR_IS_ALERT(rc) && s->out.len > s->out_off);
     s->closing = 2;
@@ -130,6 +177,12 @@ static int tls_in(etls_sess_t *s, const etls_sess_ctx_t *x, int resume)
         hw = s->app.len;
     if (hw > s->app_hw)
         s->app_hw = hw;
+    /* close_notify arrives in application-data records, which may be opened in a batch: seen
+     * here after the first feed or after the one that resumed the batch's results. */
+    if (x->stats && s->tls && !s->peer_close_counted && etls_tls_peer_closed(&s->tc)) {
+        s->peer_close_counted = 1;
+        etls_sess_stats_alert(x->stats->alerts_recv, ETLS_ALERT_CLOSE_NOTIFY);
+    }
     if (rc == ETLS_ERR_IN_PROGRESS) {
         s->park = ETLS_SESS_PARK_FEED;
         return 1;
@@ -143,11 +196,13 @@ static int tls_in(etls_sess_t *s, const etls_sess_ctx_t *x, int resume)
 
 int etls_sess_input(etls_sess_t *s, const etls_sess_ctx_t *x)
 {
+    if (ETLS_UNLIKELY(!s->hs_start_ns) && x->stats && s->tls && s->rx.len > s->rx_off)
+        s->hs_start_ns = now_ns(); /* the first ClientHello bytes: the latency clock starts */
     int r = tls_in(s, x, 0) ? ETLS_SESS_PROGRESS : 0;
     if (!s->hs_done && !s->abort_after && (!s->tls || etls_tls_handshake_done(&s->tc))) {
         s->hs_done = 1;
         if (s->tls)
-            count(x->handshakes, 1);
+            count_hs(s, x, ETLS_ST_OK);
         r |= ETLS_SESS_PROGRESS | ETLS_SESS_ESTABLISHED;
     }
     return r;
@@ -263,6 +318,8 @@ static int close_step(etls_sess_t *s, const etls_sess_ctx_t *x, int resume)
         sess_fail(s, x, rc);
         return 1;
     }
+    if (x->stats)
+        etls_sess_stats_alert(x->stats->alerts_sent, ETLS_ALERT_CLOSE_NOTIFY);
     s->closing = 2;
     return 1;
 }

@@ -20,6 +20,7 @@
 #include "config/config.h"
 #include "http/http.h"
 #include "proxy/pp2.h"
+#include "session/stats.h"
 #include "snapshot/snapshot.h"
 #include "tls/tls.h"
 
@@ -48,6 +49,8 @@ typedef struct etls_sess_ctx {
     int debug;            /* log failures to stderr */
     char name[32];        /* "worker 0", "dpdk worker 1": log prefix */
     uint64_t *handshakes, *hs_failures, *errors, *requests;
+    etls_sess_stats_t *stats; /* handshakes by kind and parameters, latency, alerts (NULL: not
+                               * kept, and no clock is read) */
 } etls_sess_ctx_t;
 
 typedef struct etls_sess {
@@ -64,6 +67,9 @@ typedef struct etls_sess {
     uint16_t worker;     /* its worker (the users[] slot to decrement) */
     etls_snap_t *snap;   /* the snapshot this session's handshake started on (counted in
                           * snap->users until etls_sess_end) */
+    uint8_t peer_close_counted; /* the client's close_notify is in x->stats */
+    uint64_t hs_start_ns; /* CLOCK_MONOTONIC when the first ClientHello byte reached the session
+                           * (kept here, not in the engine: the engine reads no clock) */
     etls_tls_buf_t rx;   /* TLS bytes from the client; rx_off: first unconsumed */
     etls_tls_buf_t out;  /* bytes for the client (records) */
     etls_tls_buf_t app;  /* decrypted bytes */
@@ -124,6 +130,9 @@ void etls_sess_end(etls_sess_t *s);
 
 /* rx -> engine -> app/out, and detection of the handshake's end (counted once). */
 int etls_sess_input(etls_sess_t *s, const etls_sess_ctx_t *x);
+/* The transport ended a session whose handshake had not completed (timeout, client gone):
+ * counted as a failed handshake with whatever the engine had negotiated. */
+void etls_sess_hs_failed(const etls_sess_t *s, const etls_sess_ctx_t *x);
 /* Responder: answers each complete request in `app`, one response in flight at a time. */
 int etls_sess_http(etls_sess_t *s, const etls_sess_ctx_t *x);
 /* The mode's plaintext -> engine -> out, then closing: close_notify once the session should

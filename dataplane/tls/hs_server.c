@@ -232,6 +232,7 @@ static int send_hrr(etls_tls_conn_t *c, const uint8_t *hdr, const uint8_t *body,
     etls_tls_transcript(c, mh, 4);
     etls_tls_transcript(c, h1, hl);
     c->hs->hrr_sent = 1;
+    c->hrr = 1;
     c->state = ST_CLIENT_HELLO2;
     return etls_tls_write_hrr(c, out, c->group, cookie, cl);
 }
@@ -295,6 +296,7 @@ static int try_psk(etls_tls_conn_t *c, const etls_ch_t *ch, const uint8_t *hdr)
     int rc = ok ? check_binder(c, ch, hdr, &t) : 0;
     if (ok && rc == 0) {
         c->hs->psk_ok = 1;
+        c->resumed = 1;
         memcpy(c->hs->psk, t.psk, t.psk_len);
     }
     etls_wipe(&t, sizeof t);

@@ -397,7 +397,9 @@ typedef struct etls_tls_conn {
     uint8_t state;
     uint8_t peer_closed;
     uint8_t close_sent;
-    uint8_t resumed;          /* the handshake used a session ticket */
+    uint8_t resumed;          /* the handshake uses a session ticket (set once its PSK and
+                               * binder are accepted, so a failure after that knows it too) */
+    uint8_t hrr;              /* a HelloRetryRequest was sent (the handshake's kind, for stats) */
     uint8_t ku_owed;          /* KeyUpdate response owed to the peer (sent when out has room) */
     uint8_t rd_changed;       /* the read key changed while completing parked records */
     int err;                  /* sticky fatal error, 0 while healthy */
@@ -485,6 +487,10 @@ int etls_tls_peer_closed(const etls_tls_conn_t *c); /* close_notify received */
 int etls_tls_close_sent(const etls_tls_conn_t *c);
 int etls_tls_alert_sent(const etls_tls_conn_t *c);  /* description, or -1 */
 int etls_tls_peer_alert(const etls_tls_conn_t *c);  /* description, or -1 */
+int etls_tls_hrr(const etls_tls_conn_t *c);         /* a HelloRetryRequest was sent */
+/* RFC 8446 §6 (and RFC 5246 §7.2 for the descriptions only TLS 1.2 peers send) name of an alert
+ * description ("handshake_failure"), NULL for a value no RFC names. */
+const char *etls_tls_alert_name(int desc);
 uint16_t etls_tls_version(const etls_tls_conn_t *c); /* 0x0304 once negotiated, else 0 */
 uint16_t etls_tls_cipher(const etls_tls_conn_t *c);  /* suite id, 0 before ServerHello */
 const char *etls_tls_cipher_name(uint16_t suite);     /* IANA name, "unknown" otherwise */

@@ -152,7 +152,7 @@ static int pump_once(etls_worker_t *w, wk_conn_t *c)
          * partial record can never complete) while nothing is parked or still being sent. */
         int stuck = !progress && !s->out_busy && s->out_off == s->out.len;
         if (wk_transport_eof(c) && !s->park && (s->rx_off == s->rx.len || stuck)) {
-            WK_STAT_ADD(w, hs_failures, 1); /* the client left during the handshake */
+            etls_sess_hs_failed(s, &w->sx); /* the client left during the handshake */
             wk_conn_abort(w, c, "client left during the handshake");
         }
         return progress;

@@ -82,7 +82,7 @@ static void timers_expire(etls_worker_t *w)
             }
             if (l == TL_HS) {
                 WK_STAT_ADD(w, timeouts, 1);
-                WK_STAT_ADD(w, hs_failures, 1);
+                etls_sess_hs_failed(&c->s, &w->sx);
             }
             wk_conn_abort(w, c, l == TL_HS ? "handshake timeout" : "linger timeout");
         }
@@ -558,6 +558,7 @@ static int setup_table(etls_worker_t *w)
     w->sx.hs_failures = &w->st.hs_failures;
     w->sx.errors = &w->st.errors;
     w->sx.requests = &w->st.requests;
+    w->sx.stats = &w->st.sess;
     if (w->sh->snap)
         etls_sess_ctx_attach(&w->sx, w->sh->snap, w->index);
     w->nslots = cfg->max_connections;
@@ -746,6 +747,46 @@ void etls_worker_stats(const etls_worker_t *w, etls_worker_stats_t *st)
     uint64_t *dst = (uint64_t *)st;
     for (size_t i = 0; i < sizeof *st / sizeof(uint64_t); i++)
         dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+    memset(&st->batch_fill, 0, sizeof st->batch_fill);
+    if (w->batch)
+        etls_batch_fill_read(w->batch, &st->batch_fill);
+}
+
+size_t etls_worker_stats_format(const etls_worker_stats_t *s, unsigned i, etls_st_put_fn *put, void *arg)
+{
+    static const struct {
+        const char *key;
+        size_t off;
+    } basic[] = {
+#define F(k, f) {k, offsetof(etls_worker_stats_t, f)}
+        F("accepted", accepted), F("active", active),       F("rejected", rejected),
+        F("handshakes", handshakes), F("hs_failures", hs_failures), F("timeouts", timeouts),
+        F("bytes_in", bytes_in), F("bytes_out", bytes_out), F("requests", requests),
+        F("errors", errors),     F("resets", resets),       F("crypto_runs", crypto_runs),
+#undef F
+    };
+    char line[128];
+    size_t total = 0;
+    for (size_t k = 0; k < sizeof basic / sizeof basic[0]; k++) {
+        uint64_t v = *(const uint64_t *)((const uint8_t *)s + basic[k].off);
+        int n = snprintf(line, sizeof line, "worker.%u.%s %llu\n", i, basic[k].key, (unsigned long long)v);
+        put(arg, line, (size_t)n);
+        total += (size_t)n;
+    }
+    uint64_t cum = 0;
+    for (size_t b = 0; b <= ETLS_BATCH_FILL_BOUNDS; b++) {
+        cum += s->batch_fill.runs[b];
+        int n = b < ETLS_BATCH_FILL_BOUNDS
+                    ? snprintf(line, sizeof line, "worker.%u.batch_fill_bucket:%llu %llu\n", i,
+                               (unsigned long long)etls_batch_fill_bound(b), (unsigned long long)cum)
+                    : snprintf(line, sizeof line, "worker.%u.batch_fill_bucket:+Inf %llu\n", i, (unsigned long long)cum);
+        put(arg, line, (size_t)n);
+        total += (size_t)n;
+    }
+    int n = snprintf(line, sizeof line, "worker.%u.batch_fill_sum %llu\nworker.%u.batch_fill_count %llu\n", i,
+                     (unsigned long long)s->batch_fill.items, i, (unsigned long long)cum);
+    put(arg, line, (size_t)n);
+    return total + (size_t)n + etls_sess_stats_format(&s->sess, i, put, arg);
 }
 
 void etls_worker_stats_print(FILE *f, unsigned index, const etls_worker_stats_t *s)

@@ -14,6 +14,7 @@
 
 #include "config/config.h"
 #include "http/http.h"
+#include "session/stats.h"
 #include "snapshot/snapshot.h"
 #include "tls/tls.h"
 
@@ -45,6 +46,9 @@ typedef struct etls_worker_stats {
     uint64_t resets;        /* clients gone without a goodbye: a send failed (EPIPE/ECONNRESET);
                              * common and harmless after a client closes with a ticket unread */
     uint64_t crypto_runs;   /* batch runs that did work */
+    etls_batch_fill_t batch_fill; /* requests per batch run (kept by the batch itself; filled
+                                   * in by etls_worker_stats) */
+    etls_sess_stats_t sess; /* handshakes by outcome and parameters, latency, alerts */
 } etls_worker_stats_t;
 
 typedef struct etls_worker etls_worker_t;
@@ -66,5 +70,9 @@ void etls_worker_join(etls_worker_t *w, etls_worker_stats_t *final);
 void etls_worker_stats(const etls_worker_t *w, etls_worker_stats_t *st);
 /* Prints one line of counters for worker `index` (stats on SIGUSR1 and at shutdown). */
 void etls_worker_stats_print(FILE *f, unsigned index, const etls_worker_stats_t *st);
+/* The control plane's STATS lines for worker `index` ("worker.N.key value", see
+ * docs/control-protocol.md): the basic counters, the batch fill histogram and the session
+ * detail (session/stats.h). Returns the bytes put. */
+size_t etls_worker_stats_format(const etls_worker_stats_t *st, unsigned index, etls_st_put_fn *put, void *arg);
 
 #endif
