@@ -200,6 +200,7 @@ static int commit(cd_t *d, etls_store_state_t *next, const char *comment, char *
     snprintf(next->comment, sizeof next->comment, "%s", comment);
     etls_snap_buf_t delta = {0}, full = {0};
     uint64_t version = etls_store_version(d->store) + 1;
+    cd_mark_changes(&d->cur, next, version);
     long nd = d->cur.n_entries ? cd_snap_delta(d, &d->cur, next, version, &delta) : -2;
     if (nd < 0 || delta.failed)
         etls_snap_buf_free(&delta);
@@ -688,7 +689,7 @@ static void cmd_cert_list(cd_t *d, cd_admin_t *a, int json)
             json_array_append_new(arr, json_pack("{s:s,s:o,s:s,s:s,s:s,s:I,s:b,s:s}", "name", e->name, "names",
                                                  names_json(e->names, e->n_names), "serial", info->serial,
                                                  "not_after", info->not_after, "key_type", e->certs[c].key_type,
-                                                 "version", (json_int_t)d->cur.version, "default", e->is_default,
+                                                 "version", (json_int_t)(e->since ? e->since : d->cur.version), "default", e->is_default,
                                                  "fingerprint", info->fingerprint));
             text_t nl = {0};
             for (size_t k = 0; k < e->n_names; k++)

@@ -160,6 +160,8 @@ void cd_metrics_tick(cd_t *d, uint64_t now);
 int cd_snap_full(const cd_t *d, const etls_store_state_t *st, uint64_t version, etls_snap_buf_t *b);
 long cd_snap_delta(const cd_t *d, const etls_store_state_t *old, const etls_store_state_t *next,
                    uint64_t version, etls_snap_buf_t *b);
+/* Sets each entry's `since`: kept from old when unchanged, else version. */
+void cd_mark_changes(const etls_store_state_t *old, etls_store_state_t *next, uint64_t version);
 
 /* dp.c */
 void cd_dp_accept(cd_t *d);

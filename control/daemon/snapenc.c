@@ -155,3 +155,15 @@ out:
     free(changed);
     return n_changed;
 }
+
+void cd_mark_changes(const etls_store_state_t *old, etls_store_state_t *next, uint64_t version)
+{
+    index_t x;
+    int have = index_build(&x, old) == 0;
+    for (size_t i = 0; i < next->n_entries; i++) {
+        etls_store_entry_t *e = &next->entries[i];
+        int64_t o = have ? index_find(&x, old, e->name) : -1;
+        e->since = o >= 0 && same_entry(&old->entries[o], e) && old->entries[o].since ? old->entries[o].since : version;
+    }
+    free(x.slot);
+}

@@ -58,7 +58,13 @@ static void put_entry(buf_t *b, const etls_store_entry_t *e, int format, const u
 {
     puts_(b, "entry ");
     puts_(b, e->name);
-    puts_(b, e->is_default ? " default=1 names=" : " default=0 names=");
+    puts_(b, e->is_default ? " default=1" : " default=0");
+    if (format != 1) {
+        char since[32];
+        snprintf(since, sizeof since, " since=%llu", (unsigned long long)e->since);
+        puts_(b, since);
+    }
+    puts_(b, " names=");
     for (size_t i = 0; i < e->n_names; i++) {
         if (i)
             put(b, ",", 1);

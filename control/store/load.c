@@ -217,6 +217,9 @@ int etls_store_load_version(etls_store_t *s, uint64_t v, etls_store_state_t *st,
     if (rc)
         return -1;
     if (st) {
+        if (m.format == 1) /* format 1 kept no per-entry version: this one stands in */
+            for (size_t i = 0; i < m.st.n_entries; i++)
+                m.st.entries[i].since = m.st.version;
         *st = m.st;
         memset(&m.st, 0, sizeof m.st);
     }

@@ -177,19 +177,24 @@ static int parse_names(etls_store_entry_t *e, const char *f, size_t n)
     return 0;
 }
 
-static int parse_entry_line(cursor_t *c, etls_store_entry_t *e, char *err, size_t errlen)
+/* Format 1: "entry NAME default=0|1 names=LIST"; format 2 adds "since=N" before names=. */
+static int parse_entry_line(cursor_t *c, int format, etls_store_entry_t *e, char *err, size_t errlen)
 {
-    const char *f[4];
-    size_t fl[4];
-    if (split(c->line, c->len, f, fl, 4) != 4)
-        return perr(c, err, errlen, "expected \"entry NAME default=0|1 names=LIST\"");
+    const char *f[5];
+    size_t fl[5];
+    size_t want = format == 1 ? 4 : 5;
+    if (split(c->line, c->len, f, fl, want) != (int)want)
+        return perr(c, err, errlen, format == 1 ? "expected \"entry NAME default=0|1 names=LIST\""
+                                                : "expected \"entry NAME default=0|1 since=N names=LIST\"");
     if (field_copy(e->name, sizeof e->name, f[1], fl[1]) || !etls_store_name_ok(e->name))
         return perr(c, err, errlen, "bad entry name");
     if (field_is(f[2], fl[2], "default=0") || field_is(f[2], fl[2], "default=1"))
         e->is_default = f[2][8] == '1';
     else
         return perr(c, err, errlen, "expected default=0 or default=1");
-    if (parse_names(e, f[3], fl[3]))
+    if (format != 1 && (fl[3] < 7 || memcmp(f[3], "since=", 6) || parse_u64(f[3] + 6, fl[3] - 6, &e->since)))
+        return perr(c, err, errlen, "expected since=VERSION");
+    if (parse_names(e, f[want - 1], fl[want - 1]))
         return perr(c, err, errlen, "bad names= list (at most %d names of 1..%d bytes)",
                     ETLS_MANIFEST_MAX_NAMES, ETLS_MANIFEST_SNI_MAX);
     c->have = 0;
@@ -279,7 +284,7 @@ static int parse_entries(cursor_t *c, etls_manifest_t *m, char *err, size_t errl
         }
         etls_store_entry_t *e = &st->entries[st->n_entries++];
         memset(e, 0, sizeof *e);
-        if (parse_entry_line(c, e, err, errlen))
+        if (parse_entry_line(c, m->format, e, err, errlen))
             return -1;
         while (!peek_line(c, err, errlen) && starts(c, "cert"))
             if (parse_cert_line(c, m, e, err, errlen))

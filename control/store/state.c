@@ -274,6 +274,7 @@ static int entry_copy(etls_store_entry_t *d, const etls_store_entry_t *s)
     memcpy(d->name, s->name, sizeof d->name);
     d->name[ETLS_STORE_NAME_MAX] = 0;
     d->is_default = s->is_default;
+    d->since = s->since;
     if (s->n_certs > ETLS_STORE_MAX_CERTS || s->n_names > ETLS_MANIFEST_MAX_NAMES ||
         (s->n_names && !s->names))
         return -1;

@@ -51,6 +51,9 @@ typedef struct etls_store_entry {
     char name[ETLS_STORE_NAME_MAX + 1];
     char **names; size_t n_names;      /* SNI names served (lower-case); malloc'd */
     int is_default;
+    uint64_t since;                    /* the version that last changed it (set by the caller
+                                        * before a commit; format-1 directories load it as their
+                                        * own version) */
     size_t n_certs;
     etls_store_cert_t certs[ETLS_STORE_MAX_CERTS];
 } etls_store_entry_t;

@@ -63,6 +63,11 @@ pass "refused changes: exit 1, the entry named, version unchanged"
 ctl cert add api --chain "$D/other.pem" --key "$D/other.key" >/dev/null || fail "cert add api"
 wait_synced
 [ "$(served_fp api.example.test)" = "$(fingerprint "$D/other.pem")" ] || fail "api not served"
+ctl --json cert list | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+v = {c["name"]: c["version"] for c in d["certs"]}
+assert v["api"] == d["version"] and v["www"] == 2, (v, d["version"])' || fail "cert list version is not the version that last changed each entry"
 ctl rollback "$v" >/dev/null || fail "rollback"
 wait_synced
 ctl --json cert list | python3 -c '

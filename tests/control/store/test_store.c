@@ -498,7 +498,8 @@ static void test_manifest_parser(void)
 
     expect_parse_error("edgetls-state 1", "edgetls-state 3", "line 1: expected");
     /* format 2 names certificates by digest: file names are refused there, bad hex too */
-    expect_parse_error("edgetls-state 1", "edgetls-state 2", "line 6: bad digest");
+    expect_parse_error("edgetls-state 1", "edgetls-state 2", "line 5: expected \"entry NAME default=0|1 since=N");
+    expect_parse_error("default=1 names", "default=1 since=07 names", "line 5: expected \"entry NAME");
     expect_parse_error("version 7", "version 07", "line 2");
     expect_parse_error("time 1700000000", "time  1700000000", "line 3");
     expect_parse_error("time 1700000000", "time 99999999999999999999", "line 3");
