@@ -57,9 +57,19 @@ typedef struct ctl_conn {
     int fd;
     const char *path;
     int timeout_s;
+    /* Bytes received past the reply being read: with requests pipelined they are the start of
+     * the next reply, so they must be kept, not dropped with a read-sized header buffer. */
+    uint8_t in[16384];
+    size_t in_off, in_len;
 } ctl_conn_t;
 int ctl_open(ctl_conn_t *c, const char *socket_path, int timeout_s);
 int ctl_call(ctl_conn_t *c, const ctl_req_t *req, ctl_reply_t *rep);
 void ctl_close(ctl_conn_t *c);
+/* Pipelining on the same connection: requests sent without waiting, replies read back in the
+ * order the requests went. The daemon reads every request it is sent whether or not its
+ * replies have been read, so a sender that keeps at most a window of replies unread (a few
+ * KiB, far below the socket buffer) cannot deadlock against it. */
+int ctl_send(ctl_conn_t *c, const ctl_req_t *req);
+int ctl_recv(ctl_conn_t *c, int timeout_s, ctl_reply_t *rep);
 
 #endif

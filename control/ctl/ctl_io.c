@@ -320,9 +320,54 @@ int ctl_exchange(const char *socket_path, int timeout_s, const ctl_req_t *req, c
 
 /* ---- one connection for several requests (edgetlsctl batch) ---- */
 
+/* recv_reply for a connection that carries several replies: the header is parsed from the
+ * connection's buffer, and only the header and the body are consumed from it. */
+static int conn_recv_reply(ctl_conn_t *c, int64_t deadline, ctl_reply_t *rep)
+{
+    size_t body_len = 0, hdr_len = 0;
+    for (;;) {
+        size_t have = c->in_len - c->in_off;
+        int rc = etls_proto_reply_parse(c->in + c->in_off, have < REPLY_HDR_MAX ? have : REPLY_HDR_MAX, rep->status,
+                                        sizeof rep->status, &body_len, &hdr_len);
+        if (rc < 0 || (rc == 0 && have >= REPLY_HDR_MAX))
+            return reply_fail(c->path, "malformed reply header");
+        if (rc > 0)
+            break;
+        memmove(c->in, c->in + c->in_off, have);
+        c->in_off = 0;
+        c->in_len = have;
+        ssize_t n = recv_some(c->fd, c->in + have, sizeof c->in - have, deadline);
+        if (n <= 0)
+            return reply_fail(c->path, n == 0 ? "connection closed without a reply"
+                                       : errno == ETIMEDOUT ? "timed out waiting for the reply"
+                                                            : strerror(errno));
+        c->in_len += (size_t)n;
+    }
+    c->in_off += hdr_len;
+    if (body_len > CTL_MAX_REPLY_BODY)
+        return reply_fail(c->path, "reply larger than 64 MiB");
+    rep->body.p = malloc(body_len ? body_len : 1);
+    if (!rep->body.p)
+        return reply_fail(c->path, "out of memory for the reply");
+    rep->body.len = body_len;
+    size_t have = c->in_len - c->in_off, got = have < body_len ? have : body_len;
+    memcpy(rep->body.p, c->in + c->in_off, got);
+    c->in_off += got;
+    while (got < body_len) { /* straight into the body, never past it */
+        ssize_t n = recv_some(c->fd, rep->body.p + got, body_len - got, deadline);
+        if (n <= 0)
+            return reply_fail(c->path, n == 0 ? "connection closed in the middle of the reply"
+                                       : errno == ETIMEDOUT ? "timed out reading the reply"
+                                                            : strerror(errno));
+        got += (size_t)n;
+    }
+    return 0;
+}
+
 int ctl_open(ctl_conn_t *c, const char *socket_path, int timeout_s)
 {
     const char *why = NULL;
+    c->in_off = c->in_len = 0;
     c->path = socket_path;
     c->timeout_s = timeout_s;
     c->fd = connect_unix(socket_path, now_ms() + (int64_t)timeout_s * 1000, &why);
@@ -339,7 +384,25 @@ int ctl_call(ctl_conn_t *c, const ctl_req_t *req, ctl_reply_t *rep)
         fprintf(stderr, "edgetlsctl: sending to %s failed: %s\n", c->path, strerror(errno));
         return -1;
     }
-    int rc = recv_reply(c->fd, c->path, deadline, rep);
+    int rc = conn_recv_reply(c, deadline, rep);
+    if (rc < 0)
+        ctl_buf_free(&rep->body);
+    return rc;
+}
+
+int ctl_send(ctl_conn_t *c, const ctl_req_t *req)
+{
+    if (send_req(c->fd, req, now_ms() + (int64_t)c->timeout_s * 1000) < 0) {
+        fprintf(stderr, "edgetlsctl: sending to %s failed: %s\n", c->path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int ctl_recv(ctl_conn_t *c, int timeout_s, ctl_reply_t *rep)
+{
+    *rep = (ctl_reply_t){0};
+    int rc = conn_recv_reply(c, now_ms() + (int64_t)timeout_s * 1000, rep);
     if (rc < 0)
         ctl_buf_free(&rep->body);
     return rc;

@@ -263,7 +263,9 @@ static const ctl_cmd_t commands[] = {
      "words are separated by spaces (no quoting); relative paths are relative to FILE's directory.\n"
      "Every line is validated by the daemon in one transaction (begin ... commit): the first\n"
      "refused line is reported as FILE:LINE: reason, nothing is committed, and the exit status\n"
-     "is 1. When the state changed meanwhile the commit is refused too: run it again.\n",
+     "is 1. When the state changed meanwhile the commit is refused too: run it again.\n"
+     "Lines are sent without waiting for each reply (up to 256 in flight); the commit reply\n"
+     "is awaited --timeout plus 4 ms per change. --json prints {\"version\": N, \"changes\": M}.\n",
      1, NULL, NULL, NULL},
     {NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL}};
 
@@ -511,83 +513,142 @@ static int batch_refused(const char *where, const ctl_reply_t *rep)
     return !strcmp(rep->status, "usage") ? CTL_EXIT_USAGE : CTL_EXIT_FAIL;
 }
 
-static int run_batch(const ctl_cmd_t *c, int argc, char **argv)
-{
-    ctl_args_t a;
-    int rc = parse_args(c, &a, argc, argv);
-    if (rc)
-        return rc < 0 ? CTL_EXIT_OK : rc;
-    const char *file = a.pos[0];
-    ctl_buf_t text = {0};
-    if (!strcmp(file, "-") ? ctl_read_file("/dev/stdin", BATCH_MAX_FILE, 0, &text) < 0
-                           : ctl_read_file(file, BATCH_MAX_FILE, 0, &text) < 0)
-        return CTL_EXIT_FAIL;
-    char dir[4096] = "";
-    const char *slash = strcmp(file, "-") ? strrchr(file, '/') : NULL;
-    if (slash)
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - file), file);
-    if (slash && !dir[0])
-        snprintf(dir, sizeof dir, "/");
+/* The lines are pipelined: up to BATCH_WINDOW requests are in flight before the oldest reply is
+ * read, so a batch costs the daemon's validation, not a round trip per line. Replies come back
+ * in order, so the ring of line numbers names the line each reply is about. begin is answered
+ * before any line goes (a refused begin must not let the lines commit one by one), and commit
+ * only goes once every line's reply said staged. */
+#define BATCH_WINDOW 256
+
+typedef struct batch {
     ctl_conn_t conn;
-    ctl_reply_t rep = {0};
-    if (ctl_open(&conn, g.socket, g.timeout_s) < 0) {
-        ctl_buf_free(&text);
-        return CTL_EXIT_FAIL;
+    const char *file;
+    size_t ring[BATCH_WINDOW]; /* line numbers of the requests in flight, oldest first */
+    size_t head, n;
+    size_t staged;
+    int rc;                    /* the first refusal's exit status (in file order), 0 none */
+    int dead;                  /* the connection failed: nothing more to read */
+} batch_t;
+
+static void batch_reap(batch_t *b)
+{
+    size_t line = b->ring[b->head];
+    b->head = (b->head + 1) % BATCH_WINDOW;
+    b->n--;
+    if (b->dead)
+        return;
+    ctl_reply_t rep;
+    if (ctl_recv(&b->conn, g.timeout_s, &rep) < 0) {
+        b->dead = 1;
+        if (!b->rc)
+            b->rc = CTL_EXIT_FAIL;
+        return;
     }
-    static ctl_req_t req;
-    size_t lineno = 0, sent = 0;
-    rc = batch_simple(&conn, "begin", &rep) < 0 ? CTL_EXIT_FAIL : strcmp(rep.status, "ok") ? batch_refused(file, &rep) : 0;
+    if (strcmp(rep.status, "ok") && !b->rc) {
+        char where[4200];
+        snprintf(where, sizeof where, "%s:%zu", b->file, line);
+        b->rc = batch_refused(where, &rep);
+    } else if (!strcmp(rep.status, "ok")) {
+        b->staged++;
+    }
     ctl_buf_free(&rep.body);
-    char *p = (char *)text.p, *end = p + text.len;
-    while (rc == 0 && p < end) {
+}
+
+/* Sends every change line of text; 0, or the exit status of the first line that failed here
+ * (a refusal by the daemon is in b->rc once the replies in flight are read). */
+static int batch_send_lines(batch_t *b, ctl_buf_t *text, const char *dir)
+{
+    static ctl_req_t req;
+    size_t lineno = 0;
+    char *p = (char *)text->p, *end = p + text->len;
+    while (!b->rc && p < end) {
         char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
         char where[4200], line[ETLS_PROTO_MAX_LINE + 1];
         lineno++;
-        snprintf(where, sizeof where, "%s:%zu", file, lineno);
-        if (len > ETLS_PROTO_MAX_LINE) {
-            fprintf(stderr, "%s: line longer than %d bytes\n", where, ETLS_PROTO_MAX_LINE);
-            rc = CTL_EXIT_USAGE;
-            break;
-        }
+        snprintf(where, sizeof where, "%s:%zu", b->file, lineno);
+        if (len > ETLS_PROTO_MAX_LINE)
+            return fprintf(stderr, "%s: line longer than %d bytes\n", where, ETLS_PROTO_MAX_LINE), CTL_EXIT_USAGE;
         memcpy(line, p, len);
         line[len] = 0;
         p += len + (nl ? 1 : 0);
         size_t k = strspn(line, " \t\r");
         if (!line[k] || line[k] == '#')
             continue;
-        if (memchr(line, 0, len)) {
-            fprintf(stderr, "%s: NUL byte in the line\n", where);
-            rc = CTL_EXIT_USAGE;
-            break;
+        if (memchr(line, 0, len))
+            return fprintf(stderr, "%s: NUL byte in the line\n", where), CTL_EXIT_USAGE;
+        int rc = batch_line(line, dir, &req, where);
+        if (rc)
+            return rc;
+        while (b->n == BATCH_WINDOW && !b->rc)
+            batch_reap(b);
+        if (!b->rc) {
+            rc = ctl_send(&b->conn, &req) < 0 ? CTL_EXIT_FAIL : 0;
+            b->ring[(b->head + b->n++) % BATCH_WINDOW] = lineno;
         }
-        if ((rc = batch_line(line, dir, &req, where)) != 0)
-            break;
-        if (ctl_call(&conn, &req, &rep) < 0)
-            rc = CTL_EXIT_FAIL;
-        else if (strcmp(rep.status, "ok"))
-            rc = batch_refused(where, &rep);
-        else
-            sent++;
-        ctl_buf_free(&rep.body);
         for (size_t i = 0; i < req.n_payloads; i++)
             ctl_buf_free(&req.payload[i]);
+        if (rc)
+            return rc;
     }
+    return 0;
+}
+
+static int run_batch(const ctl_cmd_t *c, int argc, char **argv)
+{
+    ctl_args_t a;
+    int rc = parse_args(c, &a, argc, argv);
+    if (rc)
+        return rc < 0 ? CTL_EXIT_OK : rc;
+    static batch_t b;
+    memset(&b, 0, sizeof b);
+    b.file = a.pos[0];
+    ctl_buf_t text = {0};
+    if (ctl_read_file(strcmp(b.file, "-") ? b.file : "/dev/stdin", BATCH_MAX_FILE, 0, &text) < 0)
+        return CTL_EXIT_FAIL;
+    char dir[4096] = "";
+    const char *slash = strcmp(b.file, "-") ? strrchr(b.file, '/') : NULL;
+    if (slash)
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - b.file), b.file);
+    if (slash && !dir[0])
+        snprintf(dir, sizeof dir, "/");
+    ctl_reply_t rep = {0};
+    if (ctl_open(&b.conn, g.socket, g.timeout_s) < 0) {
+        ctl_buf_free(&text);
+        return CTL_EXIT_FAIL;
+    }
+    rc = batch_simple(&b.conn, "begin", &rep) < 0 ? CTL_EXIT_FAIL : strcmp(rep.status, "ok") ? batch_refused(b.file, &rep) : 0;
+    ctl_buf_free(&rep.body);
+    if (rc) {
+        ctl_buf_free(&text);
+        ctl_close(&b.conn);
+        return rc;
+    }
+    int local = batch_send_lines(&b, &text, dir);
     ctl_buf_free(&text);
+    while (b.n)
+        batch_reap(&b);
+    rc = b.rc ? b.rc : local; /* a refused line before the one that failed here comes first */
     if (rc == 0) {
-        if (batch_simple(&conn, "commit --comment=batch", &rep) < 0)
+        /* Committing N entries writes them all: give it time in proportion (4 ms each). */
+        static ctl_req_t req;
+        memset(&req, 0, sizeof req);
+        line_add(&req, "commit batch%s\n", g.json ? " --json" : "");
+        if (ctl_send(&b.conn, &req) < 0 || ctl_recv(&b.conn, g.timeout_s + (int)(b.staged / 250), &rep) < 0)
             rc = CTL_EXIT_FAIL;
         else if (strcmp(rep.status, "ok"))
-            rc = batch_refused(file, &rep);
+            rc = batch_refused(b.file, &rep);
         else
             rc = handle_reply(&req, &rep);
         ctl_buf_free(&rep.body);
-    } else if (conn.fd >= 0) {
-        if (batch_simple(&conn, "abort", &rep) == 0)
-            fprintf(stderr, "edgetlsctl: batch aborted after %zu staged changes: nothing committed\n", sent);
+    } else if (!b.dead) {
+        if (batch_simple(&b.conn, "abort", &rep) == 0)
+            fprintf(stderr, "edgetlsctl: batch aborted after %zu staged changes: nothing committed\n", b.staged);
         ctl_buf_free(&rep.body);
+    } else {
+        fprintf(stderr, "edgetlsctl: the connection failed after %zu staged changes: nothing committed\n", b.staged);
     }
-    ctl_close(&conn);
+    ctl_close(&b.conn);
     return rc;
 }
 

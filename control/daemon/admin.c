@@ -196,9 +196,15 @@ static void handle_requests(cd_t *d, cd_admin_t *a)
             break;
         }
         cd_command(d, a, req);
-        a->deadline_ms = cd_now_ms() + CD_ADMIN_DEADLINE_MS;
+        /* idle time between requests, not the connection's age: a transaction spans many */
+        a->deadline_ms = cd_now_ms() + (a->txn ? CD_TXN_IDLE_MS : CD_ADMIN_DEADLINE_MS);
     }
     free(req);
+    /* Bytes of the next request already here: it must be complete within CD_ADMIN_DEADLINE_MS,
+     * open transaction or not (the deadline only shrinks, so trickling bytes do not extend it). */
+    uint64_t req_deadline = cd_now_ms() + CD_ADMIN_DEADLINE_MS;
+    if (a->rd.len > a->rd.consumed && a->deadline_ms > req_deadline)
+        a->deadline_ms = req_deadline;
 }
 
 void cd_admin_io(cd_t *d, cd_admin_t *a, short revents)
@@ -253,6 +259,9 @@ void cd_admin_tick(cd_t *d, uint64_t now)
                 static const char msg[] = "incomplete request: timed out after 10 s\n";
                 cd_reply(a, "usage", msg, sizeof msg - 1);
             }
+            if (a->txn)
+                cd_log(d, 1, "admin: pid %d idle with an open transaction: closed, staged changes dropped",
+                       (int)a->pid);
             cd_admin_close(a);
             continue;
         }

@@ -382,6 +382,20 @@ static void reply_done(cd_t *d, cd_admin_t *a, int json, const etls_val_info_t *
 
 static void reply_staged(cd_admin_t *a, int json, const cd_txn_t *txn, const etls_val_info_t *info);
 
+/* The bounds of a transaction (docs/control-protocol.md), checked before a change is staged:
+ * 0, or -1 with err and the transaction as it was. */
+static int txn_room(const cd_t *d, const cd_txn_t *txn, const char *what, size_t bytes, char *err, size_t errlen)
+{
+    unsigned max = d->txn_max_changes ? d->txn_max_changes : CD_TXN_MAX_CHANGES;
+    if (cd_txn_changes(txn) >= max)
+        return snprintf(err, errlen, "%s: the transaction already holds %u staged changes, its limit (commit it, "
+                        "then begin another)", what, max), -1;
+    if (cd_txn_bytes(txn) + bytes > CD_TXN_MAX_BYTES)
+        return snprintf(err, errlen, "%s: the transaction would hold more than %llu MiB of certificates and keys "
+                        "(commit it, then begin another)", what, (unsigned long long)(CD_TXN_MAX_BYTES >> 20)), -1;
+    return 0;
+}
+
 /* Puts the validated certificate into next (add or replace rules): into e, next's entry of that
  * name, or a new entry when e is NULL; 0 or -1 with err. */
 static int place_cert(etls_store_state_t *next, etls_store_entry_t *e, const char *name, int replace, char **names,
@@ -471,11 +485,10 @@ static void cmd_cert_put(cd_t *d, cd_admin_t *a, const etls_proto_req_t *r, int 
         snprintf(err, sizeof err, "cert %s: name %s is already served by entry %s", name, dup_name, owner);
         rc = -1;
     }
-    if (rc == 0 && txn && cd_txn_changes(txn) >= CD_TXN_MAX_CHANGES) {
-        snprintf(err, sizeof err, "cert %s: the transaction already holds %u changes (commit it first)", name,
-                 CD_TXN_MAX_CHANGES);
-        rc = -1;
-    }
+    char what[96];
+    snprintf(what, sizeof what, "cert %s", name);
+    if (rc == 0 && txn)
+        rc = txn_room(d, txn, what, chain_len + key_len, err, sizeof err);
     /* Outside a transaction the change goes into a copy of the current state and is committed;
      * inside one, into the transaction's own state (validated the same way), and staged. */
     etls_store_state_t next = {0}, *target = txn ? cd_txn_state(txn) : &next;
@@ -493,7 +506,7 @@ static void cmd_cert_put(cd_t *d, cd_admin_t *a, const etls_proto_req_t *r, int 
         if (rc == 0 && etls_proto_flag(r, "default"))
             for (size_t i = 0; i < target->n_entries; i++)
                 target->entries[i].is_default = !strcmp(target->entries[i].name, name);
-        if (rc == 0 && txn && cd_txn_changed(txn, name) < 0) {
+        if (rc == 0 && txn && cd_txn_changed(txn, name, chain_len + key_len) < 0) {
             snprintf(err, sizeof err, "out of memory");
             rc = -1;
         }
@@ -539,14 +552,17 @@ static void cmd_cert_remove(cd_t *d, cd_admin_t *a, const etls_proto_req_t *r, i
                name);
         return;
     }
-    etls_store_entry_remove(target, (size_t)(e - target->entries));
     if (txn) {
-        if (cd_txn_removed(txn) < 0)
-            replyf(a, json, "error", "out of memory");
-        else
-            reply_staged(a, json, txn, NULL);
+        snprintf(comment, sizeof comment, "cert %s", name);
+        if (txn_room(d, txn, comment, 0, err, sizeof err) < 0) {
+            replyf(a, json, "refused", "%s", err);
+            return;
+        }
+        cd_txn_remove(txn, e); /* O(1): a tombstone until commit */
+        reply_staged(a, json, txn, NULL);
         return;
     }
+    etls_store_entry_remove(target, (size_t)(e - target->entries));
     snprintf(comment, sizeof comment, "cert remove %s", name);
     if (commit(d, &next, comment, err, sizeof err) < 0)
         replyf(a, json, "refused", "%s", err);
@@ -583,6 +599,14 @@ static void cmd_begin(cd_t *d, cd_admin_t *a, const etls_proto_req_t *r, int jso
         replyf(a, json, "refused", "a transaction is open on this connection already (commit or abort it)");
         return;
     }
+    int open_txns = 0; /* each holds a copy of the state and what it staged: a memory bound */
+    for (int i = 0; i < CD_MAX_ADMIN; i++)
+        open_txns += d->admins[i].fd >= 0 && d->admins[i].txn;
+    if (open_txns >= CD_MAX_TXN) {
+        replyf(a, json, "refused", "%d transactions are open already (other connections); try again later",
+               CD_MAX_TXN);
+        return;
+    }
     if (!(a->txn = cd_txn_begin(d))) {
         replyf(a, json, "error", "out of memory");
         return;
@@ -610,6 +634,23 @@ static void cmd_abort(cd_t *d, cd_admin_t *a, const etls_proto_req_t *r, int jso
     replyf(a, json, "ok", "aborted: %zu staged changes dropped", n);
 }
 
+/* "commit [COMMENT]": the comment is the words after commit ("--comment=TEXT" also works, for
+ * a comment that starts with "--"); a line of words keeps to what the history shows. */
+static int commit_comment(const etls_proto_req_t *r, char *out, size_t cap)
+{
+    const etls_proto_opt_t *c = etls_proto_opt(r, "comment");
+    if (c && (!c->value || r->n_words > 1))
+        return -1;
+    out[0] = 0;
+    if (c)
+        snprintf(out, cap, "%s", c->value);
+    for (size_t i = 1; i < r->n_words; i++) {
+        size_t n = strlen(out);
+        snprintf(out + n, cap - n, "%s%s", i > 1 ? " " : "", r->words[i]);
+    }
+    return 0;
+}
+
 static void cmd_commit(cd_t *d, cd_admin_t *a, const etls_proto_req_t *r, int json)
 {
     if (!a->txn) {
@@ -618,17 +659,16 @@ static void cmd_commit(cd_t *d, cd_admin_t *a, const etls_proto_req_t *r, int js
     }
     cd_txn_t *txn = a->txn;
     a->txn = NULL; /* whatever happens now, the transaction is over */
-    char err[1024], comment[200];
-    const etls_store_state_t *st = cd_txn_state(txn);
+    char err[1024], comment[200], text[160];
     size_t n = cd_txn_changes(txn);
-    const etls_proto_opt_t *c = etls_proto_opt(r, "comment");
     if (cd_txn_base(txn) != d->cur.version)
         snprintf(err, sizeof err, "state changed since begin (version %llu, now %llu): nothing committed",
                  (unsigned long long)cd_txn_base(txn), (unsigned long long)d->cur.version);
-    else if (!st->n_entries)
-        snprintf(err, sizeof err, "the transaction removes every entry; the dataplanes would have nothing to serve");
-    else if (r->n_words != 1 || (c && !c->value))
-        snprintf(err, sizeof err, "usage: commit [--comment=TEXT]");
+    else if (!cd_txn_entries(txn))
+        snprintf(err, sizeof err, "the transaction removes every entry; the dataplanes would have nothing to "
+                 "serve: nothing committed");
+    else if (commit_comment(r, text, sizeof text) < 0)
+        snprintf(err, sizeof err, "usage: commit [COMMENT] (or --comment=TEXT): nothing committed");
     else
         err[0] = 0;
     if (err[0]) {
@@ -638,15 +678,18 @@ static void cmd_commit(cd_t *d, cd_admin_t *a, const etls_proto_req_t *r, int js
     }
     if (!n) {
         cd_txn_free(txn);
-        replyf(a, json, "ok", "nothing staged: version %llu unchanged", (unsigned long long)d->cur.version);
+        if (json)
+            cd_reply_json(a, "ok", json_pack("{s:I,s:I}", "version", (json_int_t)d->cur.version, "changes", (json_int_t)0));
+        else
+            replyf(a, 0, "ok", "nothing staged: version %llu unchanged", (unsigned long long)d->cur.version);
         return;
     }
-    snprintf(comment, sizeof comment, "%s (%zu changes)", c ? c->value : "transaction", n);
-    etls_store_state_t next = *cd_txn_state(txn);
-    memset(cd_txn_state(txn), 0, sizeof next); /* commit consumes it */
+    snprintf(comment, sizeof comment, "%s (%zu changes)", text[0] ? text : "transaction", n);
+    etls_store_state_t next;
+    cd_txn_take(txn, &next); /* commit consumes it */
     cd_txn_free(txn);
     if (commit(d, &next, comment, err, sizeof err) < 0) {
-        replyf(a, json, "refused", "%s", err);
+        replyf(a, json, "refused", "%s: nothing committed", err);
         return;
     }
     if (json)
@@ -822,6 +865,24 @@ static void cmd_ticket_rotate(cd_t *d, cd_admin_t *a, int json)
 {
     etls_store_state_t next;
     char err[512];
+    if (a->txn) { /* staged like a certificate change: the keys rotate with the commit */
+        etls_store_state_t *st = cd_txn_state(a->txn);
+        etls_store_ticket_t keep[ETLS_STORE_MAX_TICKETS];
+        size_t n_keep = st->n_tickets;
+        memcpy(keep, st->tickets, sizeof keep);
+        if (txn_room(d, a->txn, "ticket rotate", 0, err, sizeof err) < 0) {
+            replyf(a, json, "refused", "%s", err);
+        } else if (tickets_rotate(st) < 0) {
+            memcpy(st->tickets, keep, sizeof keep);
+            st->n_tickets = n_keep;
+            replyf(a, json, "error", "cannot rotate: no randomness");
+        } else {
+            cd_txn_note(a->txn);
+            reply_staged(a, json, a->txn, NULL);
+        }
+        explicit_bzero(keep, sizeof keep);
+        return;
+    }
     if (etls_store_state_copy(&next, &d->cur) < 0 || tickets_rotate(&next) < 0) {
         etls_store_state_free(&next);
         replyf(a, json, "error", "cannot rotate: out of memory or no randomness");
@@ -1181,7 +1242,7 @@ static const char help_text[] =
     "commands: status | cert add|replace NAME --chain=@LEN --key=@LEN [--names=a,b] [--force] [--default]\n"
     "  | cert remove|show NAME | cert list | ticket list|rotate|export | ticket import --data=@LEN\n"
     "  | stats | history | rollback VERSION | drain [--timeout=S] | log-level LEVEL | help\n"
-    "  | begin | commit [--comment=TEXT] | abort   (cert add/replace/remove between them are staged)\n"
+    "  | begin | commit [COMMENT] | abort   (cert add/replace/remove and ticket rotate between them are staged)\n"
     "every command takes --json; see docs/control-protocol.md\n";
 
 void cd_command(cd_t *d, cd_admin_t *a, const etls_proto_req_t *r)
@@ -1190,7 +1251,13 @@ void cd_command(cd_t *d, cd_admin_t *a, const etls_proto_req_t *r)
     const char *w0 = r->n_words ? r->words[0] : "", *w1 = r->n_words > 1 ? r->words[1] : "";
     if (d->log_level >= 3)
         cd_log(d, 3, "admin: pid %d: %s %s", (int)a->pid, w0, w1);
-    if (!strcmp(w0, "status") && r->n_words == 1)
+    /* These commit a version of their own: inside a transaction that would make its commit
+     * fail (the base moved), or leave the operator unsure what the commit contains. */
+    int commits_alone = !strcmp(w0, "rollback") || (!strcmp(w0, "ticket") && !strcmp(w1, "import"));
+    if (a->txn && commits_alone)
+        replyf(a, json, "refused", "'%s%s%s' cannot be staged; commit or abort the open transaction first", w0,
+               *w1 ? " " : "", w1);
+    else if (!strcmp(w0, "status") && r->n_words == 1)
         cmd_status(d, a, json);
     else if (!strcmp(w0, "cert") && (!strcmp(w1, "add") || !strcmp(w1, "replace")))
         cmd_cert_put(d, a, r, json, !strcmp(w1, "replace"));

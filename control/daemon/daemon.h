@@ -107,6 +107,7 @@ typedef struct cd {
     cd_admin_t admins[CD_MAX_ADMIN];
     cd_dp_t dps[CD_MAX_DP];
     uint32_t next_stats_id;
+    unsigned txn_max_changes; /* staged changes per transaction (--txn-max-changes) */
     int stop;
     /* propagation: commit -> every worker of every dataplane adopted, in ms */
     uint64_t commit_ms;
@@ -137,17 +138,31 @@ int cd_state_init(cd_t *d, char *err, size_t errlen); /* load current, ensure ti
 int cd_tickets_due(cd_t *d, uint64_t now_s);          /* rotate when the schedule says so */
 void cd_stats_finish(cd_t *d, cd_admin_t *a);          /* reply with what arrived */
 
-/* txn.c: a transaction's staged state with hash indexes (entry names, served names) */
+/* txn.c: a transaction's staged state with hash indexes (entry names, served names). Bounds:
+ * changes and PEM bytes per transaction, transactions open at once (docs/control-protocol.md). */
 #define CD_TXN_MAX_CHANGES 200000u
+#define CD_TXN_MAX_BYTES (1ull << 30)
+#define CD_MAX_TXN 4
+/* Between two requests of a connection with an open transaction (instead of
+ * CD_ADMIN_DEADLINE_MS): long enough for a script that works between its changes, short enough
+ * that an abandoned transaction gives its memory back. */
+#define CD_TXN_IDLE_MS 60000
 cd_txn_t *cd_txn_begin(const cd_t *d);
 void cd_txn_free(cd_txn_t *t);
+/* The staged state, changed in place by the commands; removed entries are tombstones (empty
+ * name) until cd_txn_take, so only use it through cd_txn_find. */
 etls_store_state_t *cd_txn_state(cd_txn_t *t);
 uint64_t cd_txn_base(const cd_txn_t *t);
 size_t cd_txn_changes(const cd_txn_t *t);
+uint64_t cd_txn_bytes(const cd_txn_t *t);
+size_t cd_txn_entries(const cd_txn_t *t); /* live entries in the staged state */
 etls_store_entry_t *cd_txn_find(cd_txn_t *t, const char *name);
 const char *cd_txn_claimed(cd_txn_t *t, const char *self, char *const *names, size_t n, const char **which);
-int cd_txn_changed(cd_txn_t *t, const char *entry); /* after an add/replace of entry */
-int cd_txn_removed(cd_txn_t *t);                    /* after a removal */
+int cd_txn_changed(cd_txn_t *t, const char *entry, size_t bytes); /* after an add/replace of entry */
+void cd_txn_remove(cd_txn_t *t, etls_store_entry_t *e);          /* removes a staged entry */
+void cd_txn_note(cd_txn_t *t);                                    /* another change (ticket rotate) */
+/* Moves the staged state (tombstones squeezed out) into *out; t keeps nothing. */
+void cd_txn_take(cd_txn_t *t, etls_store_state_t *out);
 
 /* metrics.c */
 int cd_metrics_listen(cd_t *d, const char *spec, char *err, size_t errlen);

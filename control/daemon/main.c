@@ -57,6 +57,7 @@ static void usage(FILE *f)
             "  --metrics-listen A:P     serve /metrics (Prometheus text format) on A:P, e.g.\n"
             "                           127.0.0.1:9469 (off)\n"
             "  --log-level LEVEL        error|warn|info|debug (info)\n"
+            "  --txn-max-changes N      staged changes per transaction (200000; 1..200000)\n"
             "  -h, --help\n");
 }
 
@@ -88,7 +89,7 @@ static int parse_args(cd_t *d, int argc, char **argv)
         {"ca-file", required_argument, NULL, 'C'},        {"warn-days", required_argument, NULL, 'w'},
         {"ticket-rotation", required_argument, NULL, 't'}, {"history", required_argument, NULL, 'H'},
         {"log-level", required_argument, NULL, 'L'},      {"help", no_argument, NULL, 'h'},
-        {"metrics-listen", required_argument, NULL, 'M'},
+        {"metrics-listen", required_argument, NULL, 'M'}, {"txn-max-changes", required_argument, NULL, 'X'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -123,6 +124,10 @@ static int parse_args(cd_t *d, int argc, char **argv)
                 bad = "--ticket-rotation: seconds, 60..604800";
             break;
         case 'H': if (parse_uint(optarg, 2, 1000, &d->keep) < 0) bad = "--history: 2..1000"; break;
+        case 'X':
+            if (parse_uint(optarg, 1, CD_TXN_MAX_CHANGES, &d->txn_max_changes) < 0)
+                bad = "--txn-max-changes: 1..200000";
+            break;
         case 'L':
             if ((d->log_level = parse_level(optarg)) < 0)
                 bad = "--log-level: error|warn|info|debug";

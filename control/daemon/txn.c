@@ -7,7 +7,9 @@
  * The indexes hold entry indexes and compare against the staged state's current strings, so an
  * entry whose names change only needs its new names inserted: an older slot for the same entry
  * still answers correctly for any name the entry serves now, and misses otherwise. A removal
- * shifts entry indexes, so it rebuilds both. */
+ * frees the entry in place and leaves it as a tombstone (an empty name, which no valid entry
+ * name equals, and no served names), so entry indexes never shift while the transaction is
+ * open; cd_txn_take squeezes the tombstones out once, at commit. */
 #include "daemon.h"
 
 #include <stdlib.h>
@@ -28,8 +30,12 @@ struct cd_txn {
     etls_store_state_t st;
     uint64_t base;  /* the version the transaction started from */
     size_t changes;
+    size_t dead;    /* tombstones in st (removed entries) */
+    uint64_t bytes; /* PEM bytes staged (a bound on the memory a transaction can pin) */
     index_t entries, names;
 };
+
+static int is_dead(const etls_store_entry_t *e) { return !e->name[0]; }
 
 static uint32_t hash_str(const char *s)
 {
@@ -70,6 +76,8 @@ static int reindex(cd_txn_t *t, size_t extra)
         return -1;
     for (size_t i = 0; i < t->st.n_entries; i++) {
         const etls_store_entry_t *e = &t->st.entries[i];
+        if (is_dead(e))
+            continue;
         index_put(&t->entries, hash_str(e->name), (uint32_t)i, 0);
         for (size_t k = 0; k < e->n_names; k++)
             index_put(&t->names, hash_str(e->names[k]), (uint32_t)i, (uint16_t)k);
@@ -109,6 +117,9 @@ void cd_txn_free(cd_txn_t *t)
 etls_store_state_t *cd_txn_state(cd_txn_t *t) { return &t->st; }
 uint64_t cd_txn_base(const cd_txn_t *t) { return t->base; }
 size_t cd_txn_changes(const cd_txn_t *t) { return t->changes; }
+uint64_t cd_txn_bytes(const cd_txn_t *t) { return t->bytes; }
+size_t cd_txn_entries(const cd_txn_t *t) { return t->st.n_entries - t->dead; }
+void cd_txn_note(cd_txn_t *t) { t->changes++; }
 
 etls_store_entry_t *cd_txn_find(cd_txn_t *t, const char *name)
 {
@@ -139,10 +150,11 @@ const char *cd_txn_claimed(cd_txn_t *t, const char *self, char *const *names, si
     return NULL;
 }
 
-int cd_txn_changed(cd_txn_t *t, const char *entry)
+int cd_txn_changed(cd_txn_t *t, const char *entry, size_t bytes)
 {
     etls_store_entry_t *e = cd_txn_find(t, entry);
     t->changes++;
+    t->bytes += bytes;
     if (!e) { /* added: the last entry */
         if (!t->st.n_entries || strcmp(t->st.entries[t->st.n_entries - 1].name, entry))
             return reindex(t, 1024);
@@ -163,8 +175,21 @@ int cd_txn_changed(cd_txn_t *t, const char *entry)
     return 0;
 }
 
-int cd_txn_removed(cd_txn_t *t)
+void cd_txn_remove(cd_txn_t *t, etls_store_entry_t *e)
 {
+    etls_store_entry_free(e); /* leaves it zeroed: a tombstone that no lookup matches */
+    t->dead++;
     t->changes++;
-    return reindex(t, 1024);
+}
+
+void cd_txn_take(cd_txn_t *t, etls_store_state_t *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < t->st.n_entries; i++)
+        if (!is_dead(&t->st.entries[i]))
+            t->st.entries[n++] = t->st.entries[i]; /* a move: the slot left behind is not freed */
+    t->st.n_entries = n;
+    t->dead = 0;
+    *out = t->st;
+    memset(&t->st, 0, sizeof t->st);
 }

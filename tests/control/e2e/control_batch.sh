@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Transactions (begin / commit / abort) and `edgetlsctl batch`: 1,000 certificates land as one
 # version and are served; a batch with a bad line in the middle commits nothing and names the
-# line; a transaction whose base moved is refused at commit; abort and a dropped connection
-# discard what was staged; protocol misuse gets clear refusals.
+# line (also when the refusal comes back while later lines are in flight); a transaction whose
+# base moved is refused at commit; abort and a dropped connection discard what was staged;
+# protocol misuse and the transaction bounds get clear refusals.
 #   arguments: as lib.sh, then the edgetls-bench executable (its `certs` subcommand)
 source "$(dirname "$0")/lib.sh" "$@"
 BENCH=${6:?path to edgetls-bench}
@@ -161,3 +162,124 @@ PY
 n=$(ctl --json cert list | python3 -c 'import json,sys; print(sum(c["name"] == "n2" for c in json.load(sys.stdin)["certs"]))')
 [ "$n" = 1 ] || fail "the committed transaction's entry is missing"
 pass "transactions: stale commit refused, abort and disconnect discard, names checked across staged entries"
+
+# --- a large batch refused in the middle: the refusal comes back while later lines are still in
+# flight (pipelined), and nothing of the lines before or after it is committed
+v=$(version)
+{
+    for i in $(seq 0 999); do
+        [ "$i" = 600 ] && { echo "cert replace e600 --chain certs/600.pem --key certs/601.key"; continue; }
+        echo "cert replace e$i --chain certs/$i.pem --key certs/$i.key"
+    done
+} | grep -v "^cert replace e106 " >"$TMP/many/big-bad.txt" # e106 was removed above
+rc=0; ctl batch "$TMP/many/big-bad.txt" 2>"$TMP/err" || rc=$?
+[ "$rc" = 1 ] || fail "large bad batch: exit $rc $(cat "$TMP/err")"
+grep -q "^$TMP/many/big-bad.txt:600: cert e600: " "$TMP/err" || fail "large bad batch message: $(cat "$TMP/err")"
+[ "$(grep -c 'big-bad.txt:' "$TMP/err")" = 1 ] || fail "more than one line reported: $(cat "$TMP/err")"
+staged=$(sed -n 's/.*batch aborted after \([0-9]*\) staged changes: nothing committed/\1/p' "$TMP/err")
+[ -n "$staged" ] && [ "$staged" -ge 599 ] || fail "large bad batch: staged count '$staged': $(cat "$TMP/err")"
+[ "$(version)" = "$v" ] || fail "a refused large batch moved the version to $(version)"
+sed 600d "$TMP/many/big-bad.txt" >"$TMP/many/big-good.txt"
+out=$(ctl --json batch "$TMP/many/big-good.txt") || fail "large good batch: $out"
+python3 -c 'import json,sys; assert json.loads(sys.argv[1]) == {"version": int(sys.argv[2]) + 1, "changes": 998}, sys.argv[1]' \
+    "$out" "$v" || fail "large good batch --json: $out"
+pass "1,000-line batch refused at line 600 while pipelined: FILE:LINE, nothing committed; the good one: one version, --json"
+
+# --- more of the protocol: ticket rotate staged, commands that commit alone, COMMENT words,
+# JSON replies, the open-transaction bound, removal then re-add inside one transaction
+python3 - "$ADMIN" "$TMP/many" <<'PY' || fail "transaction protocol (2)"
+import json, socket, sys
+admin, many = sys.argv[1], sys.argv[2]
+
+def conn():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(admin)
+    s.settimeout(20)
+    return s
+
+def ask(s, line, payloads=()):
+    s.sendall(line.encode() + b"\n" + b"".join(payloads))
+    head = b""
+    while not head.endswith(b"\n"):
+        c = s.recv(1)
+        assert c, "connection closed waiting for a reply to " + line
+        head += c
+    status, n = head.decode().split()
+    body = b""
+    while len(body) < int(n):
+        body += s.recv(int(n) - len(body))
+    return status, body.decode()
+
+def pem(i):
+    return open(f"{many}/certs/{i}.pem", "rb").read(), open(f"{many}/certs/{i}.key", "rb").read()
+
+def check(what, got, status, sub):
+    assert got[0] == status and sub in got[1], f"{what}: {got}"
+
+def one(line):
+    s = conn()
+    r = ask(s, line)
+    s.close()
+    return r
+
+def active_ticket():
+    return [t["name"] for t in json.loads(one("ticket list --json")[1])["tickets"] if t["state"] == "active"]
+
+v0 = json.loads(one("status --json")[1])["version"]
+a = conn()
+check("begin --json", ask(a, "begin --json"), "ok", json.dumps({"base": v0}).replace(" ", ""))
+act = active_ticket()
+check("ticket rotate staged", ask(a, "ticket rotate"), "ok", f"staged (1 changes on version {v0})")
+assert active_ticket() == act, "a staged ticket rotation changed the active key"
+check("rollback inside", ask(a, f"rollback {v0}"), "refused", "cannot be staged; commit or abort")
+check("ticket import inside", ask(a, "ticket import --data=@0"), "refused", "cannot be staged")
+check("remove staged", ask(a, "cert remove e200"), "ok", "staged (2 changes")
+check("remove twice", ask(a, "cert remove e200"), "refused", "cert e200: no such entry")
+chain, key = pem(201)
+check("replace removed", ask(a, f"cert replace e200 --chain=@{len(chain)} --key=@{len(key)} --force --names=h200.bench.test",
+                              (chain, key)), "refused",
+      "no such entry")
+st, body = ask(a, f"cert add e200 --chain=@{len(chain)} --key=@{len(key)} --force --names=h200.bench.test --json",
+               (chain, key))
+j = json.loads(body)
+assert st == "ok" and j["staged"] is True and j["changes"] == 3 and j["base"] == v0, (st, body)
+# e201 serves h201 today; the staged e200 does not take it away from it
+check("name of another entry", ask(a, f"cert add e9999 --chain=@{len(chain)} --key=@{len(key)}", (chain, key)),
+      "refused", "name h201.bench.test is already served by entry e201")
+# the open-transaction bound: this connection holds one, three more may, a fifth is refused
+others = [conn() for _ in range(4)]
+for i, o in enumerate(others[:3]):
+    check(f"begin other {i}", ask(o, "begin"), "ok", "transaction open")
+check("fifth begin", ask(others[3], "begin"), "refused", "4 transactions are open already")
+for o in others:
+    o.close()
+check("commit with a comment", ask(a, "commit nightly certificate load"), "ok", f"version {v0 + 1} (3 changes)")
+hist = json.loads(one("history --json")[1])
+assert any(h["comment"] == "nightly certificate load (3 changes)" for h in hist["versions"]), hist
+assert active_ticket() != act, "the committed ticket rotation did not rotate"
+certs = json.loads(one("cert list --json")[1])["certs"]
+e200 = [c for c in certs if c["name"] == "e200"]
+assert len(e200) == 1 and e200[0]["names"] == ["h200.bench.test"], e200
+check("nothing staged", ask(a, "begin"), "ok", "transaction open")
+st, body = ask(a, "commit --json")
+assert st == "ok" and json.loads(body) == {"version": v0 + 1, "changes": 0}, (st, body)
+print("transaction protocol (2): ok")
+PY
+pass "ticket rotate staged, rollback/import refused inside, COMMENT words, --json replies, 4 open transactions at most"
+
+# --- the staged-changes bound (lowered for the test): the change past it is refused, the
+# transaction keeps what it had and still commits
+kill "$CPID"; wait "$CPID" 2>/dev/null || true
+start_control --txn-max-changes 3
+v=$(version)
+{
+    for i in 300 301 302 303; do echo "cert replace e$i --chain certs/$i.pem --key certs/$i.key"; done
+} >"$TMP/many/limit.txt"
+rc=0; ctl batch "$TMP/many/limit.txt" 2>"$TMP/err" || rc=$?
+[ "$rc" = 1 ] && grep -q "limit.txt:4: cert e303: the transaction already holds 3 staged changes, its limit" "$TMP/err" ||
+    fail "staged limit: exit $rc $(cat "$TMP/err")"
+[ "$(version)" = "$v" ] || fail "staged limit: version moved"
+head -3 "$TMP/many/limit.txt" >"$TMP/many/limit3.txt"
+ctl batch "$TMP/many/limit3.txt" >/dev/null || fail "three changes under a limit of three"
+[ "$(version)" = $((v + 1)) ] || fail "staged limit: three changes did not commit"
+pass "staged-changes bound: refused past it with the limit named, the rest commits"
