@@ -82,15 +82,27 @@ static int put_objects(commit_t *c, etls_store_state_t *st)
     c->objects = malloc((n ? n : 1) * sizeof *c->objects);
     if (!c->objects)
         return cfail(c, "objects", -ENOMEM);
-    int dirty = 0, rc = 0;
+    /* Many new objects (a batch of certificates) are written unsynced and made durable by one
+     * syncfs; a few (a replace) are fsynced one by one, which costs less than flushing a whole
+     * file system that may have other writers. Either way before any manifest names them. */
+    size_t fresh = 0;
+    for (size_t i = 0; i < st->n_entries; i++)
+        for (size_t k = 0; k < st->entries[i].n_certs; k++) {
+            uint8_t dc[32], dk[32];
+            etls_store_cert_digests(&st->entries[i].certs[k], dc, dk);
+            fresh += !etls_objset_has(&c->s->objs, dc) + !etls_objset_has(&c->s->objs, dk);
+        }
+    int sync_each = fresh <= 16, dirty = 0, rc = 0;
     for (size_t i = 0; i < st->n_entries && rc == 0; i++)
         for (size_t k = 0; k < st->entries[i].n_certs && rc == 0; k++) {
             etls_store_cert_t *ct = &st->entries[i].certs[k];
             uint8_t *dc = c->objects[c->n_objects++], *dk = c->objects[c->n_objects++];
             etls_store_cert_digests(ct, dc, dk);
-            if ((rc = etls_store_object_put(c->s, dc, ct->chain_pem, ct->chain_len, &dirty)) == 0)
-                rc = etls_store_object_put(c->s, dk, ct->key_pem, ct->key_len, &dirty);
+            if ((rc = etls_store_object_put(c->s, dc, ct->chain_pem, ct->chain_len, sync_each, &dirty)) == 0)
+                rc = etls_store_object_put(c->s, dk, ct->key_pem, ct->key_len, sync_each, &dirty);
         }
+    if (rc == 0 && dirty && !sync_each && syncfs(c->s->ofd))
+        rc = -errno;
     if (rc == 0 && dirty)
         rc = etls_store_fsync_fd(c->s->ofd);
     return rc ? cfail(c, "objects/", rc) : 0;

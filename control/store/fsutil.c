@@ -87,6 +87,11 @@ int etls_store_read_file(int dfd, const char *name, size_t max, char **buf, size
 
 int etls_store_write_file(int dfd, const char *name, const void *data, size_t len)
 {
+    return etls_store_write_file_sync(dfd, name, data, len, 1);
+}
+
+int etls_store_write_file_sync(int dfd, const char *name, const void *data, size_t len, int sync)
+{
     int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
         return -errno;
@@ -104,7 +109,7 @@ int etls_store_write_file(int dfd, const char *name, const void *data, size_t le
             len -= (size_t)w;
         }
     }
-    if (rc == 0)
+    if (rc == 0 && sync)
         rc = etls_store_fsync_fd(fd);
     if (close(fd) && rc == 0)
         rc = -errno;

@@ -98,7 +98,7 @@ int etls_store_objects_open(etls_store_t *s, char *err, size_t errlen)
     return rc ? -1 : 0;
 }
 
-int etls_store_object_put(etls_store_t *s, const uint8_t d[32], const void *data, size_t len, int *dirty)
+int etls_store_object_put(etls_store_t *s, const uint8_t d[32], const void *data, size_t len, int sync, int *dirty)
 {
     if (etls_objset_has(&s->objs, d))
         return 0;
@@ -106,7 +106,7 @@ int etls_store_object_put(etls_store_t *s, const uint8_t d[32], const void *data
     etls_store_hex(d, hex);
     snprintf(tmp, sizeof tmp, "%s.tmp", hex);
     unlinkat(s->ofd, tmp, 0);
-    int rc = etls_store_write_file(s->ofd, tmp, data, len);
+    int rc = etls_store_write_file_sync(s->ofd, tmp, data, len, sync);
     if (rc == 0 && renameat(s->ofd, tmp, s->ofd, hex))
         rc = -errno;
     if (rc) {

@@ -46,6 +46,8 @@ int etls_store_sha_file(int dfd, const char *name, uint8_t out[32]);
 int etls_store_read_file(int dfd, const char *name, size_t max, char **buf, size_t *len);
 /* Creates name (O_EXCL, 0600), writes it whole and fsyncs it. */
 int etls_store_write_file(int dfd, const char *name, const void *data, size_t len);
+/* The same, fsynced only when sync (a caller that writes many syncs the file system once). */
+int etls_store_write_file_sync(int dfd, const char *name, const void *data, size_t len, int sync);
 int etls_store_fsync_fd(int fd);
 /* Removes a file, or a directory and what it holds (two levels at most: the store never
  * nests deeper). ENOENT counts as success. */
@@ -74,9 +76,9 @@ int etls_objset_add(etls_objset_t *o, const uint8_t d[32]);
 void etls_objset_free(etls_objset_t *o);
 /* Opens (creating) DIR/objects, removes temporaries, reads what it holds. */
 int etls_store_objects_open(etls_store_t *s, char *err, size_t errlen);
-/* Writes objects/<hex of d> unless present (temp file, fsync, rename); *dirty is set when the
- * directory needs an fsync. 0 or -errno. */
-int etls_store_object_put(etls_store_t *s, const uint8_t d[32], const void *data, size_t len, int *dirty);
+/* Writes objects/<hex of d> unless present (temp file, fsync unless !sync, rename); *dirty is
+ * set when the directory needs an fsync. 0 or -errno. */
+int etls_store_object_put(etls_store_t *s, const uint8_t d[32], const void *data, size_t len, int sync, int *dirty);
 /* Removes objects no kept version references (after prunes; at open). Failures only delay it. */
 void etls_store_objects_gc(etls_store_t *s);
 void etls_store_objects_maybe_gc(etls_store_t *s); /* after a commit, once enough came in */
