@@ -18,6 +18,7 @@
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
+#include <openssl/decoder.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -29,6 +30,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #define MAX_CHAIN 16
 
@@ -103,13 +105,39 @@ static int read_chain(const char *entry, const char *pem, size_t len, X509 **cha
     }
 }
 
+/* OpenSSL 3.0 builds a decoder context (a walk over every provider's decoders under locks) for
+ * each PEM_read_bio_PrivateKey: ~300 us, most of validating a certificate, and a batch validates
+ * 100,000. The daemon is single-threaded, so one context is kept and reused; whatever it does not
+ * decode (an encrypted key, an odd PEM layout) goes the one-shot way, so the answers are the same. */
+static EVP_PKEY *cached_decode(const char *key_pem, size_t key_len)
+{
+    static OSSL_DECODER_CTX *dc;
+    static EVP_PKEY *out;
+    if (!dc)
+        dc = OSSL_DECODER_CTX_new_for_pkey(&out, "PEM", NULL, NULL, EVP_PKEY_KEYPAIR, NULL, NULL);
+    if (!dc)
+        return NULL;
+    const unsigned char *p = (const unsigned char *)key_pem;
+    size_t left = key_len;
+    out = NULL;
+    EVP_PKEY *k = OSSL_DECODER_from_data(dc, &p, &left) ? out : NULL;
+    if (!k)
+        EVP_PKEY_free(out);
+    out = NULL;
+    ERR_clear_error();
+    return k;
+}
+
 static EVP_PKEY *read_key(const char *key_pem, size_t key_len)
 {
+    EVP_PKEY *k = cached_decode(key_pem, key_len);
+    if (k)
+        return k;
     BIO *b = BIO_new_mem_buf(key_pem, (int)key_len);
     if (!b)
         return NULL;
     /* no passphrase callback: an encrypted key fails instead of prompting */
-    EVP_PKEY *k = PEM_read_bio_PrivateKey(b, NULL, NULL, (void *)"");
+    k = PEM_read_bio_PrivateKey(b, NULL, NULL, (void *)"");
     BIO_free(b);
     ERR_clear_error();
     return k;
@@ -230,11 +258,53 @@ __attribute__((format(printf, 2, 3))) static void warn(etls_val_info_t *info, co
     va_end(ap);
 }
 
+static X509_STORE *load_store(const etls_val_opts_t *o)
+{
+    X509_STORE *st = X509_STORE_new();
+    if (!st)
+        return NULL;
+    if (o->ca_file || o->ca_path) {
+        if (!X509_STORE_load_locations(st, o->ca_file, o->ca_path))
+            ERR_clear_error(); /* a missing bundle: nothing but in-file roots is trusted */
+    } else {
+        X509_STORE_set_default_paths(st);
+    }
+    return st;
+}
+
+/* The bundle's store, kept while the same bundle (path, inode, size, mtime) is asked for. The
+ * daemon is single-threaded; the store is never changed after loading. */
+static X509_STORE *shared_store(const etls_val_opts_t *o)
+{
+    static X509_STORE *st;
+    static char file[1024], path[1024];
+    static struct stat seen;
+    static int have;
+    struct stat now = {0};
+    int ok = o->ca_file ? stat(o->ca_file, &now) == 0 : 1;
+    const char *f = o->ca_file ? o->ca_file : "", *p = o->ca_path ? o->ca_path : "";
+    if (st && have && ok && !strcmp(f, file) && !strcmp(p, path) && now.st_ino == seen.st_ino &&
+        now.st_size == seen.st_size && now.st_mtim.tv_sec == seen.st_mtim.tv_sec &&
+        now.st_mtim.tv_nsec == seen.st_mtim.tv_nsec)
+        return st;
+    X509_STORE_free(st);
+    st = load_store(o);
+    snprintf(file, sizeof file, "%s", f);
+    snprintf(path, sizeof path, "%s", p);
+    seen = now;
+    have = ok && !o->ca_path; /* a directory of hashes can change without a stat we see */
+    return st;
+}
+
 /* The path from the leaf to an anchor (the CA bundle, or a self-signed root in the file). */
 static int verify_path(const char *entry, X509 **chain, size_t n, const etls_val_opts_t *o, time_t now,
                        char *err, size_t errlen)
 {
-    X509_STORE *st = X509_STORE_new();
+    /* A root in the file is an anchor for this check only: such chains get a store of their
+     * own; the others share one store of the bundle, loaded again only when the file changes. */
+    int own_root = n > 1 && X509_check_issued(chain[n - 1], chain[n - 1]) == X509_V_OK;
+    ERR_clear_error();
+    X509_STORE *st = own_root ? load_store(o) : shared_store(o);
     X509_STORE_CTX *ctx = X509_STORE_CTX_new();
     STACK_OF(X509) *untrusted = sk_X509_new_null();
     int rc = -1;
@@ -242,15 +312,9 @@ static int verify_path(const char *entry, X509 **chain, size_t n, const etls_val
         fail(err, errlen, entry, "out of memory");
         goto out;
     }
-    if (o->ca_file || o->ca_path) {
-        if (!X509_STORE_load_locations(st, o->ca_file, o->ca_path))
-            ERR_clear_error(); /* a missing bundle: nothing but in-file roots is trusted */
-    } else {
-        X509_STORE_set_default_paths(st);
-    }
     for (size_t i = 1; i < n; i++) {
-        if (X509_check_issued(chain[i], chain[i]) == X509_V_OK && i == n - 1)
-            X509_STORE_add_cert(st, chain[i]); /* a root in the file is an anchor for this check */
+        if (own_root && i == n - 1)
+            X509_STORE_add_cert(st, chain[i]);
         else
             sk_X509_push(untrusted, chain[i]);
     }
@@ -281,7 +345,8 @@ static int verify_path(const char *entry, X509 **chain, size_t n, const etls_val
 out:
     sk_X509_free(untrusted);
     X509_STORE_CTX_free(ctx);
-    X509_STORE_free(st);
+    if (own_root)
+        X509_STORE_free(st);
     return rc;
 }
 
