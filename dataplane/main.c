@@ -5,6 +5,7 @@
 #include "common/ct.h"
 #include "common/err.h"
 #include "config/config.h"
+#include "common/stop.h"
 #include "ctl/ctl.h"
 #include "crypto/pk.h"
 #include "crypto/rand.h"
@@ -248,6 +249,13 @@ static void ctl_stats(void *arg, etls_snap_buf_t *out)
     free(st);
 }
 
+static void ctl_log_level(void *arg, int level)
+{
+    (void)arg;
+    if (level >= ETLS_LOG_ERROR && level <= ETLS_LOG_DEBUG)
+        etls_log_level_set(level);
+}
+
 static void ctl_wake(void *arg)
 {
     const struct ctl_arg *a = arg;
@@ -255,11 +263,12 @@ static void ctl_wake(void *arg)
         etls_worker_wake(a->ws[i]);
 }
 
-/* A drain pushed by the control plane is a SIGTERM: the same graceful stop for both transports. */
+/* A drain pushed by the control plane is a SIGTERM with the drain's timeout in place of
+ * shutdown_timeout: the same graceful stop for both transports. */
 static void ctl_drain(void *arg, uint32_t timeout_ms)
 {
     (void)arg;
-    (void)timeout_ms;
+    etls_drain_set_timeout(timeout_ms);
     kill(getpid(), SIGTERM);
 }
 
@@ -338,7 +347,8 @@ static int run(const etls_config_t *cfg, const etls_worker_shared_t *sh, etls_ct
     }
     int status = started < n;
     struct ctl_arg carg = {.ws = ws, .n = n};
-    etls_ctl_hooks_t hooks = {.stats = ctl_stats, .drain = ctl_drain, .wake = ctl_wake, .arg = &carg};
+    etls_ctl_hooks_t hooks = {.stats = ctl_stats, .drain = ctl_drain, .log_level = ctl_log_level, .wake = ctl_wake,
+                              .arg = &carg};
     if (!status && ctl && etls_ctl_start(ctl, &hooks) < 0) {
         fprintf(stderr, "edgetls: cannot start the control thread\n");
         status = 1;
@@ -346,7 +356,8 @@ static int run(const etls_config_t *cfg, const etls_worker_shared_t *sh, etls_ct
     if (!status) {
         announce(cfg, n);
         serve_signals(&sigs, ws, n);
-        fprintf(stderr, "edgetls: shutting down (up to %u ms for open connections)\n", cfg->shutdown_timeout_ms);
+        fprintf(stderr, "edgetls: shutting down (up to %u ms for open connections)\n",
+                etls_stop_timeout_ms(cfg->shutdown_timeout_ms));
     }
     etls_ctl_free(ctl); /* before the workers go: its stats hook reads them */
     for (unsigned i = 0; i < started; i++)
@@ -366,7 +377,7 @@ static int run(const etls_config_t *cfg, const etls_worker_shared_t *sh, etls_ct
 static int run_dpdk(const etls_worker_shared_t *sh, int argc, char **argv, int rest, etls_ctl_t *ctl)
 {
 #ifdef ETLS_HAVE_DPDK
-    etls_ctl_hooks_t hooks = {.drain = ctl_drain};
+    etls_ctl_hooks_t hooks = {.drain = ctl_drain, .log_level = ctl_log_level};
     if (ctl && etls_ctl_start(ctl, &hooks) < 0) {
         fprintf(stderr, "edgetls: cannot start the control thread\n");
         return 1;

@@ -9,6 +9,7 @@
 #include "dpdk/dp.h"
 
 #include "common/ct.h"
+#include "common/stop.h"
 #include "common/err.h"
 
 #include <rte_cycles.h>
@@ -268,7 +269,7 @@ static int stopping(dp_worker_t *w, uint64_t *deadline)
     if (!atomic_load_explicit(&etls_dp_stop, memory_order_relaxed))
         return 0;
     if (!*deadline) {
-        *deadline = w->now_us + (uint64_t)w->cfg->shutdown_timeout_ms * 1000 + 1;
+        *deadline = w->now_us + (uint64_t)etls_stop_timeout_ms(w->cfg->shutdown_timeout_ms) * 1000 + 1;
         for (uint32_t i = 0; i < w->nslots; i++)
             if (w->conns[i] && w->conns[i]->in_use)
                 dp_conn_shutdown(w, w->conns[i]);

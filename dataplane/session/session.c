@@ -2,6 +2,8 @@
  * and buffer rules, the modes' plaintext sources and sinks, and when a session ends. */
 #include "session/session.h"
 
+#include "common/stop.h"
+
 #include "common/ct.h"
 #include "common/err.h"
 
@@ -120,7 +122,7 @@ void etls_sess_start_close(etls_sess_t *s)
 /* The engine failed (its alert, if any, is in `out`) or the peer sent an alert. */
 static void sess_fail(etls_sess_t *s, const etls_sess_ctx_t *x, int rc)
 {
-    if (x->debug)
+    if (etls_log_level_now(x->debug ? ETLS_LOG_DEBUG : ETLS_LOG_WARN) >= ETLS_LOG_DEBUG)
         fprintf(stderr, "edgetls: %s: %s (%d%s)\n", x->name,
                 ETLS_ERR_IS_ALERT(rc) ? "alert sent" : ETLS_TLS_ERR_IS_PEER_ALERT(rc) ? "peer alert" : etls_strerror(rc),
                 ETLS_ERR_IS_ALERT(rc) ? ETLS_ERR_ALERT_DESC(rc) : rc, s->hs_done ? "" : ", in the handshake");

@@ -3,6 +3,7 @@
 #include "worker/wk.h"
 
 #include "common/err.h"
+#include "common/stop.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -182,7 +183,7 @@ void wk_conn_abort(etls_worker_t *w, wk_conn_t *c, const char *why)
 {
     if (c->state == CS_DEAD)
         return;
-    if (w->cfg->log_level >= ETLS_LOG_DEBUG)
+    if (etls_log_level_now((int)w->cfg->log_level) >= ETLS_LOG_DEBUG)
         fprintf(stderr, "edgetls: worker %u: connection %u closed: %s\n", w->index, c->slot, why);
     c->state = CS_DEAD;
     timer_unlink(w, c);
@@ -440,7 +441,7 @@ static void run_batch(etls_worker_t *w)
 static void begin_stop(etls_worker_t *w)
 {
     w->stopping = 1;
-    w->stop_deadline = w->now_ms + w->cfg->shutdown_timeout_ms;
+    w->stop_deadline = w->now_ms + etls_stop_timeout_ms(w->cfg->shutdown_timeout_ms);
     for (size_t l = 0; l < w->nlisteners; l++) {
         if (w->lfd[l] < 0)
             continue;

@@ -136,3 +136,60 @@ if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
     grep -q "refused pid" "$TMP/control.log" || fail "no log line for the refused peer"
     pass "admin socket: peer without permission refused, logged"
 fi
+
+# --- drain --timeout: the dataplane stops accepting, gives open connections that long (not its
+# own shutdown_timeout of 60 s), then exits 0
+stop_edgetls 10
+PORT=$(free_port)
+start_edgetls --control "$DPSOCK" --state-dir "$STATE" --listen "127.0.0.1:$PORT" --workers 1 --shutdown-timeout 60s
+wait_synced
+# log-level reaches the workers: their per-connection debug lines come and go with it
+garbage() { printf 'GET / HTTP/1.0\r\n\r\n' | timeout 3 openssl s_client -connect "127.0.0.1:$PORT" -quiet >/dev/null 2>&1 || true
+            python3 -c 'import socket,sys; s=socket.create_connection(("127.0.0.1", int(sys.argv[1]))); s.sendall(b"\x16\x03\x01\x00\x05hello"); s.recv(100)' "$PORT" 2>/dev/null || true; }
+garbage
+n0=$(grep -c "closed:" "$TMP/edgetls.log" || true)
+[ "$n0" = 0 ] || fail "debug lines at the default log level"
+ctl log-level debug >/dev/null || fail "log-level debug"
+sleep 0.3
+garbage
+n1=$(grep -c "closed:" "$TMP/edgetls.log" || true)
+[ "$n1" -gt 0 ] || fail "log-level debug did not reach the workers: $(tail -3 "$TMP/edgetls.log")"
+ctl log-level warn >/dev/null || fail "log-level warn"
+sleep 0.3
+garbage
+n2=$(grep -c "closed:" "$TMP/edgetls.log" || true)
+[ "$n2" = "$n1" ] || fail "log-level warn did not stop the workers' debug lines ($n1 -> $n2)"
+pass "log-level: debug lines from the workers after 'debug', none after 'warn'"
+python3 - "$PORT" "$TMP/held" <<'PY' &
+import socket, ssl, sys, time
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+raw = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s = ctx.wrap_socket(raw, server_hostname="www.example.test")
+# a response far larger than the socket buffers, read slowly: the connection stays busy
+s.sendall(b"GET /bytes/1000000000 HTTP/1.1\r\nHost: www.example.test\r\n\r\n")
+s.recv(1)
+open(sys.argv[2], "w").write("open\n")
+s.settimeout(30)
+try:
+    while s.recv(16):
+        time.sleep(0.05)
+    print("held connection ended: EOF", flush=True)
+except Exception as e:
+    print("held connection ended:", type(e).__name__, flush=True)
+PY
+holder=$!
+for _ in $(seq 50); do [ -s "$TMP/held" ] && break; sleep 0.1; done
+[ -s "$TMP/held" ] || fail "could not open the connection to hold"
+t0=$(date +%s%N)
+ctl drain --timeout 2 >/dev/null || fail "drain"
+sleep 0.5
+echo | timeout 3 openssl s_client -connect "127.0.0.1:$PORT" -servername www.example.test >/dev/null 2>&1 &&
+    fail "a new connection was served during the drain"
+rc=0; wait "$EPID" || rc=$?
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ "$rc" = 0 ] || fail "drained dataplane exit status $rc"
+[ "$ms" -ge 1500 ] && [ "$ms" -lt 8000 ] || fail "drain --timeout 2 took $ms ms (the open connection should hold it ~2 s, not 60)"
+kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null || true
+grep -q "up to 2000 ms for open connections" "$TMP/edgetls.log" || fail "drain timeout not applied: $(tail -3 "$TMP/edgetls.log")"
+pass "drain --timeout 2: new connections refused, the open one closed after ~2 s ($ms ms), exit 0"
