@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void hs_usage(FILE *f)
 {
@@ -27,7 +28,9 @@ static void hs_usage(FILE *f)
             "  --group x25519|p256 key share group (default x25519)\n"
             "  --suite NAME[,..]   offered suites, e.g. TLS_AES_128_GCM_SHA256 (default that one)\n"
             "  --sni a,b,...       server names, spread round-robin over connections\n"
-            "  --sni-file FILE     the same from a file, one name per line (at most 1,000,000)\n"
+            "  --sni-file FILE     the same from a file: one name per line, '#' comments and blank\n"
+            "                      lines skipped; at most 1,000,000 names of 1-253 bytes and 256 MiB;\n"
+            "                      thread t's k-th connection sends name (t + k) mod count\n"
             "  --alpn h2,http/1.1  ALPN protocols to offer\n"
             "  --request           one GET per connection, response read to the end of its body\n"
             "  --path P            request path (default /)\n"
@@ -36,6 +39,8 @@ static void hs_usage(FILE *f)
             "                      it received (PSK + (EC)DHE; the first connections are full and\n"
             "                      wait for their ticket; the server must issue tickets)\n"
             "  --verify --cacert F verify chain, host name and CertificateVerify against CA file F\n"
+            "                      (the leaf must cover the name sent, RFC 6125 wildcards; a\n"
+            "                      mismatch is a failed handshake, counted as a protocol error)\n"
             "  --close fin|rst     after close_notify: FIN (default) or RST\n"
             "  --timeout S         per-connection timeout (default 5)\n"
             "  --grace S           time given to in-flight connections at the end (default 1)\n"
@@ -141,6 +146,13 @@ static int read_sni_file(hs_cli_t *c, const char *path)
     FILE *f = fopen(path, "rb");
     if (!f) {
         fprintf(stderr, "edgetls-bench hs: --sni-file %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    /* a regular file too large is refused before reading it; pipes are bounded by the loop */
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size > SNI_FILE_MAX_BYTES) {
+        fprintf(stderr, "edgetls-bench hs: --sni-file %s: larger than 256 MiB\n", path);
+        fclose(f);
         return -1;
     }
     size_t cap = 1 << 16, len = 0;
@@ -254,12 +266,18 @@ static int hs_opt(hs_cli_t *c, int opt, const char *a)
         return o->cli.group ? 0 : -1;
     case O_SUITE: return parse_suites(&o->cli, a);
     case O_SNI:
-        if (c->sni_text)
+        if (c->sni_text) {
+            fprintf(stderr, "edgetls-bench hs: --sni and --sni-file exclude each other\n");
             return -1;
+        }
         cp = parse_list(a, c->sni_buf, sizeof c->sni_buf, c->sni_list, ETLS_HS_MAX_SNI);
         return cp <= 0 ? -1 : (o->sni = c->sni_list, o->n_sni = (size_t)cp, 0);
     case O_SNI_FILE:
-        return o->n_sni ? -1 : read_sni_file(c, a);
+        if (o->n_sni) {
+            fprintf(stderr, "edgetls-bench hs: --sni-file given twice or with --sni\n");
+            return -1;
+        }
+        return read_sni_file(c, a);
     case O_ALPN: return parse_alpn(&o->cli, a);
     case O_REQ: return o->request = 1, 0;
     case O_PATH: return a[0] == '/' && strlen(a) < 256 ? (o->path = a, 0) : -1;
@@ -343,6 +361,10 @@ int etls_bench_hs_main(int argc, char **argv)
     }
     if (rc != 0) {
         hs_usage(rc == 1 ? stdout : stderr);
+        if (c) {
+            free(c->sni_names);
+            free(c->sni_text);
+        }
         free(c);
         free(r);
         return rc == 1 ? 0 : ETLS_BENCH_EXIT_USAGE;
