@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Live replace under load on the DPDK transport: edgetls --transport dpdk --control on a
+# net_memif port, driven by edgetls-bench hs --dpdk --verify on the other side of the memif
+# (both kernel-bypass, shared memory and a Unix socket in the scratch directory: no network
+# device, no namespace). At full load (closed loop) for 12 s the certificate of the name under
+# load is replaced 50 times and the ticket key rotated: no failed handshake (with --verify a
+# mixed chain/key fails CertificateVerify or the chain check), every replace done while the
+# bench still runs. The two generations come from two CAs, so "only the last chain after the
+# last commit" is checked over memif too: a run trusting only the last chain's CA verifies every
+# handshake, a run trusting only the other CA verifies none. Prints the commit -> last-worker
+# propagation p50/p99 (status --json). Exit 77 where DPDK cannot run (not root, no DPDK build,
+# EAL refuses to start).
+# arguments: as lib.sh, then the edgetls-bench binary
+source "$(dirname "$0")/lib.sh" "$@"
+BENCH=${6:?edgetls-bench}
+skip() { echo "SKIP: DPDK cannot run: $*"; exit 77; }
+[ "$(id -u)" = 0 ] || skip "needs root (DPDK EAL)"
+if "$EDGETLS" --transport dpdk --listen 192.0.2.1:8443 --mode echo -- 2>&1 </dev/null | grep -q "has no DPDK transport"; then
+    skip "this build has no DPDK transport"
+fi
+
+TAG="$$$RANDOM"
+SOCK=$TMP/memif.sock
+SRV_PREFIX="etlscs$TAG"
+CLI_PREFIX="etlscb$TAG"
+trap 'cleanup; rm -rf "/var/run/dpdk/$SRV_PREFIX" "/var/run/dpdk/$CLI_PREFIX"' EXIT
+SRV_LCORE=0
+CLI_LCORE=$(($(nproc) > 1 ? 1 : 0))
+
+make_pki
+D=$TMP/pki
+# The second generation under a CA of its own (same names), so that the CA a client trusts
+# tells the generations apart.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$D/ca2.key" \
+    -out "$D/ca2.pem" -days 3 -subj "/CN=edgetls control test CA 2" \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$D/new2.key" \
+    -out "$D/new2.csr" -subj "/CN=www.example.test" 2>/dev/null
+openssl x509 -req -in "$D/new2.csr" -CA "$D/ca2.pem" -CAkey "$D/ca2.key" -CAcreateserial \
+    -out "$D/new2.pem" -days 2 -extfile "$D/new.cnf" 2>/dev/null
+chmod 600 "$D/new2.key"
+CA1=$CA
+cat "$CA1" "$D/ca2.pem" >"$D/both.pem"
+CA=$D/both.pem # the control plane validates against both
+start_control
+ctl cert add www --chain "$D/old.pem" --key "$D/old.key" >/dev/null || fail "cert add"
+
+: >"$TMP/edgetls.log"
+"$EDGETLS" --transport dpdk --control "$DPSOCK" --state-dir "$STATE" --listen 192.0.2.1:8443 \
+    --mode responder -- -l "$SRV_LCORE" --no-huge --no-pci -m 512 --file-prefix "$SRV_PREFIX" \
+    --vdev="net_memif0,role=server,socket=$SOCK" --log-level=lib.eal:notice \
+    -- --addr 192.0.2.1/24 --idle-sleep-us 100 2>>"$TMP/edgetls.log" >>"$TMP/edgetls.log" &
+EPID=$!
+PIDS+=("$EPID")
+for _ in $(seq 150); do
+    if ! kill -0 "$EPID" 2>/dev/null; then
+        grep -q "EAL cannot start" "$TMP/edgetls.log" && skip "$(grep -m1 EAL "$TMP/edgetls.log")"
+        fail "edgetls (DPDK) exited during start-up"
+    fi
+    grep -q "listening on" "$TMP/edgetls.log" && break
+    sleep 0.1
+done
+grep -q "net_memif" "$TMP/edgetls.log" || fail "edgetls did not come up on net_memif"
+wait_synced
+
+# bench SECONDS CAFILE OUT: the DPDK-mode bench, closed loop, --verify against CAFILE.
+bench() {
+    timeout $(($1 + 40)) "$BENCH" hs 192.0.2.1:8443 --dpdk --sni www.example.test --verify --cacert "$2" \
+        --concurrency 16 --duration "$1" --timeout 5 --json --quiet -- \
+        -l "$CLI_LCORE" --no-huge --no-pci -m 256 --file-prefix "$CLI_PREFIX" \
+        --vdev="net_memif0,role=client,socket=$SOCK" --log-level=lib.eal:notice \
+        -- --addr 192.0.2.2/24 >"$3" 2>"$3.err"
+}
+# counts OUT: "handshakes errors" of a run's main JSON line.
+counts() {
+    python3 - "$1" <<'PY'
+import json, sys
+m = next(json.loads(l) for l in open(sys.argv[1]) if '"edgetls-bench hs"' in l)
+print(m["handshakes"], m["errors"]["total"], "%.0f" % (m["handshakes"] / m["elapsed_s"]))
+PY
+}
+
+# telemetry FIELD: edgetls' /edgetls/workers counter FIELD summed over its workers (DPDK telemetry).
+telemetry() {
+    python3 - "/var/run/dpdk/$SRV_PREFIX/dpdk_telemetry.v2" "$1" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.settimeout(3)
+s.connect(sys.argv[1])
+s.recv(4096)  # the greeting
+s.send(b"/edgetls/workers")
+d = json.loads(s.recv(65536))["/edgetls/workers"]
+print(sum(d[sys.argv[2]]))
+PY
+}
+
+secs=12
+[ "$SANITIZED" = 1 ] && secs=10
+bench "$secs" "$D/both.pem" "$TMP/load.json" &
+BPID=$!
+PIDS+=("$BPID")
+# Replaces start once the bench's handshakes reach edgetls (its EAL takes a moment to start).
+for _ in $(seq 150); do
+    grep -q "EAL cannot start" "$TMP/load.json.err" 2>/dev/null && skip "$(grep -m1 EAL "$TMP/load.json.err")"
+    kill -0 "$BPID" 2>/dev/null || break
+    [ "$(telemetry handshakes)" -gt 0 ] 2>/dev/null && break
+    sleep 0.1
+done
+kill -0 "$BPID" 2>/dev/null || fail "edgetls-bench --dpdk ended before the replaces: $(tail -5 "$TMP/load.json.err")"
+n=0
+for i in $(seq 1 50); do
+    g=new2; [ $((i % 2)) = 0 ] && g=old
+    ctl cert replace www --chain "$D/$g.pem" --key "$D/$g.key" >/dev/null || fail "replace $i"
+    n=$((n + 1))
+    [ "$i" = 25 ] && { ctl ticket rotate >/dev/null || fail "ticket rotate"; }
+    sleep 0.08
+done
+# The last commit (old, CA 1) is in; the bench must still be running for "under load" to hold.
+kill -0 "$BPID" 2>/dev/null || fail "the bench ended before the last replace (the replaces were not all under load)"
+rc=0; wait "$BPID" || rc=$?
+grep -q "EAL cannot start" "$TMP/load.json.err" && skip "$(grep -m1 EAL "$TMP/load.json.err")"
+[ "$rc" = 0 ] || fail "edgetls-bench hs --dpdk exited with status $rc: $(tail -5 "$TMP/load.json.err")"
+read -r hs errs rate < <(counts "$TMP/load.json") || fail "no bench figures: $(cat "$TMP/load.json")"
+echo "bench over memif: $hs handshakes in ${secs} s ($rate/s), $errs errors, during $n replaces"
+[ "$hs" -gt 0 ] && [ "$errs" = 0 ] || fail "handshakes failed during live replaces: $(head -c 800 "$TMP/load.json")"
+
+wait_synced
+# After the last commit only its chain (CA 1): all verify against CA 1, none against CA 2.
+bench 1 "$CA1" "$TMP/last.json" || fail "bench after the last commit: $(tail -5 "$TMP/last.json.err")"
+read -r hs1 errs1 _ < <(counts "$TMP/last.json")
+[ "$hs1" -gt 0 ] && [ "$errs1" = 0 ] || fail "after the last commit: $hs1 handshakes verified against its CA, $errs1 failed"
+# Every handshake so far succeeded on edgetls' side too (the run below fails them on purpose).
+[ "$(telemetry hs_failures)" = 0 ] || fail "edgetls counted $(telemetry hs_failures) failed handshakes"
+bench 1 "$D/ca2.pem" "$TMP/other.json" || true
+read -r hs2 errs2 _ < <(counts "$TMP/other.json")
+[ "$hs2" = 0 ] && [ "$errs2" -gt 0 ] || fail "after the last commit the previous chain still verifies ($hs2 handshakes against CA 2)"
+pass "after the last commit: $hs1 handshakes all with the last chain, 0 of $errs2 with the previous"
+
+ctl --json status | python3 -c '
+import json, sys
+p = json.load(sys.stdin)["propagation_ms"]
+print("propagation commit -> last DPDK worker: %d samples, p50 %.1f ms, p99 %.1f ms" % (p["samples"], p["p50"], p["p99"]))
+# The first sample is the commit made before edgetls started (its EAL start-up included).
+r = sorted(p["recent"][-50:])
+print("  the 50 replaces alone: p50 %.1f ms, p99 %.1f ms, max %.1f ms" % (r[len(r) // 2], r[min(len(r) - 1, len(r) * 99 // 100)], r[-1]))
+sys.exit(0 if p["samples"] >= 50 and len(r) == 50 else 1)' || fail "propagation not measured"
+
+stop_edgetls 15
+[ "$ESTATUS" = 0 ] || fail "edgetls (DPDK) exit status $ESTATUS after SIGTERM"
+! grep -Eq "runtime error|Sanitizer" "$TMP/edgetls.log" || fail "sanitizer report"
+pass "DPDK/memif: $n live replaces + a ticket rotation under load: 0 failed handshakes"
