@@ -116,6 +116,14 @@ typedef struct cd {
 } cd_t;
 
 uint64_t cd_now_ms(void);
+/* FNV-1a of a NUL-terminated name: the daemon's hash indexes (txn.c, snapenc.c). */
+static inline uint64_t cd_hash_str(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
+    return h;
+}
 __attribute__((format(printf, 3, 4))) void cd_log(const cd_t *d, int level, const char *fmt, ...);
 
 /* buffers */

@@ -61,14 +61,6 @@ static int same_entry(const etls_store_entry_t *a, const etls_store_entry_t *b)
     return 1;
 }
 
-static uint64_t name_hash(const char *s)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
-    return h;
-}
-
 /* Entry name -> index of old's entries, open addressing (single-threaded daemon, short-lived). */
 typedef struct {
     int64_t *slot; /* index + 1; 0 empty */
@@ -85,7 +77,7 @@ static int index_build(index_t *x, const etls_store_state_t *st)
     if (!x->slot)
         return -1;
     for (size_t i = 0; i < st->n_entries; i++) {
-        size_t k = name_hash(st->entries[i].name) & x->mask;
+        size_t k = cd_hash_str(st->entries[i].name) & x->mask;
         while (x->slot[k])
             k = (k + 1) & x->mask;
         x->slot[k] = (int64_t)i + 1;
@@ -95,7 +87,7 @@ static int index_build(index_t *x, const etls_store_state_t *st)
 
 static int64_t index_find(const index_t *x, const etls_store_state_t *st, const char *name)
 {
-    for (size_t k = name_hash(name) & x->mask; x->slot[k]; k = (k + 1) & x->mask)
+    for (size_t k = cd_hash_str(name) & x->mask; x->slot[k]; k = (k + 1) & x->mask)
         if (!strcmp(st->entries[x->slot[k] - 1].name, name))
             return x->slot[k] - 1;
     return -1;

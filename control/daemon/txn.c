@@ -39,11 +39,9 @@ static int is_dead(const etls_store_entry_t *e) { return !e->name[0]; }
 
 static uint32_t hash_str(const char *s)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
+    uint64_t h = cd_hash_str(s);
     uint32_t r = (uint32_t)(h ^ (h >> 32));
-    return r ? r : 1;
+    return r ? r : 1; /* 0 marks an empty slot */
 }
 
 static int index_init(index_t *x, size_t want)

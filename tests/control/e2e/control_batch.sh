@@ -77,28 +77,16 @@ n=$(ctl --json cert list | python3 -c 'import json,sys; print(len(json.load(sys.
 pass "batch from stdin: replace and remove in one version, pushed live"
 
 # --- the protocol: conflicts, abort, disconnect, misuse
-python3 - "$ADMIN" "$CTL_BIN" "$TMP/many" <<'PY' || fail "transaction protocol"
+python3 - "$ADMIN" "$CTL_BIN" "$TMP/many" "$CTEST_DIR" <<'PY' || fail "transaction protocol"
 import socket, subprocess, sys, time
 admin, ctl, many = sys.argv[1], sys.argv[2], sys.argv[3]
+sys.path.insert(0, sys.argv[4])
+import admin_client
 
 def conn():
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.connect(admin)
-    s.settimeout(20)
-    return s
+    return admin_client.conn(admin)
 
-def ask(s, line, payloads=()):
-    s.sendall(line.encode() + b"\n" + b"".join(payloads))
-    head = b""
-    while not head.endswith(b"\n"):
-        c = s.recv(1)
-        assert c, "connection closed waiting for a reply to " + line
-        head += c
-    status, n = head.decode().split()
-    body = b""
-    while len(body) < int(n):
-        body += s.recv(int(n) - len(body))
-    return status, body.decode()
+ask = admin_client.ask
 
 def add(s, name, i):
     chain = open(f"{many}/certs/{i}.pem", "rb").read()
@@ -187,28 +175,16 @@ pass "1,000-line batch refused at line 600 while pipelined: FILE:LINE, nothing c
 
 # --- more of the protocol: ticket rotate staged, commands that commit alone, COMMENT words,
 # JSON replies, the open-transaction bound, removal then re-add inside one transaction
-python3 - "$ADMIN" "$TMP/many" <<'PY' || fail "transaction protocol (2)"
+python3 - "$ADMIN" "$TMP/many" "$CTEST_DIR" <<'PY' || fail "transaction protocol (2)"
 import json, socket, sys
 admin, many = sys.argv[1], sys.argv[2]
+sys.path.insert(0, sys.argv[3])
+import admin_client
 
 def conn():
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.connect(admin)
-    s.settimeout(20)
-    return s
+    return admin_client.conn(admin)
 
-def ask(s, line, payloads=()):
-    s.sendall(line.encode() + b"\n" + b"".join(payloads))
-    head = b""
-    while not head.endswith(b"\n"):
-        c = s.recv(1)
-        assert c, "connection closed waiting for a reply to " + line
-        head += c
-    status, n = head.decode().split()
-    body = b""
-    while len(body) < int(n):
-        body += s.recv(int(n) - len(body))
-    return status, body.decode()
+ask = admin_client.ask
 
 def pem(i):
     return open(f"{many}/certs/{i}.pem", "rb").read(), open(f"{many}/certs/{i}.key", "rb").read()
