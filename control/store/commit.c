@@ -22,6 +22,7 @@ typedef struct commit {
     etls_manifest_file_t *files;
     size_t n_files, k;
     uint8_t (*objects)[32]; /* each cert's chain and key digest, manifest order */
+    size_t *slots;          /* and where each is in s->objs */
     size_t n_objects;
     char *err;
     size_t errlen;
@@ -71,41 +72,68 @@ static int link_blob(commit_t *c)
     return linkat(c->cfd, f->name, c->tfd, f->name, 0) ? cfail(c, f->name, -errno) : 0;
 }
 
-/* Every certificate's chain and key as objects: only those not stored yet are written (with
- * digests cached per shared block, an unchanged entry costs a set lookup), then objects/ is
- * fsynced once, before any manifest names them. */
+/* The digests (cached per shared block) and table slots of every certificate's chain and key;
+ * returns how many are not in objects/ yet. One lookup per object: at 100,000 entries this and
+ * the manifest are the only per-entry work of a commit. */
+static size_t find_objects(commit_t *c, etls_store_state_t *st)
+{
+    size_t fresh = 0;
+    c->n_objects = 0;
+    for (size_t i = 0; i < st->n_entries; i++)
+        for (size_t k = 0; k < st->entries[i].n_certs; k++) {
+            size_t j = c->n_objects;
+            etls_store_cert_digests(&st->entries[i].certs[k], c->objects[j], c->objects[j + 1]);
+            for (size_t h = j; h < j + 2; h++)
+                fresh += (c->slots[h] = etls_objset_find(&c->s->objs, c->objects[h])) == ETLS_OBJ_NONE;
+            c->n_objects += 2;
+        }
+    return fresh;
+}
+
+/* Every certificate's chain and key as objects: only those not stored yet are written, then
+ * objects/ is fsynced once, before any manifest names them. Each object is then stamped with
+ * this version (before the commit point: a commit that fails later only keeps its objects a
+ * little longer, never too short). */
 static int put_objects(commit_t *c, etls_store_state_t *st)
 {
     size_t n = 0;
     for (size_t i = 0; i < st->n_entries; i++)
         n += 2 * st->entries[i].n_certs;
     c->objects = malloc((n ? n : 1) * sizeof *c->objects);
-    if (!c->objects)
+    c->slots = malloc((n ? n : 1) * sizeof *c->slots);
+    if (!c->objects || !c->slots)
         return cfail(c, "objects", -ENOMEM);
+    etls_objset_t *o = &c->s->objs;
+    size_t fresh = find_objects(c, st);
+    unsigned grows = o->grows;
+    if (fresh && etls_objset_reserve(o, o->n + fresh) < 0)
+        return cfail(c, "objects", -ENOMEM);
+    if (o->grows != grows)
+        find_objects(c, st); /* the slots moved */
     /* Many new objects (a batch of certificates) are written unsynced and made durable by one
      * syncfs; a few (a replace) are fsynced one by one, which costs less than flushing a whole
      * file system that may have other writers. Either way before any manifest names them. */
-    size_t fresh = 0;
-    for (size_t i = 0; i < st->n_entries; i++)
-        for (size_t k = 0; k < st->entries[i].n_certs; k++) {
-            uint8_t dc[32], dk[32];
-            etls_store_cert_digests(&st->entries[i].certs[k], dc, dk);
-            fresh += !etls_objset_has(&c->s->objs, dc) + !etls_objset_has(&c->s->objs, dk);
-        }
     int sync_each = fresh <= 16, dirty = 0, rc = 0;
-    for (size_t i = 0; i < st->n_entries && rc == 0; i++)
-        for (size_t k = 0; k < st->entries[i].n_certs && rc == 0; k++) {
+    size_t j = 0;
+    for (size_t i = 0; fresh && i < st->n_entries && rc == 0; i++)
+        for (size_t k = 0; k < st->entries[i].n_certs && rc == 0; k++, j += 2) {
             etls_store_cert_t *ct = &st->entries[i].certs[k];
-            uint8_t *dc = c->objects[c->n_objects++], *dk = c->objects[c->n_objects++];
-            etls_store_cert_digests(ct, dc, dk);
-            if ((rc = etls_store_object_put(c->s, dc, ct->chain_pem, ct->chain_len, sync_each, &dirty)) == 0)
-                rc = etls_store_object_put(c->s, dk, ct->key_pem, ct->key_len, sync_each, &dirty);
+            if (c->slots[j] == ETLS_OBJ_NONE)
+                rc = etls_store_object_put(c->s, c->objects[j], ct->chain_pem, ct->chain_len, sync_each, &dirty,
+                                           &c->slots[j]);
+            if (rc == 0 && c->slots[j + 1] == ETLS_OBJ_NONE)
+                rc = etls_store_object_put(c->s, c->objects[j + 1], ct->key_pem, ct->key_len, sync_each, &dirty,
+                                           &c->slots[j + 1]);
         }
     if (rc == 0 && dirty && !sync_each && syncfs(c->s->ofd))
         rc = -errno;
     if (rc == 0 && dirty)
         rc = etls_store_fsync_fd(c->s->ofd);
-    return rc ? cfail(c, "objects/", rc) : 0;
+    if (rc)
+        return cfail(c, "objects/", rc);
+    for (j = 0; j < c->n_objects; j++)
+        o->last[c->slots[j]] = c->v;
+    return 0;
 }
 
 static int put_tickets(commit_t *c, const etls_store_state_t *st)
@@ -274,6 +302,7 @@ static void finish(commit_t *c, int ok)
     if (c->cfd >= 0)
         close(c->cfd);
     free(c->objects);
+    free(c->slots);
     if (!ok) {
         etls_store_rm_tree(c->s->vfd, c->tmp);
         etls_store_rm_tree(c->s->vfd, c->final);
@@ -306,17 +335,18 @@ int etls_store_commit(etls_store_t *s, etls_store_state_t *st, const etls_store_
     }
     s->current = c.v;
     etls_store_set_files(s, c.files, c.n_files);
-    etls_store_prune(s);
-    etls_store_objects_maybe_gc(s);
+    etls_store_objects_gc(s, etls_store_prune(s));
     return 0;
 }
 
-void etls_store_prune(etls_store_t *s)
+uint64_t etls_store_prune(etls_store_t *s)
 {
-    uint64_t *v;
+    uint64_t *v, oldest = UINT64_MAX;
     size_t n;
     if (etls_store_list_versions(s, &v, &n))
-        return;
+        return 0; /* nothing known: nothing may be collected */
+    for (size_t i = 0; i < n && i < s->keep; i++)
+        oldest = v[i]; /* newest first */
     for (size_t i = s->keep; i < n; i++) {
         char name[32], dead[48];
         snprintf(name, sizeof name, "%llu", (unsigned long long)v[i]);
@@ -324,6 +354,9 @@ void etls_store_prune(etls_store_t *s)
         /* Renamed first, so a prune cut short leaves a *.tmp, never a half version. */
         if (renameat(s->vfd, name, s->vfd, dead) == 0)
             etls_store_rm_tree(s->vfd, dead);
+        else
+            oldest = v[i]; /* still there, still naming its objects */
     }
     free(v);
+    return oldest;
 }

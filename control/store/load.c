@@ -14,6 +14,7 @@ typedef struct loader {
     etls_store_t *s;
     uint64_t v;
     int fd; /* versions/<v> */
+    unsigned flags;
     char *err;
     size_t errlen;
 } loader_t;
@@ -69,7 +70,15 @@ static int read_object(const loader_t *l, const uint8_t d[32], char **out, size_
     if (rc)
         return etls_store_fail(l->s, l->err, l->errlen, "version %llu: %s: %s", (unsigned long long)l->v, where,
                                read_error(rc));
-    etls_store_sha(buf, len, sha);
+    size_t slot = etls_objset_find(&l->s->objs, d);
+    int trusted = (l->flags & ETLS_STORE_LOAD_TRUST_VERIFIED) && slot != ETLS_OBJ_NONE &&
+                  (l->s->objs.flags[slot] & ETLS_OBJ_VERIFIED);
+    if (trusted)
+        memcpy(sha, d, 32);
+    else
+        etls_store_sha(buf, len, sha);
+    if (memcmp(sha, d, 32) == 0 && slot != ETLS_OBJ_NONE)
+        l->s->objs.flags[slot] |= ETLS_OBJ_VERIFIED;
     if (memcmp(sha, d, 32)) {
         if (secret)
             OPENSSL_cleanse(buf, len);
@@ -193,11 +202,11 @@ static int load_manifest(const loader_t *l, etls_manifest_t *m)
     return 0;
 }
 
-int etls_store_load_version(etls_store_t *s, uint64_t v, etls_store_state_t *st,
+int etls_store_load_version(etls_store_t *s, uint64_t v, etls_store_state_t *st, unsigned flags,
                             etls_manifest_file_t **files, size_t *n_files, char *err, size_t errlen)
 {
     char name[24];
-    loader_t l = {.s = s, .v = v, .err = err, .errlen = errlen};
+    loader_t l = {.s = s, .v = v, .flags = flags, .err = err, .errlen = errlen};
     snprintf(name, sizeof name, "%llu", (unsigned long long)v);
     l.fd = -1;
     if (v <= s->current && s->vfd >= 0)
@@ -234,12 +243,18 @@ int etls_store_load_version(etls_store_t *s, uint64_t v, etls_store_state_t *st,
 
 int etls_store_load(etls_store_t *s, uint64_t version, etls_store_state_t *st, char *err, size_t errlen)
 {
+    return etls_store_load_opts(s, version, st, 0, err, errlen);
+}
+
+int etls_store_load_opts(etls_store_t *s, uint64_t version, etls_store_state_t *st, unsigned flags, char *err,
+                         size_t errlen)
+{
     memset(st, 0, sizeof *st);
     if (version == 0)
         version = s->current;
     if (version == 0)
         return 0; /* nothing committed yet: the empty state, version 0 */
-    return etls_store_load_version(s, version, st, NULL, NULL, err, errlen);
+    return etls_store_load_version(s, version, st, flags, NULL, NULL, err, errlen);
 }
 
 int etls_store_file_cmp(const void *a, const void *b)

@@ -1,10 +1,11 @@
 /* Certificate files stored by content: DIR/objects/<sha256 hex>, written once and shared by
  * every version that holds the same chain or key, so a commit that changes one entry among
  * 100,000 writes two files, not 200,000 links. A version's manifest names its objects by
- * digest (which also checks them on load). Objects no kept version names are removed by a
- * garbage collection that runs at open and after enough new objects, never during a commit:
- * an object is written (and fsynced) before any manifest names it, so a crash leaves at most
- * unreferenced objects, which the next collection removes. */
+ * digest (which also checks them on load). Objects no kept version names are removed right
+ * after the commit whose prune dropped the last version naming them (in-memory stamps, see
+ * etls_objset_t), and at open. Never during a commit: an object is written (and fsynced)
+ * before any manifest names it, so a crash leaves at most unreferenced objects, which the
+ * collection at the next open removes. */
 #include "store_int.h"
 
 #include <errno.h>
@@ -15,59 +16,103 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define GC_MIN_ADDED 4096
-
-static size_t slot_of(const etls_objset_t *o, const uint8_t d[32])
+static size_t home_of(const etls_objset_t *o, const uint8_t d[32])
 {
     uint64_t h;
     memcpy(&h, d, sizeof h); /* a digest: its bytes are already uniform */
-    size_t i = (size_t)h & o->mask;
-    while (o->used[i] && memcmp(o->d[i], d, 32))
+    return (size_t)h & o->mask;
+}
+
+/* The slot holding d, or the empty slot where it would go. */
+static size_t slot_of(const etls_objset_t *o, const uint8_t d[32])
+{
+    size_t i = home_of(o, d);
+    while ((o->flags[i] & ETLS_OBJ_USED) && memcmp(o->d[i], d, 32))
         i = (i + 1) & o->mask;
     return i;
 }
 
-int etls_objset_has(const etls_objset_t *o, const uint8_t d[32])
+size_t etls_objset_find(const etls_objset_t *o, const uint8_t d[32])
 {
-    return o->n && o->used[slot_of(o, d)];
+    if (!o->n)
+        return ETLS_OBJ_NONE;
+    size_t i = slot_of(o, d);
+    return o->flags[i] & ETLS_OBJ_USED ? i : ETLS_OBJ_NONE;
 }
 
-int etls_objset_add(etls_objset_t *o, const uint8_t d[32])
+/* Load factor at most 1/2: probes stay short for 400,000 objects. */
+int etls_objset_reserve(etls_objset_t *o, size_t n)
 {
-    if (!o->used || (o->n + 1) * 2 > o->mask + 1) {
-        etls_objset_t g = {0};
-        size_t cap = o->used ? (o->mask + 1) * 2 : 1024;
-        g.d = malloc(cap * sizeof *g.d);
-        g.used = calloc(cap, 1);
-        if (!g.d || !g.used) {
-            free(g.d);
-            free(g.used);
-            return -1;
-        }
-        g.mask = cap - 1;
-        for (size_t i = 0; o->used && i <= o->mask; i++)
-            if (o->used[i]) {
-                size_t k = slot_of(&g, o->d[i]);
-                memcpy(g.d[k], o->d[i], 32);
-                g.used[k] = 1;
-                g.n++;
-            }
-        etls_objset_free(o);
-        *o = g;
+    if (o->flags && n * 2 <= o->mask + 1)
+        return 0;
+    size_t cap = o->flags ? o->mask + 1 : 1024;
+    while (n * 2 > cap)
+        cap *= 2;
+    etls_objset_t g = {.grows = o->grows + 1};
+    g.d = malloc(cap * sizeof *g.d);
+    g.flags = calloc(cap, 1);
+    g.last = malloc(cap * sizeof *g.last);
+    if (!g.d || !g.flags || !g.last) {
+        etls_objset_free(&g);
+        return -1;
     }
+    g.mask = cap - 1;
+    for (size_t i = 0; o->flags && i <= o->mask; i++)
+        if (o->flags[i] & ETLS_OBJ_USED) {
+            size_t k = slot_of(&g, o->d[i]);
+            memcpy(g.d[k], o->d[i], 32);
+            g.flags[k] = o->flags[i];
+            g.last[k] = o->last[i];
+            g.n++;
+        }
+    etls_objset_free(o);
+    *o = g;
+    return 0;
+}
+
+int etls_objset_add(etls_objset_t *o, const uint8_t d[32], size_t *slot)
+{
+    if (etls_objset_reserve(o, o->n + 1) < 0)
+        return -1;
     size_t k = slot_of(o, d);
-    if (!o->used[k]) {
+    if (!(o->flags[k] & ETLS_OBJ_USED)) {
         memcpy(o->d[k], d, 32);
-        o->used[k] = 1;
+        o->flags[k] = ETLS_OBJ_USED;
+        o->last[k] = 0;
         o->n++;
     }
+    if (slot)
+        *slot = k;
     return 0;
+}
+
+/* Linear probing's deletion: later members of the cluster that could live in the hole move
+ * back into it, so every lookup still finds them without tombstones. */
+void etls_objset_del(etls_objset_t *o, size_t i)
+{
+    if (i > o->mask || !(o->flags[i] & ETLS_OBJ_USED))
+        return;
+    o->flags[i] = 0;
+    o->n--;
+    for (size_t j = (i + 1) & o->mask; o->flags[j] & ETLS_OBJ_USED; j = (j + 1) & o->mask) {
+        size_t h = home_of(o, o->d[j]);
+        /* j's member may move to i unless its home lies cyclically in (i, j] */
+        int stays = i <= j ? (h > i && h <= j) : (h > i || h <= j);
+        if (stays)
+            continue;
+        memcpy(o->d[i], o->d[j], 32);
+        o->flags[i] = o->flags[j];
+        o->last[i] = o->last[j];
+        o->flags[j] = 0;
+        i = j;
+    }
 }
 
 void etls_objset_free(etls_objset_t *o)
 {
     free(o->d);
-    free(o->used);
+    free(o->flags);
+    free(o->last);
     memset(o, 0, sizeof *o);
 }
 
@@ -91,16 +136,17 @@ int etls_store_objects_open(etls_store_t *s, char *err, size_t errlen)
         size_t len = strlen(names[i]);
         if (len > 4 && !strcmp(names[i] + len - 4, ".tmp"))
             unlinkat(s->ofd, names[i], 0); /* a write cut short */
-        else if (etls_store_unhex(names[i], len, d) == 0 && etls_objset_add(&s->objs, d) < 0)
+        else if (etls_store_unhex(names[i], len, d) == 0 && etls_objset_add(&s->objs, d, NULL) < 0)
             rc = etls_store_fail(s, err, errlen, "out of memory");
     }
     etls_store_free_names(names, n);
     return rc ? -1 : 0;
 }
 
-int etls_store_object_put(etls_store_t *s, const uint8_t d[32], const void *data, size_t len, int sync, int *dirty)
+int etls_store_object_put(etls_store_t *s, const uint8_t d[32], const void *data, size_t len, int sync, int *dirty,
+                          size_t *slot)
 {
-    if (etls_objset_has(&s->objs, d))
+    if ((*slot = etls_objset_find(&s->objs, d)) != ETLS_OBJ_NONE)
         return 0;
     char hex[65], tmp[72];
     etls_store_hex(d, hex);
@@ -114,13 +160,15 @@ int etls_store_object_put(etls_store_t *s, const uint8_t d[32], const void *data
         return rc;
     }
     *dirty = 1;
-    s->objs_added++;
-    return etls_objset_add(&s->objs, d) < 0 ? -ENOMEM : 0;
+    if (etls_objset_add(&s->objs, d, slot) < 0)
+        return -ENOMEM;
+    s->objs.flags[*slot] |= ETLS_OBJ_VERIFIED; /* its digest was taken of these very bytes */
+    return 0;
 }
 
-/* Adds every object version v names to set; -1 when its manifest cannot be read (then nothing
- * may be collected: it could name anything). */
-static int referenced(etls_store_t *s, uint64_t v, etls_objset_t *set)
+/* Stamps the objects version v names with v (the newest wins); -1 when its manifest cannot be
+ * read. Objects a manifest names but objects/ lacks are no concern here: loading reports them. */
+static int stamp(etls_store_t *s, uint64_t v)
 {
     char name[40], *text;
     size_t len;
@@ -131,47 +179,57 @@ static int referenced(etls_store_t *s, uint64_t v, etls_objset_t *set)
     char why[200];
     int rc = etls_store_manifest_parse(text, len, &m, why, sizeof why);
     free(text);
-    for (size_t i = 0; rc == 0 && i < m.n_objects; i++)
-        rc = etls_objset_add(set, m.objects[i]);
-    if (rc == 0)
-        etls_store_manifest_free(&m);
-    return rc;
+    if (rc)
+        return -1;
+    for (size_t i = 0; i < m.n_objects; i++) {
+        size_t k = etls_objset_find(&s->objs, m.objects[i]);
+        if (k != ETLS_OBJ_NONE && s->objs.last[k] < v)
+            s->objs.last[k] = v;
+    }
+    etls_store_manifest_free(&m);
+    return 0;
 }
 
-void etls_store_objects_gc(etls_store_t *s)
+void etls_store_objects_refs(etls_store_t *s)
 {
-    if (s->ofd < 0 || s->vfd < 0)
-        return;
     uint64_t *v;
     size_t nv;
-    if (etls_store_list_versions(s, &v, &nv))
+    if (s->ofd < 0 || s->vfd < 0)
         return;
-    etls_objset_t keep = {0};
-    int ok = 1;
-    for (size_t i = 0; ok && i < nv; i++)
-        ok = referenced(s, v[i], &keep) == 0;
-    free(v);
-    char **names;
-    size_t n;
-    if (ok && etls_store_list_names(s->ofd, &names, &n) == 0) {
-        for (size_t i = 0; i < n; i++) {
-            uint8_t d[32];
-            if (etls_store_unhex(names[i], strlen(names[i]), d) == 0 && !etls_objset_has(&keep, d))
-                unlinkat(s->ofd, names[i], 0);
-        }
-        etls_store_free_names(names, n);
-        etls_objset_free(&s->objs);
-        s->objs = keep; /* what is left on disk */
-        s->objs_added = 0;
+    if (etls_store_list_versions(s, &v, &nv)) {
+        s->refs_unknown_upto = UINT64_MAX;
         return;
     }
-    etls_objset_free(&keep);
+    for (size_t i = 0; i < nv; i++)
+        if (stamp(s, v[i]) < 0 && v[i] > s->refs_unknown_upto)
+            s->refs_unknown_upto = v[i];
+    free(v);
 }
 
-/* After a commit: collect once enough objects came in that pruned versions left some behind. */
-void etls_store_objects_maybe_gc(etls_store_t *s)
+/* A scan of the table's stamps (a few MB for 200,000 objects), then one unlink per garbage
+ * object: after a one-entry replace that is the two objects the pruned version held. */
+void etls_store_objects_gc(etls_store_t *s, uint64_t oldest)
 {
-    size_t threshold = s->objs.n / 4 > GC_MIN_ADDED ? s->objs.n / 4 : GC_MIN_ADDED;
-    if (s->objs_added >= threshold)
-        etls_store_objects_gc(s);
+    if (s->ofd < 0 || !s->objs.n || (s->refs_unknown_upto && oldest <= s->refs_unknown_upto))
+        return;
+    etls_objset_t *o = &s->objs;
+    size_t n = 0, cap = 0;
+    uint8_t (*dead)[32] = NULL;
+    for (size_t i = 0; i <= o->mask; i++)
+        if ((o->flags[i] & ETLS_OBJ_USED) && o->last[i] < oldest) {
+            if (n == cap) {
+                uint8_t (*g)[32] = realloc(dead, (cap = cap ? cap * 2 : 64) * sizeof *g);
+                if (!g)
+                    break;
+                dead = g;
+            }
+            memcpy(dead[n++], o->d[i], 32);
+        }
+    for (size_t i = 0; i < n; i++) {
+        char hex[65];
+        etls_store_hex(dead[i], hex);
+        if (unlinkat(s->ofd, hex, 0) == 0 || errno == ENOENT)
+            etls_objset_del(o, etls_objset_find(o, dead[i]));
+    }
+    free(dead);
 }

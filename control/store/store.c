@@ -22,6 +22,11 @@
  *                                     then key, tickets.key (when there are tickets), blobs
  *   end                               a manifest without it was torn: refused
  *
+ * Format 2 ("edgetls-state 2", what commits write): "entry NAME default=0|1 since=V names=..."
+ * (V: the version that last changed the entry) and "cert CHAINSHA KEYSHA KEYTYPE", the two
+ * digests naming objects/<hex> (64 lower-case hex digits: no path can be formed); the sha256
+ * lines then cover only tickets.key and blobs.
+ *
  * Bounds: 200,000 entries, lines of 66,000 bytes, 512 MiB per manifest.
  *
  * Commit protocol (commit.c): versions/<N>.tmp/ is created 0700, every file written O_EXCL
@@ -200,12 +205,14 @@ int etls_store_open(etls_store_t **out, const char *dir, unsigned keep, char *er
     if (rc == 0 && s->current) {
         etls_manifest_file_t *files;
         size_t n;
-        rc = etls_store_load_version(s, s->current, NULL, &files, &n, err, errlen);
+        rc = etls_store_load_version(s, s->current, NULL, 0, &files, &n, err, errlen);
         if (rc == 0)
             etls_store_set_files(s, files, n);
     }
-    if (rc == 0)
-        etls_store_objects_gc(s); /* objects a crash or pruned versions left behind */
+    if (rc == 0) { /* objects a crash or pruned versions left behind */
+        etls_store_objects_refs(s);
+        etls_store_objects_gc(s, etls_store_prune(s));
+    }
     if (rc) {
         etls_store_close(s);
         return -1;

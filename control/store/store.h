@@ -6,14 +6,18 @@
  *
  * Layout (documented in README "Operating the control plane"):
  *   DIR/current              symlink -> versions/<N>  (switched by rename(2) of a temporary link)
- *   DIR/versions/<N>/manifest  text: "edgetls-state 1", "version N", "time UNIX", "comment ...",
- *                              one "entry NAME default=0|1 names=a,b" with its "cert FILE KEYFILE
- *                              key_type" lines, one "ticket state created activated" line per
- *                              ticket key (secrets in tickets.key), "blob FILE" lines, "sha256
- *                              FILE HEX" of every other file, and "end" (full grammar: store.c)
- *   DIR/versions/<N>/<entry>.<i>.chain.pem / .key.pem (0600) / tickets.key (0600) / extra blobs
- * The last `keep` versions are kept; older directories are removed after a commit. On open,
- * directories of versions above `current` (a commit cut short) and temporary files are removed.
+ *   DIR/objects/<sha256 hex> every certificate chain and key by content (0600), shared by all
+ *                            versions; written and fsynced before any manifest names it
+ *   DIR/versions/<N>/manifest  text "edgetls-state 2": version, time, comment, one "entry NAME
+ *                              default=0|1 since=V names=a,b" with its "cert CHAINSHA KEYSHA
+ *                              key_type" lines, "ticket" lines, "blob FILE" lines, "sha256 FILE
+ *                              HEX" of every other file, "end" (grammar: store.c, manifest.c)
+ *   DIR/versions/<N>/tickets.key (0600) / extra blobs (snapshot.bin, snapshot.delta)
+ * Format-1 directories ("edgetls-state 1", chain/key files inside each version) still load.
+ * The last `keep` versions are kept; older directories are removed after a commit, and the
+ * objects only they named right after it (in-memory stamps, no manifest re-read). On open,
+ * directories of versions above `current` (a commit cut short), temporary files and objects
+ * no kept version names are removed.
  * The directory itself is 0700. Not thread-safe: one owner (the daemon's loop). */
 #ifndef ETLS_CONTROL_STORE_H
 #define ETLS_CONTROL_STORE_H
@@ -99,6 +103,12 @@ uint64_t etls_store_version(const etls_store_t *s); /* current version (0: empty
 /* Reads version `version` (0: current) into *st, checking every file against the manifest's
  * sha256 lines. -1 with a reason when the version is not kept or a file disagrees. */
 int etls_store_load(etls_store_t *s, uint64_t version, etls_store_state_t *st, char *err, size_t errlen);
+/* The same with flags. ETLS_STORE_LOAD_TRUST_VERIFIED: a certificate object this handle wrote or
+ * already checked is read but not hashed again (at 100,000 entries about a third of a load);
+ * tickets.key, format-1 files and blobs are always checked. */
+#define ETLS_STORE_LOAD_TRUST_VERIFIED 1u
+int etls_store_load_opts(etls_store_t *s, uint64_t version, etls_store_state_t *st, unsigned flags, char *err,
+                         size_t errlen);
 /* Commits st as version current+1 (st->version and st->time are set here; retired tickets are
  * dropped), with blobs. Returns 0 once durable (after the final directory fsync), -1 with a
  * reason and the current version unchanged otherwise. */

@@ -10,18 +10,29 @@
 
 #define ETLS_STORE_PEM_MAX ((size_t)1 << 20) /* per chain or key file */
 
-/* A set of object digests (objects/<hex>) present on disk. */
+/* The objects in DIR/objects/, by digest (open addressing, linear probing), each with the newest
+ * version that names it: an object is garbage exactly when that version is older than the oldest
+ * kept version (kept versions are a contiguous range ending at `current`, so any version naming
+ * it would be <= last < oldest, i.e. pruned). This is the in-memory reference count: a commit
+ * stamps its objects, a prune moves `oldest`, nothing re-reads manifests. */
+#define ETLS_OBJ_USED 1
+#define ETLS_OBJ_VERIFIED 2 /* its bytes were hashed by this process (written or loaded) */
+#define ETLS_OBJ_NONE ((size_t)-1)
 typedef struct etls_objset {
     uint8_t (*d)[32];
-    uint8_t *used;
+    uint8_t *flags;
+    uint64_t *last; /* newest version naming it; 0: none seen */
     size_t mask, n;
+    unsigned grows; /* bumped when slots move (a rehash) */
 } etls_objset_t;
 
 struct etls_store {
     char *dir;
     int ofd;             /* DIR/objects: certificate files by SHA-256, shared by versions */
     etls_objset_t objs;  /* what objects/ holds */
-    size_t objs_added;   /* since the last garbage collection */
+    /* Versions <= this had a manifest that could not be read at open: what they name is
+     * unknown, so nothing is collected while one of them is kept. */
+    uint64_t refs_unknown_upto;
     int dfd; /* DIR, flock'ed for the handle's lifetime */
     int vfd; /* DIR/versions, -1 until the first commit creates it */
     unsigned keep;
@@ -61,26 +72,34 @@ int etls_store_parse_version(const char *s, uint64_t *v);
 int etls_store_list_versions(const etls_store_t *s, uint64_t **out, size_t *n);
 
 /* Loads and verifies version v (>= 1). st and files may be NULL (open only verifies); files
- * receives the manifest's file list. -1 with err naming the file. */
-int etls_store_load_version(etls_store_t *s, uint64_t v, etls_store_state_t *st,
+ * receives the manifest's file list; flags as etls_store_load_opts. -1 with err naming the file. */
+int etls_store_load_version(etls_store_t *s, uint64_t v, etls_store_state_t *st, unsigned flags,
                             etls_manifest_file_t **files, size_t *n_files, char *err, size_t errlen);
 /* Takes ownership of files (sorting them) as the current version's file list. */
 void etls_store_set_files(etls_store_t *s, etls_manifest_file_t *files, size_t n);
 int etls_store_file_cmp(const void *a, const void *b);
-/* Removes versions beyond the newest `keep`; failures only delay the removal to a later call. */
-void etls_store_prune(etls_store_t *s);
+/* Removes versions beyond the newest `keep`; failures only delay the removal to a later call.
+ * Returns the oldest version still kept (UINT64_MAX when none is). */
+uint64_t etls_store_prune(etls_store_t *s);
 
 /* objects.c: the content-addressed certificate files. */
-int etls_objset_has(const etls_objset_t *o, const uint8_t d[32]);
-int etls_objset_add(etls_objset_t *o, const uint8_t d[32]);
+size_t etls_objset_find(const etls_objset_t *o, const uint8_t d[32]); /* slot or ETLS_OBJ_NONE */
+/* Adds d (if absent) and gives its slot; -1 on allocation failure. */
+int etls_objset_add(etls_objset_t *o, const uint8_t d[32], size_t *slot);
+/* Makes room for n objects in all, so the next adds move no slot. -1 on allocation failure. */
+int etls_objset_reserve(etls_objset_t *o, size_t n);
+void etls_objset_del(etls_objset_t *o, size_t slot);
 void etls_objset_free(etls_objset_t *o);
 /* Opens (creating) DIR/objects, removes temporaries, reads what it holds. */
 int etls_store_objects_open(etls_store_t *s, char *err, size_t errlen);
 /* Writes objects/<hex of d> unless present (temp file, fsync unless !sync, rename); *dirty is
- * set when the directory needs an fsync. 0 or -errno. */
-int etls_store_object_put(etls_store_t *s, const uint8_t d[32], const void *data, size_t len, int sync, int *dirty);
-/* Removes objects no kept version references (after prunes; at open). Failures only delay it. */
-void etls_store_objects_gc(etls_store_t *s);
-void etls_store_objects_maybe_gc(etls_store_t *s); /* after a commit, once enough came in */
+ * set when the directory needs an fsync; *slot receives its slot. 0 or -errno. */
+int etls_store_object_put(etls_store_t *s, const uint8_t d[32], const void *data, size_t len, int sync, int *dirty,
+                          size_t *slot);
+/* At open: stamps every object with the newest kept version whose manifest names it. */
+void etls_store_objects_refs(etls_store_t *s);
+/* Removes the objects no version >= oldest names (after a prune; at open). Failures only
+ * delay a removal. */
+void etls_store_objects_gc(etls_store_t *s, uint64_t oldest);
 
 #endif

@@ -464,21 +464,81 @@ static const char good_manifest[] =
     "sha256 snapshot.bin abcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcd\n"
     "end\n";
 
-/* Replaces the first `from` in the good manifest by `to` and expects a parse error. */
-static void expect_parse_error(const char *from, const char *to, const char *want)
+/* A format-2 manifest: certificates named by the digests of their objects. */
+static const char good_manifest_v2[] =
+    "edgetls-state 2\nversion 9\ntime 1700000000\ncomment cert replace www\n"
+    "entry www default=1 since=8 names=www.example.com,example.com\n"
+    "cert 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff "
+    "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100 ecdsa-p256\n"
+    "entry api default=0 since=3 names=api.example.com\n"
+    "cert 0101010101010101010101010101010101010101010101010101010101010101 "
+    "0202020202020202020202020202020202020202020202020202020202020202 rsa-2048\n"
+    "blob snapshot.bin\n"
+    "sha256 snapshot.bin abcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcd\n"
+    "end\n";
+
+/* Replaces the first `from` in base by `to` and expects a parse error. */
+static void expect_parse_error_in(const char *base_text, const char *from, const char *to, const char *want)
 {
     char text[4096];
-    const char *at = strstr(good_manifest, from);
+    const char *at = strstr(base_text, from);
     CHECK_MSG(at != NULL, "%s", from);
     if (!at)
         return;
-    size_t pre = (size_t)(at - good_manifest);
-    snprintf(text, sizeof text, "%.*s%s%s", (int)pre, good_manifest, to, at + strlen(from));
+    size_t pre = (size_t)(at - base_text);
+    snprintf(text, sizeof text, "%.*s%s%s", (int)pre, base_text, to, at + strlen(from));
     etls_manifest_t m;
     err[0] = 0;
     CHECK_MSG(etls_store_manifest_parse(text, strlen(text), &m, err, sizeof err) == -1 &&
                   strstr(err, want),
               "%s -> %s: got '%s'", from, to, err);
+}
+
+static void expect_parse_error(const char *from, const char *to, const char *want)
+{
+    expect_parse_error_in(good_manifest, from, to, want);
+}
+
+/* Format 2's grammar: accepted and canonical, since= per entry, and its refusals. */
+static void test_manifest_v2(void)
+{
+    etls_manifest_t m;
+    CHECK_MSG(etls_store_manifest_parse(good_manifest_v2, strlen(good_manifest_v2), &m, err, sizeof err) == 0,
+              "%s", err);
+    CHECK(m.format == 2 && m.st.n_entries == 2 && m.n_objects == 4 && m.n_files == 1);
+    CHECK(m.st.entries[0].since == 8 && m.st.entries[1].since == 3 && m.objects[2][0] == 0x01);
+    char *text;
+    size_t len;
+    CHECK(etls_store_manifest_format(&m.st, 2, (const uint8_t(*)[32])m.objects, m.blobs, m.n_blobs, m.files,
+                                     m.n_files, &text, &len) == 0);
+    CHECK(len == strlen(good_manifest_v2) && memcmp(text, good_manifest_v2, len) == 0);
+    free(text);
+    etls_store_manifest_free(&m);
+    const char *v2 = good_manifest_v2;
+    expect_parse_error_in(v2, "edgetls-state 2", "edgetls-state 9", "line 1: expected \"edgetls-state 2\"");
+    expect_parse_error_in(v2, "edgetls-state 2\n", "", "line 1: expected");
+    /* a digest is the only way to name an object: no path can be smuggled in */
+    expect_parse_error_in(v2, "cert 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+                          "cert ../../../../etc/shadow", "line 6: bad digest");
+    expect_parse_error_in(v2, "cert 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+                          "cert 00112233445566778899AABBCCDDEEFF00112233445566778899aabbccddeeff", "bad digest");
+    expect_parse_error_in(v2, "cert 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+                          "cert 00112233445566778899aabbccddeeff00112233445566778899aabbccddee", "bad digest");
+    expect_parse_error_in(v2, "since=8 ", "", "line 5: expected \"entry NAME default=0|1 since=N");
+    expect_parse_error_in(v2, "since=8", "since=x", "expected since=VERSION");
+    expect_parse_error_in(v2, "since=8", "since=", "expected since=VERSION");
+    expect_parse_error_in(v2, "entry api", "entry www", "entry www listed twice");
+    expect_parse_error_in(v2, "blob snapshot.bin", "blob ../snapshot.bin", "bad blob");
+    expect_parse_error_in(v2, "sha256 snapshot.bin", "sha256 ../x", "sha256 of snapshot.bin");
+    /* every truncation (a torn write) is refused, with a reason */
+    size_t full = strlen(v2), torn_ok = 0;
+    for (size_t cut = 0; cut < full; cut++) {
+        err[0] = 0;
+        torn_ok += etls_store_manifest_parse(v2, cut, &m, err, sizeof err) == -1 && err[0];
+    }
+    CHECK_MSG(torn_ok == full, "%zu of %zu truncations refused", torn_ok, full);
+    CHECK(etls_store_manifest_parse(v2, full - 1, &m, err, sizeof err) == -1 && strstr(err, "torn"));
+    expect_parse_error_in(v2, "end\n", "", "no \"end\"");
 }
 
 static void test_manifest_parser(void)
@@ -588,62 +648,144 @@ static void test_upgrade(void)
     (void)text;
 }
 
-/* A one-entry change writes only that entry's objects; objects no kept version names are
- * collected (at open), those still named stay. */
+static size_t count_dir(const char *rel)
+{
+    size_t n = 0;
+    DIR *d = opendir(path_in(rel));
+    for (struct dirent *de; d && (de = readdir(d));)
+        n += de->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static const char *object_rel(const uint8_t d[32])
+{
+    static char rel[80];
+    char hex[65];
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    snprintf(rel, sizeof rel, "objects/%s", hex);
+    return rel;
+}
+
+/* At 20,000 entries a one-entry replace writes exactly that entry's two objects and a version
+ * directory holding only the manifest; the replaced objects go as soon as the commit whose
+ * prune drops the last version naming them is done (no reopen), those still named stay; the
+ * collection at open finds nothing more to remove. */
 static void test_objects(void)
 {
+    enum { N = 20000 };
     fresh();
     etls_store_t *s;
     etls_store_state_t st = {0};
     CHECK(etls_store_open(&s, dir, 2, err, sizeof err) == 0);
     char name[32], host[64];
-    for (int i = 0; i < 200; i++) {
-        snprintf(name, sizeof name, "e%d", i);
+    st.entries = calloc(N, sizeof *st.entries);
+    for (int i = 0; i < N; i++, st.n_entries++) {
+        etls_store_entry_t *e = &st.entries[i];
+        snprintf(e->name, sizeof e->name, "e%d", i);
         snprintf(host, sizeof host, "h%d.example.test", i);
-        const char *names[] = {host};
-        add_entry(&st, name, 1, 0, names, 1);
+        e->names = malloc(sizeof *e->names);
+        e->names[0] = strdup(host);
+        e->n_names = e->n_certs = 1;
+        snprintf(name, sizeof name, "chain %d", i);
+        snprintf(host, sizeof host, "key %d", i);
+        CHECK(etls_store_cert_set(&e->certs[0], name, strlen(name), host, strlen(host), "ecdsa-p256") == 0);
     }
-    CHECK(etls_store_commit(s, &st, NULL, 0, err, sizeof err) == 0);
-    size_t n0 = 0, n1 = 0, n2 = 0;
-    DIR *d;
-    struct dirent *de;
-#define COUNT(n)                                                                                           \
-    do {                                                                                                   \
-        n = 0;                                                                                             \
-        d = opendir(path_in("objects"));                                                                   \
-        while (d && (de = readdir(d)))                                                                     \
-            n += de->d_name[0] != '.';                                                                     \
-        if (d)                                                                                             \
-            closedir(d);                                                                                   \
-    } while (0)
-    COUNT(n0);
-    CHECK_MSG(n0 == 400, "%zu objects for 200 entries", n0);
-    uint8_t oc[32], ok_[32];
+    CHECK_MSG(etls_store_commit(s, &st, NULL, 0, err, sizeof err) == 0, "%s", err);
+    size_t n0 = count_dir("objects");
+    CHECK_MSG(n0 == 2 * N, "%zu objects for %d entries", n0, N);
+    uint8_t oc[32], ok_[32], nc[32], nk[32];
     etls_store_cert_digests(&st.entries[7].certs[0], oc, ok_);
     CHECK(etls_store_cert_set(&st.entries[7].certs[0], "CHANGED", 7, "KEY2", 4, NULL) == 0);
+    etls_store_cert_digests(&st.entries[7].certs[0], nc, nk);
     CHECK(etls_store_commit(s, &st, NULL, 0, err, sizeof err) == 0);
-    COUNT(n1);
-    CHECK_MSG(n1 == 402, "one changed entry: %zu objects (want 402)", n1);
-    /* two more commits: with 2 versions kept, the one naming the old object is pruned */
+    size_t n1 = count_dir("objects");
+    CHECK_MSG(n1 == 2 * N + 2, "one changed entry: %zu objects (want %d)", n1, 2 * N + 2);
+    CHECK(count_dir("versions/2") == 1 && exists(path_in(object_rel(nc))) && exists(path_in(object_rel(nk))));
+    CHECK(mode_of(path_in(object_rel(nk))) == 0600);
+    /* version 1 still names the old objects */
+    CHECK(exists(path_in(object_rel(oc))) && exists(path_in(object_rel(ok_))));
     st.entries[0].is_default = 1;
     CHECK(etls_store_commit(s, &st, NULL, 0, err, sizeof err) == 0);
-    CHECK(etls_store_commit(s, &st, NULL, 0, err, sizeof err) == 0);
+    /* with 2 versions kept, version 1 was pruned: its objects went with it, in this process */
+    size_t n2 = count_dir("objects");
+    CHECK_MSG(n2 == 2 * N, "after the prune: %zu objects (want %d)", n2, 2 * N);
+    CHECK(!exists(path_in(object_rel(oc))) && !exists(path_in(object_rel(ok_))));
+    CHECK(exists(path_in(object_rel(nc))));
+    /* an entry replaced back to the content of a collected object writes it again */
+    CHECK(etls_store_cert_set(&st.entries[7].certs[0], "chain 7", 7, "key 7", 5, NULL) == 0);
+    CHECK(etls_store_commit(s, &st, NULL, 0, err, sizeof err) == 0 && exists(path_in(object_rel(oc))));
+    CHECK(count_dir("objects") == 2 * N + 2); /* version 3 still names CHANGED/KEY2 */
     etls_store_close(s);
     CHECK(etls_store_open(&s, dir, 2, err, sizeof err) == 0);
-    COUNT(n2);
-    CHECK_MSG(n2 == 400, "after the collection: %zu objects (want 400)", n2);
-    char hex[65], rel[80];
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", oc[i]);
-    snprintf(rel, sizeof rel, "objects/%s", hex);
-    CHECK(!exists(path_in(rel)));
+    CHECK(count_dir("objects") == 2 * N + 2); /* nothing was left for open to collect */
+    /* an object a crash left behind (written, never named) is collected at open */
+    write_rel("objects/0000000000000000000000000000000000000000000000000000000000000000", "orphan", 0600);
+    etls_store_close(s);
+    CHECK(etls_store_open(&s, dir, 2, err, sizeof err) == 0);
+    CHECK(count_dir("objects") == 2 * N + 2);
     etls_store_state_t back;
-    CHECK(etls_store_load(s, 0, &back, err, sizeof err) == 0 && back.n_entries == 200 &&
-          !strcmp(back.entries[7].certs[0].chain_pem, "CHANGED"));
+    CHECK(etls_store_load(s, 0, &back, err, sizeof err) == 0 && back.n_entries == N &&
+          !strcmp(back.entries[7].certs[0].chain_pem, "chain 7") && back.entries[0].is_default);
     etls_store_state_free(&back);
     etls_store_close(s);
     etls_store_state_free(&st);
-#undef COUNT
+}
+
+/* since= is stored per entry and comes back as committed (the daemon sets it: unchanged
+ * entries keep theirs); a format-1 directory loads each entry's as the version's own. */
+static void test_since(void)
+{
+    fresh();
+    etls_store_t *s;
+    etls_store_state_t st = {0}, back;
+    const char *n1[] = {"a.example.test"}, *n2[] = {"b.example.test"};
+    CHECK(etls_store_open(&s, dir, 3, err, sizeof err) == 0);
+    add_entry(&st, "a", 1, 0, n1, 1);
+    add_entry(&st, "b", 1, 0, n2, 1);
+    st.entries[0].since = st.entries[1].since = 1;
+    CHECK(etls_store_commit(s, &st, NULL, 0, err, sizeof err) == 0);
+    CHECK(etls_store_cert_set(&st.entries[1].certs[0], "B2", 2, "K2", 2, NULL) == 0);
+    st.entries[1].since = 2;
+    CHECK(etls_store_commit(s, &st, NULL, 0, err, sizeof err) == 0);
+    etls_store_close(s);
+    CHECK(etls_store_open(&s, dir, 3, err, sizeof err) == 0);
+    CHECK(etls_store_load(s, 0, &back, err, sizeof err) == 0 && back.version == 2);
+    CHECK(back.entries[0].since == 1 && back.entries[1].since == 2);
+    etls_store_state_free(&back);
+    CHECK(etls_store_load(s, 1, &back, err, sizeof err) == 0 && back.entries[1].since == 1);
+    etls_store_state_free(&back);
+    etls_store_close(s);
+    etls_store_state_free(&st);
+}
+
+/* A load checks every object by default, even one this process wrote; with
+ * ETLS_STORE_LOAD_TRUST_VERIFIED an object already hashed here is read without hashing again. */
+static void test_load_trust(void)
+{
+    fresh();
+    etls_store_t *s;
+    etls_store_state_t st = {0}, back;
+    const char *n1[] = {"a.example.test"};
+    CHECK(etls_store_open(&s, dir, 3, err, sizeof err) == 0);
+    add_entry(&st, "a", 1, 0, n1, 1);
+    CHECK(etls_store_commit(s, &st, NULL, 0, err, sizeof err) == 0);
+    uint8_t dc[32], dk[32];
+    etls_store_cert_digests(&st.entries[0].certs[0], dc, dk);
+    CHECK(etls_store_load_opts(s, 0, &back, ETLS_STORE_LOAD_TRUST_VERIFIED, err, sizeof err) == 0 &&
+          back.n_entries == 1);
+    etls_store_state_free(&back);
+    rewrite(object_rel(dc), 1, "Z"); /* same length, other bytes */
+    CHECK(etls_store_load(s, 0, &back, err, sizeof err) == -1 && strstr(err, "sha256 mismatch"));
+    CHECK(etls_store_load_opts(s, 0, &back, ETLS_STORE_LOAD_TRUST_VERIFIED, err, sizeof err) == 0 &&
+          back.entries[0].certs[0].chain_pem[back.entries[0].certs[0].chain_len - 1] == 'Z');
+    etls_store_state_free(&back);
+    etls_store_close(s);
+    /* a new handle has verified nothing: the damage is refused at open */
+    CHECK(etls_store_open(&s, dir, 3, err, sizeof err) == -1 && strstr(err, "sha256 mismatch"));
+    etls_store_state_free(&st);
 }
 
 /* Copies share the certificate bytes (a 100,000-entry state copies pointers); changing a copy's
@@ -688,9 +830,12 @@ int main(void)
     test_names();
     test_refuse_dir();
     test_manifest_parser();
+    test_manifest_v2();
     test_sharing();
     test_upgrade();
     test_objects();
+    test_since();
+    test_load_trust();
     nftw(base, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
     return etls_test_summary("control_store");
 }
