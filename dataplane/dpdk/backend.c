@@ -19,6 +19,7 @@
 #include "dpdk/dp.h"
 
 #include "common/err.h"
+#include "common/stop.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -261,7 +262,8 @@ unsigned dp_backend_poll(dp_worker_t *w)
     if (etls_io_enter_needed(&w->ring)) {
         int rc = io_uring_submit_and_get_events(&w->ring);
         count_syscall(w);
-        if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY && w->cfg->log_level >= ETLS_LOG_DEBUG)
+        if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY &&
+            etls_log_level_now((int)w->cfg->log_level) >= ETLS_LOG_DEBUG)
             fprintf(stderr, "edgetls: dpdk worker %u: backend io_uring_enter: %s\n", w->index, strerror(-rc));
     }
     unsigned n = io_uring_cq_ready(&w->ring);

@@ -54,7 +54,11 @@ static int listener_tls(const dp_worker_t *w, uint16_t port)
 
 void dp_conn_on_accept(dp_worker_t *w, etls_tcp_conn_t *tcp)
 {
-    dp_conn_t *c = conn_alloc(w);
+    /* A graceful stop (SIGTERM, or a drain from the control plane) takes no new connection: the
+     * userspace TCP completes handshakes on its own (SYN cookies), so refusing one is a RST
+     * here, as soon as it is accepted; the connections already open may finish. */
+    int stop = atomic_load_explicit(&etls_dp_stop, memory_order_relaxed);
+    dp_conn_t *c = stop ? NULL : conn_alloc(w);
     if (!c) {
         DP_STAT_ADD(w, rejected, 1);
         etls_tcp_abort(tcp);

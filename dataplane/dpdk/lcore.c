@@ -269,7 +269,12 @@ static int stopping(dp_worker_t *w, uint64_t *deadline)
     if (!atomic_load_explicit(&etls_dp_stop, memory_order_relaxed))
         return 0;
     if (!*deadline) {
-        *deadline = w->now_us + (uint64_t)etls_stop_timeout_ms(w->cfg->shutdown_timeout_ms) * 1000 + 1;
+        /* A drain's own timeout (edgetlsctl drain --timeout) replaces shutdown_timeout; new
+         * connections are refused from now on (dp_conn_on_accept). */
+        uint32_t ms = etls_stop_timeout_ms(w->cfg->shutdown_timeout_ms);
+        *deadline = w->now_us + (uint64_t)ms * 1000 + 1;
+        if (w->index == 0 && etls_log_level_now((int)w->cfg->log_level) >= ETLS_LOG_WARN)
+            fprintf(stderr, "edgetls: dpdk: shutting down (up to %u ms for open connections)\n", ms);
         for (uint32_t i = 0; i < w->nslots; i++)
             if (w->conns[i] && w->conns[i]->in_use)
                 dp_conn_shutdown(w, w->conns[i]);
