@@ -24,6 +24,17 @@ typedef struct commit {
     uint8_t (*objects)[32]; /* each cert's chain and key digest, manifest order */
     size_t *slots;          /* and where each is in s->objs */
     size_t n_objects;
+    /* The parts the entries are cut into (format 3): digest, entry count, slot in s->objs, and
+     * the text of those not stored yet (NULL for the others). */
+    uint8_t (*parts)[32];
+    uint32_t *part_counts;
+    size_t *part_slots;
+    char **part_text;
+    size_t *part_len;
+    size_t *part_entry, *part_obj; /* its first entry, and its first digest in objects */
+    uint64_t (*part_fp)[2];        /* fingerprint (0, 0: uncacheable) */
+    uint8_t *part_clean;           /* the last commit's part, unchanged: digests not taken */
+    size_t n_parts;
     char *err;
     size_t errlen;
 } commit_t;
@@ -72,28 +83,187 @@ static int link_blob(commit_t *c)
     return linkat(c->cfd, f->name, c->tfd, f->name, 0) ? cfail(c, f->name, -errno) : 0;
 }
 
-/* The digests (cached per shared block) and table slots of every certificate's chain and key;
- * returns how many are not in objects/ yet. One lookup per object: at 100,000 entries this and
- * the manifest are the only per-entry work of a commit. */
-static size_t find_objects(commit_t *c, etls_store_state_t *st)
+/* A part's fingerprint: 128 bits mixed from what its text says of each entry, with each
+ * certificate by the id of its shared PEM block (never reused, and the block is immutable), so
+ * an unchanged part is known without formatting or hashing it. An entry whose PEM is a
+ * caller's own buffer (no block) makes its part uncacheable. */
+typedef struct fp {
+    uint64_t h[2];
+    int ok;
+} fp_t;
+
+static void fp_u64(fp_t *f, uint64_t x)
 {
-    size_t fresh = 0;
-    c->n_objects = 0;
-    for (size_t i = 0; i < st->n_entries; i++)
-        for (size_t k = 0; k < st->entries[i].n_certs; k++) {
-            size_t j = c->n_objects;
+    f->h[0] = (f->h[0] ^ x) * 0x9e3779b97f4a7c15ull;
+    f->h[0] ^= f->h[0] >> 31;
+    f->h[1] = (f->h[1] + x) * 0xc2b2ae3d27d4eb4full;
+    f->h[1] ^= f->h[1] >> 29;
+}
+
+static void fp_str(fp_t *f, const char *s)
+{
+    size_t n = strlen(s);
+    fp_u64(f, n);
+    for (size_t i = 0; i < n; i += 8) {
+        uint64_t x = 0;
+        memcpy(&x, s + i, n - i < 8 ? n - i : 8);
+        fp_u64(f, x);
+    }
+}
+
+static void fp_entry(fp_t *f, const etls_store_entry_t *e)
+{
+    fp_str(f, e->name);
+    fp_u64(f, (uint64_t)e->is_default << 32 | e->n_names);
+    fp_u64(f, e->since);
+    for (size_t i = 0; i < e->n_names; i++)
+        fp_str(f, e->names[i]);
+    fp_u64(f, e->n_certs);
+    for (size_t k = 0; k < e->n_certs; k++) {
+        uint64_t id = etls_store_cert_id(&e->certs[k]);
+        f->ok &= id != 0;
+        fp_u64(f, id);
+        fp_u64(f, e->certs[k].chain_len << 24 ^ e->certs[k].key_len);
+        fp_str(f, e->certs[k].key_type);
+    }
+}
+
+/* What an entry adds to a part's text, near enough to bound a part's size (it depends on the
+ * entry alone, so the cuts are a function of the entries). */
+static size_t entry_weight(const etls_store_entry_t *e)
+{
+    size_t w = 48 + strlen(e->name) + e->n_certs * 160;
+    for (size_t i = 0; i < e->n_names; i++)
+        w += strlen(e->names[i]) + 1;
+    return w;
+}
+
+static const etls_part_memo_t *memo_find(const etls_store_t *s, const fp_t *f)
+{
+    if (!s->memo || !f->ok)
+        return NULL;
+    for (size_t i = (size_t)f->h[0] & s->memo_mask; s->memo[i].used; i = (i + 1) & s->memo_mask)
+        if (s->memo[i].fp[0] == f->h[0] && s->memo[i].fp[1] == f->h[1])
+            return &s->memo[i];
+    return NULL;
+}
+
+/* Cuts the entries into parts: after an entry whose name hashes to a boundary (1 in 256, so a
+ * part holds ~256 entries on average and a change to one entry, an insertion or a removal
+ * touches one part, or two), or when a part reaches 1024 entries or ~256 KiB. At 100,000
+ * entries that is ~400 parts of ~50 KB and a manifest of ~35 KB, where format 2 wrote and
+ * fsynced 20 MB per commit. A part the last commit wrote with the same fingerprint is taken
+ * as it is (clean); the others are formatted and hashed in dirty_parts. -1 on allocation
+ * failure. */
+static int plan_parts(commit_t *c, const etls_store_state_t *st)
+{
+    size_t cap = st->n_entries ? st->n_entries : 1; /* at most one part per entry */
+    c->parts = malloc(cap * sizeof *c->parts);
+    c->part_counts = malloc(cap * sizeof *c->part_counts);
+    c->part_slots = malloc(cap * sizeof *c->part_slots);
+    c->part_text = calloc(cap, sizeof *c->part_text);
+    c->part_len = calloc(cap, sizeof *c->part_len);
+    c->part_entry = malloc(cap * sizeof *c->part_entry);
+    c->part_obj = malloc(cap * sizeof *c->part_obj);
+    c->part_fp = malloc(cap * sizeof *c->part_fp);
+    c->part_clean = calloc(cap, 1);
+    if (!c->parts || !c->part_counts || !c->part_slots || !c->part_text || !c->part_len || !c->part_entry ||
+        !c->part_obj || !c->part_fp || !c->part_clean)
+        return -1;
+    size_t start = 0, obj = 0, obj_start = 0, weight = 0;
+    fp_t f = {{0x6a09e667f3bcc908ull, 0xbb67ae8584caa73bull}, 1};
+    for (size_t i = 0; i < st->n_entries; i++) {
+        const etls_store_entry_t *e = &st->entries[i];
+        weight += entry_weight(e);
+        fp_entry(&f, e);
+        obj += 2 * e->n_certs;
+        size_t count = i + 1 - start;
+        if ((etls_store_name_hash(e->name) & 255) != 255 && count < ETLS_MANIFEST_PART_ENTRIES &&
+            weight < ETLS_MANIFEST_PART_SOFT && i + 1 < st->n_entries)
+            continue;
+        size_t p = c->n_parts++;
+        fp_u64(&f, count);
+        c->part_counts[p] = (uint32_t)count;
+        c->part_entry[p] = start;
+        c->part_obj[p] = obj_start;
+        c->part_fp[p][0] = f.ok ? f.h[0] : 0;
+        c->part_fp[p][1] = f.ok ? f.h[1] : 0;
+        const etls_part_memo_t *m = memo_find(c->s, &f);
+        if (m) {
+            memcpy(c->parts[p], m->d, 32);
+            c->part_slots[p] = etls_objset_find(&c->s->objs, c->parts[p]);
+            c->part_clean[p] = c->part_slots[p] != ETLS_OBJ_NONE; /* else: written again below */
+        }
+        start = i + 1;
+        obj_start = obj;
+        weight = 0;
+        f = (fp_t){{0x6a09e667f3bcc908ull, 0xbb67ae8584caa73bull}, 1};
+    }
+    c->n_objects = obj;
+    return 0;
+}
+
+/* The digests and slots of the certificates of part p; returns how many are not stored. */
+static size_t part_objects(commit_t *c, etls_store_state_t *st, size_t p)
+{
+    size_t fresh = 0, j = c->part_obj[p];
+    for (size_t i = c->part_entry[p]; i < c->part_entry[p] + c->part_counts[p]; i++)
+        for (size_t k = 0; k < st->entries[i].n_certs; k++, j += 2) {
             etls_store_cert_digests(&st->entries[i].certs[k], c->objects[j], c->objects[j + 1]);
             for (size_t h = j; h < j + 2; h++)
                 fresh += (c->slots[h] = etls_objset_find(&c->s->objs, c->objects[h])) == ETLS_OBJ_NONE;
-            c->n_objects += 2;
         }
     return fresh;
 }
 
-/* Every certificate's chain and key as objects: only those not stored yet are written, then
- * objects/ is fsynced once, before any manifest names them. Each object is then stamped with
- * this version (before the commit point: a commit that fails later only keeps its objects a
- * little longer, never too short). */
+static size_t part_n_objects(const commit_t *c, size_t p)
+{
+    return (p + 1 < c->n_parts ? c->part_obj[p + 1] : c->n_objects) - c->part_obj[p];
+}
+
+/* Every part not clean: its certificates' digests, its text and digest; returns the objects
+ * (certificates and parts) not stored yet, or -1 on allocation failure. */
+static long dirty_parts(commit_t *c, etls_store_state_t *st)
+{
+    size_t fresh = 0;
+    for (size_t p = 0; p < c->n_parts; p++) {
+        if (c->part_clean[p])
+            continue;
+        fresh += part_objects(c, st, p);
+        char *text;
+        size_t len;
+        if (etls_store_part_format(&st->entries[c->part_entry[p]], c->part_counts[p],
+                                   (const uint8_t(*)[32])c->objects + c->part_obj[p], &text, &len))
+            return -1;
+        etls_store_sha(text, len, c->parts[p]);
+        c->part_slots[p] = etls_objset_find(&c->s->objs, c->parts[p]);
+        if (c->part_slots[p] == ETLS_OBJ_NONE) {
+            c->part_text[p] = text;
+            c->part_len[p] = len;
+            fresh++;
+        } else {
+            free(text);
+        }
+    }
+    return (long)fresh;
+}
+
+/* After the table grew: the slots of everything this commit names. */
+static void find_slots(commit_t *c)
+{
+    for (size_t p = 0; p < c->n_parts; p++) {
+        c->part_slots[p] = etls_objset_find(&c->s->objs, c->parts[p]);
+        for (size_t j = c->part_obj[p]; !c->part_clean[p] && j < c->part_obj[p] + part_n_objects(c, p); j++)
+            c->slots[j] = etls_objset_find(&c->s->objs, c->objects[j]);
+    }
+}
+
+/* The certificates of dirty parts, then the parts, as objects: only those not stored yet are
+ * written, then objects/ is fsynced once, before any manifest names them. A new part's
+ * certificates gain a reference each; what this version names is stamped with it (before
+ * the commit point: a commit that fails later only keeps its objects a little longer, never
+ * too short). A clean part costs its fingerprint and one lookup: a one-entry replace among
+ * 100,000 formats, hashes and writes one part. */
 static int put_objects(commit_t *c, etls_store_state_t *st)
 {
     size_t n = 0;
@@ -101,39 +271,78 @@ static int put_objects(commit_t *c, etls_store_state_t *st)
         n += 2 * st->entries[i].n_certs;
     c->objects = malloc((n ? n : 1) * sizeof *c->objects);
     c->slots = malloc((n ? n : 1) * sizeof *c->slots);
-    if (!c->objects || !c->slots)
+    if (!c->objects || !c->slots || plan_parts(c, st) < 0)
         return cfail(c, "objects", -ENOMEM);
+    long fresh = dirty_parts(c, st);
+    if (fresh < 0)
+        return cfail(c, "parts", -ENOMEM);
     etls_objset_t *o = &c->s->objs;
-    size_t fresh = find_objects(c, st);
     unsigned grows = o->grows;
-    if (fresh && etls_objset_reserve(o, o->n + fresh) < 0)
+    if (fresh && etls_objset_reserve(o, o->n + (size_t)fresh) < 0)
         return cfail(c, "objects", -ENOMEM);
     if (o->grows != grows)
-        find_objects(c, st); /* the slots moved */
+        find_slots(c); /* the slots moved */
     /* Many new objects (a batch of certificates) are written unsynced and made durable by one
      * syncfs; a few (a replace) are fsynced one by one, which costs less than flushing a whole
      * file system that may have other writers. Either way before any manifest names them. */
     int sync_each = fresh <= 16, dirty = 0, rc = 0;
-    size_t j = 0;
-    for (size_t i = 0; fresh && i < st->n_entries && rc == 0; i++)
-        for (size_t k = 0; k < st->entries[i].n_certs && rc == 0; k++, j += 2) {
-            etls_store_cert_t *ct = &st->entries[i].certs[k];
-            if (c->slots[j] == ETLS_OBJ_NONE)
-                rc = etls_store_object_put(c->s, c->objects[j], ct->chain_pem, ct->chain_len, sync_each, &dirty,
-                                           &c->slots[j]);
-            if (rc == 0 && c->slots[j + 1] == ETLS_OBJ_NONE)
-                rc = etls_store_object_put(c->s, c->objects[j + 1], ct->key_pem, ct->key_len, sync_each, &dirty,
-                                           &c->slots[j + 1]);
-        }
+    for (size_t p = 0; fresh && p < c->n_parts && rc == 0; p++) {
+        size_t j = c->part_obj[p];
+        for (size_t i = c->part_entry[p]; !c->part_clean[p] && i < c->part_entry[p] + c->part_counts[p] && rc == 0; i++)
+            for (size_t k = 0; k < st->entries[i].n_certs && rc == 0; k++, j += 2) {
+                etls_store_cert_t *ct = &st->entries[i].certs[k];
+                if (c->slots[j] == ETLS_OBJ_NONE)
+                    rc = etls_store_object_put(c->s, c->objects[j], ct->chain_pem, ct->chain_len, sync_each, &dirty,
+                                               &c->slots[j]);
+                if (rc == 0 && c->slots[j + 1] == ETLS_OBJ_NONE)
+                    rc = etls_store_object_put(c->s, c->objects[j + 1], ct->key_pem, ct->key_len, sync_each, &dirty,
+                                               &c->slots[j + 1]);
+            }
+    }
+    for (size_t p = 0; p < c->n_parts && rc == 0; p++)
+        if (c->part_text[p])
+            rc = etls_store_object_put(c->s, c->parts[p], c->part_text[p], c->part_len[p], sync_each, &dirty,
+                                       &c->part_slots[p]);
     if (rc == 0 && dirty && !sync_each && syncfs(c->s->ofd))
         rc = -errno;
     if (rc == 0 && dirty)
         rc = etls_store_fsync_fd(c->s->ofd);
     if (rc)
         return cfail(c, "objects/", rc);
-    for (j = 0; j < c->n_objects; j++)
-        o->last[c->slots[j]] = c->v;
+    for (size_t p = 0; p < c->n_parts; p++) {
+        o->last[c->part_slots[p]] = c->v;
+        if (c->part_clean[p])
+            continue;
+        etls_store_part_added(c->s, c->part_slots[p], (const uint8_t(*)[32])c->objects + c->part_obj[p],
+                              part_n_objects(c, p));
+        for (size_t j = c->part_obj[p]; j < c->part_obj[p] + part_n_objects(c, p); j++)
+            o->last[c->slots[j]] = c->v;
+    }
     return 0;
+}
+
+/* After the commit point: this commit's parts are what the next one compares against. A
+ * failure only loses the memo (the next commit formats every part). */
+static void remember_parts(commit_t *c)
+{
+    etls_store_t *s = c->s;
+    free(s->memo);
+    s->memo = NULL;
+    size_t cap = 64;
+    while (cap < c->n_parts * 2)
+        cap *= 2;
+    if (!(s->memo = calloc(cap, sizeof *s->memo)))
+        return;
+    s->memo_mask = cap - 1;
+    for (size_t p = 0; p < c->n_parts; p++) {
+        if (!c->part_fp[p][0] && !c->part_fp[p][1])
+            continue; /* uncacheable */
+        size_t i = (size_t)c->part_fp[p][0] & s->memo_mask;
+        while (s->memo[i].used)
+            i = (i + 1) & s->memo_mask;
+        s->memo[i] = (etls_part_memo_t){.used = 1, .fp = {c->part_fp[p][0], c->part_fp[p][1]}};
+        memcpy(s->memo[i].d, c->parts[p], 32);
+    }
 }
 
 static int put_tickets(commit_t *c, const etls_store_state_t *st)
@@ -161,8 +370,8 @@ static int put_manifest(commit_t *c, const etls_store_state_t *st, const etls_ma
 {
     char *text;
     size_t len;
-    if (etls_store_manifest_format(st, 2, (const uint8_t(*)[32])c->objects, names, n_blobs, c->files, c->n_files,
-                                   &text, &len))
+    if (etls_store_manifest_format_parts(st, (const uint8_t(*)[32])c->parts, c->part_counts, c->n_parts, names,
+                                         n_blobs, c->files, c->n_files, &text, &len))
         return cfail(c, ETLS_MANIFEST_NAME, -ENOMEM);
     int rc = etls_store_write_file(c->tfd, ETLS_MANIFEST_NAME, text, len);
     free(text);
@@ -303,6 +512,17 @@ static void finish(commit_t *c, int ok)
         close(c->cfd);
     free(c->objects);
     free(c->slots);
+    for (size_t p = 0; c->part_text && p < c->n_parts; p++)
+        free(c->part_text[p]);
+    free(c->parts);
+    free(c->part_counts);
+    free(c->part_slots);
+    free(c->part_text);
+    free(c->part_len);
+    free(c->part_entry);
+    free(c->part_obj);
+    free(c->part_fp);
+    free(c->part_clean);
     if (!ok) {
         etls_store_rm_tree(c->s->vfd, c->tmp);
         etls_store_rm_tree(c->s->vfd, c->final);
@@ -327,6 +547,8 @@ int etls_store_commit(etls_store_t *s, etls_store_state_t *st, const etls_store_
     int rc = build(&c, st, blobs, names, n_blobs);
     if (rc == 0)
         rc = publish(&c);
+    if (rc == 0)
+        remember_parts(&c);
     finish(&c, rc == 0);
     if (rc) {
         st->version = old_version;

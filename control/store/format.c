@@ -127,40 +127,101 @@ static void put_sha(buf_t *b, const etls_manifest_file_t *f)
     put(b, h, 65);
 }
 
+static const char *const magics[] = {"", ETLS_MANIFEST_MAGIC_V1, ETLS_MANIFEST_MAGIC_V2, ETLS_MANIFEST_MAGIC};
+
+static void put_header(buf_t *b, const etls_store_state_t *st, int format)
+{
+    puts_(b, magics[format]);
+    put(b, "\n", 1);
+    put_u64(b, "version", st->version);
+    put_u64(b, "time", st->time);
+    puts_(b, "comment ");
+    puts_(b, st->comment);
+    put(b, "\n", 1);
+}
+
+/* Everything after the entries (or parts): tickets, blobs, digests, end. */
+static void put_trailer(buf_t *b, const etls_store_state_t *st, const etls_manifest_blob_t *blobs, size_t n_blobs,
+                        const etls_manifest_file_t *files, size_t n_files)
+{
+    for (size_t i = 0; i < st->n_tickets; i++)
+        put_ticket(b, &st->tickets[i]);
+    for (size_t i = 0; i < n_blobs; i++) {
+        puts_(b, "blob ");
+        puts_(b, blobs[i]);
+        put(b, "\n", 1);
+    }
+    for (size_t i = 0; i < n_files; i++)
+        put_sha(b, &files[i]);
+    puts_(b, "end\n");
+}
+
+static int done(buf_t *b, char **out, size_t *outlen)
+{
+    if (b->oom) {
+        free(b->p);
+        return -1;
+    }
+    *out = b->p;
+    *outlen = b->len;
+    return 0;
+}
+
+/* Sized for a typical entry up front: growing a 20 MB text by doubling copies it twice. */
+static int reserve(buf_t *b, size_t n_entries)
+{
+    b->cap = 4096 + n_entries * 256;
+    return (b->p = malloc(b->cap)) ? 0 : -1;
+}
+
 int etls_store_manifest_format(const etls_store_state_t *st, int format, const uint8_t (*objects)[32],
                                const etls_manifest_blob_t *blobs, size_t n_blobs,
                                const etls_manifest_file_t *files, size_t n_files, char **out, size_t *outlen)
 {
     buf_t b = {0};
-    /* sized for a typical entry up front: growing a 20 MB text by doubling copies it twice */
-    b.cap = 4096 + st->n_entries * 256;
-    if (!(b.p = malloc(b.cap)))
+    if (format < 1 || format > 2 || reserve(&b, st->n_entries))
         return -1;
-    puts_(&b, format == 1 ? ETLS_MANIFEST_MAGIC_V1 "\n" : ETLS_MANIFEST_MAGIC "\n");
-    put_u64(&b, "version", st->version);
-    put_u64(&b, "time", st->time);
-    puts_(&b, "comment ");
-    puts_(&b, st->comment);
-    put(&b, "\n", 1);
+    put_header(&b, st, format);
     for (size_t i = 0; i < st->n_entries; i++)
         put_entry(&b, &st->entries[i], format, &objects);
-    for (size_t i = 0; i < st->n_tickets; i++)
-        put_ticket(&b, &st->tickets[i]);
-    for (size_t i = 0; i < n_blobs; i++) {
-        puts_(&b, "blob ");
-        puts_(&b, blobs[i]);
+    put_trailer(&b, st, blobs, n_blobs, files, n_files);
+    return done(&b, out, outlen);
+}
+
+int etls_store_part_format(const etls_store_entry_t *entries, size_t n, const uint8_t (*objects)[32], char **out,
+                           size_t *outlen)
+{
+    buf_t b = {0};
+    if (reserve(&b, n))
+        return -1;
+    puts_(&b, ETLS_MANIFEST_PART_MAGIC "\n");
+    for (size_t i = 0; i < n; i++)
+        put_entry(&b, &entries[i], 3, &objects);
+    puts_(&b, "end\n");
+    return done(&b, out, outlen);
+}
+
+int etls_store_manifest_format_parts(const etls_store_state_t *st, const uint8_t (*parts)[32],
+                                     const uint32_t *counts, size_t n_parts, const etls_manifest_blob_t *blobs,
+                                     size_t n_blobs, const etls_manifest_file_t *files, size_t n_files, char **out,
+                                     size_t *outlen)
+{
+    buf_t b = {0};
+    b.cap = 4096 + n_parts * 96;
+    if (!(b.p = malloc(b.cap)))
+        return -1;
+    put_header(&b, st, 3);
+    for (size_t i = 0; i < n_parts; i++) {
+        char line[5 + 64 + 1];
+        memcpy(line, "part ", 5);
+        etls_store_hex(parts[i], line + 5);
+        line[69] = ' ';
+        put(&b, line, sizeof line);
+        put_u64_text(&b, counts[i]);
         put(&b, "\n", 1);
     }
-    for (size_t i = 0; i < n_files; i++)
-        put_sha(&b, &files[i]);
-    puts_(&b, "end\n");
-    if (b.oom) {
-        free(b.p);
-        return -1;
-    }
-    *out = b.p;
-    *outlen = b.len;
-    return 0;
+    put_trailer(&b, st, blobs, n_blobs, files, n_files);
+    return done(&b, out, outlen);
 }
 
 int etls_store_manifest_files(const etls_store_state_t *st, int format, const etls_manifest_blob_t *blobs,

@@ -15,6 +15,7 @@ typedef struct cursor {
     size_t len;
     size_t lineno;
     int have; /* 1 while line holds a line no stage has consumed yet */
+    const char *what; /* "manifest" or "part": the errors' prefix */
 } cursor_t;
 
 static int perr(const cursor_t *c, char *err, size_t errlen, const char *fmt, ...)
@@ -23,7 +24,7 @@ static int perr(const cursor_t *c, char *err, size_t errlen, const char *fmt, ..
 static int perr(const cursor_t *c, char *err, size_t errlen, const char *fmt, ...)
 {
     if (err && errlen) {
-        int n = snprintf(err, errlen, "manifest line %zu: ", c->lineno);
+        int n = snprintf(err, errlen, "%s line %zu: ", c->what, c->lineno);
         if (n >= 0 && (size_t)n < errlen) {
             va_list ap;
             va_start(ap, fmt);
@@ -131,9 +132,13 @@ static int parse_header(cursor_t *c, etls_manifest_t *m, char *err, size_t errle
     etls_store_state_t *st = &m->st;
     if (peek_line(c, err, errlen))
         return -1;
-    m->format = field_is(c->line, c->len, ETLS_MANIFEST_MAGIC) ? 2 : field_is(c->line, c->len, ETLS_MANIFEST_MAGIC_V1) ? 1 : 0;
+    m->format = field_is(c->line, c->len, ETLS_MANIFEST_MAGIC)      ? 3
+                : field_is(c->line, c->len, ETLS_MANIFEST_MAGIC_V2) ? 2
+                : field_is(c->line, c->len, ETLS_MANIFEST_MAGIC_V1) ? 1
+                                                                    : 0;
     if (!m->format)
-        return perr(c, err, errlen, "expected \"%s\" (or \"%s\")", ETLS_MANIFEST_MAGIC, ETLS_MANIFEST_MAGIC_V1);
+        return perr(c, err, errlen, "expected \"%s\" (or \"%s\", \"%s\")", ETLS_MANIFEST_MAGIC,
+                    ETLS_MANIFEST_MAGIC_V2, ETLS_MANIFEST_MAGIC_V1);
     c->have = 0;
     if (parse_number_line(c, "version", &st->version, err, errlen) ||
         parse_number_line(c, "time", &st->time, err, errlen) || peek_line(c, err, errlen))
@@ -177,7 +182,8 @@ static int parse_names(etls_store_entry_t *e, const char *f, size_t n)
     return 0;
 }
 
-/* Format 1: "entry NAME default=0|1 names=LIST"; format 2 adds "since=N" before names=. */
+/* Format 1: "entry NAME default=0|1 names=LIST"; format 2 (and 3's parts) add "since=N"
+ * before names=. */
 static int parse_entry_line(cursor_t *c, int format, etls_store_entry_t *e, char *err, size_t errlen)
 {
     const char *f[5];
@@ -268,19 +274,24 @@ static int parse_cert_line(cursor_t *c, etls_manifest_t *m, etls_store_entry_t *
     return 0;
 }
 
-static int parse_entries(cursor_t *c, etls_manifest_t *m, char *err, size_t errlen)
+/* Entries (and their cert lines) up to the first other line, appended to m->st; at most
+ * `max` of them (a part's count). */
+static int parse_entries(cursor_t *c, etls_manifest_t *m, size_t max, char *err, size_t errlen)
 {
     etls_store_state_t *st = &m->st;
-    size_t cap = 0;
+    size_t first = st->n_entries;
     while (!peek_line(c, err, errlen) && starts(c, "entry")) {
         if (st->n_entries == ETLS_MANIFEST_MAX_ENTRIES)
             return perr(c, err, errlen, "more than %d entries", ETLS_MANIFEST_MAX_ENTRIES);
-        if (st->n_entries == cap) {
-            cap = cap ? cap * 2 : 16;
+        if (st->n_entries - first == max)
+            return perr(c, err, errlen, "more than the %zu entries the manifest gives this part", max);
+        if (st->n_entries == m->cap_entries) {
+            size_t cap = m->cap_entries ? m->cap_entries * 2 : 16;
             etls_store_entry_t *n = realloc(st->entries, cap * sizeof *n);
             if (!n)
                 return perr(c, err, errlen, "out of memory");
             st->entries = n;
+            m->cap_entries = cap;
         }
         etls_store_entry_t *e = &st->entries[st->n_entries++];
         memset(e, 0, sizeof *e);
@@ -293,6 +304,38 @@ static int parse_entries(cursor_t *c, etls_manifest_t *m, char *err, size_t errl
             return -1;
         if (e->n_certs == 0)
             return perr(c, err, errlen, "entry %s has no cert line", e->name);
+    }
+    return c->have ? 0 : -1;
+}
+
+/* Format 3: "part HEX COUNT", the parts holding the entries in order. */
+static int parse_parts(cursor_t *c, etls_manifest_t *m, char *err, size_t errlen)
+{
+    size_t total = 0, cap = 0;
+    while (!peek_line(c, err, errlen) && starts(c, "part")) {
+        const char *f[3];
+        size_t fl[3];
+        uint64_t count;
+        if (split(c->line, c->len, f, fl, 3) != 3 || parse_u64(f[2], fl[2], &count))
+            return perr(c, err, errlen, "expected \"part SHA256 COUNT\"");
+        if (count == 0 || count > ETLS_MANIFEST_PART_ENTRIES)
+            return perr(c, err, errlen, "a part holds 1..%d entries", ETLS_MANIFEST_PART_ENTRIES);
+        if ((total += count) > ETLS_MANIFEST_MAX_ENTRIES)
+            return perr(c, err, errlen, "more than %d entries", ETLS_MANIFEST_MAX_ENTRIES);
+        if (m->n_parts == cap) {
+            cap = cap ? cap * 2 : 64;
+            uint8_t (*p)[32] = realloc(m->parts, cap * sizeof *p);
+            if (p)
+                m->parts = p;
+            uint32_t *n = p ? realloc(m->part_counts, cap * sizeof *n) : NULL;
+            if (!n)
+                return perr(c, err, errlen, "out of memory");
+            m->part_counts = n;
+        }
+        if (etls_store_unhex(f[1], fl[1], m->parts[m->n_parts]))
+            return perr(c, err, errlen, "bad digest (64 lower-case hex digits)");
+        m->part_counts[m->n_parts++] = (uint32_t)count;
+        c->have = 0;
     }
     return c->have ? 0 : -1;
 }
@@ -364,12 +407,15 @@ static int parse_shas(cursor_t *c, etls_manifest_t *m, char *err, size_t errlen)
 int etls_store_manifest_parse(const char *text, size_t len, etls_manifest_t *m, char *err,
                               size_t errlen)
 {
-    cursor_t c = {.p = text, .end = text + len};
+    cursor_t c = {.p = text, .end = text + len, .what = "manifest"};
     memset(m, 0, sizeof *m);
     if (len > ETLS_MANIFEST_SIZE_MAX)
         return perr(&c, err, errlen, "manifest larger than %zu bytes", ETLS_MANIFEST_SIZE_MAX);
-    if (parse_header(&c, m, err, errlen) || parse_entries(&c, m, err, errlen) ||
-        parse_tickets(&c, &m->st, err, errlen) || parse_blobs(&c, m, err, errlen))
+    if (parse_header(&c, m, err, errlen))
+        goto fail;
+    if (m->format == 3 ? parse_parts(&c, m, err, errlen) : parse_entries(&c, m, SIZE_MAX, err, errlen))
+        goto fail;
+    if (parse_tickets(&c, &m->st, err, errlen) || parse_blobs(&c, m, err, errlen))
         goto fail;
     char why[256];
     if (etls_store_state_check(&m->st, why, sizeof why)) {
@@ -397,9 +443,43 @@ fail:
     return -1;
 }
 
+int etls_store_manifest_part(etls_manifest_t *m, const char *text, size_t len, uint32_t count, char *err,
+                             size_t errlen)
+{
+    cursor_t c = {.p = text, .end = text + len, .what = "part"};
+    size_t first = m->st.n_entries;
+    if (len > ETLS_MANIFEST_PART_MAX)
+        return perr(&c, err, errlen, "part larger than %zu bytes", ETLS_MANIFEST_PART_MAX);
+    if (m->format != 3)
+        return perr(&c, err, errlen, "parts belong to format 3 manifests");
+    if (peek_line(&c, err, errlen))
+        return -1;
+    if (!field_is(c.line, c.len, ETLS_MANIFEST_PART_MAGIC))
+        return perr(&c, err, errlen, "expected \"%s\"", ETLS_MANIFEST_PART_MAGIC);
+    c.have = 0;
+    if (parse_entries(&c, m, count == ETLS_MANIFEST_PART_ANY ? ETLS_MANIFEST_PART_ENTRIES : count, err, errlen))
+        return -1;
+    if (count != ETLS_MANIFEST_PART_ANY && m->st.n_entries - first != count)
+        return perr(&c, err, errlen, "%zu entries where the manifest gives %u", m->st.n_entries - first, count);
+    if (!field_is(c.line, c.len, "end"))
+        return perr(&c, err, errlen, "expected \"end\"");
+    if (c.p != c.end) {
+        c.lineno++;
+        return perr(&c, err, errlen, "data after \"end\"");
+    }
+    return 0;
+}
+
+int etls_store_manifest_parts_done(etls_manifest_t *m, char *err, size_t errlen)
+{
+    return etls_store_state_check(&m->st, err, errlen);
+}
+
 void etls_store_manifest_free(etls_manifest_t *m)
 {
     etls_store_state_free(&m->st);
+    free(m->parts);
+    free(m->part_counts);
     free(m->blobs);
     free(m->files);
     free(m->objects);

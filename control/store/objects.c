@@ -52,7 +52,8 @@ int etls_objset_reserve(etls_objset_t *o, size_t n)
     g.d = malloc(cap * sizeof *g.d);
     g.flags = calloc(cap, 1);
     g.last = malloc(cap * sizeof *g.last);
-    if (!g.d || !g.flags || !g.last) {
+    g.refs = malloc(cap * sizeof *g.refs);
+    if (!g.d || !g.flags || !g.last || !g.refs) {
         etls_objset_free(&g);
         return -1;
     }
@@ -63,6 +64,7 @@ int etls_objset_reserve(etls_objset_t *o, size_t n)
             memcpy(g.d[k], o->d[i], 32);
             g.flags[k] = o->flags[i];
             g.last[k] = o->last[i];
+            g.refs[k] = o->refs[i];
             g.n++;
         }
     etls_objset_free(o);
@@ -79,6 +81,7 @@ int etls_objset_add(etls_objset_t *o, const uint8_t d[32], size_t *slot)
         memcpy(o->d[k], d, 32);
         o->flags[k] = ETLS_OBJ_USED;
         o->last[k] = 0;
+        o->refs[k] = 0;
         o->n++;
     }
     if (slot)
@@ -103,6 +106,7 @@ void etls_objset_del(etls_objset_t *o, size_t i)
         memcpy(o->d[i], o->d[j], 32);
         o->flags[i] = o->flags[j];
         o->last[i] = o->last[j];
+        o->refs[i] = o->refs[j];
         o->flags[j] = 0;
         i = j;
     }
@@ -113,6 +117,7 @@ void etls_objset_free(etls_objset_t *o)
     free(o->d);
     free(o->flags);
     free(o->last);
+    free(o->refs);
     memset(o, 0, sizeof *o);
 }
 
@@ -166,8 +171,41 @@ int etls_store_object_put(etls_store_t *s, const uint8_t d[32], const void *data
     return 0;
 }
 
-/* Stamps the objects version v names with v (the newest wins); -1 when its manifest cannot be
- * read. Objects a manifest names but objects/ lacks are no concern here: loading reports them. */
+/* Reads part d from objects/ into *tm (a format-3 manifest of its own): its entries and the
+ * certificate digests it names. -1 when it cannot be read or parsed. */
+static int read_part(etls_store_t *s, const uint8_t d[32], uint32_t count, etls_manifest_t *tm)
+{
+    char hex[65], *text, why[200];
+    size_t len;
+    memset(tm, 0, sizeof *tm);
+    tm->format = 3;
+    etls_store_hex(d, hex);
+    if (etls_store_read_file(s->ofd, hex, ETLS_MANIFEST_PART_MAX, &text, &len))
+        return -1;
+    int rc = etls_store_manifest_part(tm, text, len, count, why, sizeof why);
+    free(text);
+    if (rc)
+        etls_store_manifest_free(tm);
+    return rc;
+}
+
+void etls_store_part_added(etls_store_t *s, size_t part_slot, const uint8_t (*objects)[32], size_t n)
+{
+    etls_objset_t *o = &s->objs;
+    if (part_slot > o->mask || (o->flags[part_slot] & ETLS_OBJ_PART))
+        return; /* counted already */
+    o->flags[part_slot] |= ETLS_OBJ_PART;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = etls_objset_find(o, objects[i]);
+        if (k != ETLS_OBJ_NONE)
+            o->refs[k]++;
+    }
+}
+
+/* Stamps the objects version v names with v (the newest wins) and counts the certificates of
+ * each part the first time it is seen; -1 when what v names cannot be known (its manifest or
+ * a part unreadable). Objects a manifest names but objects/ lacks are no concern here:
+ * loading reports them. */
 static int stamp(etls_store_t *s, uint64_t v)
 {
     char name[40], *text;
@@ -181,13 +219,33 @@ static int stamp(etls_store_t *s, uint64_t v)
     free(text);
     if (rc)
         return -1;
-    for (size_t i = 0; i < m.n_objects; i++) {
-        size_t k = etls_objset_find(&s->objs, m.objects[i]);
-        if (k != ETLS_OBJ_NONE && s->objs.last[k] < v)
-            s->objs.last[k] = v;
+    etls_objset_t *o = &s->objs;
+    for (size_t p = 0; rc == 0 && p < m.n_parts; p++) {
+        size_t k = etls_objset_find(o, m.parts[p]);
+        if (k == ETLS_OBJ_NONE) {
+            rc = -1; /* what it names is unknown */
+            break;
+        }
+        if (o->last[k] < v)
+            o->last[k] = v;
+        if (o->flags[k] & ETLS_OBJ_PART)
+            continue; /* shared with a version seen before */
+        etls_manifest_t tm;
+        if (read_part(s, m.parts[p], m.part_counts[p], &tm)) {
+            rc = -1;
+            break;
+        }
+        etls_store_part_added(s, k, (const uint8_t(*)[32])tm.objects, tm.n_objects);
+        etls_store_manifest_free(&tm);
+    }
+    /* formats 1-2 name their certificates directly */
+    for (size_t i = 0; rc == 0 && i < m.n_objects; i++) {
+        size_t k = etls_objset_find(o, m.objects[i]);
+        if (k != ETLS_OBJ_NONE && o->last[k] < v)
+            o->last[k] = v;
     }
     etls_store_manifest_free(&m);
-    return 0;
+    return rc ? -1 : 0;
 }
 
 void etls_store_objects_refs(etls_store_t *s)
@@ -206,17 +264,14 @@ void etls_store_objects_refs(etls_store_t *s)
     free(v);
 }
 
-/* A scan of the table's stamps (a few MB for 200,000 objects), then one unlink per garbage
- * object: after a one-entry replace that is the two objects the pruned version held. */
-void etls_store_objects_gc(etls_store_t *s, uint64_t oldest)
+/* The digests of the objects `pred` picks, copied out (deleting moves slots). */
+static size_t pick(const etls_objset_t *o, int (*pred)(const etls_objset_t *, size_t, uint64_t), uint64_t oldest,
+                   uint8_t (**out)[32])
 {
-    if (s->ofd < 0 || !s->objs.n || (s->refs_unknown_upto && oldest <= s->refs_unknown_upto))
-        return;
-    etls_objset_t *o = &s->objs;
     size_t n = 0, cap = 0;
     uint8_t (*dead)[32] = NULL;
     for (size_t i = 0; i <= o->mask; i++)
-        if ((o->flags[i] & ETLS_OBJ_USED) && o->last[i] < oldest) {
+        if ((o->flags[i] & ETLS_OBJ_USED) && pred(o, i, oldest)) {
             if (n == cap) {
                 uint8_t (*g)[32] = realloc(dead, (cap = cap ? cap * 2 : 64) * sizeof *g);
                 if (!g)
@@ -225,11 +280,54 @@ void etls_store_objects_gc(etls_store_t *s, uint64_t oldest)
             }
             memcpy(dead[n++], o->d[i], 32);
         }
+    *out = dead;
+    return n;
+}
+
+static int dead_part(const etls_objset_t *o, size_t i, uint64_t oldest)
+{
+    return (o->flags[i] & ETLS_OBJ_PART) && o->last[i] < oldest;
+}
+
+static int dead_object(const etls_objset_t *o, size_t i, uint64_t oldest)
+{
+    return !(o->flags[i] & ETLS_OBJ_PART) && o->last[i] < oldest && o->refs[i] == 0;
+}
+
+static void unlink_object(etls_store_t *s, const uint8_t d[32])
+{
+    char hex[65];
+    etls_store_hex(d, hex);
+    if (unlinkat(s->ofd, hex, 0) == 0 || errno == ENOENT)
+        etls_objset_del(&s->objs, etls_objset_find(&s->objs, d));
+}
+
+/* Scans of the table (a few MB for 200,000 objects), then one unlink per garbage object:
+ * after a one-entry replace, the part and the two certificates only the pruned version held.
+ * A dead part is read back to release its certificates; one that cannot be read stays (with
+ * its certificates), which only delays their collection. */
+void etls_store_objects_gc(etls_store_t *s, uint64_t oldest)
+{
+    if (s->ofd < 0 || !s->objs.n || (s->refs_unknown_upto && oldest <= s->refs_unknown_upto))
+        return;
+    etls_objset_t *o = &s->objs;
+    uint8_t (*dead)[32];
+    size_t n = pick(o, dead_part, oldest, &dead);
     for (size_t i = 0; i < n; i++) {
-        char hex[65];
-        etls_store_hex(dead[i], hex);
-        if (unlinkat(s->ofd, hex, 0) == 0 || errno == ENOENT)
-            etls_objset_del(o, etls_objset_find(o, dead[i]));
+        etls_manifest_t tm;
+        if (read_part(s, dead[i], ETLS_MANIFEST_PART_ANY, &tm))
+            continue;
+        for (size_t j = 0; j < tm.n_objects; j++) {
+            size_t k = etls_objset_find(o, tm.objects[j]);
+            if (k != ETLS_OBJ_NONE && o->refs[k])
+                o->refs[k]--;
+        }
+        etls_store_manifest_free(&tm);
+        unlink_object(s, dead[i]);
     }
+    free(dead);
+    n = pick(o, dead_object, oldest, &dead);
+    for (size_t i = 0; i < n; i++)
+        unlink_object(s, dead[i]);
     free(dead);
 }

@@ -95,7 +95,7 @@ static int entry_check(const etls_store_entry_t *e, char *err, size_t errlen)
     return 0;
 }
 
-static uint64_t name_hash(const char *s)
+uint64_t etls_store_name_hash(const char *s)
 {
     uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
     for (; *s; s++)
@@ -118,7 +118,7 @@ static int dup_check(const etls_store_state_t *st, char *err, size_t errlen)
     memset(slot, 0xff, cap * sizeof *slot);
     int rc = 0;
     for (size_t i = 0; i < st->n_entries && rc == 0; i++) {
-        size_t k = (size_t)name_hash(st->entries[i].name) & (cap - 1);
+        size_t k = (size_t)etls_store_name_hash(st->entries[i].name) & (cap - 1);
         while (slot[k] != (size_t)-1 && strcmp(st->entries[slot[k]].name, st->entries[i].name))
             k = (k + 1) & (cap - 1);
         if (slot[k] != (size_t)-1)
@@ -162,6 +162,7 @@ int etls_store_state_check(const etls_store_state_t *st, char *err, size_t errle
 
 struct etls_store_pem {
     unsigned refs;
+    uint64_t id; /* its content's identity (blocks are immutable): see etls_store_cert_id */
     int has_sha;
     uint8_t chain_sha[32], key_sha[32];
     size_t size;
@@ -183,7 +184,9 @@ static etls_store_pem_t *pem_new(const char *chain, size_t chain_len, const char
     etls_store_pem_t *p = malloc(sizeof *p + chain_len + key_len + 2);
     if (!p)
         return NULL;
+    static uint64_t next_id;
     p->refs = 1;
+    p->id = __atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED);
     p->has_sha = 0;
     p->size = chain_len + key_len + 2;
     if (chain_len)
@@ -230,6 +233,11 @@ int etls_store_cert_set(etls_store_cert_t *c, const char *chain, size_t chain_le
     cert_point(c, p, chain_len, key_len);
     memcpy(c->key_type, kt, sizeof kt);
     return 0;
+}
+
+uint64_t etls_store_cert_id(const etls_store_cert_t *c)
+{
+    return c->pem ? c->pem->id : 0;
 }
 
 void etls_store_cert_digests(etls_store_cert_t *c, uint8_t chain[32], uint8_t key[32])
@@ -339,6 +347,14 @@ etls_store_entry_t *etls_store_entry_find(etls_store_state_t *st, const char *na
         if (strcmp(st->entries[i].name, name) == 0)
             return &st->entries[i];
     return NULL;
+}
+
+int etls_store_entry_copy(etls_store_entry_t *dst, const etls_store_entry_t *src)
+{
+    if (entry_copy(dst, src) == 0)
+        return 0;
+    etls_store_entry_free(dst);
+    return -1;
 }
 
 int etls_store_state_copy(etls_store_state_t *dst, const etls_store_state_t *src)

@@ -22,10 +22,16 @@
  *                                     then key, tickets.key (when there are tickets), blobs
  *   end                               a manifest without it was torn: refused
  *
- * Format 2 ("edgetls-state 2", what commits write): "entry NAME default=0|1 since=V names=..."
- * (V: the version that last changed the entry) and "cert CHAINSHA KEYSHA KEYTYPE", the two
- * digests naming objects/<hex> (64 lower-case hex digits: no path can be formed); the sha256
- * lines then cover only tickets.key and blobs.
+ * Format 2 ("edgetls-state 2"): "entry NAME default=0|1 since=V names=..." (V: the version
+ * that last changed the entry) and "cert CHAINSHA KEYSHA KEYTYPE", the two digests naming
+ * objects/<hex> (64 lower-case hex digits: no path can be formed); the sha256 lines then cover
+ * only tickets.key and blobs.
+ *
+ * Format 3 ("edgetls-state 3", what commits write): in place of the entries, "part SHA COUNT"
+ * lines naming objects/<SHA>, each a part holding COUNT (1..1024) consecutive entries in
+ * format 2's entry and cert lines between "edgetls-part 1" and "end". Commits cut parts after
+ * an entry whose name hashes to 1 in 256, or at 1024 entries or ~256 KiB, so a change to one
+ * entry among 100,000 writes one ~50 KB part and a ~30 KB manifest, not a 20 MB manifest.
  *
  * Bounds: 200,000 entries, lines of 66,000 bytes, 512 MiB per manifest.
  *
@@ -233,6 +239,7 @@ void etls_store_close(etls_store_t *s)
     if (s->dfd >= 0)
         close(s->dfd); /* releases the flock */
     free(s->files);
+    free(s->memo);
     free(s->dir);
     free(s);
 }
@@ -259,7 +266,9 @@ static void version_info(etls_store_t *s, uint64_t v, etls_store_version_info_t 
         snprintf(info->comment, sizeof info->comment, "(damaged manifest: %s)", msg);
     } else {
         info->time = m.st.time;
-        info->n_entries = m.st.n_entries;
+        info->n_entries = m.st.n_entries; /* formats 1 and 2; format 3 counts its parts' */
+        for (size_t p = 0; p < m.n_parts; p++)
+            info->n_entries += m.part_counts[p];
         memcpy(info->comment, m.st.comment, sizeof info->comment);
         etls_store_manifest_free(&m);
     }

@@ -8,12 +8,16 @@
  *   DIR/current              symlink -> versions/<N>  (switched by rename(2) of a temporary link)
  *   DIR/objects/<sha256 hex> every certificate chain and key by content (0600), shared by all
  *                            versions; written and fsynced before any manifest names it
- *   DIR/versions/<N>/manifest  text "edgetls-state 2": version, time, comment, one "entry NAME
- *                              default=0|1 since=V names=a,b" with its "cert CHAINSHA KEYSHA
- *                              key_type" lines, "ticket" lines, "blob FILE" lines, "sha256 FILE
- *                              HEX" of every other file, "end" (grammar: store.c, manifest.c)
+ *   DIR/objects/<sha256 hex> also the parts: "edgetls-part 1", then up to 1024 "entry NAME
+ *                            default=0|1 since=V names=a,b" lines, each with its "cert CHAINSHA
+ *                            KEYSHA key_type" lines, then "end"
+ *   DIR/versions/<N>/manifest  text "edgetls-state 3": version, time, comment, "part SHA COUNT"
+ *                              lines (the entries, in order), "ticket" lines, "blob FILE" lines,
+ *                              "sha256 FILE HEX" of every other file, "end" (grammar: store.c,
+ *                              manifest.c)
  *   DIR/versions/<N>/tickets.key (0600) / extra blobs (snapshot.bin, snapshot.delta)
- * Format-1 directories ("edgetls-state 1", chain/key files inside each version) still load.
+ * Format-1 directories ("edgetls-state 1", chain/key files inside each version) and format-2
+ * ones (every entry in the manifest) still load.
  * The last `keep` versions are kept; older directories are removed after a commit, and the
  * objects only they named right after it (in-memory stamps, no manifest re-read). On open,
  * directories of versions above `current` (a commit cut short), temporary files and objects
@@ -127,6 +131,8 @@ etls_store_entry_t *etls_store_entry_find(etls_store_state_t *st, const char *na
 int etls_store_entry_add(etls_store_state_t *st, const etls_store_entry_t *e);
 void etls_store_entry_remove(etls_store_state_t *st, size_t index);
 void etls_store_entry_free(etls_store_entry_t *e);
+/* A deep copy of one entry (its PEM blocks shared); -1 on allocation failure (dst empty). */
+int etls_store_entry_copy(etls_store_entry_t *dst, const etls_store_entry_t *src);
 /* Gives c new content (copied into a fresh shared block; the old content is released). 0 or -1. */
 int etls_store_cert_set(etls_store_cert_t *c, const char *chain, size_t chain_len, const char *key, size_t key_len,
                         const char *key_type);

@@ -17,14 +17,27 @@
  * stamps its objects, a prune moves `oldest`, nothing re-reads manifests. */
 #define ETLS_OBJ_USED 1
 #define ETLS_OBJ_VERIFIED 2 /* its bytes were hashed by this process (written or loaded) */
+#define ETLS_OBJ_PART 4     /* a part (format 3) whose certificates are counted in refs */
 #define ETLS_OBJ_NONE ((size_t)-1)
 typedef struct etls_objset {
     uint8_t (*d)[32];
     uint8_t *flags;
     uint64_t *last; /* newest version naming it; 0: none seen */
+    /* Certificates: how many parts in objects/ name it. A format-3 version names its
+     * certificates through parts, and a commit that keeps a part stamps only the part, so a
+     * certificate is garbage when no part names it any more and no version named it directly
+     * (formats 1-2, `last`) since the oldest kept one. */
+    uint32_t *refs;
     size_t mask, n;
     unsigned grows; /* bumped when slots move (a rehash) */
 } etls_objset_t;
+
+/* One part of the last commit: the fingerprint of its entries and its digest (commit.c). */
+typedef struct etls_part_memo {
+    uint64_t fp[2];
+    uint8_t d[32];
+    int used;
+} etls_part_memo_t;
 
 struct etls_store {
     char *dir;
@@ -41,6 +54,8 @@ struct etls_store {
      * content did not change instead of writing and fsyncing them again. */
     etls_manifest_file_t *files;
     size_t n_files;
+    etls_part_memo_t *memo; /* open addressing by fp[0]; NULL before the first commit */
+    size_t memo_mask;
 };
 
 /* Writes "state directory DIR: " and the message to err; returns -1. */
@@ -48,7 +63,12 @@ int etls_store_fail(const etls_store_t *s, char *err, size_t errlen, const char 
     __attribute__((format(printf, 4, 5)));
 
 void etls_store_sha(const void *p, size_t n, uint8_t out[32]);
+/* FNV-1a of an entry name: the duplicate check's table, and where a commit cuts parts (a
+ * property of the name alone, so a change to one entry moves no other part boundary). */
+uint64_t etls_store_name_hash(const char *s);
 /* Records digests just verified against a manifest in c's shared block. */
+/* The id of c's shared PEM block (unique for the process's life, never reused), 0 if c has none. */
+uint64_t etls_store_cert_id(const etls_store_cert_t *c);
 void etls_store_cert_known_digests(etls_store_cert_t *c, const uint8_t chain[32], const uint8_t key[32]);
 /* Streams a file through SHA-256 (blobs can be large). */
 int etls_store_sha_file(int dfd, const char *name, uint8_t out[32]);
@@ -96,10 +116,14 @@ int etls_store_objects_open(etls_store_t *s, char *err, size_t errlen);
  * set when the directory needs an fsync; *slot receives its slot. 0 or -errno. */
 int etls_store_object_put(etls_store_t *s, const uint8_t d[32], const void *data, size_t len, int sync, int *dirty,
                           size_t *slot);
-/* At open: stamps every object with the newest kept version whose manifest names it. */
+/* At open: stamps every object with the newest kept version whose manifest names it, and
+ * counts each part's certificates (refs). */
 void etls_store_objects_refs(etls_store_t *s);
-/* Removes the objects no version >= oldest names (after a prune; at open). Failures only
- * delay a removal. */
+/* A part just written (its object new): its certificates (digests) gain a reference. */
+void etls_store_part_added(etls_store_t *s, size_t part_slot, const uint8_t (*objects)[32], size_t n);
+/* Removes the objects no version >= oldest names (after a prune; at open): first the parts
+ * (their certificates losing a reference each), then the certificates no part and no kept
+ * version names. Failures only delay a removal. */
 void etls_store_objects_gc(etls_store_t *s, uint64_t oldest);
 
 #endif

@@ -13,8 +13,13 @@ v0=$(ctl --json status | json_field '["version"]')
 ctl cert add www --chain "$D/old.pem" --key "$D/old.key" >"$TMP/out" || fail "cert add: $(cat "$TMP/out")"
 [ "$(ctl --json status | json_field '["version"]')" = 1 ] || fail "cert add did not make version 1"
 [ "$(stat -c %a "$STATE")" = 700 ] || fail "state directory mode $(stat -c %a "$STATE")"
-# certificates and keys are objects by content (objects/<sha256>), each 0600
-[ "$(ls "$STATE/objects" | wc -l)" = 2 ] || fail "objects/ holds $(ls "$STATE/objects" | wc -l) files, want 2"
+# certificates and keys are objects by content (objects/<sha256>), each 0600, and so is the
+# part of the manifest listing the entry (format 3)
+[ "$(ls "$STATE/objects" | wc -l)" = 3 ] || fail "objects/ holds $(ls "$STATE/objects" | wc -l) files, want 3"
+head -1 "$STATE/current/manifest" | grep -qx "edgetls-state 3" || fail "manifest: $(head -1 "$STATE/current/manifest")"
+part=$(awk '$1 == "part" {print $2; exit}' "$STATE/current/manifest")
+head -1 "$STATE/objects/$part" | grep -qx "edgetls-part 1" || fail "no part object for the manifest's part line"
+grep -q "^entry www " "$STATE/objects/$part" || fail "the part does not list entry www"
 for k in "$STATE"/objects/* "$STATE"/current/tickets.key; do
     [ "$(stat -c %a "$k")" = 600 ] || fail "$k mode $(stat -c %a "$k")"
 done

@@ -369,6 +369,55 @@ static void dmg_key(void) { rewrite(first_key_object(), 0, "x"); }
 static void dmg_missing(void) { CHECK(unlink(path_in(first_key_object())) == 0); }
 static void dmg_tickets(void) { rewrite("versions/1/tickets.key", 0, "y"); }
 static void dmg_lost_version(void) { CHECK(rename(path_in("versions/1"), path_in("gone")) == 0); }
+/* The first part version 1's manifest names: its hex (static). */
+static const char *first_part(void)
+{
+    static char hex[65];
+    char line[256];
+    FILE *f = fopen(path_in("versions/1/manifest"), "r");
+    hex[0] = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "part ", 5) && strlen(line) > 70) {
+            snprintf(hex, sizeof hex, "%.64s", line + 5);
+            break;
+        }
+    if (f)
+        fclose(f);
+    return hex;
+}
+static void dmg_part(void)
+{
+    char rel[80];
+    snprintf(rel, sizeof rel, "objects/%s", first_part());
+    rewrite(rel, 0, "entry x default=0 since=1 names=\n");
+}
+static void dmg_part_missing(void)
+{
+    char rel[80];
+    snprintf(rel, sizeof rel, "objects/%s", first_part());
+    CHECK(unlink(path_in(rel)) == 0);
+}
+/* The manifest gives the first part one entry more than it holds. */
+static void dmg_part_count(void)
+{
+    char *p = path_in("versions/1/manifest"), buf[8192], out[8300];
+    FILE *f = fopen(p, "r");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = 0;
+    char *at = strstr(buf, "\npart "), *sp = at ? strchr(at + 7, ' ') : NULL;
+    CHECK(sp != NULL);
+    if (!sp)
+        return;
+    long count = strtol(sp + 1, NULL, 10);
+    char *eol = strchr(sp, '\n');
+    snprintf(out, sizeof out, "%.*s %ld%s", (int)(sp - buf), buf, count + 1, eol);
+    f = fopen(p, "w");
+    CHECK(f && fputs(out, f) >= 0);
+    if (f)
+        fclose(f);
+}
 
 static void test_damage(void)
 {
@@ -382,6 +431,14 @@ static void test_damage(void)
     expect_damage(dmg_missing, want);
     expect_damage(dmg_tickets, "versions/1/tickets.key: sha256 mismatch");
     expect_damage(dmg_lost_version, "version 1 is not kept");
+    /* format 3's parts: named by digest like the certificates, and their counts checked */
+    char part[16];
+    expect_damage(dmg_part, "sha256 mismatch");
+    snprintf(part, sizeof part, "%.12s", first_part());
+    CHECK_MSG(strstr(err, part) != NULL, "the damaged part is not named: %s", err);
+    expect_damage(dmg_part_missing, "missing");
+    CHECK_MSG(strstr(err, part) != NULL, "the missing part is not named: %s", err);
+    expect_damage(dmg_part_count, "entries where the manifest gives");
 }
 
 static void expect_refused(etls_store_t *s, etls_store_state_t *st, const char *want)
@@ -515,7 +572,7 @@ static void test_manifest_v2(void)
     free(text);
     etls_store_manifest_free(&m);
     const char *v2 = good_manifest_v2;
-    expect_parse_error_in(v2, "edgetls-state 2", "edgetls-state 9", "line 1: expected \"edgetls-state 2\"");
+    expect_parse_error_in(v2, "edgetls-state 2", "edgetls-state 9", "line 1: expected \"edgetls-state 3\" (or \"edgetls-state 2\"");
     expect_parse_error_in(v2, "edgetls-state 2\n", "", "line 1: expected");
     /* a digest is the only way to name an object: no path can be smuggled in */
     expect_parse_error_in(v2, "cert 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
@@ -541,6 +598,102 @@ static void test_manifest_v2(void)
     expect_parse_error_in(v2, "end\n", "", "no \"end\"");
 }
 
+/* Format 3: a manifest naming parts, and the parts holding the entries. */
+static const char good_manifest_v3[] =
+    "edgetls-state 3\nversion 9\ntime 1700000000\ncomment cert replace www\n"
+    "part 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff 1\n"
+    "part 0101010101010101010101010101010101010101010101010101010101010101 2\n"
+    "ticket active 1700000000 1700000001\n"
+    "sha256 tickets.key abcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcd\n"
+    "end\n";
+static const char good_part_a[] =
+    "edgetls-part 1\n"
+    "entry www default=1 since=8 names=www.example.com,example.com\n"
+    "cert 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff "
+    "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100 ecdsa-p256\n"
+    "end\n";
+static const char good_part_b[] =
+    "edgetls-part 1\n"
+    "entry api default=0 since=3 names=api.example.com\n"
+    "cert 0101010101010101010101010101010101010101010101010101010101010101 "
+    "0202020202020202020202020202020202020202020202020202020202020202 rsa-2048\n"
+    "entry img default=0 since=9 names=*.img.example.com\n"
+    "cert 0303030303030303030303030303030303030303030303030303030303030303 "
+    "0404040404040404040404040404040404040404040404040404040404040404 ecdsa-p256\n"
+    "end\n";
+
+/* Parses good_manifest_v3 and the part text `part` (with `count`), expecting the part refused
+ * with `want`. */
+static void expect_part_error(const char *part, uint32_t count, const char *want)
+{
+    etls_manifest_t m;
+    CHECK(etls_store_manifest_parse(good_manifest_v3, strlen(good_manifest_v3), &m, err, sizeof err) == 0);
+    err[0] = 0;
+    CHECK_MSG(etls_store_manifest_part(&m, part, strlen(part), count, err, sizeof err) == -1 && strstr(err, want),
+              "part refusal: got '%s', want '%s'", err, want);
+    etls_store_manifest_free(&m);
+}
+
+static void test_manifest_v3(void)
+{
+    etls_manifest_t m;
+    const char *v3 = good_manifest_v3;
+    CHECK_MSG(etls_store_manifest_parse(v3, strlen(v3), &m, err, sizeof err) == 0, "%s", err);
+    CHECK(m.format == 3 && m.n_parts == 2 && m.part_counts[0] == 1 && m.part_counts[1] == 2 && m.st.n_entries == 0);
+    CHECK(m.n_files == 1 && m.st.n_tickets == 1);
+    char *text;
+    size_t len;
+    CHECK(etls_store_manifest_format_parts(&m.st, (const uint8_t(*)[32])m.parts, m.part_counts, m.n_parts, m.blobs,
+                                           m.n_blobs, m.files, m.n_files, &text, &len) == 0);
+    CHECK(len == strlen(v3) && memcmp(text, v3, len) == 0);
+    free(text);
+    CHECK(etls_store_manifest_part(&m, good_part_a, strlen(good_part_a), 1, err, sizeof err) == 0);
+    CHECK(etls_store_manifest_part(&m, good_part_b, strlen(good_part_b), 2, err, sizeof err) == 0);
+    CHECK(etls_store_manifest_parts_done(&m, err, sizeof err) == 0);
+    CHECK(m.st.n_entries == 3 && m.n_objects == 6 && !strcmp(m.st.entries[2].name, "img") &&
+          m.st.entries[2].since == 9 && m.objects[4][0] == 0x03);
+    /* each part formats back to its text */
+    CHECK(etls_store_part_format(&m.st.entries[1], 2, (const uint8_t(*)[32])m.objects + 2, &text, &len) == 0);
+    CHECK(len == strlen(good_part_b) && memcmp(text, good_part_b, len) == 0);
+    free(text);
+    etls_store_manifest_free(&m);
+
+    /* the manifest's refusals */
+    expect_parse_error_in(v3, " 1\npart", " 0\npart", "a part holds 1..1024 entries");
+    expect_parse_error_in(v3, " 1\npart", " 1025\npart", "a part holds 1..1024 entries");
+    expect_parse_error_in(v3, " 1\npart", " 01\npart", "expected \"part SHA256 COUNT\"");
+    expect_parse_error_in(v3, "part 0011", "part ../../", "bad digest");
+    expect_parse_error_in(v3, "part 0011", "entry www default=1 since=1 names=\npart 0011",
+                          "manifest line 5: expected \"end\""); /* entries live in parts only */
+    /* the parts' refusals */
+    expect_part_error(good_part_b, 1, "more than the 1 entries the manifest gives this part");
+    expect_part_error(good_part_b, 3, "2 entries where the manifest gives 3");
+    expect_part_error(good_part_a + 15, 1, "part line 1: expected \"edgetls-part 1\"");
+    char bad[1024];
+    snprintf(bad, sizeof bad, "%sx\n", good_part_a);
+    expect_part_error(bad, 1, "data after \"end\"");
+    snprintf(bad, sizeof bad, "%.*s", (int)strlen(good_part_a) - 4, good_part_a);
+    expect_part_error(bad, 1, "no \"end\" line");
+    snprintf(bad, sizeof bad, "edgetls-part 1\nentry www default=1 names=www.example.com\n%s",
+             strstr(good_part_a, "cert "));
+    expect_part_error(bad, 1, "part line 2: expected \"entry NAME default=0|1 since=N");
+    /* the same entry in two parts: the whole state's check, once all parts are in */
+    CHECK(etls_store_manifest_parse(v3, strlen(v3), &m, err, sizeof err) == 0);
+    CHECK(etls_store_manifest_part(&m, good_part_a, strlen(good_part_a), 1, err, sizeof err) == 0);
+    CHECK(etls_store_manifest_part(&m, good_part_a, strlen(good_part_a), 1, err, sizeof err) == 0);
+    CHECK(etls_store_manifest_parts_done(&m, err, sizeof err) == -1 && strstr(err, "entry www listed twice"));
+    etls_store_manifest_free(&m);
+    /* every truncation of a part is refused */
+    size_t full = strlen(good_part_b), torn = 0;
+    for (size_t cut = 0; cut < full; cut++) {
+        CHECK(etls_store_manifest_parse(v3, strlen(v3), &m, err, sizeof err) == 0);
+        err[0] = 0;
+        torn += etls_store_manifest_part(&m, good_part_b, cut, 2, err, sizeof err) == -1 && err[0];
+        etls_store_manifest_free(&m);
+    }
+    CHECK_MSG(torn == full, "%zu of %zu part truncations refused", torn, full);
+}
+
 static void test_manifest_parser(void)
 {
     etls_manifest_t m;
@@ -556,7 +709,7 @@ static void test_manifest_parser(void)
     free(text);
     etls_store_manifest_free(&m);
 
-    expect_parse_error("edgetls-state 1", "edgetls-state 3", "line 1: expected");
+    expect_parse_error("edgetls-state 1", "edgetls-state 4", "line 1: expected");
     /* format 2 names certificates by digest: file names are refused there, bad hex too */
     expect_parse_error("edgetls-state 1", "edgetls-state 2", "line 5: expected \"entry NAME default=0|1 since=N");
     expect_parse_error("default=1 names", "default=1 since=07 names", "line 5: expected \"entry NAME");
@@ -600,7 +753,7 @@ static void sha_hex(const char *text, char out[65])
 }
 
 /* A state directory written by the format-1 store (certificate files inside each version
- * directory) loads; the next commit writes format 2 (objects), and both versions stay
+ * directory) loads; the next commit writes format 3 (objects and parts), and both versions stay
  * readable: the history spans the upgrade and a rollback to version 1 still finds its files. */
 static void test_upgrade(void)
 {
@@ -634,7 +787,7 @@ static void test_upgrade(void)
     CHECK(f && fgets(head, sizeof head, f));
     if (f)
         fclose(f);
-    CHECK(!strcmp(head, "edgetls-state 2\n"));
+    CHECK(!strcmp(head, "edgetls-state 3\n"));
     snprintf(manifest, sizeof manifest, "objects/%s", hc);
     CHECK(exists(path_in(manifest))); /* the old entry's bytes became an object */
     CHECK_MSG(etls_store_open(&s, dir, 3, err, sizeof err) == 0, "%s", err);
@@ -646,6 +799,54 @@ static void test_upgrade(void)
     etls_store_close(s);
     etls_store_state_free(&st);
     (void)text;
+}
+
+/* A state directory written by the format-2 store (every entry in the manifest, certificates in
+ * objects/) loads; the next commit writes format 3, and the objects the old version names stay
+ * for as long as it is kept. */
+static void test_upgrade_v2(void)
+{
+    fresh();
+    const char *chain = "-----BEGIN CERTIFICATE-----\nv2 chain\n-----END CERTIFICATE-----\n",
+               *key = "-----BEGIN PRIVATE KEY-----\nv2 key\n-----END PRIVATE KEY-----\n";
+    char hc[65], hk[65], manifest[2048], rel[96];
+    sha_hex(chain, hc);
+    sha_hex(key, hk);
+    CHECK(mkdir(dir, 0700) == 0 && mkdir(path_in("versions"), 0700) == 0 && mkdir(path_in("versions/1"), 0700) == 0);
+    CHECK(mkdir(path_in("objects"), 0700) == 0);
+    snprintf(rel, sizeof rel, "objects/%s", hc);
+    write_rel(rel, chain, 0600);
+    snprintf(rel, sizeof rel, "objects/%s", hk);
+    write_rel(rel, key, 0600);
+    snprintf(manifest, sizeof manifest,
+             "edgetls-state 2\nversion 1\ntime 1700000000\ncomment made by the format-2 store\n"
+             "entry old default=0 since=1 names=old.example.test\ncert %s %s ecdsa-p256\nend\n", hc, hk);
+    write_rel("versions/1/manifest", manifest, 0600);
+    CHECK(symlink("versions/1", path_in("current")) == 0);
+    etls_store_t *s;
+    etls_store_state_t st, again;
+    CHECK_MSG(etls_store_open(&s, dir, 3, err, sizeof err) == 0, "%s", err);
+    CHECK(etls_store_load(s, 0, &st, err, sizeof err) == 0 && st.n_entries == 1 && st.entries[0].since == 1);
+    const char *names[] = {"new.example.test"};
+    add_entry(&st, "new", 1, 0, names, 1);
+    CHECK(etls_store_commit(s, &st, NULL, 0, err, sizeof err) == 0 && etls_store_version(s) == 2);
+    etls_store_close(s);
+    FILE *f = fopen(path_in("versions/2/manifest"), "r");
+    char head[32] = "";
+    CHECK(f && fgets(head, sizeof head, f));
+    if (f)
+        fclose(f);
+    CHECK(!strcmp(head, "edgetls-state 3\n"));
+    CHECK_MSG(etls_store_open(&s, dir, 3, err, sizeof err) == 0, "%s", err);
+    snprintf(rel, sizeof rel, "objects/%s", hk);
+    CHECK(exists(path_in(rel)));
+    CHECK(etls_store_load(s, 1, &again, err, sizeof err) == 0 && again.n_entries == 1 &&
+          !memcmp(again.entries[0].certs[0].key_pem, key, strlen(key)));
+    etls_store_state_free(&again);
+    CHECK(etls_store_load(s, 2, &again, err, sizeof err) == 0 && again.n_entries == 2);
+    etls_store_state_free(&again);
+    etls_store_close(s);
+    etls_store_state_free(&st);
 }
 
 static size_t count_dir(const char *rel)
@@ -669,13 +870,48 @@ static const char *object_rel(const uint8_t d[32])
     return rel;
 }
 
-/* At 20,000 entries a one-entry replace writes exactly that entry's two objects and a version
- * directory holding only the manifest; the replaced objects go as soon as the commit whose
- * prune drops the last version naming them is done (no reopen), those still named stay; the
- * collection at open finds nothing more to remove. */
+/* The part digests versions/<v>/manifest names (hex, at most cap), as a count. */
+static size_t manifest_parts(int v, char (*out)[65], size_t cap)
+{
+    char rel[48], line[256];
+    snprintf(rel, sizeof rel, "versions/%d/manifest", v);
+    FILE *f = fopen(path_in(rel), "r");
+    size_t n = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "part ", 5) && strlen(line) > 70 && n < cap)
+            snprintf(out[n++], 65, "%.64s", line + 5);
+    if (f)
+        fclose(f);
+    return n;
+}
+
+/* How many distinct parts the kept versions a..b name together. */
+static size_t parts_named(int a, int b)
+{
+    static char all[4096][65];
+    size_t n = 0;
+    for (int v = a; v <= b; v++) {
+        char got[1024][65];
+        size_t k = manifest_parts(v, got, 1024);
+        for (size_t i = 0; i < k; i++) {
+            size_t j = 0;
+            while (j < n && strcmp(all[j], got[i]))
+                j++;
+            if (j == n && n < 4096)
+                memcpy(all[n++], got[i], 65);
+        }
+    }
+    return n;
+}
+
+/* At 6,000 entries a one-entry replace writes exactly that entry's two objects, one new part
+ * (every other part is shared with the version before) and a version directory holding only
+ * the manifest; the replaced objects go as soon as the commit whose prune drops the last
+ * version naming them is done (no reopen), those still named stay; the collection at open
+ * finds nothing more to remove. */
 static void test_objects(void)
 {
-    enum { N = 20000 };
+    enum { N = 6000 };
     fresh();
     etls_store_t *s;
     etls_store_state_t st = {0};
@@ -694,15 +930,19 @@ static void test_objects(void)
         CHECK(etls_store_cert_set(&e->certs[0], name, strlen(name), host, strlen(host), "ecdsa-p256") == 0);
     }
     CHECK_MSG(etls_store_commit(s, &st, NULL, 0, err, sizeof err) == 0, "%s", err);
-    size_t n0 = count_dir("objects");
-    CHECK_MSG(n0 == 2 * N, "%zu objects for %d entries", n0, N);
+    size_t n0 = count_dir("objects"), p1 = parts_named(1, 1);
+    /* parts of ~256 entries on average: the cut is by name hash, so the count varies a little */
+    CHECK_MSG(p1 >= N / 1024 && p1 <= N / 64, "%zu parts for %d entries", p1, N);
+    CHECK_MSG(n0 == 2 * N + p1, "%zu objects for %d entries in %zu parts", n0, N, p1);
     uint8_t oc[32], ok_[32], nc[32], nk[32];
     etls_store_cert_digests(&st.entries[7].certs[0], oc, ok_);
     CHECK(etls_store_cert_set(&st.entries[7].certs[0], "CHANGED", 7, "KEY2", 4, NULL) == 0);
     etls_store_cert_digests(&st.entries[7].certs[0], nc, nk);
     CHECK(etls_store_commit(s, &st, NULL, 0, err, sizeof err) == 0);
     size_t n1 = count_dir("objects");
-    CHECK_MSG(n1 == 2 * N + 2, "one changed entry: %zu objects (want %d)", n1, 2 * N + 2);
+    CHECK_MSG(parts_named(1, 2) == p1 + 1 && parts_named(2, 2) == p1, "one changed entry: %zu parts in all",
+              parts_named(1, 2));
+    CHECK_MSG(n1 == 2 * N + 2 + p1 + 1, "one changed entry: %zu objects (want %zu)", n1, 2 * N + 2 + p1 + 1);
     CHECK(count_dir("versions/2") == 1 && exists(path_in(object_rel(nc))) && exists(path_in(object_rel(nk))));
     CHECK(mode_of(path_in(object_rel(nk))) == 0600);
     /* version 1 still names the old objects */
@@ -711,23 +951,37 @@ static void test_objects(void)
     CHECK(etls_store_commit(s, &st, NULL, 0, err, sizeof err) == 0);
     /* with 2 versions kept, version 1 was pruned: its objects went with it, in this process */
     size_t n2 = count_dir("objects");
-    CHECK_MSG(n2 == 2 * N, "after the prune: %zu objects (want %d)", n2, 2 * N);
+    CHECK_MSG(n2 == 2 * N + parts_named(2, 3), "after the prune: %zu objects (want %zu)", n2,
+              2 * N + parts_named(2, 3));
     CHECK(!exists(path_in(object_rel(oc))) && !exists(path_in(object_rel(ok_))));
     CHECK(exists(path_in(object_rel(nc))));
     /* an entry replaced back to the content of a collected object writes it again */
     CHECK(etls_store_cert_set(&st.entries[7].certs[0], "chain 7", 7, "key 7", 5, NULL) == 0);
     CHECK(etls_store_commit(s, &st, NULL, 0, err, sizeof err) == 0 && exists(path_in(object_rel(oc))));
-    CHECK(count_dir("objects") == 2 * N + 2); /* version 3 still names CHANGED/KEY2 */
+    size_t n3 = 2 * N + 2 + parts_named(3, 4); /* version 3 still names CHANGED/KEY2 */
+    CHECK(count_dir("objects") == n3);
     etls_store_close(s);
     CHECK(etls_store_open(&s, dir, 2, err, sizeof err) == 0);
-    CHECK(count_dir("objects") == 2 * N + 2); /* nothing was left for open to collect */
+    CHECK(count_dir("objects") == n3); /* nothing was left for open to collect */
     /* an object a crash left behind (written, never named) is collected at open */
     write_rel("objects/0000000000000000000000000000000000000000000000000000000000000000", "orphan", 0600);
     etls_store_close(s);
     CHECK(etls_store_open(&s, dir, 2, err, sizeof err) == 0);
-    CHECK(count_dir("objects") == 2 * N + 2);
+    CHECK(count_dir("objects") == n3);
+    /* removing an entry in the middle rewrites its part (or two, when it ended one), not the
+     * ones after it: the cuts follow the names */
+    etls_store_state_t rm;
+    CHECK(etls_store_state_copy(&rm, &st) == 0);
+    etls_store_entry_remove(&rm, N / 2);
+    CHECK(etls_store_commit(s, &rm, NULL, 0, err, sizeof err) == 0);
+    size_t p4 = parts_named(4, 4), p5 = parts_named(5, 5), both = parts_named(4, 5);
+    CHECK_MSG((both == p4 + 1 && p5 == p4) || (both == p4 + 1 && p5 == p4 - 1), "removal: %zu and %zu parts, %zu in all",
+              p4, p5, both);
+    etls_store_state_free(&rm);
     etls_store_state_t back;
-    CHECK(etls_store_load(s, 0, &back, err, sizeof err) == 0 && back.n_entries == N &&
+    CHECK(etls_store_load(s, 0, &back, err, sizeof err) == 0 && back.n_entries == N - 1);
+    etls_store_state_free(&back);
+    CHECK(etls_store_load(s, 4, &back, err, sizeof err) == 0 && back.n_entries == N &&
           !strcmp(back.entries[7].certs[0].chain_pem, "chain 7") && back.entries[0].is_default);
     etls_store_state_free(&back);
     etls_store_close(s);
@@ -831,8 +1085,10 @@ int main(void)
     test_refuse_dir();
     test_manifest_parser();
     test_manifest_v2();
+    test_manifest_v3();
     test_sharing();
     test_upgrade();
+    test_upgrade_v2();
     test_objects();
     test_since();
     test_load_trust();
