@@ -195,20 +195,19 @@ static int tickets_rotate(etls_store_state_t *st)
  * The dataplanes get the delta from the current state; the state directory gets it appended
  * to the journal (snapshot.delta) over an unchanged snapshot.bin, or, when the journal is full
  * or a delta cannot say it (see cd_snap_delta), a new snapshot.bin and an empty journal. */
-static int commit(cd_t *d, etls_store_state_t *next, const char *comment, char *err, size_t errlen)
+/* The store commit of `next` as version `version` with the delta from the current version
+ * (empty when only a whole snapshot says it), the journal and snapshot.bin kept in step. On
+ * success d->delta is that delta; next is neither freed nor adopted here. */
+static int store_commit(cd_t *d, etls_store_state_t *next, uint64_t version, etls_snap_buf_t *delta, char *err,
+                        size_t errlen)
 {
-    snprintf(next->comment, sizeof next->comment, "%s", comment);
-    etls_snap_buf_t delta = {0}, full = {0};
-    uint64_t version = etls_store_version(d->store) + 1;
-    cd_mark_changes(&d->cur, next, version);
-    long nd = d->cur.n_entries ? cd_snap_delta(d, &d->cur, next, version, &delta) : -2;
-    if (nd < 0 || delta.failed)
-        etls_snap_buf_free(&delta);
+    uint64_t old_version = d->cur.version;
+    etls_snap_buf_t full = {0};
     size_t jlen = d->journal.len;
-    int rebase = !d->base_stored || !delta.len || d->journal_frames >= CD_JOURNAL_FRAMES ||
-                 jlen + delta.len + 5 > CD_JOURNAL_MAX;
+    int rebase = !d->base_stored || !delta->len || d->journal_frames >= CD_JOURNAL_FRAMES ||
+                 jlen + delta->len + 5 > CD_JOURNAL_MAX;
     if (!rebase) {
-        etls_snap_frame(&d->journal, ETLS_SNAP_MSG_DELTA, delta.p, delta.len);
+        etls_snap_frame(&d->journal, ETLS_SNAP_MSG_DELTA, delta->p, delta->len);
         if (d->journal.failed) {
             etls_snap_buf_free(&d->journal);
             d->journal_frames = 0;
@@ -239,23 +238,68 @@ static int commit(cd_t *d, etls_store_state_t *next, const char *comment, char *
     } else {
         d->journal_frames++;
     }
-    uint64_t old_version = d->cur.version;
-    etls_store_state_free(&d->cur);
-    d->cur = *next;
-    memset(next, 0, sizeof *next);
     etls_snap_buf_free(&d->delta);
-    d->delta = delta;
-    d->delta_base = delta.len ? old_version : 0;
-    cd_log(d, 2, "version %llu: %s (%s)", (unsigned long long)d->cur.version, comment,
+    d->delta = *delta;
+    memset(delta, 0, sizeof *delta);
+    d->delta_base = d->delta.len ? old_version : 0;
+    cd_log(d, 2, "version %llu: %s (%s)", (unsigned long long)version, next->comment,
            rebase ? "whole snapshot stored" : "delta appended to the journal");
-    cd_dp_push_all(d);
     return 0;
 fail:
     d->journal.len = jlen; /* the frame appended above is not part of any version */
-    etls_snap_buf_free(&delta);
+    etls_snap_buf_free(delta);
     etls_snap_buf_free(&full);
-    etls_store_state_free(next);
     return -1;
+}
+
+/* Commits next (a changed copy of the current state), which becomes the current state; the
+ * changes are found by comparing the two (a transaction, a rollback, ticket keys). next is
+ * consumed either way. */
+static int commit(cd_t *d, etls_store_state_t *next, const char *comment, char *err, size_t errlen)
+{
+    snprintf(next->comment, sizeof next->comment, "%s", comment);
+    etls_snap_buf_t delta = {0};
+    uint64_t version = etls_store_version(d->store) + 1;
+    cd_mark_changes(&d->cur, next, version);
+    long nd = d->cur.n_entries ? cd_snap_delta(d, &d->cur, next, version, &delta) : -2;
+    if (nd < 0 || delta.failed)
+        etls_snap_buf_free(&delta);
+    if (store_commit(d, next, version, &delta, err, errlen) < 0) {
+        etls_store_state_free(next);
+        return -1;
+    }
+    etls_store_state_free(&d->cur);
+    d->cur = *next;
+    memset(next, 0, sizeof *next);
+    cd_dp_push_all(d);
+    return 0;
+}
+
+/* Commits the current state as changed in place at entry `name` alone (replaced, or added at
+ * the end), so that nothing is copied or compared: at 100,000 entries a copy, the comparison
+ * and the free of the old state cost more than the store's commit. On failure the caller puts
+ * the entry back as it was. */
+static int commit_in_place(cd_t *d, const char *name, const char *comment, char *err, size_t errlen)
+{
+    uint64_t version = etls_store_version(d->store) + 1;
+    char saved[sizeof d->cur.comment];
+    memcpy(saved, d->cur.comment, sizeof saved);
+    snprintf(d->cur.comment, sizeof d->cur.comment, "%s", comment);
+    etls_store_entry_t *e = etls_store_entry_find(&d->cur, name);
+    uint64_t since = e ? e->since : 0;
+    if (e)
+        e->since = version;
+    etls_snap_buf_t delta = {0};
+    if (e && cd_snap_delta_one(d, e, version, &delta) < 0)
+        etls_snap_buf_free(&delta);
+    if (store_commit(d, &d->cur, version, &delta, err, errlen) < 0) {
+        memcpy(d->cur.comment, saved, sizeof saved);
+        if (e)
+            e->since = since;
+        return -1;
+    }
+    cd_dp_push_all(d);
+    return 0;
 }
 
 int cd_state_init(cd_t *d, char *err, size_t errlen)
@@ -489,10 +533,16 @@ static void cmd_cert_put(cd_t *d, cd_admin_t *a, const etls_proto_req_t *r, int 
     snprintf(what, sizeof what, "cert %s", name);
     if (rc == 0 && txn)
         rc = txn_room(d, txn, what, chain_len + key_len, err, sizeof err);
-    /* Outside a transaction the change goes into a copy of the current state and is committed;
-     * inside one, into the transaction's own state (validated the same way), and staged. */
-    etls_store_state_t next = {0}, *target = txn ? cd_txn_state(txn) : &next;
-    if (rc == 0 && !txn && etls_store_state_copy(&next, &d->cur) < 0) {
+    /* Outside a transaction the change is made to the current state in place (the entry saved
+     * first, and put back if the commit fails) and committed; with --default, which touches
+     * every entry's flag, to a copy. Inside a transaction, into the transaction's own state
+     * (validated the same way), and staged. */
+    int in_place = !txn && !etls_proto_flag(r, "default");
+    etls_store_state_t next = {0}, *target = txn ? cd_txn_state(txn) : in_place ? &d->cur : &next;
+    etls_store_entry_t undo;
+    int have_undo = 0;
+    size_t n_before = d->cur.n_entries;
+    if (rc == 0 && !txn && !in_place && etls_store_state_copy(&next, &d->cur) < 0) {
         snprintf(err, sizeof err, "out of memory");
         rc = -1;
     }
@@ -500,8 +550,13 @@ static void cmd_cert_put(cd_t *d, cd_admin_t *a, const etls_proto_req_t *r, int 
         etls_store_cert_t cert = {(char *)chain_pem, chain_len, (char *)key_pem, key_len, ""};
         snprintf(cert.key_type, sizeof cert.key_type, "%s", info->key_type);
         etls_store_entry_t *e = txn ? cd_txn_find(txn, name) : etls_store_entry_find(target, name);
+        if (in_place && e && !(have_undo = etls_store_entry_copy(&undo, e) == 0)) {
+            snprintf(err, sizeof err, "out of memory");
+            rc = -1;
+        }
         /* place_cert copies names and PEMs (etls_store_entry_add deep-copies) */
-        rc = place_cert(target, e, name, replace, names, n_names, &cert, etls_proto_flag(r, "default"), err,
+        if (rc == 0)
+            rc = place_cert(target, e, name, replace, names, n_names, &cert, etls_proto_flag(r, "default"), err,
                         sizeof err);
         if (rc == 0 && etls_proto_flag(r, "default"))
             for (size_t i = 0; i < target->n_entries; i++)
@@ -513,12 +568,26 @@ static void cmd_cert_put(cd_t *d, cd_admin_t *a, const etls_proto_req_t *r, int 
     }
     char comment[128];
     snprintf(comment, sizeof comment, "cert %s %s", verb, name);
-    if (txn)
+    if (txn) {
         ; /* staged: nothing to commit yet */
-    else if (rc == 0)
+    } else if (in_place) {
+        if (rc == 0)
+            rc = commit_in_place(d, name, comment, err, sizeof err);
+        etls_store_entry_t *e = rc ? etls_store_entry_find(&d->cur, name) : NULL;
+        if (e && have_undo) { /* back as it was */
+            etls_store_entry_free(e);
+            *e = undo;
+            have_undo = 0;
+        } else if (e && d->cur.n_entries > n_before) {
+            etls_store_entry_remove(&d->cur, d->cur.n_entries - 1); /* the entry added */
+        }
+        if (have_undo)
+            etls_store_entry_free(&undo);
+    } else if (rc == 0) {
         rc = commit(d, &next, comment, err, sizeof err);
-    else
+    } else {
         etls_store_state_free(&next);
+    }
     if (rc == 0 && txn)
         reply_staged(a, json, txn, info);
     else if (rc == 0)

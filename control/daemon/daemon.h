@@ -184,6 +184,9 @@ int cd_snap_full(const cd_t *d, const etls_store_state_t *st, uint64_t version, 
 long cd_snap_delta(const cd_t *d, const etls_store_state_t *old, const etls_store_state_t *next,
                    uint64_t version, etls_snap_buf_t *b);
 /* Sets each entry's `since`: kept from old when unchanged, else version. */
+/* The delta from d->cur's version to `version` that changes (or appends) entry e alone, e
+ * being d->cur's own entry changed in place: 1, or -1 (b then holds nothing usable). */
+long cd_snap_delta_one(const cd_t *d, const etls_store_entry_t *e, uint64_t version, etls_snap_buf_t *b);
 void cd_mark_changes(const etls_store_state_t *old, etls_store_state_t *next, uint64_t version);
 
 /* dp.c */

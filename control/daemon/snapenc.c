@@ -148,6 +148,17 @@ out:
     return n_changed;
 }
 
+long cd_snap_delta_one(const cd_t *d, const etls_store_entry_t *e, uint64_t version, etls_snap_buf_t *b)
+{
+    uint8_t keys[ETLS_SNAP_MAX_TICKETS][ETLS_SNAP_KEY_LEN], flags[ETLS_SNAP_MAX_TICKETS];
+    size_t nt = snap_tickets(&d->cur, keys, flags);
+    etls_snap_enc_begin_delta(b, d->cur.version, version, d->ticket_rotation_s,
+                              (const uint8_t(*)[ETLS_SNAP_KEY_LEN])keys, flags, nt, NULL, 0);
+    explicit_bzero(keys, sizeof keys);
+    put_entry(b, e);
+    return etls_snap_enc_end(b) == 0 ? 1 : -1;
+}
+
 void cd_mark_changes(const etls_store_state_t *old, etls_store_state_t *next, uint64_t version)
 {
     index_t x;
