@@ -374,10 +374,22 @@ static int run(const etls_config_t *cfg, const etls_worker_shared_t *sh, etls_ct
 
 /* The DPDK transport gets argv[0] and everything after "--" (EAL arguments, then its own
  * options after a second "--"); it runs its workers and handles signals itself. */
+#ifdef ETLS_HAVE_DPDK
+/* The DPDK workers' lines, same keys as ctl_stats. The ctl thread runs before the workers exist
+ * and after they are freed (etls_ctl_free comes after etls_dpdk_run): the DPDK module puts only
+ * the workers it has published as set up, and withdraws them before its teardown. */
+static void ctl_stats_dpdk(void *arg, etls_snap_buf_t *out)
+{
+    (void)arg;
+    etls_dpdk_stats_format(put_snap, out);
+}
+#endif
+
 static int run_dpdk(const etls_worker_shared_t *sh, int argc, char **argv, int rest, etls_ctl_t *ctl)
 {
 #ifdef ETLS_HAVE_DPDK
-    etls_ctl_hooks_t hooks = {.drain = ctl_drain, .log_level = ctl_log_level};
+    /* No wake hook: the poll loops adopt a new snapshot at their next iteration anyway. */
+    etls_ctl_hooks_t hooks = {.stats = ctl_stats_dpdk, .drain = ctl_drain, .log_level = ctl_log_level};
     if (ctl && etls_ctl_start(ctl, &hooks) < 0) {
         fprintf(stderr, "edgetls: cannot start the control thread\n");
         return 1;

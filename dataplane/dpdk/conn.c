@@ -96,6 +96,8 @@ void dp_conn_on_event(dp_worker_t *w, dp_conn_t *c, uint32_t ev)
 {
     if (ev & ETLS_TCP_EV_PEER_FIN)
         c->peer_fin = 1;
+    if ((ev & ETLS_TCP_EV_RESET) && !c->dead)
+        DP_STAT_ADD(w, resets, 1); /* the io_uring worker's "resets": the client left abruptly */
     if (ev & (ETLS_TCP_EV_RESET | ETLS_TCP_EV_CLOSED))
         c->dead = 1;
     dp_mark_dirty(w, c);
@@ -167,7 +169,7 @@ static int pump_once(dp_worker_t *w, dp_conn_t *c)
         dp_backend_open(w, c);
     if (!s->hs_done) {
         if (c->peer_fin && !s->park && s->rx_off == s->rx.len && !s->abort_after) {
-            DP_STAT_ADD(w, hs_failures, 1); /* the client left during the handshake */
+            etls_sess_hs_failed(s, &w->sx); /* the client left during the handshake */
             s->closing = 2;
             s->abort_after = 1;
         }
@@ -226,7 +228,9 @@ void dp_conn_check_timeout(dp_worker_t *w, dp_conn_t *c)
         return;
     if (!s->hs_done) {
         if (w->now_us >= c->hs_deadline_us) {
-            DP_STAT_ADD(w, hs_failures, 1);
+            /* counted in hs_failures and in the STATS detail, with what was negotiated */
+            DP_STAT_ADD(w, timeouts, 1);
+            etls_sess_hs_failed(s, &w->sx);
             dp_conn_release(w, c, 1);
         }
         return;
@@ -234,6 +238,8 @@ void dp_conn_check_timeout(dp_worker_t *w, dp_conn_t *c)
     uint64_t idle = (uint64_t)w->cfg->idle_timeout_ms * 1000;
     if (!idle || w->now_us - c->last_us < idle)
         return;
+    if (!s->closing) /* once: a second pass only cuts a goodbye that did not get through */
+        DP_STAT_ADD(w, timeouts, 1);
     if (s->closing || s->out_off != s->out.len) {
         dp_conn_release(w, c, 1); /* even the goodbye did not get through in time */
         return;

@@ -87,6 +87,9 @@ typedef struct dp_stats {
     uint64_t clean_cycles, clean_tcp_cycles;
     uint64_t accepted, rejected, active;
     uint64_t handshakes, hs_failures, errors, requests;
+    uint64_t timeouts; /* handshake and idle timeouts */
+    uint64_t resets;   /* clients gone without a goodbye: TCP reset (their RST, or our
+                        * retransmissions exhausted) */
     uint64_t bytes_in, bytes_out;       /* TLS bytes from / to clients */
     uint64_t bk_bytes_in, bk_bytes_out, bk_errors;
     /* System calls made for backend I/O: io_uring_enter (submit / collect completions),
@@ -167,6 +170,8 @@ typedef struct dp_worker {
     int failed;
     char err[256];
     dp_stats_t st;
+    etls_sess_stats_t sess; /* the sessions' detail (sx.stats): handshakes by parameters,
+                             * latency, alerts; one writer, like st */
 } dp_worker_t;
 
 extern atomic_int etls_dp_stop;
@@ -217,5 +222,14 @@ unsigned dp_fault_apply(dp_worker_t *w, dp_fault_dir_t *d, struct rte_mbuf **in,
 
 /* telemetry.c */
 void dp_telemetry_register(void);
+
+/* stats.c: which workers other threads (telemetry, the control plane's STATS) may read.
+ * dp_readers_set(n) publishes etls_dp_workers[0..n) once they are set up, and n = 0 withdraws
+ * them before teardown, waiting for a reader still at work. A reader brackets its reads with
+ * dp_readers_enter (returns how many workers it may read) and dp_readers_leave. The workers
+ * themselves never take part: their counters stay plain relaxed stores. */
+void dp_readers_set(unsigned n);
+unsigned dp_readers_enter(void);
+void dp_readers_leave(void);
 
 #endif

@@ -34,7 +34,12 @@
  *                      drops, busy/idle polls, busy time, handshakes, active connections, ...)
  *   /edgetls/worker,N  worker N's counters
  *   /edgetls/net,N     worker N's net-layer counters (ARP/ICMP/TCP, drops by reason)
- * The same counters are printed to stderr at exit and on SIGUSR1. Cycle accounting per worker:
+ * The same counters are printed to stderr at exit and on SIGUSR1.
+ *
+ * Control plane (edgetls --control): etls_dpdk_stats_format answers STATS with the io_uring
+ * workers' keys (etls_worker_stats_format: the plain counters, the batch fill histogram and the
+ * sessions' handshakes by parameters, latency and alerts), so `edgetlsctl stats` and /metrics
+ * show DPDK workers the same way. Cycle accounting per worker:
  * busy_cycles (TSC cycles of the poll iterations that did work), tcp_cycles (the part of them
  * inside the TCP stack: input, timers, flush with segment framing), tsc_hz, and busy_cpu_ns (the
  * same iterations in thread CPU time, which leaves out preemption by other work on the machine);
@@ -64,5 +69,11 @@
 #include "worker/worker.h"
 
 int etls_dpdk_run(const etls_worker_shared_t *sh, int argc, char **argv);
+
+/* Puts every DPDK worker's STATS lines ("worker.N.key value\n", docs/control-protocol.md) from
+ * any thread, read with relaxed loads (the workers never wait). Puts nothing before the workers
+ * are set up or once their teardown began, so it may be called at any time around
+ * etls_dpdk_run, from the control thread's stats hook. */
+void etls_dpdk_stats_format(etls_st_put_fn *put, void *arg);
 
 #endif

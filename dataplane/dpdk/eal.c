@@ -92,6 +92,7 @@ static int parse_opts(dp_opts_t *o, int argc, char **argv, char *err, size_t err
 
 static void free_workers(void)
 {
+    dp_readers_set(0); /* waits for a STATS or telemetry reader still looking at them */
     for (unsigned i = 0; i < etls_dp_nworkers; i++) {
         if (etls_dp_workers[i]) {
             dp_worker_fini(etls_dp_workers[i]);
@@ -189,6 +190,7 @@ static int start(const etls_worker_shared_t *sh, dp_opts_t *o, char *err, size_t
     for (unsigned i = 0; i < etls_dp_nworkers; i++)
         ETLS_GUARD(dp_worker_init(etls_dp_workers[i], err, errlen));
     ETLS_GUARD(dp_port_setup(o, etls_dp_workers, etls_dp_nworkers, err, errlen));
+    dp_readers_set(etls_dp_nworkers); /* set up: STATS and telemetry may read them from now on */
     dp_telemetry_register();
     char a[20];
     fprintf(stderr, "edgetls: dpdk: %s mode, %u worker%s on port %u, %s/%u, listening on",

@@ -471,6 +471,7 @@ int dp_worker_init(dp_worker_t *w, char *err, size_t errlen)
     w->sx.hs_failures = &w->st.hs_failures;
     w->sx.errors = &w->st.errors;
     w->sx.requests = &w->st.requests;
+    w->sx.stats = &w->sess; /* the STATS detail (stats.c); also starts the handshake clock */
     if (w->sh->snap)
         etls_sess_ctx_attach(&w->sx, w->sh->snap, w->index);
     return 0; /* the proxy's backend ring is created by the lcore itself (dp_backend_start) */

@@ -25,7 +25,8 @@ static const field_t worker_fields[] = {
     FIELD(dp_stats_t, tx_dropped),   FIELD(dp_stats_t, nombuf),      FIELD(dp_stats_t, busy_polls),
     FIELD(dp_stats_t, idle_polls),   FIELD(dp_stats_t, busy_us),     FIELD(dp_stats_t, accepted),    FIELD(dp_stats_t, rejected),
     FIELD(dp_stats_t, active),       FIELD(dp_stats_t, handshakes),  FIELD(dp_stats_t, hs_failures),
-    FIELD(dp_stats_t, errors),       FIELD(dp_stats_t, requests),    FIELD(dp_stats_t, bytes_in),
+    FIELD(dp_stats_t, errors),       FIELD(dp_stats_t, requests),    FIELD(dp_stats_t, timeouts),
+    FIELD(dp_stats_t, resets),       FIELD(dp_stats_t, bytes_in),
     FIELD(dp_stats_t, bytes_out),    FIELD(dp_stats_t, bk_bytes_in), FIELD(dp_stats_t, bk_bytes_out),
     FIELD(dp_stats_t, bk_errors),    FIELD(dp_stats_t, bk_syscalls), FIELD(dp_stats_t, bk_cancels),
     FIELD(dp_stats_t, crypto_runs),  FIELD(dp_stats_t, fault_loss),
@@ -63,49 +64,59 @@ static int one_dict(const void *base, const field_t *f, size_t n, struct rte_tel
     return 0;
 }
 
-static int worker_index(const char *params)
+/* Worker `params` when it is one of the n readable ones, else -1. */
+static int worker_index(const char *params, unsigned n)
 {
     if (!params || !*params)
         return -1;
     char *end;
     unsigned long i = strtoul(params, &end, 10);
-    return *end || i >= etls_dp_nworkers ? -1 : (int)i;
+    return *end || i >= n ? -1 : (int)i;
 }
 
-static int cmd_workers(const char *cmd, const char *params, struct rte_tel_data *d)
+static int workers_dict(unsigned n, struct rte_tel_data *d)
 {
-    (void)cmd;
-    (void)params;
     rte_tel_data_start_dict(d);
-    rte_tel_data_add_dict_u64(d, "workers", etls_dp_nworkers);
+    rte_tel_data_add_dict_u64(d, "workers", n);
     for (size_t f = 0; f < NFIELDS(worker_fields); f++) {
         struct rte_tel_data *a = rte_tel_data_alloc();
         if (!a)
             return -1;
         rte_tel_data_start_array(a, RTE_TEL_U64_VAL);
-        for (unsigned i = 0; i < etls_dp_nworkers; i++)
+        for (unsigned i = 0; i < n; i++)
             rte_tel_data_add_array_u64(a, load(&etls_dp_workers[i]->st, worker_fields[f].off));
         rte_tel_data_add_dict_container(d, worker_fields[f].name, a, 0);
     }
     return 0;
 }
 
+/* Every callback reads inside dp_readers_enter/leave: the telemetry thread outlives the workers
+ * (rte_eal_cleanup stops it after they are freed). */
+static int cmd_workers(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+    (void)cmd;
+    (void)params;
+    int rc = workers_dict(dp_readers_enter(), d);
+    dp_readers_leave();
+    return rc;
+}
+
 static int cmd_worker(const char *cmd, const char *params, struct rte_tel_data *d)
 {
     (void)cmd;
-    int i = worker_index(params);
-    if (i < 0)
-        return -1;
-    return one_dict(&etls_dp_workers[i]->st, worker_fields, NFIELDS(worker_fields), d);
+    int i = worker_index(params, dp_readers_enter());
+    int rc = i < 0 ? -1 : one_dict(&etls_dp_workers[i]->st, worker_fields, NFIELDS(worker_fields), d);
+    dp_readers_leave();
+    return rc;
 }
 
 static int cmd_net(const char *cmd, const char *params, struct rte_tel_data *d)
 {
     (void)cmd;
-    int i = worker_index(params);
-    if (i < 0)
-        return -1;
-    return one_dict(&etls_dp_workers[i]->net.st, net_fields, NFIELDS(net_fields), d);
+    int i = worker_index(params, dp_readers_enter());
+    int rc = i < 0 ? -1 : one_dict(&etls_dp_workers[i]->net.st, net_fields, NFIELDS(net_fields), d);
+    dp_readers_leave();
+    return rc;
 }
 
 void dp_telemetry_register(void)
