@@ -84,15 +84,8 @@ static int set_tickets(etls_tls_server_ctx_t *ctx, const etls_snap_hdr_t *h, cha
     return rc;
 }
 
-/* A small set of entry names (pointing into the payload) -> a value, for applying deltas. */
-typedef struct name_set {
-    struct {
-        const char *p;
-        uint8_t len;
-        int32_t val;
-    } *slot;
-    size_t mask;
-} name_set_t;
+/* Entry names -> a value: the names a delta changes, and each snapshot's entry index. */
+typedef etls_snap_names_t name_set_t;
 
 static uint64_t name_hash(const char *p, size_t len)
 {
@@ -165,6 +158,22 @@ static int snap_finish(etls_snap_t *s, const etls_snap_hdr_t *h, char *err, size
     return 0;
 }
 
+/* s->tags from its certificates: each entry's first one (an entry's certificates are adjacent). */
+static int index_tags(etls_snap_t *s)
+{
+    free(s->tags.slot);
+    if (set_init(&s->tags, s->n_entries + 1) < 0)
+        return -1;
+    const char *prev = NULL;
+    for (size_t i = 0; i < s->tls.n_certs; i++) {
+        const char *tag = s->tls.certs[i]->tag;
+        if (tag && (!prev || strcmp(prev, tag)))
+            set_add(&s->tags, tag, strlen(tag), (int32_t)i);
+        prev = tag;
+    }
+    return 0;
+}
+
 static etls_snap_t *build_full(const etls_tls_server_ctx_t *tmpl, etls_snap_reader_t *r, const etls_snap_hdr_t *h,
                                char *err, size_t errlen)
 {
@@ -184,6 +193,10 @@ static etls_snap_t *build_full(const etls_tls_server_ctx_t *tmpl, etls_snap_read
         }
         s->n_entries++;
     }
+    if (rc == 0 && index_tags(s) < 0) {
+        say(err, errlen, "out of memory");
+        rc = -1;
+    }
     if (rc < 0 || snap_finish(s, h, err, errlen) < 0) {
         etls_snap_free(s);
         return NULL;
@@ -199,6 +212,93 @@ static int add_staged(etls_tls_server_ctx_t *dst, const etls_tls_server_ctx_t *s
         if (etls_tls_server_ctx_add_shared(dst, staged->certs[(*pos)++]) < 0)
             return -1;
     return 0;
+}
+
+/* The certificates of base's entry starting at certs[first]. */
+static size_t base_run(const etls_snap_t *base, size_t first)
+{
+    const char *tag = base->tls.certs[first]->tag;
+    size_t n = 1;
+    while (first + n < base->tls.n_certs && !strcmp(base->tls.certs[first + n]->tag, tag))
+        n++;
+    return n;
+}
+
+/* The common delta: no entry removed, each entry either replacing one of base's with as many
+ * certificates, or new. The new snapshot starts as a copy of base's certificate array and SNI
+ * index (shared certificates, no parsing, no re-indexing of 100,000 names); a replaced
+ * entry's certificates take the place of the old ones in it, new entries are appended. The
+ * result is what the general path builds, in the same order. NULL with *fast = 0 when the
+ * delta is not of this kind (the general path then runs); NULL with *fast = 1 on failure. */
+static etls_snap_t *delta_fast(const etls_tls_server_ctx_t *tmpl, const etls_snap_t *base,
+                               const etls_tls_server_ctx_t *staged, const size_t *first, int32_t n,
+                               const etls_snap_hdr_t *h, int *fast, char *err, size_t errlen)
+{
+    *fast = 0;
+    if (h->n_removed || !base->tags.slot || n < 0)
+        return NULL;
+    int32_t *at = malloc(((size_t)n + 1) * sizeof *at); /* base index of each entry, -1: new */
+    if (!at)
+        return NULL;
+    size_t added = 0, added_entries = 0;
+    for (int32_t v = 0; v < n; v++) {
+        const char *tag = staged->certs[first[v]]->tag;
+        size_t slot = set_find(&base->tags, tag, strlen(tag)), count = first[v + 1] - first[v];
+        at[v] = base->tags.slot[slot].p ? base->tags.slot[slot].val : -1;
+        if (at[v] >= 0 && base_run(base, (size_t)at[v]) != count) {
+            free(at);
+            return NULL; /* a different number of certificates: the general path */
+        }
+        if (at[v] < 0) {
+            added += count;
+            added_entries++;
+        }
+    }
+    *fast = 1;
+    etls_snap_t *s = snap_new(tmpl, h->version, err, errlen);
+    int ok = s && etls_tls_server_ctx_share_all(&s->tls, &base->tls, added) == 0;
+    for (int32_t v = 0; ok && v < n; v++)
+        for (size_t k = 0; ok && at[v] >= 0 && k < first[v + 1] - first[v]; k++)
+            ok = etls_tls_server_ctx_replace_shared(&s->tls, (size_t)at[v] + k, staged->certs[first[v] + k]) == 0;
+    for (int32_t v = 0; ok && v < n; v++)
+        for (size_t k = 0; ok && at[v] < 0 && k < first[v + 1] - first[v]; k++)
+            ok = etls_tls_server_ctx_add_shared(&s->tls, staged->certs[first[v] + k]) == 0;
+    if (ok) {
+        s->n_entries = base->n_entries + added_entries;
+        /* base's entry index, its names now pointing at the replacing certificates' tags */
+        size_t cap = base->tags.mask + 1;
+        if ((s->n_entries + 1) * 2 > cap) {
+            ok = index_tags(s) == 0;
+        } else if ((s->tags.slot = malloc(cap * sizeof *s->tags.slot))) {
+            memcpy(s->tags.slot, base->tags.slot, cap * sizeof *s->tags.slot);
+            s->tags.mask = base->tags.mask;
+            for (int32_t v = 0; v < n; v++) {
+                const char *tag = staged->certs[first[v]]->tag;
+                size_t slot = set_find(&s->tags, tag, strlen(tag));
+                if (at[v] >= 0)
+                    s->tags.slot[slot].p = s->tls.certs[at[v]]->tag;
+                else
+                    set_add(&s->tags, s->tls.certs[s->tls.n_certs - added]->tag, strlen(tag),
+                            (int32_t)(s->tls.n_certs - added));
+                if (at[v] < 0)
+                    added -= first[v + 1] - first[v];
+            }
+        } else {
+            ok = 0;
+        }
+    }
+    free(at);
+    if (!ok) {
+        if (s)
+            say(err, errlen, "out of memory or too many certificates");
+        etls_snap_free(s);
+        return NULL;
+    }
+    if (snap_finish(s, h, err, errlen) < 0) {
+        etls_snap_free(s);
+        return NULL;
+    }
+    return s;
 }
 
 /* base + delta: the entries of the delta are parsed (into a staging context), every other
@@ -246,6 +346,11 @@ static etls_snap_t *build_delta(const etls_tls_server_ctx_t *tmpl, const etls_sn
         goto out;
     rc = -1;
     first[n] = staged.n_certs;
+    int fast;
+    if ((s = delta_fast(tmpl, base, &staged, first, n, h, &fast, err, errlen)) || fast) {
+        rc = s ? 0 : -1;
+        goto out;
+    }
     if (!(s = snap_new(tmpl, h->version, err, errlen)))
         goto out;
     if (etls_tls_server_ctx_reserve(&s->tls, base->tls.n_certs + staged.n_certs,
@@ -292,7 +397,7 @@ static etls_snap_t *build_delta(const etls_tls_server_ctx_t *tmpl, const etls_sn
             (unsigned long long)base->version, removed);
         goto out;
     }
-    rc = snap_finish(s, h, err, errlen);
+    rc = index_tags(s) < 0 ? (say(err, errlen, "out of memory"), -1) : snap_finish(s, h, err, errlen);
 out:
     etls_tls_server_ctx_free(&staged); /* the new snapshot holds its own references */
     free(changed.slot);
@@ -319,6 +424,7 @@ void etls_snap_free(etls_snap_t *s)
     if (!s)
         return;
     etls_tls_server_ctx_free(&s->tls);
+    free(s->tags.slot);
     etls_wipe(s, sizeof *s);
     free(s);
 }

@@ -33,8 +33,20 @@
  * with a control plane the first context is sized for at least this much. */
 #define ETLS_SNAP_FLIGHT_RESERVE (96u * 1024)
 
+/* Entry names -> a value (open addressing, FNV-1a); the names are pointed to, not copied. */
+typedef struct etls_snap_names {
+    struct {
+        const char *p;
+        uint8_t len;
+        int32_t val;
+    } *slot;
+    size_t mask;
+} etls_snap_names_t;
+
 typedef struct etls_snap {
     etls_tls_server_ctx_t tls;
+    etls_snap_names_t tags; /* entry name -> index of its first certificate in tls.certs (names
+                             * point at the certificates' tags); ctl thread only */
     uint64_t version;  /* the control plane's version */
     uint64_t seq;      /* publication order in this process (versions may go back after a
                         * control plane lost its state; reclaiming relies on seq) */

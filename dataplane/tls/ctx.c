@@ -104,6 +104,18 @@ int etls_tls_server_ctx_reserve(etls_tls_server_ctx_t *ctx, size_t n_certs, size
     return etls_sni_reserve(&ctx->sni, n_names);
 }
 
+/* The largest handshake flight cert makes: ServerHello, EncryptedExtensions (any ALPN name),
+ * Certificate, CertificateVerify, Finished; then record framing at the smallest record a
+ * client may ask for (RFC 8449: 64 bytes, so 63 content bytes plus 22 bytes of header, type
+ * and tag each). */
+static void note_flight(etls_tls_server_ctx_t *ctx, const etls_tls_cert_t *cert)
+{
+    size_t content = 512 + 300 + 256 + 4 + cert->cert_msg_len + 8 + ETLS_SIG_MAX_LEN + 64;
+    size_t flight = content + (content / 63 + 4) * (ETLS_TLS_RECORD_HEADER + 1 + 16) + 64;
+    if (flight > ctx->max_flight)
+        ctx->max_flight = flight;
+}
+
 /* Appends cert (its reference already counted by the caller) and indexes its names. */
 static int push_cert(etls_tls_server_ctx_t *ctx, etls_tls_cert_t *cert)
 {
@@ -115,14 +127,33 @@ static int push_cert(etls_tls_server_ctx_t *ctx, etls_tls_cert_t *cert)
     if (rc < 0)
         return rc;
     ctx->n_certs++;
-    /* ServerHello, EncryptedExtensions (any ALPN name), Certificate, CertificateVerify,
-     * Finished; then record framing at the smallest record a client may ask for (RFC 8449:
-     * 64 bytes, so 63 content bytes plus 22 bytes of header, type and tag each). */
-    size_t content = 512 + 300 + 256 + 4 + cert->cert_msg_len + 8 + ETLS_SIG_MAX_LEN + 64;
-    size_t flight = content + (content / 63 + 4) * (ETLS_TLS_RECORD_HEADER + 1 + 16) + 64;
-    if (flight > ctx->max_flight)
-        ctx->max_flight = flight;
+    note_flight(ctx, cert);
     return 0;
+}
+
+int etls_tls_server_ctx_share_all(etls_tls_server_ctx_t *dst, const etls_tls_server_ctx_t *src, size_t extra)
+{
+    ETLS_GUARD(etls_tls_server_ctx_reserve(dst, src->n_certs + extra, 0));
+    ETLS_GUARD(etls_sni_copy(&dst->sni, &src->sni));
+    memcpy(dst->certs, src->certs, src->n_certs * sizeof *dst->certs);
+    for (size_t i = 0; i < src->n_certs; i++)
+        src->certs[i]->refs++;
+    dst->n_certs = src->n_certs;
+    if (src->max_flight > dst->max_flight)
+        dst->max_flight = src->max_flight;
+    return 0;
+}
+
+int etls_tls_server_ctx_replace_shared(etls_tls_server_ctx_t *ctx, size_t idx, etls_tls_cert_t *cert)
+{
+    ETLS_ENSURE(idx < ctx->n_certs, ETLS_ERR_INVALID);
+    etls_tls_cert_t *old = ctx->certs[idx];
+    cert->refs++;
+    int rc = etls_sni_replace(ctx, (uint32_t)idx, cert);
+    if (--old->refs == 0) /* after: the old names were read above */
+        cert_free(old);
+    note_flight(ctx, cert);
+    return rc;
 }
 
 int etls_tls_server_ctx_add_shared(etls_tls_server_ctx_t *ctx, etls_tls_cert_t *cert)

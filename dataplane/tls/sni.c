@@ -92,22 +92,96 @@ void etls_sni_free(etls_tls_sni_index_t *x)
     x->n_defaults = x->n_firsts = 0;
 }
 
-/* Indexes certs[idx] (already in ctx->certs): each of its names, its default mark, its scheme. */
-int etls_sni_add(etls_tls_server_ctx_t *ctx, uint32_t idx)
+/* The table and key of the name at names + off: wildcards are keyed by ".rest", what a client
+ * name holds from its first dot on. */
+static etls_tls_sni_table_t *key_of(etls_tls_sni_index_t *x, const char *names, size_t off, size_t *koff,
+                                    size_t *klen)
+{
+    const char *n = names + off;
+    size_t len = strlen(n);
+    int wild = len > 2 && n[0] == '*' && n[1] == '.';
+    *koff = off + (wild ? 1 : 0);
+    *klen = len - (wild ? 1 : 0);
+    return wild ? &x->wild : &x->exact;
+}
+
+static int add_names(etls_tls_server_ctx_t *ctx, uint32_t idx)
 {
     etls_tls_sni_index_t *x = &ctx->sni;
     const etls_tls_cert_t *cert = ctx->certs[idx];
     for (size_t off = 0; cert->names[off]; off += strlen(cert->names + off) + 1) {
-        const char *n = cert->names + off;
-        size_t len = strlen(n);
-        int wild = len > 2 && n[0] == '*' && n[1] == '.';
-        etls_tls_sni_table_t *t = wild ? &x->wild : &x->exact;
-        /* wildcards are keyed by ".rest", what a client name holds from its first dot on */
-        size_t koff = off + (wild ? 1 : 0), klen = len - (wild ? 1 : 0);
+        size_t koff, klen;
+        etls_tls_sni_table_t *t = key_of(x, cert->names, off, &koff, &klen);
         ETLS_GUARD(table_reserve(t, (size_t)t->used + 1));
         place(t, (etls_tls_sni_slot_t){etls_sni_hash(x->seed, cert->names + koff, klen), idx, (uint16_t)koff,
                                        (uint16_t)klen});
     }
+    return 0;
+}
+
+/* Linear probing's deletion: later members of the run that may live in the hole move back into
+ * it, so every lookup still finds them (no tombstones). */
+static void table_del(etls_tls_sni_table_t *t, uint32_t i)
+{
+    t->slots[i].hash = 0;
+    t->used--;
+    for (uint32_t j = (i + 1) & t->mask; t->slots[j].hash; j = (j + 1) & t->mask) {
+        uint32_t home = t->slots[j].hash & t->mask;
+        int stays = i <= j ? (home > i && home <= j) : (home > i || home <= j); /* home in (i, j] */
+        if (stays)
+            continue;
+        t->slots[i] = t->slots[j];
+        t->slots[j].hash = 0;
+        i = j;
+    }
+}
+
+void etls_sni_del(etls_tls_server_ctx_t *ctx, uint32_t idx)
+{
+    etls_tls_sni_index_t *x = &ctx->sni;
+    const etls_tls_cert_t *cert = ctx->certs[idx];
+    for (size_t off = 0; cert->names[off]; off += strlen(cert->names + off) + 1) {
+        size_t koff, klen;
+        etls_tls_sni_table_t *t = key_of(x, cert->names, off, &koff, &klen);
+        if (!t->used)
+            continue;
+        uint32_t h = etls_sni_hash(x->seed, cert->names + koff, klen);
+        for (uint32_t i = h & t->mask; t->slots[i].hash; i = (i + 1) & t->mask)
+            if (t->slots[i].hash == h && t->slots[i].cert == idx && t->slots[i].off == koff) {
+                table_del(t, i);
+                break;
+            }
+    }
+}
+
+static int table_copy(etls_tls_sni_table_t *dst, const etls_tls_sni_table_t *src)
+{
+    *dst = *src;
+    if (!src->slots)
+        return 0;
+    dst->slots = malloc(((size_t)src->mask + 1) * sizeof *dst->slots);
+    ETLS_ENSURE(dst->slots, ETLS_ERR_NOMEM);
+    memcpy(dst->slots, src->slots, ((size_t)src->mask + 1) * sizeof *dst->slots);
+    return 0;
+}
+
+int etls_sni_copy(etls_tls_sni_index_t *dst, const etls_tls_sni_index_t *src)
+{
+    etls_sni_free(dst);
+    *dst = *src;
+    dst->exact.slots = dst->wild.slots = NULL;
+    if (table_copy(&dst->exact, &src->exact) < 0 || table_copy(&dst->wild, &src->wild) < 0) {
+        etls_sni_free(dst);
+        return ETLS_ERR_NOMEM;
+    }
+    return 0;
+}
+
+/* The no-match tiers' lists of certs[idx]: its default mark, the first of its scheme. */
+static void add_lists(etls_tls_server_ctx_t *ctx, uint32_t idx)
+{
+    etls_tls_sni_index_t *x = &ctx->sni;
+    const etls_tls_cert_t *cert = ctx->certs[idx];
     if (cert->is_default && x->n_defaults < ETLS_TLS_SNI_FIRSTS)
         x->defaults[x->n_defaults++] = idx;
     int seen = 0;
@@ -115,6 +189,28 @@ int etls_sni_add(etls_tls_server_ctx_t *ctx, uint32_t idx)
         seen |= ctx->certs[x->firsts[i]]->scheme == cert->scheme;
     if (!seen && x->n_firsts < ETLS_TLS_SNI_FIRSTS)
         x->firsts[x->n_firsts++] = idx;
+}
+
+/* Indexes certs[idx] (already in ctx->certs): each of its names, its default mark, its scheme. */
+int etls_sni_add(etls_tls_server_ctx_t *ctx, uint32_t idx)
+{
+    ETLS_GUARD(add_names(ctx, idx));
+    add_lists(ctx, idx);
+    return 0;
+}
+
+int etls_sni_replace(etls_tls_server_ctx_t *ctx, uint32_t idx, etls_tls_cert_t *cert)
+{
+    const etls_tls_cert_t *old = ctx->certs[idx];
+    etls_sni_del(ctx, idx);
+    int lists = old->is_default || cert->is_default || old->scheme != cert->scheme;
+    ctx->certs[idx] = cert;
+    ETLS_GUARD(add_names(ctx, idx));
+    if (lists) { /* the no-match tiers may change: rebuilt (a scan of the certificates) */
+        ctx->sni.n_defaults = ctx->sni.n_firsts = 0;
+        for (uint32_t i = 0; i < ctx->n_certs; i++)
+            add_lists(ctx, i);
+    }
     return 0;
 }
 

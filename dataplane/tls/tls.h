@@ -294,6 +294,13 @@ int etls_tls_server_ctx_add_cert_tagged(etls_tls_server_ctx_t *ctx, etls_cert_ch
 /* Adds a certificate another context holds (a snapshot sharing an unchanged entry): one more
  * reference, no copy, no parsing. */
 int etls_tls_server_ctx_add_shared(etls_tls_server_ctx_t *ctx, etls_tls_cert_t *cert);
+/* dst (settings only, no certificates yet) shares every certificate of src, in its order, with
+ * src's SNI index copied, and room for `extra` more: the base of a snapshot that changes a few
+ * entries of another, at a cost of copies (no parsing, no indexing). */
+int etls_tls_server_ctx_share_all(etls_tls_server_ctx_t *dst, const etls_tls_server_ctx_t *src, size_t extra);
+/* certs[idx] becomes cert (shared: one more reference; the old one loses one), its names
+ * indexed in place of the old ones, keeping its position (and so "first added wins"). */
+int etls_tls_server_ctx_replace_shared(etls_tls_server_ctx_t *ctx, size_t idx, etls_tls_cert_t *cert);
 /* Room for n certificates and their names without growing (a hint; 0 or ETLS_ERR_NOMEM). */
 int etls_tls_server_ctx_reserve(etls_tls_server_ctx_t *ctx, size_t n_certs, size_t n_names);
 /* dst = src's settings (suites, groups, ALPN, limits, cookie and ticket keys) with no

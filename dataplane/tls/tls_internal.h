@@ -311,6 +311,13 @@ int etls_tls_send_ticket(etls_tls_conn_t *c, const uint8_t *hdr, const uint8_t *
 uint32_t etls_sni_hash(uint64_t seed, const char *p, size_t len);
 int etls_sni_reserve(etls_tls_sni_index_t *x, size_t n_names);
 int etls_sni_add(etls_tls_server_ctx_t *ctx, uint32_t idx);
+/* Removes certs[idx]'s names from the tables (before that certificate changes). */
+void etls_sni_del(etls_tls_server_ctx_t *ctx, uint32_t idx);
+/* certs[idx] becomes cert (its names indexed in place of the old one's; the no-match lists
+ * rebuilt when a default mark or the scheme changes). References are the caller's. */
+int etls_sni_replace(etls_tls_server_ctx_t *ctx, uint32_t idx, etls_tls_cert_t *cert);
+/* dst (freed first) = a copy of src's tables and lists. */
+int etls_sni_copy(etls_tls_sni_index_t *dst, const etls_tls_sni_index_t *src);
 void etls_sni_free(etls_tls_sni_index_t *x);
 
 /* ctx.c */

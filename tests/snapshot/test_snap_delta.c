@@ -124,6 +124,102 @@ int main(void)
         CHECK_MSG(strstr(err, bad[i].want) != NULL, "bad delta %zu: got '%s'", i, err);
         etls_snap_buf_free(&b);
     }
+    /* The common delta (no removal; replacements with as many certificates, and additions),
+     * which starts from a copy of the base's certificate array and SNI index: a chain of them
+     * equals the full snapshot of each state — same certificates in the same order, every name
+     * selecting the same entry — including a replacement whose certificate serves another name
+     * (the old name no longer finds it) and bases freed along the way. */
+    {
+        enum { M = 40, ROUNDS = 24 };
+        pem_pair_t cur[M + ROUNDS];
+        char ename[M + ROUNDS][16], sname[M + ROUNDS][24];
+        size_t n_ent = M;
+        for (int i = 0; i < M; i++) {
+            snprintf(ename[i], sizeof ename[i], "f%d", i);
+            snprintf(sname[i], sizeof sname[i], "f%d.test", i);
+            cur[i] = make_cert(sname[i]);
+        }
+        etls_snap_enc_begin(&b, 10, 3600, (const uint8_t(*)[ETLS_SNAP_KEY_LEN])tk, NULL, 1);
+        for (int i = 0; i < M; i++)
+            put_entry(&b, ename[i], &cur[i]);
+        CHECK(etls_snap_enc_end(&b) == 0);
+        etls_snap_t *base = etls_snap_build(&tmpl, NULL, b.p, b.len, err, sizeof err);
+        etls_snap_buf_free(&b);
+        CHECK_MSG(base != NULL, "%s", err);
+        uint32_t seed = 12345;
+        for (int r = 0; base && r < ROUNDS; r++) {
+            seed = seed * 1103515245u + 12345u;
+            size_t a1 = (seed >> 8) % n_ent, a2 = (seed >> 16) % n_ent;
+            /* replace a1 (every fourth round with a certificate for a new name), maybe a2 too,
+             * and every third round add an entry */
+            if (r % 4 == 0)
+                snprintf(sname[a1], sizeof sname[a1], "moved%d.test", r);
+            free(cur[a1].chain);
+            free(cur[a1].key);
+            cur[a1] = make_cert(sname[a1]);
+            int two = a2 != a1 && r % 2;
+            if (two) {
+                free(cur[a2].chain);
+                free(cur[a2].key);
+                cur[a2] = make_cert(sname[a2]);
+            }
+            int add = r % 3 == 0;
+            if (add) {
+                snprintf(ename[n_ent], sizeof ename[n_ent], "g%d", r);
+                snprintf(sname[n_ent], sizeof sname[n_ent], "g%d.test", r);
+                cur[n_ent] = make_cert(sname[n_ent]);
+            }
+            uint64_t v = 11 + (uint64_t)r;
+            etls_snap_enc_begin_delta(&b, v - 1, v, 3600, (const uint8_t(*)[ETLS_SNAP_KEY_LEN])tk, NULL, 1, NULL, 0);
+            put_entry(&b, ename[a1], &cur[a1]);
+            if (two)
+                put_entry(&b, ename[a2], &cur[a2]);
+            if (add)
+                put_entry(&b, ename[n_ent], &cur[n_ent]);
+            CHECK(etls_snap_enc_end(&b) == 0);
+            etls_snap_t *next = etls_snap_build(&tmpl, base, b.p, b.len, err, sizeof err);
+            etls_snap_buf_free(&b);
+            CHECK_MSG(next != NULL, "round %d: %s", r, err);
+            if (!next)
+                break;
+            n_ent += add;
+            etls_snap_enc_begin(&b, v, 3600, (const uint8_t(*)[ETLS_SNAP_KEY_LEN])tk, NULL, 1);
+            for (size_t i = 0; i < n_ent; i++)
+                put_entry(&b, ename[i], &cur[i]);
+            CHECK(etls_snap_enc_end(&b) == 0);
+            etls_snap_t *full = etls_snap_build(&tmpl, NULL, b.p, b.len, err, sizeof err);
+            etls_snap_buf_free(&b);
+            CHECK(full && full->tls.n_certs == next->tls.n_certs && next->n_entries == n_ent);
+            for (size_t i = 0; full && i < n_ent && i < next->tls.n_certs; i++) {
+                CHECK_MSG(!strcmp(full->tls.certs[i]->tag, next->tls.certs[i]->tag), "round %d: order at %zu", r, i);
+                CHECK(next->tls.certs[i]->cert_msg_len == full->tls.certs[i]->cert_msg_len &&
+                      !memcmp(next->tls.certs[i]->cert_msg, full->tls.certs[i]->cert_msg, full->tls.certs[i]->cert_msg_len));
+                /* every name, and every name ever served, selects the same position in both */
+                const etls_tls_cert_t *x = sel(next, sname[i]), *y = sel(full, sname[i]);
+                CHECK_MSG(x && y && !strcmp(x->tag, y->tag) && !strcmp(x->tag, ename[i]), "round %d: %s -> %s / %s", r,
+                          sname[i], x ? x->tag : "-", y ? y->tag : "-");
+                if (i != a1 && i != a2)
+                    CHECK(i >= base->tls.n_certs || next->tls.certs[i] == base->tls.certs[i]); /* shared */
+            }
+            char old[32];
+            snprintf(old, sizeof old, "f%zu.test", a1);
+            const etls_tls_cert_t *x = sel(next, old), *y = full ? sel(full, old) : NULL;
+            CHECK_MSG(x && y && !strcmp(x->tag, y->tag), "round %d: a name given up (%s) selects %s / %s", r, old,
+                      x ? x->tag : "-", y ? y->tag : "-");
+            CHECK(sel(next, "nothing.test") && !strcmp(sel(next, "nothing.test")->tag, full ? sel(full, "nothing.test")->tag : ""));
+            etls_snap_free(full);
+            etls_snap_free(base); /* the next round's base is this one: its tags must not point here */
+            base = next;
+        }
+        for (size_t i = 0; base && i < base->tls.n_certs; i++)
+            CHECK(base->tls.certs[i]->refs == 1);
+        etls_snap_free(base);
+        for (size_t i = 0; i < n_ent; i++) {
+            free(cur[i].chain);
+            free(cur[i].key);
+        }
+    }
+
     /* v1 is untouched by all of it: references back to one after v2 goes */
     etls_snap_free(v2);
     for (size_t i = 0; i < v1->tls.n_certs; i++)
