@@ -171,8 +171,11 @@ static void on_msg(cd_t *d, cd_dp_t *p, uint8_t type, const uint8_t *m, size_t l
             p->sent = 0; /* whatever it serves came from elsewhere: send it all */
             push(d, p, &full);
             etls_snap_buf_free(&full);
-        } else
-            p->adopted = p->version;
+        } else {
+            /* serving our version already: it is the base of our next delta (without this
+             * the first commit after a control-plane restart sent every dataplane it all) */
+            p->adopted = p->sent = p->version;
+        }
         break;
     case ETLS_SNAP_MSG_ACK:
         if (len >= 8) {

@@ -345,6 +345,38 @@ static void remember_parts(commit_t *c)
     }
 }
 
+static void free_parts(commit_t *c)
+{
+    for (size_t p = 0; c->part_text && p < c->n_parts; p++)
+        free(c->part_text[p]);
+    free(c->parts);
+    free(c->part_counts);
+    free(c->part_slots);
+    free(c->part_text);
+    free(c->part_len);
+    free(c->part_entry);
+    free(c->part_obj);
+    free(c->part_fp);
+    free(c->part_clean);
+}
+
+void etls_store_memo_loaded(etls_store_t *s, const etls_store_state_t *st, const uint8_t (*parts)[32],
+                            const uint32_t *counts, size_t n)
+{
+    commit_t c = {.s = s};
+    etls_part_memo_t *keep = s->memo;
+    s->memo = NULL; /* plan against nothing: every part comes out unknown, with its fingerprint */
+    int same = plan_parts(&c, st) == 0 && c.n_parts == n;
+    for (size_t p = 0; same && p < n; p++)
+        same = c.part_counts[p] == counts[p];
+    s->memo = keep;
+    if (same) { /* the cuts agree with the manifest's: these parts are what a commit would write */
+        memcpy(c.parts, parts, n * sizeof *parts);
+        remember_parts(&c);
+    }
+    free_parts(&c);
+}
+
 static int put_tickets(commit_t *c, const etls_store_state_t *st)
 {
     static const char hex[] = "0123456789abcdef";
@@ -512,17 +544,7 @@ static void finish(commit_t *c, int ok)
         close(c->cfd);
     free(c->objects);
     free(c->slots);
-    for (size_t p = 0; c->part_text && p < c->n_parts; p++)
-        free(c->part_text[p]);
-    free(c->parts);
-    free(c->part_counts);
-    free(c->part_slots);
-    free(c->part_text);
-    free(c->part_len);
-    free(c->part_entry);
-    free(c->part_obj);
-    free(c->part_fp);
-    free(c->part_clean);
+    free_parts(c);
     if (!ok) {
         etls_store_rm_tree(c->s->vfd, c->tmp);
         etls_store_rm_tree(c->s->vfd, c->final);

@@ -250,6 +250,8 @@ int etls_store_load_version(etls_store_t *s, uint64_t v, etls_store_state_t *st,
     close(l.fd);
     if (rc)
         return -1;
+    if (st && m.format == 3 && v == s->current)
+        etls_store_memo_loaded(s, &m.st, (const uint8_t(*)[32])m.parts, m.part_counts, m.n_parts);
     if (st) {
         if (m.format == 1) /* format 1 kept no per-entry version: this one stands in */
             for (size_t i = 0; i < m.st.n_entries; i++)

@@ -119,6 +119,10 @@ int etls_store_object_put(etls_store_t *s, const uint8_t d[32], const void *data
 /* At open: stamps every object with the newest kept version whose manifest names it, and
  * counts each part's certificates (refs). */
 void etls_store_objects_refs(etls_store_t *s);
+/* commit.c: after loading the current version (format 3) into st, remembers its parts as the
+ * last commit's, so the first commit after a restart does not format and hash all of them. */
+void etls_store_memo_loaded(etls_store_t *s, const etls_store_state_t *st, const uint8_t (*parts)[32],
+                            const uint32_t *counts, size_t n);
 /* A part just written (its object new): its certificates (digests) gain a reference. */
 void etls_store_part_added(etls_store_t *s, size_t part_slot, const uint8_t (*objects)[32], size_t n);
 /* Removes the objects no version >= oldest names (after a prune; at open): first the parts

@@ -93,6 +93,24 @@ start_control
 wait_synced
 pass "control plane killed: dataplane serves on, resyncs after the restart"
 
+# --- the restarted control plane continues the stored journal: its next commits append deltas,
+# snapshot.bin stays the same file (no whole snapshot rewritten)
+jlen=$(stat -c %s "$STATE/current/snapshot.delta")
+ino=$(stat -c %i "$STATE/current/snapshot.bin")
+ctl cert replace www --chain "$D/old.pem" --key "$D/old.key" >/dev/null &&
+    ctl cert replace www --chain "$D/new.pem" --key "$D/new.key" >/dev/null || fail "replace after the restart"
+wait_synced
+[ "$(served_fp www.example.test)" = "$FP_NEW" ] || fail "replace after the restart not served"
+[ "$(stat -c %s "$STATE/current/snapshot.delta")" -gt "$jlen" ] || fail "the journal was not continued after the restart"
+[ "$(stat -c %i "$STATE/current/snapshot.bin")" = "$ino" ] || fail "a whole snapshot was written after the restart"
+# and the dataplane, which reattached serving the current version, got deltas, not it all
+ctl --json status | python3 -c '
+import json, sys
+d = json.load(sys.stdin)["dataplanes"][0]["pushes"]
+assert d["full"] == 0 and d["delta"] == 2, d' || fail "after the restart the dataplane was not sent deltas: $(ctl --json status)"
+vbefore=$(ctl --json status | json_field '["version"]')
+pass "restarted control plane: commits append to the stored journal"
+
 # --- a dataplane started while the control plane is down serves the committed version: the
 # whole snapshot.bin of version 1 plus the journal of deltas since (snapshot.delta)
 [ -s "$STATE/current/snapshot.delta" ] || fail "no journal of deltas in the state directory"
