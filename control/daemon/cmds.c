@@ -490,6 +490,7 @@ static void reply_done(cd_t *d, cd_admin_t *a, int json, const etls_val_info_t *
 }
 
 static void reply_staged(cd_admin_t *a, int json, const cd_txn_t *txn, const etls_val_info_t *info);
+static void brief_note(cd_t *d, const char *entry, const char *key_type, const etls_val_info_t *info);
 
 /* The bounds of a transaction (docs/control-protocol.md), checked before a change is staged:
  * 0, or -1 with err and the transaction as it was. */
@@ -653,12 +654,14 @@ static void cmd_cert_put(cd_t *d, cd_admin_t *a, const etls_proto_req_t *r, int 
     } else {
         etls_store_state_free(&next);
     }
-    if (rc == 0 && txn)
+    if (rc == 0 && txn) {
         reply_staged(a, json, txn, info);
-    else if (rc == 0)
+    } else if (rc == 0) {
+        brief_note(d, name, info->key_type, info);
         reply_done(d, a, json, info);
-    else
+    } else {
         replyf(a, json, "refused", "%s", err);
+    }
     free_names(names, n_names);
     free(info);
 }
@@ -844,6 +847,68 @@ static etls_val_info_t *cert_info(const cd_t *d, const etls_store_entry_t *e, si
     return info;
 }
 
+static cd_brief_t *brief_slot(cd_brief_t *t, size_t mask, uint64_t id)
+{
+    size_t i = (size_t)(id * 0x9e3779b97f4a7c15ull) & mask;
+    while (t[i].id && t[i].id != id)
+        i = (i + 1) & mask;
+    return &t[i];
+}
+
+typedef struct briefs {
+    cd_brief_t *t;
+    size_t mask;
+    etls_val_brief_t *v;
+    size_t n, cap;
+} briefs_t;
+
+static void brief_put(briefs_t *b, uint64_t id, const etls_val_brief_t *x)
+{
+    cd_brief_t *s = brief_slot(b->t, b->mask, id);
+    if (!s->id) {
+        if (b->n == b->cap || (b->n + 1) * 2 > b->mask + 1)
+            return; /* full: parsed again next time */
+        s->id = id;
+        s->idx = b->n++;
+    }
+    b->v[s->idx] = *x;
+}
+
+/* Remembers what validation found of the certificate a commit just stored (when the table has
+ * room; the next listing parses it otherwise). */
+static void brief_note(cd_t *d, const char *entry, const char *key_type, const etls_val_info_t *info)
+{
+    etls_store_entry_t *e = etls_store_entry_find(&d->cur, entry);
+    if (!e || !d->briefs)
+        return;
+    briefs_t b = {d->briefs, d->brief_mask, d->brief_v, d->n_briefs, d->cap_briefs};
+    for (size_t c = 0; c < e->n_certs; c++) {
+        uint64_t id = etls_store_cert_id(&e->certs[c]);
+        if (!id || strcmp(e->certs[c].key_type, key_type))
+            continue;
+        etls_val_brief_t x;
+        memcpy(x.serial, info->serial, sizeof x.serial);
+        memcpy(x.not_after, info->not_after, sizeof x.not_after);
+        memcpy(x.fingerprint, info->fingerprint, sizeof x.fingerprint);
+        x.not_after_t = info->not_after_t;
+        brief_put(&b, id, &x);
+    }
+    d->n_briefs = b.n;
+}
+
+/* The brief of cert: from the last listing's table, or parsed; put in the new table nb. */
+static void cert_brief(const cd_t *d, briefs_t *nb, etls_store_cert_t *cert, etls_val_brief_t *out)
+{
+    uint64_t id = etls_store_cert_id(cert);
+    const cd_brief_t *old = id && d->briefs ? brief_slot(d->briefs, d->brief_mask, id) : NULL;
+    if (old && old->id)
+        *out = d->brief_v[old->idx];
+    else if (etls_val_brief(cert->chain_pem, cert->chain_len, out) < 0)
+        snprintf(out->serial, sizeof out->serial, "?"); /* cannot be: it was validated */
+    if (id && nb->t)
+        brief_put(nb, id, out);
+}
+
 static json_t *names_json(char *const *names, size_t n)
 {
     json_t *j = json_array();
@@ -857,12 +922,27 @@ static void cmd_cert_list(cd_t *d, cd_admin_t *a, int json)
     json_t *arr = json_array();
     static table_t t;
     trow(&t, 6, "NAME", "KEY", "NOT AFTER", "SERIAL", "DEFAULT", "NAMES");
+    /* The briefs shown become the table (what is no longer listed drops out of it), with room
+     * for the commits until the next listing. */
+    size_t n_certs = 0, cap = 1024;
+    for (size_t i = 0; i < d->cur.n_entries; i++)
+        n_certs += d->cur.entries[i].n_certs;
+    briefs_t nb = {.cap = n_certs + 1024};
+    while (cap < 2 * nb.cap)
+        cap *= 2;
+    nb.t = calloc(cap, sizeof *nb.t);
+    nb.v = malloc(nb.cap * sizeof *nb.v);
+    nb.mask = cap - 1;
+    if (!nb.t || !nb.v) {
+        free(nb.t);
+        free(nb.v);
+        nb.t = NULL; /* listed all the same, parsing every certificate */
+    }
     for (size_t i = 0; i < d->cur.n_entries; i++) {
-        const etls_store_entry_t *e = &d->cur.entries[i];
+        etls_store_entry_t *e = &d->cur.entries[i];
         for (size_t c = 0; c < e->n_certs; c++) {
-            etls_val_info_t *info = cert_info(d, e, c);
-            if (!info)
-                continue;
+            etls_val_brief_t tmp, *info = &tmp;
+            cert_brief(d, &nb, &e->certs[c], &tmp);
             json_array_append_new(arr, json_pack("{s:s,s:o,s:s,s:s,s:s,s:I,s:b,s:s}", "name", e->name, "names",
                                                  names_json(e->names, e->n_names), "serial", info->serial,
                                                  "not_after", info->not_after, "key_type", e->certs[c].key_type,
@@ -874,8 +954,16 @@ static void cmd_cert_list(cd_t *d, cd_admin_t *a, int json)
             trow(&t, 6, e->name, e->certs[c].key_type, info->not_after, info->serial, e->is_default ? "yes" : "",
                  nl.p ? nl.p : "");
             free(nl.p);
-            free(info);
         }
+    }
+    if (nb.t) {
+        free(d->briefs);
+        free(d->brief_v);
+        d->briefs = nb.t;
+        d->brief_mask = nb.mask;
+        d->brief_v = nb.v;
+        d->n_briefs = nb.n;
+        d->cap_briefs = nb.cap;
     }
     if (json) {
         text_t junk = {0};

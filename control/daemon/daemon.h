@@ -113,7 +113,19 @@ typedef struct cd {
     uint64_t commit_ms;
     double prop_ms[1024];
     size_t n_prop;
+    /* `cert list`'s leaf facts by PEM block id (etls_store_cert_id: blocks are immutable and ids
+     * never reused), so a listing of 100,000 entries parses only certificates it has not seen:
+     * open addressing, holding what the last listing showed plus what commits added since. */
+    struct cd_brief *briefs;   /* id -> index in brief_v */
+    size_t brief_mask;
+    etls_val_brief_t *brief_v; /* dense: ~190 bytes per listed certificate */
+    size_t n_briefs, cap_briefs;
 } cd_t;
+
+typedef struct cd_brief {
+    uint64_t id; /* 0: empty */
+    size_t idx;
+} cd_brief_t;
 
 uint64_t cd_now_ms(void);
 /* FNV-1a of a NUL-terminated name: the daemon's hash indexes (txn.c, snapenc.c). */

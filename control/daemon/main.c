@@ -311,6 +311,8 @@ int main(int argc, char **argv)
     unlink(d.dp_path);
     etls_snap_buf_free(&d.delta);
     etls_snap_buf_free(&d.journal);
+    free(d.briefs);
+    free(d.brief_v);
     etls_store_state_free(&d.cur);
     etls_store_close(d.store);
     return 0;

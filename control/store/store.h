@@ -131,6 +131,9 @@ etls_store_entry_t *etls_store_entry_find(etls_store_state_t *st, const char *na
 int etls_store_entry_add(etls_store_state_t *st, const etls_store_entry_t *e);
 void etls_store_entry_remove(etls_store_state_t *st, size_t index);
 void etls_store_entry_free(etls_store_entry_t *e);
+/* The id of c's shared PEM block: unique for the process's life and never reused (blocks are
+ * immutable), so it names the bytes; 0 if c has none (a caller's own buffers). */
+uint64_t etls_store_cert_id(const etls_store_cert_t *c);
 /* A deep copy of one entry (its PEM blocks shared); -1 on allocation failure (dst empty). */
 int etls_store_entry_copy(etls_store_entry_t *dst, const etls_store_entry_t *src);
 /* Gives c new content (copied into a fresh shared block; the old content is released). 0 or -1. */

@@ -67,8 +67,6 @@ void etls_store_sha(const void *p, size_t n, uint8_t out[32]);
  * property of the name alone, so a change to one entry moves no other part boundary). */
 uint64_t etls_store_name_hash(const char *s);
 /* Records digests just verified against a manifest in c's shared block. */
-/* The id of c's shared PEM block (unique for the process's life, never reused), 0 if c has none. */
-uint64_t etls_store_cert_id(const etls_store_cert_t *c);
 void etls_store_cert_known_digests(etls_store_cert_t *c, const uint8_t chain[32], const uint8_t key[32]);
 /* Streams a file through SHA-256 (blobs can be large). */
 int etls_store_sha_file(int dfd, const char *name, uint8_t out[32]);

@@ -48,6 +48,17 @@ typedef struct etls_val_info {
     char warnings[ETLS_VAL_MAX_WARN][ETLS_VAL_MSG];
 } etls_val_info_t;
 
+/* What `cert list` shows of a certificate, from its leaf alone (no chain building, no key):
+ * about a tenth of the cost of etls_val_check. */
+typedef struct etls_val_brief {
+    char serial[80];
+    char not_after[32];
+    time_t not_after_t;
+    char fingerprint[65];
+} etls_val_brief_t;
+/* The brief of the first certificate in chain_pem; -1 when it does not parse. */
+int etls_val_brief(const char *chain_pem, size_t chain_len, etls_val_brief_t *out);
+
 /* Validates one entry. `entry` names it in messages; chain_pem/key_pem are the file contents
  * (leaf first, then intermediates, optionally the root); names are the SNI names the entry is
  * to serve (NULL/0: the leaf's DNS SANs). Returns 0 (warnings in info->warnings) or -1 with one

@@ -44,6 +44,25 @@ assert len(c) == 1 and c[0]["name"] == "www" and "www.example.test" in c[0]["nam
 for k in ("serial", "not_after", "key_type", "version"):
     assert k in c[0], k
 assert c[0]["key_type"] == "ecdsa-p256", c[0]["key_type"]' || fail "cert list --json"
+# cert list describes each certificate from facts kept by id (filled at commit, or parsed on a
+# first listing): serial, expiry and fingerprint are the served certificate's, before and
+# after another replace, and on a listing that finds them in the table
+facts() { # PEM: "SERIAL FINGERPRINT" as cert list --json gives them
+    printf '%s %s\n' "$(openssl x509 -in "$1" -noout -serial | cut -d= -f2)" \
+        "$(openssl x509 -in "$1" -noout -fingerprint -sha256 | cut -d= -f2 | tr -d : | tr A-F a-f)"
+}
+listed() { ctl --json cert list | python3 -c '
+import json, sys
+c = json.load(sys.stdin)["certs"][0]
+print(c["serial"], c["fingerprint"])'; }
+[ "$(listed)" = "$(facts "$D/new.pem")" ] || fail "cert list: $(listed), want $(facts "$D/new.pem")"
+ctl cert replace www --chain "$D/old.pem" --key "$D/old.key" >/dev/null || fail "cert replace back"
+[ "$(listed)" = "$(facts "$D/old.pem")" ] || fail "cert list after a replace: $(listed), want $(facts "$D/old.pem")"
+[ "$(listed)" = "$(facts "$D/old.pem")" ] || fail "cert list (second listing): $(listed)"
+ctl cert replace www --chain "$D/new.pem" --key "$D/new.key" >/dev/null || fail "cert replace"
+[ "$(listed)" = "$(facts "$D/new.pem")" ] || fail "cert list after the replace: $(listed)"
+v_www=$(ctl --json status | json_field '["version"]') # the version that last changed www
+wait_synced
 ctl --json status | python3 -c '
 import json, sys
 d = json.load(sys.stdin)["dataplanes"][0]["pushes"]
@@ -72,7 +91,7 @@ ctl --json cert list | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
 v = {c["name"]: c["version"] for c in d["certs"]}
-assert v["api"] == d["version"] and v["www"] == 2, (v, d["version"])' || fail "cert list version is not the version that last changed each entry"
+assert v["api"] == d["version"] and v["www"] == int(sys.argv[1]), (v, d["version"])' "$v_www" || fail "cert list version is not the version that last changed each entry"
 ctl rollback "$v" >/dev/null || fail "rollback"
 wait_synced
 ctl --json cert list | python3 -c '

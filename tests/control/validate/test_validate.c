@@ -117,6 +117,52 @@ static void test_names(void)
     CHECK(!etls_val_name_covered("", "a"));
 }
 
+/* etls_val_brief (leaf TLVs through OpenSSL's ASN.1 decoders, no X509 object) says what the
+ * full check says of the same leaf; and refuses what is not a certificate. */
+static void test_brief(void)
+{
+    static etls_val_info_t info;
+    static const char *const chains[][2] = {{"full.pem", "leaf.key"},           {"rsafull.pem", "rsa.key"},
+                                            {"staplefull.pem", "staple.key"},   {"withroot.pem", "leaf.key"},
+                                            {"clientfull.pem", "client.key"},   {"nosanfull.pem", "nosan.key"}};
+    for (size_t i = 0; i < sizeof chains / sizeof chains[0]; i++) {
+        size_t cl, kl;
+        char *c = slurp(chains[i][0], &cl), *k = slurp(chains[i][1], &kl), err[600], ca[1024];
+        snprintf(ca, sizeof ca, "%s/root.pem", dir);
+        etls_val_opts_t o = {.ca_file = ca, .warn_days = 30, .force = 1};
+        memset(&info, 0, sizeof info);
+        etls_val_check("t", c, cl, k, kl, NULL, 0, &o, &info, err, sizeof err); /* refusals still describe */
+        etls_val_brief_t b;
+        CHECK_MSG(etls_val_brief(c, cl, &b) == 0, "%s: no brief", chains[i][0]);
+        CHECK_MSG(!strcmp(b.serial, info.serial) && !strcmp(b.not_after, info.not_after) &&
+                      b.not_after_t == info.not_after_t && !strcmp(b.fingerprint, info.fingerprint),
+                  "%s: brief %s %s %s, check %s %s %s", chains[i][0], b.serial, b.not_after, b.fingerprint,
+                  info.serial, info.not_after, info.fingerprint);
+        CHECK(b.serial[0] && b.not_after_t > 0 && strlen(b.fingerprint) == 64);
+        /* every truncation of the armoured leaf is refused or (past its END line) the same */
+        for (size_t cut = 0; cut < cl; cut += 7) {
+            etls_val_brief_t t;
+            int rc = etls_val_brief(c, cut, &t);
+            CHECK_MSG(rc < 0 || !strcmp(t.fingerprint, b.fingerprint), "%s cut at %zu: another certificate",
+                      chains[i][0], cut);
+        }
+        free(c);
+        free(k);
+    }
+    etls_val_brief_t b;
+    size_t n;
+    char *g = slurp("garbage.pem", &n);
+    CHECK(etls_val_brief(g, n, &b) == -1 && !b.serial[0]);
+    free(g);
+    g = slurp("leaf.key", &n);
+    CHECK(etls_val_brief(g, n, &b) == -1); /* a key, not a certificate */
+    free(g);
+    CHECK(etls_val_brief("", 0, &b) == -1);
+    /* a CERTIFICATE block whose DER is not a certificate */
+    const char *junk = "-----BEGIN CERTIFICATE-----\nMAMCAQE=\n-----END CERTIFICATE-----\n";
+    CHECK(etls_val_brief(junk, strlen(junk), &b) == -1);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -127,5 +173,6 @@ int main(int argc, char **argv)
     test_entries();
     test_order();
     test_names();
+    test_brief();
     return etls_test_summary("validate");
 }
