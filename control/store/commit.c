@@ -370,7 +370,7 @@ void etls_store_memo_loaded(etls_store_t *s, const etls_store_state_t *st, const
     for (size_t p = 0; same && p < n; p++)
         same = c.part_counts[p] == counts[p];
     s->memo = keep;
-    if (same) { /* the cuts agree with the manifest's: these parts are what a commit would write */
+    if (same && n) { /* the cuts agree with the manifest's: these parts are what a commit would write */
         memcpy(c.parts, parts, n * sizeof *parts);
         remember_parts(&c);
     }

@@ -135,7 +135,8 @@ int etls_tls_server_ctx_share_all(etls_tls_server_ctx_t *dst, const etls_tls_ser
 {
     ETLS_GUARD(etls_tls_server_ctx_reserve(dst, src->n_certs + extra, 0));
     ETLS_GUARD(etls_sni_copy(&dst->sni, &src->sni));
-    memcpy(dst->certs, src->certs, src->n_certs * sizeof *dst->certs);
+    if (src->n_certs)
+        memcpy(dst->certs, src->certs, src->n_certs * sizeof *dst->certs);
     for (size_t i = 0; i < src->n_certs; i++)
         src->certs[i]->refs++;
     dst->n_certs = src->n_certs;
