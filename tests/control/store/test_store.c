@@ -752,6 +752,18 @@ static void sha_hex(const char *text, char out[65])
         snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
 
+/* 1 when versions/<v>/manifest starts with the line `want` (its format). */
+static int manifest_format_is(int v, const char *want)
+{
+    char rel[48], head[32] = "";
+    snprintf(rel, sizeof rel, "versions/%d/manifest", v);
+    FILE *f = fopen(path_in(rel), "r");
+    int ok = f && fgets(head, sizeof head, f) && !strcmp(head, want);
+    if (f)
+        fclose(f);
+    return ok;
+}
+
 /* A state directory written by the format-1 store (certificate files inside each version
  * directory) loads; the next commit writes format 3 (objects and parts), and both versions stay
  * readable: the history spans the upgrade and a rollback to version 1 still finds its files. */
@@ -781,13 +793,7 @@ static void test_upgrade(void)
     add_entry(&st, "new", 1, 0, names, 1);
     CHECK(etls_store_commit(s, &st, NULL, 0, err, sizeof err) == 0 && etls_store_version(s) == 2);
     etls_store_close(s);
-    char *text;
-    FILE *f = fopen(path_in("versions/2/manifest"), "r");
-    char head[32] = "";
-    CHECK(f && fgets(head, sizeof head, f));
-    if (f)
-        fclose(f);
-    CHECK(!strcmp(head, "edgetls-state 3\n"));
+    CHECK(manifest_format_is(2, "edgetls-state 3\n"));
     snprintf(manifest, sizeof manifest, "objects/%s", hc);
     CHECK(exists(path_in(manifest))); /* the old entry's bytes became an object */
     CHECK_MSG(etls_store_open(&s, dir, 3, err, sizeof err) == 0, "%s", err);
@@ -798,7 +804,6 @@ static void test_upgrade(void)
     etls_store_state_free(&again);
     etls_store_close(s);
     etls_store_state_free(&st);
-    (void)text;
 }
 
 /* A state directory written by the format-2 store (every entry in the manifest, certificates in
@@ -831,12 +836,7 @@ static void test_upgrade_v2(void)
     add_entry(&st, "new", 1, 0, names, 1);
     CHECK(etls_store_commit(s, &st, NULL, 0, err, sizeof err) == 0 && etls_store_version(s) == 2);
     etls_store_close(s);
-    FILE *f = fopen(path_in("versions/2/manifest"), "r");
-    char head[32] = "";
-    CHECK(f && fgets(head, sizeof head, f));
-    if (f)
-        fclose(f);
-    CHECK(!strcmp(head, "edgetls-state 3\n"));
+    CHECK(manifest_format_is(2, "edgetls-state 3\n"));
     CHECK_MSG(etls_store_open(&s, dir, 3, err, sizeof err) == 0, "%s", err);
     snprintf(rel, sizeof rel, "objects/%s", hk);
     CHECK(exists(path_in(rel)));
