@@ -42,22 +42,14 @@ start_dp() {
         start_edgetls --control "$DPSOCK" --state-dir "$STATE" --listen "$HOST:$PORT" --workers 1 \
             --mode responder --shutdown-timeout 60s
     else
-        : >"$TMP/edgetls.log"
-        ip netns exec "$NS" "$EDGETLS" --transport dpdk --control "$DPSOCK" --state-dir "$STATE" \
+        start_edgetls_dpdk "$NS" --control "$DPSOCK" --state-dir "$STATE" \
             --listen "$HOST:$PORT" --mode responder --shutdown-timeout 60s -- -l 0 --no-huge --no-pci -m 512 \
             --file-prefix "$PREFIX" --vdev="net_tap0,iface=$TAP" --log-level=lib.eal:notice \
-            -- --addr "$HOST/24" --idle-sleep-us 200 >>"$TMP/edgetls.log" 2>&1 &
-        EPID=$!
-        PIDS+=("$EPID")
-        for _ in $(seq 150); do
-            if ! kill -0 "$EPID" 2>/dev/null; then
-                grep -q "EAL cannot start" "$TMP/edgetls.log" && skip "$(grep -m1 EAL "$TMP/edgetls.log")"
-                fail "edgetls (DPDK) exited during start-up"
-            fi
-            grep -q "listening on" "$TMP/edgetls.log" && ip netns exec "$NS" ip link show "$TAP" >/dev/null 2>&1 && break
+            -- --addr "$HOST/24" --idle-sleep-us 200
+        for _ in $(seq 50); do
+            ip netns exec "$NS" ip link show "$TAP" >/dev/null 2>&1 && break
             sleep 0.1
         done
-        grep -q "listening on" "$TMP/edgetls.log" || fail "the DPDK transport did not come up"
         ip netns exec "$NS" ip addr add 192.0.2.2/24 dev "$TAP"
         ip netns exec "$NS" ip link set "$TAP" up
     fi

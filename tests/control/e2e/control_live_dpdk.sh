@@ -44,21 +44,10 @@ MPORT=$(free_port)
 start_control --metrics-listen "127.0.0.1:$MPORT"
 ctl cert add www --chain "$D/old.pem" --key "$D/old.key" >/dev/null || fail "cert add"
 
-: >"$TMP/edgetls.log"
-"$EDGETLS" --transport dpdk --control "$DPSOCK" --state-dir "$STATE" --listen 192.0.2.1:8443 \
+start_edgetls_dpdk "" --control "$DPSOCK" --state-dir "$STATE" --listen 192.0.2.1:8443 \
     --mode responder -- -l "$SRV_LCORE" --no-huge --no-pci -m 512 --file-prefix "$SRV_PREFIX" \
     --vdev="net_memif0,role=server,socket=$SOCK" --log-level=lib.eal:notice \
-    -- --addr 192.0.2.1/24 --idle-sleep-us 100 2>>"$TMP/edgetls.log" >>"$TMP/edgetls.log" &
-EPID=$!
-PIDS+=("$EPID")
-for _ in $(seq 150); do
-    if ! kill -0 "$EPID" 2>/dev/null; then
-        grep -q "EAL cannot start" "$TMP/edgetls.log" && skip "$(grep -m1 EAL "$TMP/edgetls.log")"
-        fail "edgetls (DPDK) exited during start-up"
-    fi
-    grep -q "listening on" "$TMP/edgetls.log" && break
-    sleep 0.1
-done
+    -- --addr 192.0.2.1/24 --idle-sleep-us 100
 grep -q "net_memif" "$TMP/edgetls.log" || fail "edgetls did not come up on net_memif"
 wait_synced
 

@@ -57,6 +57,32 @@ start_control() {
 
 ctl() { "$CTL_BIN" --socket "$ADMIN" "$@"; }
 
+# start_edgetls_dpdk NS ARGS...: `edgetls --transport dpdk ARGS` in the background (inside network
+# namespace NS, or here when NS is ""), its output in $TMP/edgetls.log, EPID its pid. Waits up to
+# 15 s for "listening on"; exits 77 (skipped) when the EAL cannot start on this machine.
+start_edgetls_dpdk() {
+    local ns=$1 pre=()
+    shift
+    [ -n "$ns" ] && pre=(ip netns exec "$ns")
+    : >"$TMP/edgetls.log"
+    "${pre[@]}" "$EDGETLS" --transport dpdk "$@" >>"$TMP/edgetls.log" 2>&1 &
+    EPID=$!
+    PIDS+=("$EPID")
+    local i
+    for i in $(seq 150); do
+        if ! kill -0 "$EPID" 2>/dev/null; then
+            if grep -q "EAL cannot start" "$TMP/edgetls.log"; then
+                echo "SKIP: DPDK cannot run: $(grep -m1 EAL "$TMP/edgetls.log")"
+                exit 77
+            fi
+            fail "edgetls (DPDK) exited during start-up: $(tail -3 "$TMP/edgetls.log")"
+        fi
+        grep -q "listening on" "$TMP/edgetls.log" && return 0
+        sleep 0.1
+    done
+    fail "the DPDK transport did not come up within 15 s"
+}
+
 # The SHA-256 fingerprint of the leaf edgetls serves on PORT for SNI $1.
 served_fp() {
     echo | openssl s_client -connect "127.0.0.1:$PORT" -servername "$1" -tls1_3 2>/dev/null |
