@@ -89,6 +89,15 @@ void etls_cert_chain_drop_parsed(etls_cert_chain_t *c);
 /* The same from PEM text in memory (e.g. pushed by the control plane); err without a path. */
 int etls_cert_chain_load_pem(etls_cert_chain_t *c, const void *pem, size_t len, char *err,
                              size_t errlen);
+/* The same for PEM the control plane has validated (parsed each certificate with OpenSSL, built
+ * the chain): each certificate's DER is walked for its structure (every TLV bounded by its
+ * container) instead of being decoded by d2i_X509, whose public-key decode costs ~1.4 million
+ * instructions a certificate in OpenSSL 3.0. The leaf's names and the key match then come from
+ * the walk too (the subjectAltName decoded alone; the SPKI bytes compared with a P-256 key's),
+ * falling back to a full parse where the walk cannot decide. Malformed input is still refused,
+ * never read out of bounds; contents the walk does not look into are the control plane's check. */
+int etls_cert_chain_load_pem_validated(etls_cert_chain_t *c, const void *pem, size_t len,
+                                       char *err, size_t errlen);
 void etls_cert_chain_free(etls_cert_chain_t *c);
 /* 0 when the leaf's public key matches the private key, else ETLS_ERR_INVALID. */
 int etls_cert_chain_matches_key(const etls_cert_chain_t *c, const etls_pkey_t *k);

@@ -46,7 +46,7 @@ static int add_entry(etls_tls_server_ctx_t *ctx, const etls_snap_entry_in_t *e, 
         etls_cert_chain_t chain;
         etls_pkey_t *key = NULL;
         memset(&chain, 0, sizeof chain);
-        if (etls_cert_chain_load_pem(&chain, e->certs[i].chain, e->certs[i].chain_len, why, sizeof why) < 0 ||
+        if (etls_cert_chain_load_pem_validated(&chain, e->certs[i].chain, e->certs[i].chain_len, why, sizeof why) < 0 ||
             etls_pkey_load_pem(&key, e->certs[i].key, e->certs[i].key_len, why, sizeof why) < 0) {
             etls_cert_chain_free(&chain);
             say(err, errlen, "entry %.*s: certificate %u: %s", e->name_len, e->name, i, why);

@@ -1,11 +1,14 @@
 /* Certificate chains from PEM, key/certificate matching, leaf DNS names, public keys from DER. */
 #include "crypto/pk/pk_internal.h"
+#include "crypto/pk/x509_scan.h"
 
 #include "common/err.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -89,6 +92,42 @@ static const char *type_name(EVP_PKEY *k)
     return name ? name : "unknown";
 }
 
+/* The SubjectPublicKeyInfo of a P-256 key as DER encodes it for a named curve: a fixed prefix
+ * (id-ecPublicKey, prime256v1, BIT STRING of 66 bytes) and the uncompressed point. */
+#define P256_SPKI_LEN 91
+static const uint8_t p256_spki_prefix[26] = {
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
+    0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00};
+
+static int p256_spki_of(const etls_pkey_t *k, uint8_t out[P256_SPKI_LEN])
+{
+    char group[32];
+    size_t n = 0;
+    if (k->scheme != ETLS_SIG_ECDSA_SECP256R1_SHA256 ||
+        !EVP_PKEY_get_utf8_string_param(k->pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, NULL) ||
+        strcmp(group, "prime256v1") != 0 ||
+        !EVP_PKEY_get_octet_string_param(k->pkey, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, out + 26,
+                                         P256_SPKI_LEN - 26, &n) ||
+        n != P256_SPKI_LEN - 26 || out[26] != 0x04) {
+        ERR_clear_error();
+        return -1;
+    }
+    memcpy(out, p256_spki_prefix, sizeof p256_spki_prefix);
+    return 0;
+}
+
+/* 1 when the leaf's SPKI bytes are exactly the P-256 key's own: the same key, found without
+ * d2i_X509 (whose public-key decode is most of a certificate's load time). 0 means "not shown
+ * here", never "different": the caller then compares the decoded keys. */
+static int same_p256_key(const etls_cert_chain_t *c, const etls_pkey_t *k)
+{
+    etls_x509_view_t v;
+    uint8_t spki[P256_SPKI_LEN];
+    return !c->leaf_parsed && etls_x509_scan(c->der[0], c->der_len[0], &v) == 0 &&
+           v.spki_len == P256_SPKI_LEN && p256_spki_of(k, spki) == 0 &&
+           memcmp(spki, v.spki, P256_SPKI_LEN) == 0;
+}
+
 int etls_cert_chain_check_key(const etls_cert_chain_t *c, const etls_pkey_t *k, char *err,
                               size_t errlen)
 {
@@ -96,6 +135,8 @@ int etls_cert_chain_check_key(const etls_cert_chain_t *c, const etls_pkey_t *k, 
         etls_pk_errf(err, errlen, "certificate/key check: empty chain or no key");
         return ETLS_ERR_INVALID;
     }
+    if (same_p256_key(c, k))
+        return 0;
     int owned;
     X509 *x = leaf_of(c, &owned);
     EVP_PKEY *pub = x ? X509_get0_pubkey(x) : NULL;
@@ -170,9 +211,33 @@ static int cn_name(X509 *x, char *out, size_t outlen, size_t *pos)
     return rc;
 }
 
+/* The names from the leaf's one subjectAltName found by the structural walk, as
+ * X509_get_ext_d2i would decode it. 1 when the walk cannot tell (no SAN: the subject CN is
+ * needed; or the walk failed: the full parse decides). */
+static int san_names_scanned(const etls_cert_chain_t *c, char *out, size_t outlen, size_t *pos)
+{
+    etls_x509_view_t v;
+    if (c->leaf_parsed || etls_x509_scan(c->der[0], c->der_len[0], &v) != 0 || v.n_san == 0)
+        return 1;
+    if (v.n_san > 1 || v.san_len > LONG_MAX)
+        return ETLS_ERR_INVALID;
+    const unsigned char *p = v.san;
+    GENERAL_NAMES *gens = d2i_GENERAL_NAMES(NULL, &p, (long)v.san_len);
+    int rc = gens ? san_names(gens, out, outlen, pos) : ETLS_ERR_INVALID;
+    GENERAL_NAMES_free(gens);
+    ERR_clear_error();
+    return rc;
+}
+
 int etls_cert_leaf_dns_names(const etls_cert_chain_t *c, char *out, size_t outlen)
 {
     ETLS_ENSURE(c && c->n > 0 && out && outlen > 0, ETLS_ERR_INVALID);
+    size_t pos0 = 0;
+    int fast = san_names_scanned(c, out, outlen, &pos0);
+    if (fast <= 0) {
+        out[fast == 0 ? pos0 : 0] = '\0';
+        return fast;
+    }
     int owned;
     X509 *x = leaf_of(c, &owned);
     ETLS_ENSURE(x, ETLS_ERR_INVALID);
@@ -193,15 +258,20 @@ int etls_cert_leaf_dns_names(const etls_cert_chain_t *c, char *out, size_t outle
     return rc;
 }
 
-/* Adds one "CERTIFICATE" block to the chain as a private copy of its DER. */
-static int add_cert(etls_cert_chain_t *c, const etls_pem_block_t *b, char *err, size_t errlen)
+/* Adds one "CERTIFICATE" block to the chain as a private copy of its DER: parsed by OpenSSL,
+ * or (validated: the control plane parsed it already) walked for its structure only. */
+static int add_cert(etls_cert_chain_t *c, const etls_pem_block_t *b, int validated, char *err,
+                    size_t errlen)
 {
     if (c->n == ETLS_CHAIN_MAX) {
         etls_pk_errf(err, errlen, "more than %d certificates in the chain", ETLS_CHAIN_MAX);
         return ETLS_ERR_LIMIT;
     }
-    X509 *x = parse_x509(b->data, b->len > 0 ? (size_t)b->len : 0);
-    if (!x) {
+    size_t len = b->len > 0 ? (size_t)b->len : 0;
+    etls_x509_view_t v;
+    X509 *x = NULL;
+    if (validated ? len > ETLS_PK_FILE_MAX || etls_x509_scan(b->data, len, &v) != 0
+                  : !(x = parse_x509(b->data, len))) {
         etls_pk_errf(err, errlen, "certificate %zu: malformed X.509 DER", c->n + 1);
         return ETLS_ERR_INVALID;
     }
@@ -219,14 +289,14 @@ static int add_cert(etls_cert_chain_t *c, const etls_pem_block_t *b, char *err, 
     return 0;
 }
 
-static int read_chain(etls_cert_chain_t *c, BIO *bio, char *err, size_t errlen)
+static int read_chain(etls_cert_chain_t *c, BIO *bio, int validated, char *err, size_t errlen)
 {
     int rc, blocks = 0, saw_key = 0;
     etls_pem_block_t b;
     while ((rc = etls_pk_pem_next(bio, &b)) == 1) {
         blocks++;
         if (strcmp(b.name, "CERTIFICATE") == 0)
-            rc = add_cert(c, &b, err, errlen);
+            rc = add_cert(c, &b, validated, err, errlen);
         else
             saw_key |= strstr(b.name, "PRIVATE KEY") != NULL;
         etls_pk_pem_free(&b);
@@ -260,8 +330,8 @@ static int check_leaf_names(const etls_cert_chain_t *c, char *err, size_t errlen
     return rc < 0 ? ETLS_ERR_INVALID : 0;
 }
 
-int etls_cert_chain_load_pem(etls_cert_chain_t *c, const void *pem, size_t len, char *err,
-                             size_t errlen)
+static int load_pem(etls_cert_chain_t *c, const void *pem, size_t len, int validated, char *err,
+                    size_t errlen)
 {
     ETLS_ENSURE(c, ETLS_ERR_INVALID);
     memset(c, 0, sizeof *c);
@@ -279,13 +349,25 @@ int etls_cert_chain_load_pem(etls_cert_chain_t *c, const void *pem, size_t len, 
     BIO *bio = BIO_new_mem_buf(pem, (int)len);
     if (!bio)
         etls_pk_errf(err, errlen, "out of memory");
-    else if ((rc = read_chain(c, bio, err, errlen)) == 0)
+    else if ((rc = read_chain(c, bio, validated, err, errlen)) == 0)
         rc = check_leaf_names(c, err, errlen);
     BIO_free(bio);
     ERR_clear_error();
     if (rc < 0)
         etls_cert_chain_free(c);
     return rc;
+}
+
+int etls_cert_chain_load_pem(etls_cert_chain_t *c, const void *pem, size_t len, char *err,
+                             size_t errlen)
+{
+    return load_pem(c, pem, len, 0, err, errlen);
+}
+
+int etls_cert_chain_load_pem_validated(etls_cert_chain_t *c, const void *pem, size_t len,
+                                       char *err, size_t errlen)
+{
+    return load_pem(c, pem, len, 1, err, errlen);
 }
 
 int etls_cert_chain_load_file(etls_cert_chain_t *c, const char *path, char *err, size_t errlen)

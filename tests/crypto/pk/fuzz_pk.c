@@ -30,6 +30,32 @@ static int try_key(const uint8_t *data, size_t size, etls_pkey_t **k)
     return PK_FUZZ_KEY;
 }
 
+/* The control-plane loader (a structural walk, no d2i_X509) on the same text: never refuses
+ * what the full loader accepted, and agrees on the DER, the names and the key match. */
+static int twin_agrees(const uint8_t *data, size_t size, const etls_cert_chain_t *full, int names_rc,
+                       const char *names, const etls_pkey_t *k, int match_rc)
+{
+    char err[256] = "", tn[4096];
+    etls_cert_chain_t c;
+    if (etls_cert_chain_load_pem_validated(&c, data, size, err, sizeof err) < 0)
+        return 0;
+    int ok = c.n == full->n;
+    for (size_t i = 0; ok && i < c.n; i++)
+        ok = c.der_len[i] == full->der_len[i] && !memcmp(c.der[i], full->der[i], c.der_len[i]);
+    int rc = etls_cert_leaf_dns_names(&c, tn, sizeof tn);
+    ok &= rc == names_rc;
+    if (ok && rc == 0) {
+        size_t n = 0;
+        while (names[n])
+            n += strlen(names + n) + 1;
+        ok = !memcmp(tn, names, n + 1);
+    }
+    if (k)
+        ok &= etls_cert_chain_matches_key(&c, k) == match_rc;
+    etls_cert_chain_free(&c);
+    return ok;
+}
+
 static int try_chain(const uint8_t *data, size_t size, const etls_pkey_t *k)
 {
     char err[256] = "", names[4096];
@@ -38,10 +64,11 @@ static int try_chain(const uint8_t *data, size_t size, const etls_pkey_t *k)
     if (rc < 0)
         return c.n == 0 && one_line(err) ? 0 : -1;
     int ok = c.n >= 1 && c.n <= ETLS_CHAIN_MAX;
-    rc = etls_cert_leaf_dns_names(&c, names, sizeof names);
-    ok &= rc == 0 || rc == ETLS_ERR_LIMIT;
+    int names_rc = etls_cert_leaf_dns_names(&c, names, sizeof names), match_rc = 0;
+    ok &= names_rc == 0 || names_rc == ETLS_ERR_LIMIT;
     if (k)
-        rc = etls_cert_chain_matches_key(&c, k), ok &= rc == 0 || rc == ETLS_ERR_INVALID;
+        rc = match_rc = etls_cert_chain_matches_key(&c, k), ok &= rc == 0 || rc == ETLS_ERR_INVALID;
+    ok &= twin_agrees(data, size, &c, names_rc, names, k, match_rc);
     etls_pkey_t *pub = NULL;
     rc = etls_pkey_from_cert_der(&pub, c.der[0], c.der_len[0]);
     ok &= (rc == 0) == (pub != NULL);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <openssl/core_names.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 
 static char dir[256];
@@ -332,7 +333,149 @@ static int names_of(EVP_PKEY *k, const char *cn, const char *san, char *out, siz
         CHECK_MSG(strstr(err, "DNS name") != NULL, "names error message: %s", err);
     etls_cert_chain_free(&c);
     X509_free(x);
+    /* The loader for control-plane PEM finds the names by its own walk: the same answer. */
+    size_t len;
+    char *pem = pkt_read_file(tmp("names.pem"), &len), twin[256];
+    int rc2 = pem ? etls_cert_chain_load_pem_validated(&c, pem, len, err, sizeof err) : -100;
+    if (rc2 == 0) {
+        rc2 = etls_cert_leaf_dns_names(&c, twin, outlen < sizeof twin ? outlen : sizeof twin);
+        size_t n = 0;
+        while (rc == 0 && n < outlen && out[n])
+            n += strlen(out + n) + 1;
+        CHECK_MSG(rc2 != 0 || rc != 0 || (n < sizeof twin && memcmp(twin, out, n + 1) == 0),
+                  "validated loader: other names");
+    }
+    CHECK_MSG(rc2 == rc, "validated loader: rc %d, full loader %d", rc2, rc);
+    etls_cert_chain_free(&c);
+    free(pem);
     return rc;
+}
+
+/* PEM text of one DER blob labelled CERTIFICATE (malloc'd, NUL-terminated). */
+static char *pem_of(const uint8_t *der, size_t len, size_t *pem_len)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    char *out = NULL, *p;
+    if (b && PEM_write_bio(b, "CERTIFICATE", "", der, (long)len) > 0) {
+        long n = BIO_get_mem_data(b, &p);
+        if (n > 0 && (out = malloc((size_t)n + 1))) {
+            memcpy(out, p, (size_t)n);
+            out[n] = '\0';
+            *pem_len = (size_t)n;
+        }
+    }
+    BIO_free(b);
+    return out;
+}
+
+/* 1 ok, 0 refused by the loader, -1 a wrong answer (refused without a message, a chain left). */
+static int load_validated(const uint8_t *der, size_t len)
+{
+    size_t pl = 0;
+    char *pem = pem_of(der, len, &pl), err[256] = "";
+    etls_cert_chain_t c;
+    int rc = pem ? etls_cert_chain_load_pem_validated(&c, pem, pl, err, sizeof err) : -100;
+    int out = rc == 0 ? (c.n == 1 && c.der_len[0] == len && !memcmp(c.der[0], der, len))
+              : rc == -100 ? -1 : (c.n == 0 && err[0] ? 0 : -1);
+    if (rc < 0 && getenv("ETLS_TEST_VERBOSE"))
+        fprintf(stderr, "load_validated: %s\n", err);
+    if (rc == 0) {
+        char names[4096];
+        int nr = etls_cert_leaf_dns_names(&c, names, sizeof names);
+        out = out && (nr == 0 || nr == ETLS_ERR_INVALID) ? 1 : -1;
+        etls_cert_chain_free(&c);
+    }
+    free(pem);
+    return out;
+}
+
+/* The structural walk of the control-plane loader: the same chains, names and key matches as
+ * the full loader; broken structure refused; and over random damage to a real certificate,
+ * never a crash, and never a refusal of something OpenSSL's d2i_X509 accepts. */
+static void validated_cases(EVP_PKEY *ec)
+{
+    X509 *certs[3];
+    CHECK(make_chain(ec, 3, certs) == 0);
+    CHECK(pkt_write_certs(tmp("vchain.pem"), certs, 3) == 0);
+    size_t len;
+    char *pem = pkt_read_file(tmp("vchain.pem"), &len), err[512] = "", path[512], kerr[256];
+    etls_cert_chain_t full, fast;
+    CHECK(pem && etls_cert_chain_load_pem(&full, pem, len, err, sizeof err) == 0);
+    CHECK(pem && etls_cert_chain_load_pem_validated(&fast, pem, len, err, sizeof err) == 0);
+    CHECK(fast.n == 3 && full.n == 3 && fast.leaf_parsed == NULL);
+    for (size_t i = 0; i < 3 && i < fast.n && i < full.n; i++)
+        CHECK(fast.der_len[i] == full.der_len[i] && !memcmp(fast.der[i], full.der[i], full.der_len[i]));
+    etls_pkey_t *mine = NULL, *other = NULL, *rsa = NULL;
+    EVP_PKEY *k2 = pkt_keygen("ec"), *kr = pkt_keygen("rsa2048");
+    CHECK(pkt_write_key(pkt_path(path, sizeof path, dir, "vmine.pem"), ec, PKT_TRAD) == 0);
+    CHECK(etls_pkey_load_file(&mine, path, kerr, sizeof kerr) == 0);
+    CHECK(pkt_write_key(path, k2, PKT_PKCS8) == 0 && etls_pkey_load_file(&other, path, kerr, sizeof kerr) == 0);
+    CHECK(pkt_write_key(path, kr, PKT_PKCS8) == 0 && etls_pkey_load_file(&rsa, path, kerr, sizeof kerr) == 0);
+    char m1[256] = "", m2[256] = "";
+    CHECK(etls_cert_chain_check_key(&fast, mine, m1, sizeof m1) == 0 && m1[0] == '\0');
+    CHECK(etls_cert_chain_check_key(&fast, other, m1, sizeof m1) == ETLS_ERR_INVALID);
+    CHECK(etls_cert_chain_check_key(&full, other, m2, sizeof m2) == ETLS_ERR_INVALID);
+    CHECK_MSG(strcmp(m1, m2) == 0 && strstr(m1, "not the one for the leaf"), "'%s' vs '%s'", m1, m2);
+    CHECK(etls_cert_chain_check_key(&fast, rsa, m1, sizeof m1) == ETLS_ERR_INVALID);
+    CHECK_MSG(strstr(m1, "certificate key is EC, the private key is RSA") != NULL, "'%s'", m1);
+    etls_pkey_free(mine);
+    etls_pkey_free(other);
+    etls_pkey_free(rsa);
+    EVP_PKEY_free(k2);
+    EVP_PKEY_free(kr);
+    free(pem);
+
+    /* Broken structure: short, long, wrong tags, an indefinite length. */
+    size_t dl = full.der_len[0];
+    uint8_t *d = malloc(dl + 1);
+    CHECK(d != NULL);
+    if (d) {
+        memcpy(d, full.der[0], dl);
+        CHECK(load_validated(d, dl) == 1);
+        CHECK(load_validated(d, dl - 1) == 0);
+        d[dl] = 0;
+        CHECK(load_validated(d, dl + 1) == 0);
+        d[0] = 0x31;
+        CHECK(load_validated(d, dl) == 0);
+        d[0] = 0x30;
+        uint8_t l1 = d[1];
+        d[1] = 0x80;
+        CHECK(load_validated(d, dl) == 0);
+        d[1] = l1;
+        /* Random damage: the walk may accept what the full loader (d2i_X509) refuses (it does
+         * not read names or times; the control plane does), never the reverse. */
+        uint64_t seed = 0x9e3779b97f4a7c15ull;
+        unsigned accepted = 0, refused = 0;
+        for (int i = 0; i < 3000; i++) {
+            memcpy(d, full.der[0], dl);
+            for (int f = 0; f < 1 + i % 3; f++) {
+                seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+                d[(seed >> 33) % dl] ^= (uint8_t)(1u << ((seed >> 20) & 7));
+            }
+            size_t pl = 0;
+            char *dp = pem_of(d, dl, &pl), e2[256];
+            etls_cert_chain_t c2;
+            int full_ok = dp && etls_cert_chain_load_pem(&c2, dp, pl, e2, sizeof e2) == 0;
+            if (full_ok)
+                etls_cert_chain_free(&c2);
+            free(dp);
+            int r = load_validated(d, dl);
+            if (full_ok && r != 1 && getenv("ETLS_TEST_VERBOSE"))
+                for (size_t j = 0; j < dl; j++)
+                    if (d[j] != full.der[0][j])
+                        fprintf(stderr, "damage %d: byte %zu %02x -> %02x\n", i, j, full.der[0][j], d[j]);
+            CHECK_MSG(r >= 0, "damage %d: a wrong answer", i);
+            CHECK_MSG(!full_ok || r == 1, "damage %d: the full loader accepts, the walk refuses", i);
+            accepted += r == 1;
+            refused += r == 0;
+        }
+        CHECK(accepted > 0 && refused > 0);
+    }
+    free(d);
+    etls_cert_chain_free(&full);
+    etls_cert_chain_free(&fast);
+    for (int i = 0; i < 3; i++)
+        X509_free(certs[i]);
 }
 
 static void names_cases(EVP_PKEY *ec)
@@ -417,6 +560,7 @@ int main(void)
         mismatched_sec1(ec);
         chain_cases(ec);
         names_cases(ec);
+        validated_cases(ec);
         key_mode_cases();
     }
     X509_free(cert);
