@@ -44,6 +44,11 @@ static const etls_bench_case_t cases[] = {
     {"hmac_sha256_64", etls_bench_hmac_setup, &len_64},
     {"ecdsa_p256_sign", etls_bench_ecdsa_setup, NULL},
     {"p256_ecdh", etls_bench_p256_setup, NULL},
+    {"ecdsa_p256_sign_native", etls_bench_p256n_sign_setup, NULL},
+    {"p256_ecdh_native", etls_bench_p256n_ecdh_setup, NULL},
+    {"mlkem768_keygen", etls_bench_mlkem_setup, &etls_bench_mlkem_keygen},
+    {"mlkem768_encaps", etls_bench_mlkem_setup, &etls_bench_mlkem_encaps},
+    {"mlkem768_decaps", etls_bench_mlkem_setup, &etls_bench_mlkem_decaps},
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 

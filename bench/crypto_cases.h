@@ -84,6 +84,15 @@ void etls_bench_cert_verify_msg(uint8_t msg[ETLS_BENCH_CV_LEN], const uint8_t th
 int etls_bench_ecdsa_setup(const etls_bench_env_t *env, const void *arg, etls_bench_pair_t *p);
 int etls_bench_p256_setup(const etls_bench_env_t *env, const void *arg, etls_bench_pair_t *p);
 
+/* bench/crypto_p256.c: the native P-256 (crypto/p256.h), same operations as the two above. */
+int etls_bench_p256n_sign_setup(const etls_bench_env_t *env, const void *arg, etls_bench_pair_t *p);
+int etls_bench_p256n_ecdh_setup(const etls_bench_env_t *env, const void *arg, etls_bench_pair_t *p);
+
+/* bench/crypto_mlkem.c: ML-KEM-768; arg selects keygen / encaps / decaps. The OpenSSL side is
+ * X25519 in the same TLS role (OpenSSL 3.0 has no ML-KEM). */
+extern const int etls_bench_mlkem_keygen, etls_bench_mlkem_encaps, etls_bench_mlkem_decaps;
+int etls_bench_mlkem_setup(const etls_bench_env_t *env, const void *arg, etls_bench_pair_t *p);
+
 /* bench/crypto_server.c: all the crypto of one full TLS 1.3 server handshake. */
 int etls_bench_server_setup(const etls_bench_env_t *env, const void *arg, etls_bench_pair_t *p);
 

@@ -16,6 +16,8 @@ REQUIRED = [
     "chacha20poly1305_seal_16k", "chacha20poly1305_seal_1k", "aes128ccm_seal_16k",
     "tls13_key_schedule", "tls13_server_crypto",
     "sha256_64", "sha256_16k", "hmac_sha256_64", "ecdsa_p256_sign", "p256_ecdh",
+    "ecdsa_p256_sign_native", "p256_ecdh_native",
+    "mlkem768_keygen", "mlkem768_encaps", "mlkem768_decaps",
 ]
 AEAD = [n for n in REQUIRED if "_seal_" in n]
 NUMBERS = ["ops_per_s", "openssl_ops_per_s", "ratio", "cycles_per_op", "openssl_cycles_per_op"]
