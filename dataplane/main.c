@@ -159,6 +159,33 @@ static int setup_tickets(etls_tls_server_ctx_t *ctx, const etls_config_t *cfg)
     return rc;
 }
 
+/* `ciphers` lists TLS 1.3 and TLS 1.2 suites together; each version takes its own, in the
+ * listed order, and keeps the engine's defaults when the list names none of its suites. */
+static int setup_suites(etls_tls_server_ctx_t *ctx, const etls_config_t *cfg, const char *where)
+{
+    uint16_t s13[ETLS_CONFIG_MAX_SUITES], s12[ETLS_CONFIG_MAX_SUITES];
+    size_t n13 = 0, n12 = 0;
+    for (size_t i = 0; i < cfg->nsuites; i++) {
+        if (etls_tls_suite_is12(cfg->suites[i]))
+            s12[n12++] = cfg->suites[i];
+        else
+            s13[n13++] = cfg->suites[i];
+    }
+    if (n13 && etls_tls_server_ctx_set_suites(ctx, s13, n13) < 0) {
+        fprintf(stderr, "edgetls: %s: ciphers: implemented are the TLS 1.3 suites "
+                        "TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256, "
+                        "TLS_AES_128_CCM_SHA256, TLS_AES_128_CCM_8_SHA256 and the TLS 1.2 ECDHE-ECDSA/"
+                        "ECDHE-RSA suites with AES-128-GCM, AES-256-GCM and ChaCha20-Poly1305\n", where);
+        return ETLS_ERR_INVALID;
+    }
+    if (n12 && etls_tls_server_ctx_set_suites12(ctx, s12, n12) < 0)
+        return ETLS_ERR_INVALID;
+    if (etls_tls_server_ctx_set_protocols(ctx, cfg->protocols ? cfg->protocols : 3) < 0)
+        return ETLS_ERR_INVALID;
+    ctx->tls12_require_ems = cfg->tls12_require_ems;
+    return 0;
+}
+
 static int build_tls(etls_tls_server_ctx_t *ctx, const etls_config_t *cfg)
 {
     etls_rand_t rng;
@@ -170,12 +197,8 @@ static int build_tls(etls_tls_server_ctx_t *ctx, const etls_config_t *cfg)
         return rc;
     }
     const char *where = cfg->source[0] ? cfg->source : "command line";
-    if (cfg->nsuites && etls_tls_server_ctx_set_suites(ctx, cfg->suites, cfg->nsuites) < 0) {
-        fprintf(stderr, "edgetls: %s: ciphers: only the TLS 1.3 suites are implemented "
-                        "(TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256, "
-                        "TLS_AES_128_CCM_SHA256, TLS_AES_128_CCM_8_SHA256)\n", where);
+    if (setup_suites(ctx, cfg, where) < 0)
         return ETLS_ERR_INVALID;
-    }
     if (cfg->ngroups && etls_tls_server_ctx_set_groups(ctx, cfg->groups, cfg->ngroups) < 0) {
         fprintf(stderr, "edgetls: %s: groups: only x25519 and secp256r1 are implemented\n", where);
         return ETLS_ERR_INVALID;

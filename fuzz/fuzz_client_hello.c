@@ -12,7 +12,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size < 1 || size > 70000)
+    if (size < 1 || size > 4 + ETLS_TLS_MAX_HS_MSG + 100)
         return 0;
     size_t frag = 1 + (size_t)data[0] * 67;
     const uint8_t *body = data + 1;
@@ -21,7 +21,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rc = etls_tls_parse_client_hello(body, blen, &ch);
     FUZZ_ASSERT(rc == 0 || ETLS_ERR_IS_ALERT(rc));
     if (rc == 0) {
-        FUZZ_ASSERT(ch.session_id_len <= 32 && ch.n_suites <= CH_MAX_LIST && ch.n_shares <= CH_MAX_LIST);
+        FUZZ_ASSERT(ch.session_id_len <= 32 && ch.n_suites <= CH_MAX_LIST && ch.n_shares <= CH_MAX_SHARES &&
+                    ch.n_shares <= ch.n_share_entries && ch.n_share_entries <= CH_MAX_SHARE_ENTRIES);
         FUZZ_ASSERT(ch.sni_len <= ETLS_TLS_MAX_SNI);
     }
     uint8_t *msg = malloc(blen + 4), *rec = malloc(blen + 4 + (blen + 4 + frag - 1) / frag * 5 + 10);

@@ -106,9 +106,9 @@ static const char *const global_flags[] = {
     "max-header-size", "handshake-timeout", "idle-timeout", "shutdown-timeout", "uring-entries",
     "log-level", "response-body", "transport", "crypto-batch", "session-tickets",
     "ticket-rotation", "ticket-key-file", "response-size", "response-size-max", "control-socket",
-    "state-dir", NULL,
+    "state-dir", "protocols", "tls12-require-ems", NULL,
 };
-#define N_GLOBAL_FLAGS 24
+#define N_GLOBAL_FLAGS 26
 
 static void build_options(struct option *o)
 {
@@ -302,6 +302,8 @@ void etls_config_usage(FILE *f, const char *argv0)
             "      --workers N            worker threads, one per core (default: CPU count)\n"
             "      --cpus LIST            CPUs to pin workers to, e.g. 0,2-3\n"
             "      --alpn LIST --ciphers LIST --groups LIST\n"
+            "      --protocols LIST       tls1.2,tls1.3 (default both)\n"
+            "      --tls12-require-ems on|off  refuse TLS 1.2 clients without EMS (off)\n"
             "      --max-connections N --buffer-size SIZE --max-header-size SIZE\n"
             "      --handshake-timeout T --idle-timeout T --shutdown-timeout T  (e.g. 10s, 500ms)\n"
             "      --uring-entries N --log-level error|warn|info|debug --response-body TEXT\n"

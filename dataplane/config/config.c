@@ -197,6 +197,13 @@ static const named_code_t suite_table[] = {
     {"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", 0xc030},
     {"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", 0xcca8},
     {"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", 0xcca9},
+    /* OpenSSL's spellings of the TLS 1.2 suites */
+    {"ECDHE-ECDSA-AES128-GCM-SHA256", 0xc02b},
+    {"ECDHE-ECDSA-AES256-GCM-SHA384", 0xc02c},
+    {"ECDHE-RSA-AES128-GCM-SHA256", 0xc02f},
+    {"ECDHE-RSA-AES256-GCM-SHA384", 0xc030},
+    {"ECDHE-RSA-CHACHA20-POLY1305", 0xcca8},
+    {"ECDHE-ECDSA-CHACHA20-POLY1305", 0xcca9},
     {NULL, 0},
 };
 
@@ -440,6 +447,36 @@ static int k_session_tickets(etls_config_t *c, pstate_t *ps, const char *key, ch
     return perr(ps, "%s: expected on or off, got '%s'", key, val);
 }
 
+/* "tls1.2,tls1.3" (either or both, any order). */
+static int item_protocol(etls_config_t *c, pstate_t *ps, const char *item)
+{
+    uint8_t bit = !strcmp(item, "tls1.2") || !strcmp(item, "TLSv1.2")   ? 1
+                  : !strcmp(item, "tls1.3") || !strcmp(item, "TLSv1.3") ? 2
+                                                                        : 0;
+    if (!bit)
+        return perr(ps, "protocols: unknown protocol '%s' (tls1.2, tls1.3)", item);
+    if (c->protocols & bit)
+        return perr(ps, "protocols: '%s' listed twice", item);
+    c->protocols |= bit;
+    return 0;
+}
+
+static int k_protocols(etls_config_t *c, pstate_t *ps, const char *key, char *val)
+{
+    c->protocols = 0;
+    int n = for_each_item(c, ps, val, ", \t", item_protocol);
+    ETLS_GUARD(n);
+    return n ? 0 : perr(ps, "%s: empty list", key);
+}
+
+static int k_tls12_require_ems(etls_config_t *c, pstate_t *ps, const char *key, char *val)
+{
+    int on = 0;
+    ETLS_GUARD(parse_onoff(ps, key, val, &on));
+    c->tls12_require_ems = (uint8_t)on;
+    return 0;
+}
+
 /* A period from one minute to seven days (RFC 8446 §4.6.1 caps ticket lifetimes at 7 days). */
 static int k_ticket_rotation(etls_config_t *c, pstate_t *ps, const char *key, char *val)
 {
@@ -595,6 +632,8 @@ static const key_def_t global_keys[] = {
     {"uring_entries", k_uring_entries, 0},
     {"crypto_batch", k_crypto_batch, 0},
     {"session_tickets", k_session_tickets, 0},
+    {"protocols", k_protocols, 1},
+    {"tls12_require_ems", k_tls12_require_ems, 0},
     {"ticket_rotation", k_ticket_rotation, 0},
     {"ticket_key_file", k_ticket_key_file, 0},
     {"control_socket", k_control_socket, 0},
@@ -811,6 +850,7 @@ void etls_config_defaults(etls_config_t *c)
     c->uring_entries = 4096;
     c->crypto_batch = 64;
     c->session_tickets = 1;
+    c->protocols = 3; /* TLS 1.2 and TLS 1.3 */
     c->ticket_rotation_s = 3600;
     snprintf(c->state_dir, sizeof c->state_dir, "%s", "/var/lib/edgetls");
     static const char body[] = "hello from edgetls\n";

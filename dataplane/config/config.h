@@ -124,6 +124,10 @@ typedef struct etls_config {
      * from a seed: ticket_key_file's (shared by every process and host that reads it) or a
      * random one per process ("" = random). */
     uint8_t session_tickets;
+    /* protocols: bit 0 TLS 1.2, bit 1 TLS 1.3 (tls.h ETLS_TLS_PROTO_*); default both.
+     * tls12_require_ems: refuse TLS 1.2 clients without extended_master_secret (RFC 7627). */
+    uint8_t protocols;
+    uint8_t tls12_require_ems;
     uint32_t ticket_rotation_s;                /* key period and ticket lifetime */
     char ticket_key_file[ETLS_CONFIG_PATH_MAX];
 

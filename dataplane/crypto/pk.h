@@ -16,6 +16,11 @@
 #define ETLS_SIG_ECDSA_SECP256R1_SHA256 0x0403
 #define ETLS_SIG_RSA_PSS_RSAE_SHA256 0x0804
 #define ETLS_SIG_ED25519 0x0807
+/* Schemes only TLS 1.2 ServerKeyExchange uses with an RSA key (RFC 5246 §7.4.1.4.1, RFC 8446
+ * §4.2.3 code points); the TLS 1.3 engine never asks for them (it signs with etls_pkey_scheme). */
+#define ETLS_SIG_RSA_PSS_RSAE_SHA384 0x0805
+#define ETLS_SIG_RSA_PKCS1_SHA256 0x0401
+#define ETLS_SIG_RSA_PKCS1_SHA384 0x0501
 
 #define ETLS_SIG_MAX_LEN 512 /* RSA-4096 */
 #define ETLS_RSA_MIN_BITS 2048
@@ -61,6 +66,11 @@ uint16_t etls_pkey_scheme(const etls_pkey_t *k);
  * key does not have, a verify-only key or a short buffer. Thread-safe on a shared key. */
 int etls_pkey_sign(const etls_pkey_t *k, uint16_t scheme, const uint8_t *msg, size_t len,
                    uint8_t *sig, size_t *siglen);
+/* 1 when k signs with scheme: its own scheme, and for RSA keys also the TLS 1.2-only schemes
+ * RSA-PSS-RSAE-SHA384 and PKCS#1 v1.5 with SHA-256/SHA-384. etls_pkey_sign and _verify accept
+ * these extra schemes for RSA keys (hashing with the scheme's digest; PSS salt = digest length);
+ * they set up an OpenSSL context per call, slower than the key's own scheme. */
+int etls_pkey_can_sign(const etls_pkey_t *k, uint16_t scheme);
 /* 0 when sig is a valid signature of msg; ETLS_ERR_AUTH for any bad signature (including a
  * malformed encoding or wrong length); ETLS_ERR_INVALID when scheme is not the key's scheme. */
 int etls_pkey_verify(const etls_pkey_t *k, uint16_t scheme, const uint8_t *msg, size_t len,

@@ -84,7 +84,10 @@ static int write_key_update(etls_tls_conn_t *c, etls_tls_buf_t *out, int request
     return update_write_key(c);
 }
 
-/* The KeyUpdate a peer asked for, as soon as there is room for it. */
+/* The KeyUpdate owed to the peer (it asked, §4.6.3, or our key is worn, §5.5). Written only
+ * right before our next application data, never as a reaction to input: however many
+ * update_requested messages arrive, and however they are cut into records and reads, they
+ * are answered by one KeyUpdate (§4.6.3 lets a pending request be coalesced). */
 static int flush_owed(etls_tls_conn_t *c, etls_tls_buf_t *out)
 {
     if (!c->ku_owed || c->state != ST_ESTABLISHED || c->close_sent)
@@ -137,7 +140,8 @@ static int dispatch_msg(etls_tls_conn_t *c, const uint8_t *body, size_t left_in_
 }
 
 /* Buffers part of a message that spans records: tiny post-handshake messages in the
- * connection, a fragmented ClientHello in a buffer allocated for that message only. */
+ * connection, a fragmented ClientHello in a buffer lent for that message only (hs_pool.c:
+ * sized to it, large ones capped per worker). */
 static int buffer_fragment(etls_tls_conn_t *c, uint32_t len, const uint8_t **p, size_t *n,
                            uint8_t **dst)
 {
@@ -145,10 +149,7 @@ static int buffer_fragment(etls_tls_conn_t *c, uint32_t len, const uint8_t **p, 
         *dst = c->msg_small;
     } else {
         ETLS_ENSURE(c->state < ST_ESTABLISHED, ALERT(UNEXPECTED_MESSAGE));
-        if (!c->hs->big)
-            c->hs->big = malloc(len);
-        ETLS_ENSURE(c->hs->big, ALERT(INTERNAL_ERROR));
-        *dst = c->hs->big;
+        ETLS_GUARD(etls_tls_msg_buf_get(c, len, dst));
     }
     size_t take = len - c->msg_have < *n ? len - c->msg_have : *n;
     memcpy(*dst + c->msg_have, *p, take);
@@ -186,10 +187,8 @@ static int hs_input(etls_tls_conn_t *c, const uint8_t *p, size_t n, etls_tls_buf
         if (c->msg_have < len)
             return 0;
         int rc = dispatch_msg(c, dst, n, out);
-        if (dst != c->msg_small && c->state != ST_ESTABLISHED) {
-            free(c->hs->big);
-            c->hs->big = NULL;
-        }
+        if (dst != c->msg_small) /* the ClientHello was parsed: what it needs is copied */
+            etls_tls_msg_buf_put(c);
         ETLS_GUARD(rc);
     }
     return 0;
@@ -200,9 +199,12 @@ static int content(etls_tls_conn_t *c, uint8_t type, const uint8_t *p, size_t n,
                    etls_tls_buf_t *out, etls_tls_buf_t *app, int prot)
 {
     ETLS_ENSURE(type == CT_HANDSHAKE || c->msg_hdr_len == 0, ALERT(UNEXPECTED_MESSAGE));
+    /* §5.1 / §5.4: zero-length Handshake and Alert fragments MUST NOT be sent, protected or
+     * not (padding removed): a message of the wrong type, like check_header says for the
+     * unprotected ones, not a malformed alert. Only application data may be empty. */
+    ETLS_ENSURE(n > 0 || type == CT_APPLICATION_DATA, ALERT(UNEXPECTED_MESSAGE));
     switch (type) {
     case CT_HANDSHAKE:
-        ETLS_ENSURE(n > 0, ALERT(UNEXPECTED_MESSAGE)); /* §5.1: no empty handshake fragments */
         return hs_input(c, p, n, out);
     case CT_ALERT:
         return alert_input(c, p, n);
@@ -223,6 +225,12 @@ static int content(etls_tls_conn_t *c, uint8_t type, const uint8_t *p, size_t n,
     }
 }
 
+int etls_tls_content(etls_tls_conn_t *c, uint8_t type, const uint8_t *p, size_t n,
+                     etls_tls_buf_t *out, etls_tls_buf_t *app, int prot)
+{
+    return content(c, type, p, n, out, app, prot);
+}
+
 /* §5.1 / §5.2 header checks, before waiting for or touching the body. */
 static int check_header(const etls_tls_conn_t *c, uint8_t type, size_t len)
 {
@@ -230,7 +238,10 @@ static int check_header(const etls_tls_conn_t *c, uint8_t type, size_t len)
     if (c->rd.active && type == CT_APPLICATION_DATA) {
         ETLS_ENSURE(len <= ETLS_TLS_MAX_CIPHERTEXT, ALERT(RECORD_OVERFLOW));
         ETLS_ENSURE(len <= (size_t)c->recv_max + 1 + c->tag_len, ALERT(RECORD_OVERFLOW));
-        ETLS_ENSURE(len > c->tag_len, ALERT(BAD_RECORD_MAC));
+        /* Shorter than a tag: cannot authenticate. A bare tag can, and opens to an empty
+         * TLSInnerPlaintext with no content type: unexpected_message (§5.4), like all-zero
+         * padding, once it has been authenticated. */
+        ETLS_ENSURE(len >= c->tag_len, ALERT(BAD_RECORD_MAC));
         return 0;
     }
     ETLS_ENSURE(len <= ETLS_TLS_MAX_PLAINTEXT, ALERT(RECORD_OVERFLOW));
@@ -358,12 +369,14 @@ static int read_records(etls_tls_conn_t *c, const uint8_t *in, size_t inlen, siz
         }
         const uint8_t *rec = in + pos;
         size_t len = (size_t)rec[3] << 8 | rec[4];
-        ETLS_GUARD(check_header(c, rec[0], len));
+        int v12 = c->version == ETLS_TLS_VERSION_12; /* tls12_record.c from ServerHello on */
+        ETLS_GUARD(v12 ? etls_tls12_check_header(c, rec, len) : check_header(c, rec[0], len));
         if (inlen - pos < ETLS_TLS_RECORD_HEADER + len)
             return 0;
-        if (c->state < ST_CLIENT_FINISHED && out->cap - out->len < etls_tls_out_room(c))
+        if ((c->state < ST_CLIENT_FINISHED || (v12 && c->state < ST_ESTABLISHED)) &&
+            out->cap - out->len < etls_tls_out_room(c))
             return ETLS_ERR_LIMIT;
-        if (c->state == ST_ESTABLISHED && rec[0] == CT_APPLICATION_DATA) {
+        if (!v12 && c->state == ST_ESTABLISHED && rec[0] == CT_APPLICATION_DATA) {
             size_t used = park_opens(c, rec, inlen - pos, app);
             if (!used)
                 return 0; /* app is full: the caller drains it and calls again */
@@ -374,7 +387,7 @@ static int read_records(etls_tls_conn_t *c, const uint8_t *in, size_t inlen, siz
             ETLS_GUARD(complete_opens(c, out, app));
             continue;
         }
-        int rc = one_record(c, rec, len, out, app);
+        int rc = v12 ? etls_tls12_record(c, rec, len, out, app) : one_record(c, rec, len, out, app);
         if (rc == NEED_ROOM)
             return 0;
         pos += ETLS_TLS_RECORD_HEADER + len;
@@ -408,12 +421,7 @@ int etls_tls_feed(etls_tls_conn_t *c, const uint8_t *in, size_t inlen, size_t *c
         rc = resume(c, out, app);
     if (rc == 0)
         rc = read_records(c, in, inlen, consumed, out, app);
-    if (rc == 0 || rc == ETLS_ERR_IN_PROGRESS) {
-        int r2 = flush_owed(c, out);
-        if (r2 != 0 && r2 != ETLS_ERR_LIMIT)
-            rc = r2;
-    }
-    return finish(c, out, rc);
+    return finish(c, out, rc); /* an owed KeyUpdate waits for our next data (flush_owed) */
 }
 
 /* ---- application data out ------------------------------------------------------------------ */
@@ -467,35 +475,39 @@ static int seal_records(etls_tls_conn_t *c, const uint8_t *data, size_t len, siz
 }
 
 /* Common prologue of the writers: sticky errors, parked requests, a parked send to publish,
- * and a KeyUpdate owed to the peer (it must precede our next application data, §4.6.3). */
-static int writer_begin(etls_tls_conn_t *c, etls_tls_buf_t *out)
+ * and, when `data` (the writer is about to seal application data), the KeyUpdate owed to the
+ * peer: it must precede our next application data (§4.6.3) and need not precede anything
+ * else, so a len-0 send (publishing parked records) or close_notify leaves it pending. */
+static int writer_begin(etls_tls_conn_t *c, etls_tls_buf_t *out, int data)
 {
     if (c->err)
         return c->err;
     if (c->waiter.pending)
         return ETLS_ERR_IN_PROGRESS;
     ETLS_GUARD(finalize_seals(c, out));
-    if (c->state == ST_ESTABLISHED && c->wr.seq >= ETLS_TLS_KEY_UPDATE_RECORDS && !c->close_sent)
+    if (c->state == ST_ESTABLISHED && c->wr.seq >= ETLS_TLS_KEY_UPDATE_RECORDS && !c->close_sent &&
+        c->version != ETLS_TLS_VERSION_12) /* TLS 1.2 has no KeyUpdate */
         c->ku_owed = 1; /* §5.5 usage limit: the owed KeyUpdate rotates our key */
-    return flush_owed(c, out);
+    return data ? flush_owed(c, out) : 0;
 }
 
 int etls_tls_send(etls_tls_conn_t *c, const uint8_t *data, size_t len, size_t *consumed,
                   etls_tls_buf_t *out)
 {
     *consumed = 0;
-    int rc = writer_begin(c, out);
+    int rc = writer_begin(c, out, len > 0);
     if (rc == 0 && (c->state != ST_ESTABLISHED || c->close_sent))
         rc = ETLS_ERR_INVALID;
     if (rc == 0)
-        rc = seal_records(c, data, len, consumed, out);
+        rc = c->version == ETLS_TLS_VERSION_12 ? etls_tls12_send(c, data, len, consumed, out)
+                                               : seal_records(c, data, len, consumed, out);
     return c->err ? c->err : finish(c, out, rc);
 }
 
 int etls_tls_close(etls_tls_conn_t *c, etls_tls_buf_t *out)
 {
     static const uint8_t alert[2] = {1, ETLS_ALERT_CLOSE_NOTIFY};
-    int rc = writer_begin(c, out);
+    int rc = writer_begin(c, out, 0); /* no data follows close_notify: nothing owed then */
     if (rc == 0 && !c->close_sent) {
         rc = etls_tls_write_record(c, out, CT_ALERT, alert, sizeof alert);
         c->close_sent = rc == 0;
@@ -505,11 +517,15 @@ int etls_tls_close(etls_tls_conn_t *c, etls_tls_buf_t *out)
 
 int etls_tls_key_update(etls_tls_conn_t *c, int request_peer, etls_tls_buf_t *out)
 {
-    int rc = writer_begin(c, out);
+    /* An update_not_requested KeyUpdate is itself the answer an owed one would be. */
+    int rc = writer_begin(c, out, request_peer);
     if (rc == 0 && (c->state != ST_ESTABLISHED || c->close_sent))
         rc = ETLS_ERR_INVALID;
-    if (rc == 0)
-        rc = write_key_update(c, out, request_peer);
+    if (rc == 0) {
+        rc = c->version == ETLS_TLS_VERSION_12 ? ETLS_ERR_INVALID : write_key_update(c, out, request_peer);
+        if (rc == 0 && !request_peer)
+            c->ku_owed = 0;
+    }
     return c->err ? c->err : finish(c, out, rc);
 }
 
@@ -517,7 +533,8 @@ size_t etls_tls_send_room(const etls_tls_conn_t *c, size_t len)
 {
     size_t per = c->send_max ? c->send_max : ETLS_TLS_MAX_PLAINTEXT;
     size_t records = len / per + 1;
-    return len + records * (ETLS_TLS_RECORD_HEADER + 1 + 16 + c->ctx->pad_to) + 64;
+    size_t extra = c->version == ETLS_TLS_VERSION_12 ? 8 : 1 + c->ctx->pad_to; /* explicit nonce */
+    return len + records * (ETLS_TLS_RECORD_HEADER + 16 + extra) + 64;
 }
 
 /* ---- queries ------------------------------------------------------------------------------- */
@@ -584,7 +601,7 @@ const char *etls_tls_alert_name(int desc)
 
 uint16_t etls_tls_version(const etls_tls_conn_t *c)
 {
-    return c->suite ? ETLS_TLS_VERSION_13 : 0;
+    return c->suite ? (c->version ? c->version : ETLS_TLS_VERSION_13) : 0;
 }
 
 uint16_t etls_tls_cipher(const etls_tls_conn_t *c)

@@ -41,7 +41,7 @@ int etls_tls_suite_params(uint16_t suite, etls_aead_alg_t *aead, etls_hash_alg_t
 const char *etls_tls_cipher_name(uint16_t suite)
 {
     const struct suite_desc *d = suite_find(suite);
-    return d ? d->name : "unknown";
+    return d ? d->name : etls_tls12_suite_name(suite);
 }
 
 int etls_tls_server_ctx_init(etls_tls_server_ctx_t *ctx, etls_rand_t *rng)

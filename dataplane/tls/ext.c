@@ -9,7 +9,13 @@
 static int sigalg_selectable(uint16_t x)
 {
     return x == ETLS_SIG_ECDSA_SECP256R1_SHA256 || x == ETLS_SIG_RSA_PSS_RSAE_SHA256 ||
-           x == ETLS_SIG_ED25519;
+           x == ETLS_SIG_ED25519 || x == ETLS_SIG_RSA_PSS_RSAE_SHA384 ||
+           x == ETLS_SIG_RSA_PKCS1_SHA256 || x == ETLS_SIG_RSA_PKCS1_SHA384; /* TLS 1.2 */
+}
+
+static int suite_selectable(uint16_t x)
+{
+    return etls_tls_suite_known(x) || etls_tls_suite_is12(x);
 }
 
 /* Keeps x in dst (order preserved): selectable values always (once each, in the CH_RESERVED
@@ -75,7 +81,7 @@ static int ext_server_name(etls_cur_t *c, etls_ch_t *ch)
 static int ext_supported_groups(etls_cur_t *c, etls_ch_t *ch)
 {
     ch->has_groups = 1;
-    return read_u16_list(c, 2, ch->groups, &ch->n_groups, etls_tls_group_known, &ch->groups_dropped);
+    return read_u16_list(c, 2, ch->groups, &ch->n_groups, etls_tls_group_known, NULL);
 }
 
 /* §4.2.3 */
@@ -175,6 +181,8 @@ static int ext_supported_versions(etls_cur_t *c, etls_ch_t *ch)
         ETLS_GUARD(etls_cur_u16(&list, &v));
         if (v == ETLS_TLS_VERSION_13)
             ch->has_tls13 = 1;
+        if (v == ETLS_TLS_VERSION_12)
+            ch->has_tls12 = 1;
     }
     return 0;
 }
@@ -205,26 +213,81 @@ static int ext_psk_key_exchange_modes(etls_cur_t *c, etls_ch_t *ch)
     return 0;
 }
 
-/* §4.2.8: KeyShareClientHello; each group at most once. Share sizes are checked when a share
- * is chosen, since only the chosen one matters. */
+/* §4.2.8: KeyShareClientHello. The cap CH_MAX_SHARE_ENTRIES counts entries in the list, of
+ * every group, known or not: it bounds the work on a hostile list (the duplicate check below
+ * is quadratic) and no real client comes near it (browsers send one to three shares, GREASE
+ * included). Below the cap a group we do not implement costs nothing else: its share is
+ * skipped unread (not kept, not size-checked, not held against supported_groups), so new
+ * groups (0x11EC X25519MLKEM768 with a 1216-byte share, ...) never change the outcome.
+ * Each group at most once, unknown ones included (§4.2.8 "MUST NOT offer multiple
+ * KeyShareEntry values for the same group"). Sizes of kept shares are checked when one is
+ * chosen, since only the chosen one matters. The extension itself is bounded only by its
+ * 16-bit length and the ClientHello limit (max_hs_msg). */
 static int ext_key_share(etls_cur_t *c, etls_ch_t *ch)
 {
+    uint16_t seen[CH_MAX_SHARE_ENTRIES];
     etls_cur_t list;
     ETLS_GUARD(etls_cur_vec(c, 2, 0, 65535, &list));
     ch->has_key_share = 1;
+    ch->n_share_entries = 0;
     while (list.left) {
         uint16_t group;
         etls_cur_t key;
         ETLS_GUARD(etls_cur_u16(&list, &group));
         ETLS_GUARD(etls_cur_vec(&list, 2, 1, 65535, &key));
-        for (size_t i = 0; i < ch->n_shares; i++)
-            ETLS_ENSURE(ch->shares[i].group != group, ALERT(ILLEGAL_PARAMETER));
-        ETLS_ENSURE(ch->n_shares < CH_MAX_LIST, ALERT(ILLEGAL_PARAMETER));
+        ETLS_ENSURE(ch->n_share_entries < CH_MAX_SHARE_ENTRIES, ALERT(ILLEGAL_PARAMETER));
+        for (size_t i = 0; i < ch->n_share_entries; i++)
+            ETLS_ENSURE(seen[i] != group, ALERT(ILLEGAL_PARAMETER));
+        seen[ch->n_share_entries++] = group;
+        if (!etls_tls_group_known(group))
+            continue;
+        ETLS_ENSURE(ch->n_shares < CH_MAX_SHARES, ALERT(INTERNAL_ERROR)); /* known groups > slots */
         ch->shares[ch->n_shares].group = group;
         ch->shares[ch->n_shares].key = key.p;
         ch->shares[ch->n_shares].len = (uint16_t)key.left;
         ch->n_shares++;
     }
+    return 0;
+}
+
+/* ---- TLS 1.2 extensions (recorded whatever version is negotiated; only TLS 1.2 uses them) -- */
+
+/* RFC 8422 §5.1.2: ECPointFormatList ec_point_format_list<1..2^8-1>. */
+static int ext_ec_point_formats(etls_cur_t *c, etls_ch_t *ch)
+{
+    etls_cur_t v;
+    ETLS_GUARD(etls_cur_vec(c, 1, 1, 255, &v));
+    ch->has_point_formats = 1;
+    ch->point_uncompressed = memchr(v.p, 0, v.left) != NULL;
+    return 0;
+}
+
+/* RFC 7627 §5.1: empty. */
+static int ext_extended_master_secret(etls_cur_t *c, etls_ch_t *ch)
+{
+    (void)c;
+    ch->has_ems = 1;
+    return 0;
+}
+
+/* RFC 5077 §3.2: the ticket, or empty to ask for one. */
+static int ext_session_ticket(etls_cur_t *c, etls_ch_t *ch)
+{
+    ch->has_ticket_ext = 1;
+    ch->ticket = c->p;
+    ch->ticket_len = c->left;
+    c->p += c->left;
+    c->left = 0;
+    return 0;
+}
+
+/* RFC 5746 §3.2: renegotiated_connection<0..255>. */
+static int ext_renegotiation_info(etls_cur_t *c, etls_ch_t *ch)
+{
+    etls_cur_t v;
+    ETLS_GUARD(etls_cur_vec(c, 1, 0, 255, &v));
+    ch->has_reneg_info = 1;
+    ch->reneg_info_len = (uint8_t)v.left;
     return 0;
 }
 
@@ -244,6 +307,10 @@ static const struct ext_handler {
     {EXT_PSK_KEY_EXCHANGE_MODES, ext_psk_key_exchange_modes},
     {EXT_SIGNATURE_ALGORITHMS_CERT, ext_signature_algorithms_cert},
     {EXT_KEY_SHARE, ext_key_share},
+    {EXT_EC_POINT_FORMATS, ext_ec_point_formats},
+    {EXT_EXTENDED_MASTER_SECRET, ext_extended_master_secret},
+    {EXT_SESSION_TICKET, ext_session_ticket},
+    {EXT_RENEGOTIATION_INFO, ext_renegotiation_info},
 };
 
 static int parse_extension(uint16_t type, etls_cur_t *data, etls_ch_t *ch)
@@ -335,7 +402,9 @@ int etls_tls_parse_client_hello(const uint8_t *body, size_t len, etls_ch_t *ch)
     while (suites.left) {
         uint16_t s;
         ETLS_GUARD(etls_cur_u16(&suites, &s));
-        keep_u16(ch->suites, &ch->n_suites, s, etls_tls_suite_known);
+        ch->fallback_scsv |= s == 0x5600; /* RFC 7507 TLS_FALLBACK_SCSV */
+        ch->reneg_scsv |= s == 0x00ff;    /* RFC 5746 TLS_EMPTY_RENEGOTIATION_INFO_SCSV */
+        keep_u16(ch->suites, &ch->n_suites, s, suite_selectable);
     }
     ETLS_GUARD(etls_cur_vec(&c, 1, 1, 255, &comp));
     ch->comp = comp.p;

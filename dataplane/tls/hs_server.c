@@ -14,6 +14,8 @@ static int on_finished(etls_tls_conn_t *c, const uint8_t *hdr, const uint8_t *bo
                        etls_tls_buf_t *out);
 static int on_key_update(etls_tls_conn_t *c, const uint8_t *hdr, const uint8_t *body, size_t len,
                          etls_tls_buf_t *out);
+static int on_renegotiation(etls_tls_conn_t *c, const uint8_t *hdr, const uint8_t *body, size_t len,
+                            etls_tls_buf_t *out);
 
 static const struct hs_rule {
     uint8_t state;
@@ -25,6 +27,11 @@ static const struct hs_rule {
     {ST_CLIENT_HELLO2, HT_CLIENT_HELLO, on_client_hello, "RFC 8446 §4.1.4 (after HRR)"},
     {ST_CLIENT_FINISHED, HT_FINISHED, on_finished, "RFC 8446 §4.4.4"},
     {ST_ESTABLISHED, HT_KEY_UPDATE, on_key_update, "RFC 8446 §4.6.3"},
+    /* TLS 1.2 (tls12_hs.c) */
+    {ST12_CLIENT_KEY_EXCHANGE, HT_CLIENT_KEY_EXCHANGE, etls_tls12_on_client_key_exchange,
+     "RFC 5246 §7.4.7, RFC 8422 §5.7"},
+    {ST12_FINISHED, HT_FINISHED, etls_tls12_on_finished, "RFC 5246 §7.4.9"},
+    {ST_ESTABLISHED, HT_CLIENT_HELLO, on_renegotiation, "RFC 5746 §4.4 (refused)"},
 };
 
 static const struct hs_rule *find_rule(uint8_t state, uint8_t type)
@@ -38,10 +45,11 @@ static const struct hs_rule *find_rule(uint8_t state, uint8_t type)
 int etls_tls_handshake_check(const etls_tls_conn_t *c, uint8_t type, uint32_t len)
 {
     ETLS_ENSURE(find_rule(c->state, type), ALERT(UNEXPECTED_MESSAGE));
-    if (type == HT_CLIENT_HELLO)
-        ETLS_ENSURE(len <= c->ctx->max_hs_msg, ALERT(ILLEGAL_PARAMETER));
+    if (type == HT_CLIENT_HELLO) /* too big: illegal_parameter, see ETLS_TLS_MAX_HS_MSG */
+        ETLS_ENSURE(len <= c->ctx->max_hs_msg && len <= ETLS_TLS_MAX_HS_MSG, ALERT(ILLEGAL_PARAMETER));
     if (type == HT_FINISHED)
-        ETLS_ENSURE(len == etls_hash_len(c->hash), ALERT(DECODE_ERROR));
+        ETLS_ENSURE(len == (c->version == ETLS_TLS_VERSION_12 ? ETLS_TLS12_VERIFY_LEN : etls_hash_len(c->hash)),
+                    ALERT(DECODE_ERROR));
     if (type == HT_KEY_UPDATE)
         ETLS_ENSURE(len == 1, ALERT(DECODE_ERROR));
     return 0;
@@ -115,14 +123,11 @@ static int share_ok(uint16_t group, uint16_t len, const uint8_t *key)
 static int select_group(const etls_tls_conn_t *c, const etls_ch_t *ch, uint16_t *group, int *share)
 {
     const etls_tls_server_ctx_t *ctx = c->ctx;
-    /* Each share must be for an offered group. Groups we implement are always kept by the
-     * parser; another group may have been dropped from a very long list, so it is not held
-     * against the client then. */
-    for (size_t i = 0; i < ch->n_shares; i++) {
-        uint16_t g = ch->shares[i].group;
-        ETLS_ENSURE(in_list(g, ch->groups, ch->n_groups) || (!etls_tls_group_known(g) && ch->groups_dropped),
-                    ALERT(ILLEGAL_PARAMETER));
-    }
+    /* Each share must be for an offered group (§4.2.8, a check servers MAY make). The parser
+     * keeps only shares of groups we implement, and always keeps those groups from
+     * supported_groups, so the check is exact; shares of other groups were skipped. */
+    for (size_t i = 0; i < ch->n_shares; i++)
+        ETLS_ENSURE(in_list(ch->shares[i].group, ch->groups, ch->n_groups), ALERT(ILLEGAL_PARAMETER));
     *share = -1;
     *group = 0;
     for (size_t g = 0; g < ctx->n_groups; g++) {
@@ -145,7 +150,8 @@ static int select_group(const etls_tls_conn_t *c, const etls_ch_t *ch, uint16_t 
 
 /* RFC 6066 §3 selects the certificate; §4.2.3 / §4.4.3: its scheme must be one the client
  * offered in signature_algorithms, otherwise handshake_failure. */
-static int select_cert(etls_tls_conn_t *c, const etls_ch_t *ch)
+int etls_tls_hs_select_cert(etls_tls_conn_t *c, const etls_ch_t *ch, const uint16_t *schemes,
+                            size_t n_schemes)
 {
     int by_name = 0;
     c->sni_len = 0;
@@ -158,16 +164,21 @@ static int select_cert(etls_tls_conn_t *c, const etls_ch_t *ch)
         c->sni_len = (uint8_t)ch->sni_len;
         c->sni[c->sni_len] = 0;
     }
-    c->cert = etls_tls_select_cert(c->ctx, ch->sni ? c->sni : NULL, c->sni_len, ch->sigalgs,
-                                   ch->n_sigalgs, &by_name);
+    c->cert = etls_tls_select_cert(c->ctx, ch->sni ? c->sni : NULL, c->sni_len, schemes,
+                                   n_schemes, &by_name);
     ETLS_ENSURE(c->cert, ALERT(HANDSHAKE_FAILURE));
     c->sig_scheme = c->cert->scheme;
     c->hs->sni_used = (uint8_t)by_name;
     return 0;
 }
 
+static int select_cert(etls_tls_conn_t *c, const etls_ch_t *ch)
+{
+    return etls_tls_hs_select_cert(c, ch, ch->sigalgs, ch->n_sigalgs);
+}
+
 /* RFC 7301 §3.2: our most preferred protocol the client offered; none -> alert 120. */
-static int select_alpn(etls_tls_conn_t *c, const etls_ch_t *ch)
+int etls_tls_hs_select_alpn(etls_tls_conn_t *c, const etls_ch_t *ch)
 {
     const etls_tls_server_ctx_t *ctx = c->ctx;
     c->alpn = -1;
@@ -290,7 +301,8 @@ static int try_psk(etls_tls_conn_t *c, const etls_ch_t *ch, const uint8_t *hdr)
         return 0;
     uint64_t now = etls_tls_now_ms(c->ctx);
     sni_hash(c, sh);
-    int ok = etls_tls_suite_params(t.suite, &aead, &hash) == 0 && hash == c->hash &&
+    int ok = t.version == ETLS_TLS_VERSION_13 && /* a TLS 1.2 ticket never resumes 1.3 */
+             etls_tls_suite_params(t.suite, &aead, &hash) == 0 && hash == c->hash &&
              t.psk_len == etls_hash_len(hash) && memcmp(sh, t.sni_hash, 8) == 0 &&
              now >= t.issued_ms && now - t.issued_ms <= (uint64_t)c->ctx->ticket_lifetime * 1000;
     int rc = ok ? check_binder(c, ch, hdr, &t) : 0;
@@ -393,6 +405,8 @@ static int start_key_exchange(etls_tls_conn_t *c, etls_tls_buf_t *out)
 
 int etls_tls_handshake_resume(etls_tls_conn_t *c, etls_tls_buf_t *out)
 {
+    if (c->version == ETLS_TLS_VERSION_12)
+        return etls_tls12_resume(c, out);
     if (c->state == ST_SIGN)
         return etls_tls_flight_finish(c, out);
     ETLS_ENSURE(c->state == ST_KEY_EXCHANGE, ETLS_ERR_INVALID);
@@ -417,7 +431,7 @@ static int negotiate(etls_tls_conn_t *c, const etls_ch_t *ch, int *share)
     ETLS_GUARD(select_group(c, ch, &group, share));
     if (c->state == ST_CLIENT_HELLO2) { /* §4.1.4: same suite, a share for the HRR's group */
         ETLS_ENSURE(suite == c->suite, ALERT(ILLEGAL_PARAMETER));
-        ETLS_ENSURE(*share >= 0 && group == c->group && ch->n_shares == 1, ALERT(ILLEGAL_PARAMETER));
+        ETLS_ENSURE(*share >= 0 && group == c->group && ch->n_share_entries == 1, ALERT(ILLEGAL_PARAMETER));
         ETLS_GUARD(check_cookie(c, ch));
     }
     c->suite = suite;
@@ -425,7 +439,7 @@ static int negotiate(etls_tls_conn_t *c, const etls_ch_t *ch, int *share)
     ETLS_GUARD(etls_tls_suite_params(suite, &c->aead, &c->hash));
     c->tag_len = (uint8_t)etls_aead_tag_len(c->aead);
     ETLS_GUARD(select_cert(c, ch));
-    return select_alpn(c, ch);
+    return etls_tls_hs_select_alpn(c, ch);
 }
 
 static int on_client_hello(etls_tls_conn_t *c, const uint8_t *hdr, const uint8_t *body, size_t len,
@@ -433,7 +447,12 @@ static int on_client_hello(etls_tls_conn_t *c, const uint8_t *hdr, const uint8_t
 {
     etls_ch_t ch;
     int share;
+    uint16_t version;
     ETLS_GUARD(etls_tls_parse_client_hello(body, len, &ch));
+    ETLS_GUARD(etls_tls12_choose_version(c, &ch, &version));
+    if (version == ETLS_TLS_VERSION_12)
+        return etls_tls12_client_hello(c, &ch, hdr, body, len, out);
+    c->version = ETLS_TLS_VERSION_13;
     ETLS_GUARD(negotiate(c, &ch, &share));
     c->hs->session_id_len = ch.session_id_len;
     memcpy(c->hs->session_id, ch.session_id, ch.session_id_len);
@@ -473,13 +492,14 @@ static int on_finished(etls_tls_conn_t *c, const uint8_t *hdr, const uint8_t *bo
 }
 
 /* §4.6.3: next read key; a requested update is answered before our next application data
- * (conn.c sends the owed KeyUpdate as soon as `out` has room). */
+ * (conn.c flush_owed: one KeyUpdate however many requests arrived meanwhile). */
 static int on_key_update(etls_tls_conn_t *c, const uint8_t *hdr, const uint8_t *body, size_t len,
                          etls_tls_buf_t *out)
 {
     (void)hdr;
     (void)len;
     (void)out;
+    ETLS_ENSURE(c->version != ETLS_TLS_VERSION_12, ALERT(UNEXPECTED_MESSAGE)); /* no KeyUpdate in 1.2 */
     ETLS_ENSURE(body[0] <= 1, ALERT(ILLEGAL_PARAMETER));
     ETLS_ENSURE(etls_tls13_update_secret(c->hash, c->rd.secret) == 0, ALERT(INTERNAL_ERROR));
     ETLS_GUARD(etls_tls_dir_set(c, &c->rd, c->rd.secret));
@@ -487,4 +507,15 @@ static int on_key_update(etls_tls_conn_t *c, const uint8_t *hdr, const uint8_t *
     if (body[0] == 1 && !c->close_sent)
         c->ku_owed = 1;
     return 0;
+}
+
+/* RFC 8446 §4.1.2 forbids a ClientHello after the handshake; TLS 1.2 answers no_renegotiation. */
+static int on_renegotiation(etls_tls_conn_t *c, const uint8_t *hdr, const uint8_t *body, size_t len,
+                            etls_tls_buf_t *out)
+{
+    (void)hdr;
+    (void)body;
+    (void)len;
+    ETLS_ENSURE(c->version == ETLS_TLS_VERSION_12, ALERT(UNEXPECTED_MESSAGE));
+    return etls_tls12_on_renegotiation(c, out);
 }

@@ -72,6 +72,8 @@ int etls_tls_write_record(etls_tls_conn_t *c, etls_tls_buf_t *out, uint8_t type,
 {
     size_t room = out->cap - out->len;
     uint8_t *rec = out->base + out->len;
+    if (c->wr.active && c->version == ETLS_TLS_VERSION_12)
+        return etls_tls12_write_record(c, out, type, data, len);
     if (!c->wr.active) {
         ETLS_ENSURE(room >= ETLS_TLS_RECORD_HEADER + len, ETLS_ERR_LIMIT);
         rec[0] = type;

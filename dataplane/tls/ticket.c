@@ -12,7 +12,7 @@
 #define NAME_LEN 16
 #define NONCE_LEN 16
 #define TAG_LEN 32
-#define PLAIN_MAX (1 + 2 + 8 + 4 + 8 + 1 + ETLS_HASH_MAX_LEN)
+#define PLAIN_MAX (1 + 2 + 8 + 4 + 8 + 1 + ETLS_HASH_MAX_LEN + 1)
 
 static uint64_t clock_ms(void *arg)
 {
@@ -129,7 +129,8 @@ static void tag_of(const uint8_t *key, const uint8_t *nonce, const uint8_t *ct, 
 static size_t encode(const etls_tls_ticket_t *t, uint8_t *p)
 {
     size_t n = 0;
-    p[n++] = 1; /* format version */
+    int v12 = t->version == ETLS_TLS_VERSION_12;
+    p[n++] = v12 ? 2 : 1; /* format: 1 TLS 1.3, 2 TLS 1.2 (a flags byte at the end) */
     put_u16(p + n, t->suite);
     n += 2;
     for (int i = 7; i >= 0; i--)
@@ -140,7 +141,10 @@ static size_t encode(const etls_tls_ticket_t *t, uint8_t *p)
     n += 8;
     p[n++] = t->psk_len;
     memcpy(p + n, t->psk, t->psk_len);
-    return n + t->psk_len;
+    n += t->psk_len;
+    if (v12)
+        p[n++] = t->ems ? 1 : 0;
+    return n;
 }
 
 int etls_tls_ticket_seal(const etls_tls_server_ctx_t *ctx, etls_rand_t *rng,
@@ -170,7 +174,9 @@ int etls_tls_ticket_seal(const etls_tls_server_ctx_t *ctx, etls_rand_t *rng,
 
 static int decode(const uint8_t *p, size_t n, etls_tls_ticket_t *t)
 {
-    ETLS_ENSURE(n >= 24 && p[0] == 1, ETLS_ERR_INVALID);
+    ETLS_ENSURE(n >= 24 && (p[0] == 1 || p[0] == 2), ETLS_ERR_INVALID);
+    size_t extra = p[0] == 2; /* TLS 1.2: flags */
+    t->version = extra ? ETLS_TLS_VERSION_12 : ETLS_TLS_VERSION_13;
     t->suite = (uint16_t)(p[1] << 8 | p[2]);
     t->issued_ms = 0;
     for (int i = 0; i < 8; i++)
@@ -178,8 +184,9 @@ static int decode(const uint8_t *p, size_t n, etls_tls_ticket_t *t)
     t->age_add = (uint32_t)p[11] << 24 | (uint32_t)p[12] << 16 | (uint32_t)p[13] << 8 | p[14];
     memcpy(t->sni_hash, p + 15, 8);
     t->psk_len = p[23];
-    ETLS_ENSURE(t->psk_len <= ETLS_HASH_MAX_LEN && n == 24u + t->psk_len, ETLS_ERR_INVALID);
+    ETLS_ENSURE(t->psk_len <= ETLS_HASH_MAX_LEN && n == 24u + t->psk_len + extra, ETLS_ERR_INVALID);
     memcpy(t->psk, p + 24, t->psk_len);
+    t->ems = extra && (p[24 + t->psk_len] & 1);
     return 0;
 }
 

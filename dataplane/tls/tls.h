@@ -53,8 +53,8 @@
  *
  * Space rules: feed needs etls_tls_out_room(c) free bytes in `out` during the handshake (the
  * whole server flight is written at once; else ETLS_ERR_LIMIT before consuming anything) and
- * should have ETLS_TLS_OUT_SMALL afterwards (a KeyUpdate answer waits for room; the
- * NewSessionTicket and an alert that do not fit are dropped). `app` is required: each record
+ * should have ETLS_TLS_OUT_SMALL afterwards (the NewSessionTicket and an alert that do not fit
+ * are dropped; a KeyUpdate answer goes out with the next send, which needs room for it). `app` is required: each record
  * is opened in place in its free space (up to ETLS_TLS_MAX_CIPHERTEXT bytes for the next
  * record), so when `app` is too full feed stops and returns 0 with what it consumed so far. Bytes below out->len
  * and app->len are final whenever a call returns.
@@ -82,6 +82,19 @@
 /* ---- protocol constants -------------------------------------------------------------------- */
 
 #define ETLS_TLS_VERSION_13 0x0304
+#define ETLS_TLS_VERSION_12 0x0303
+
+/* Protocol versions a context serves (etls_tls_server_ctx_set_protocols). */
+#define ETLS_TLS_PROTO_12 1
+#define ETLS_TLS_PROTO_13 2
+
+/* TLS 1.2 cipher suites (RFC 5289, RFC 7905): ECDHE with an ECDSA or RSA certificate, AEAD only. */
+#define ETLS_TLS_ECDHE_ECDSA_AES_128_GCM_SHA256 0xc02b
+#define ETLS_TLS_ECDHE_ECDSA_AES_256_GCM_SHA384 0xc02c
+#define ETLS_TLS_ECDHE_RSA_AES_128_GCM_SHA256 0xc02f
+#define ETLS_TLS_ECDHE_RSA_AES_256_GCM_SHA384 0xc030
+#define ETLS_TLS_ECDHE_RSA_CHACHA20_POLY1305_SHA256 0xcca8
+#define ETLS_TLS_ECDHE_ECDSA_CHACHA20_POLY1305_SHA256 0xcca9
 
 /* Cipher suites (RFC 8446 §B.4). */
 #define ETLS_TLS_AES_128_GCM_SHA256 0x1301
@@ -108,7 +121,9 @@ enum {
     ETLS_ALERT_PROTOCOL_VERSION = 70,
     ETLS_ALERT_INSUFFICIENT_SECURITY = 71,
     ETLS_ALERT_INTERNAL_ERROR = 80,
+    ETLS_ALERT_INAPPROPRIATE_FALLBACK = 86, /* RFC 7507 */
     ETLS_ALERT_USER_CANCELED = 90,
+    ETLS_ALERT_NO_RENEGOTIATION = 100, /* RFC 5246 §7.2.2, a warning */
     ETLS_ALERT_MISSING_EXTENSION = 109,
     ETLS_ALERT_UNSUPPORTED_EXTENSION = 110,
     ETLS_ALERT_UNRECOGNIZED_NAME = 112,
@@ -132,11 +147,20 @@ enum {
 #define ETLS_TLS_OUT_SMALL 256
 
 /* Defaults and bounds for the server context. */
-#define ETLS_TLS_DEFAULT_MAX_HS_MSG (64 * 1024) /* larger handshake messages -> alert */
+/* Largest handshake message body accepted (a ClientHello; OpenSSL accepts as large ones), and
+ * the default of max_hs_msg. Larger: illegal_parameter, what OpenSSL and BoringSSL send for an
+ * excessive message size (RFC 8446 names no alert for it; decode_error would claim a malformed
+ * message and unexpected_message a wrong type, and the message is neither). */
+#define ETLS_TLS_MAX_HS_MSG (128 * 1024)
+#define ETLS_TLS_DEFAULT_MAX_HS_MSG ETLS_TLS_MAX_HS_MSG
+/* Large reassembly buffers (a handshake message over ETLS_TLS_MAX_PLAINTEXT bytes that spans
+ * records) a worker lends at once by default (etls_tls_hs_pool_set_big_max). */
+#define ETLS_TLS_DEFAULT_BIG_MAX 16
 #define ETLS_TLS_MAX_CERTS 400000 /* 200,000 entries of an ECDSA and an RSA certificate */
 #define ETLS_TLS_MAX_NAMES_LEN 4096 /* NUL-separated DNS names of one certificate */
 #define ETLS_TLS_MAX_ALPN 16
 #define ETLS_TLS_MAX_SUITES 5
+#define ETLS_TLS_MAX_SUITES12 6
 #define ETLS_TLS_MAX_GROUPS 2
 #define ETLS_TLS_MAX_SNI 255
 #define ETLS_TLS_MAX_PARKED 16 /* records one feed/send call may park in the AEAD queue */
@@ -216,7 +240,8 @@ typedef struct etls_tls_server_ctx {
     etls_tls_sni_index_t sni; /* exact and wildcard name -> certificate, kept by _add_cert */
     uint16_t record_size_limit;   /* RFC 8449 value we advertise (64..16385; default 16385) */
     uint16_t pad_to;              /* pad application data records to a multiple (0 = off) */
-    uint32_t max_hs_msg;          /* bound on one received handshake message */
+    uint32_t max_hs_msg;          /* bound on one received handshake message body (at most
+                                   * ETLS_TLS_MAX_HS_MSG, which also caps larger values) */
     uint8_t cookie_key[32];       /* HMAC key for HelloRetryRequest cookies (per context) */
     /* Session-ticket keys: [0] issues and accepts, the others only accept. */
     uint8_t ticket_keys[ETLS_TLS_MAX_TICKET_KEYS][ETLS_TLS_TICKET_KEY_LEN];
@@ -233,10 +258,17 @@ typedef struct etls_tls_server_ctx {
     /* Bound on the server flight's bytes (records included, any client record_size_limit),
      * from the certificates: `out` needs this much free space during the handshake. */
     size_t max_flight;
+    /* TLS 1.2 (RFC 5246): ETLS_TLS_PROTO_* bits served (default TLS 1.3 only), the TLS 1.2
+     * suites in preference order, and tls12_require_ems (the loader may set it): refuse
+     * clients without extended_master_secret (RFC 7627) with handshake_failure. */
+    uint8_t protocols;
+    uint8_t tls12_require_ems;
+    uint16_t suites12[ETLS_TLS_MAX_SUITES12];
+    size_t n_suites12;
 } etls_tls_server_ctx_t;
 
 /* Defaults: suites AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305 (CCM off); groups X25519 then
- * P-256; no ALPN; no certificates; record_size_limit 16385; max handshake message 64 KiB. The
+ * P-256; no ALPN; no certificates; record_size_limit 16385; max handshake message 128 KiB. The
  * cookie key is drawn from rng. */
 int etls_tls_server_ctx_init(etls_tls_server_ctx_t *ctx, etls_rand_t *rng);
 /* Drops its reference to each certificate (freeing those no other context holds) and wipes the
@@ -247,6 +279,15 @@ void etls_tls_server_ctx_free(etls_tls_server_ctx_t *ctx);
  * or duplicate ids or n == 0. Same for groups. */
 int etls_tls_server_ctx_set_suites(etls_tls_server_ctx_t *ctx, const uint16_t *ids, size_t n);
 int etls_tls_server_ctx_set_groups(etls_tls_server_ctx_t *ctx, const uint16_t *ids, size_t n);
+/* ETLS_TLS_PROTO_12 and/or ETLS_TLS_PROTO_13 (ETLS_ERR_INVALID for 0 or other bits). A context
+ * serves TLS 1.3 only until this enables TLS 1.2. */
+int etls_tls_server_ctx_set_protocols(etls_tls_server_ctx_t *ctx, unsigned protocols);
+/* TLS 1.2 suites in preference order (the six ETLS_TLS_ECDHE_* above; default: ECDSA and RSA
+ * with AES-128-GCM, then AES-256-GCM, then ChaCha20-Poly1305). ETLS_ERR_INVALID for unknown or
+ * duplicate ids or n == 0. */
+int etls_tls_server_ctx_set_suites12(etls_tls_server_ctx_t *ctx, const uint16_t *ids, size_t n);
+/* 1 for a TLS 1.2 suite id the engine implements, 0 otherwise. */
+int etls_tls_suite_is12(uint16_t id);
 /* ALPN protocols, preference order (1..255 bytes each, at most ETLS_TLS_MAX_ALPN). With an
  * empty list the server ignores the client's ALPN extension. */
 int etls_tls_server_ctx_set_alpn(etls_tls_server_ctx_t *ctx, const char *const *protos, size_t n);
@@ -324,6 +365,18 @@ typedef struct etls_tls_hs_pool etls_tls_hs_pool_t;
 etls_tls_hs_pool_t *etls_tls_hs_pool_new(size_t n);
 void etls_tls_hs_pool_free(etls_tls_hs_pool_t *p); /* every state must have been returned */
 size_t etls_tls_hs_pool_in_use(const etls_tls_hs_pool_t *p);
+/* A handshake message that spans records is reassembled in a buffer of its size, allocated
+ * when its second fragment is needed and freed as soon as the message is handled (a ClientHello
+ * in one record, the usual case, is parsed in place: no buffer). One over ETLS_TLS_MAX_PLAINTEXT
+ * bytes (up to max_hs_msg) is "large": at most big_max of those are out per worker at once
+ * (default ETLS_TLS_DEFAULT_BIG_MAX), so half-sent large hellos hold at most big_max *
+ * ETLS_TLS_MAX_HS_MSG bytes; beyond it the connection gets internal_error (RFC 8446 §6.2: a
+ * resource problem, not the peer's error) and big_refused counts it. Smaller ones cost no
+ * more than the connection's own receive buffer and are not capped. Without a pool (env->hs_pool
+ * NULL) nothing is capped. */
+void etls_tls_hs_pool_set_big_max(etls_tls_hs_pool_t *p, size_t n);
+size_t etls_tls_hs_pool_big_out(const etls_tls_hs_pool_t *p);      /* large buffers lent now */
+uint64_t etls_tls_hs_pool_big_refused(const etls_tls_hs_pool_t *p); /* connections refused */
 
 typedef struct etls_tls_env {
     etls_rand_t *rng;         /* server randoms, ephemeral keys */
@@ -394,7 +447,16 @@ typedef struct etls_tls_hs {
     etls_tls_hsw_t w;
     uint8_t *out_buf;     /* out base and len while the signature is parked (checked) */
     size_t out_len;
-    uint8_t *big;         /* reassembly buffer for a fragmented ClientHello (malloc, freed) */
+    uint8_t *big;         /* reassembly buffer of a message spanning records (hs_pool.c) */
+    uint8_t big_counted;  /* big is a large one, counted in the pool's big_out */
+    struct {              /* TLS 1.2 only (tls12_*.c) */
+        uint8_t client_random[32], server_random[32];
+        uint8_t master[48];   /* master secret (wiped with the state) */
+        uint8_t ems;          /* extended_master_secret negotiated (RFC 7627) */
+        uint8_t ticket;       /* the client sent session_ticket and tickets are on: send one */
+        uint8_t phase;        /* ST_KEY_EXCHANGE: 0 our key pair, 1 the ClientKeyExchange ECDH */
+        uint8_t params_len;   /* ServerECDHParams bytes at cv_msg + 64 */
+    } t12;
 } etls_tls_hs_t;
 
 typedef struct etls_tls_conn {
@@ -413,6 +475,7 @@ typedef struct etls_tls_conn {
     int alert_sent;           /* alert description we sent, -1 none */
     int peer_alert;           /* fatal alert received, -1 none */
     uint16_t suite;
+    uint16_t version;         /* negotiated: ETLS_TLS_VERSION_13 / _12, 0 before */
     uint16_t group;
     uint16_t sig_scheme;
     uint16_t send_max;        /* plaintext bytes per record we send */
@@ -464,8 +527,9 @@ etls_tls_conn_t *etls_tls_conn_from_waiter(etls_batch_waiter_t *w);
  *   input). Parked seals are published by the NEXT writer call on the same unmoved `out`: a
  *   send (len 0 with data NULL is fine), close or key_update.
  * - A KeyUpdate owed to the peer (it set update_requested, §4.6.3) or to the §5.5 record limit
- *   is also written only by a writer call; a transport with no data to send should make a
- *   len-0 send after feed to flush it.
+ *   is written only by a send with data (or key_update), right before that data: however many
+ *   requests arrived, in however many records or feeds, one KeyUpdate answers them all. A
+ *   connection that never sends again never needs to answer.
  * - etls_tls_parked(c) is true while crypto for c is outstanding; writer calls return
  *   ETLS_ERR_IN_PROGRESS until then. */
 int etls_tls_feed(etls_tls_conn_t *c, const uint8_t *in, size_t inlen, size_t *consumed,
@@ -498,7 +562,7 @@ int etls_tls_hrr(const etls_tls_conn_t *c);         /* a HelloRetryRequest was s
 /* RFC 8446 §6 (and RFC 5246 §7.2 for the descriptions only TLS 1.2 peers send) name of an alert
  * description ("handshake_failure"), NULL for a value no RFC names. */
 const char *etls_tls_alert_name(int desc);
-uint16_t etls_tls_version(const etls_tls_conn_t *c); /* 0x0304 once negotiated, else 0 */
+uint16_t etls_tls_version(const etls_tls_conn_t *c); /* 0x0304 or 0x0303 once negotiated, else 0 */
 uint16_t etls_tls_cipher(const etls_tls_conn_t *c);  /* suite id, 0 before ServerHello */
 const char *etls_tls_cipher_name(uint16_t suite);     /* IANA name, "unknown" otherwise */
 /* A suite's AEAD and hash (ETLS_ERR_UNSUPPORTED for an unknown id); for clients and tools. */

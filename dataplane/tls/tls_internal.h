@@ -25,7 +25,10 @@ enum {
     HT_END_OF_EARLY_DATA = 5,
     HT_ENCRYPTED_EXTENSIONS = 8,
     HT_CERTIFICATE = 11,
+    HT_SERVER_KEY_EXCHANGE = 12, /* TLS 1.2 (RFC 5246 §7.4) */
+    HT_SERVER_HELLO_DONE = 14,
     HT_CERTIFICATE_VERIFY = 15,
+    HT_CLIENT_KEY_EXCHANGE = 16,
     HT_FINISHED = 20,
     HT_KEY_UPDATE = 24,
     HT_MESSAGE_HASH = 254,
@@ -35,9 +38,12 @@ enum {
 enum {
     EXT_SERVER_NAME = 0,
     EXT_SUPPORTED_GROUPS = 10,
+    EXT_EC_POINT_FORMATS = 11,          /* RFC 8422 §5.1.2 (TLS 1.2) */
     EXT_SIGNATURE_ALGORITHMS = 13,
     EXT_ALPN = 16,
+    EXT_EXTENDED_MASTER_SECRET = 23,    /* RFC 7627 (TLS 1.2) */
     EXT_RECORD_SIZE_LIMIT = 28,
+    EXT_SESSION_TICKET = 35,            /* RFC 5077 (TLS 1.2) */
     EXT_PRE_SHARED_KEY = 41,
     EXT_EARLY_DATA = 42,
     EXT_SUPPORTED_VERSIONS = 43,
@@ -45,6 +51,7 @@ enum {
     EXT_PSK_KEY_EXCHANGE_MODES = 45,
     EXT_SIGNATURE_ALGORITHMS_CERT = 50,
     EXT_KEY_SHARE = 51,
+    EXT_RENEGOTIATION_INFO = 0xff01,    /* RFC 5746 (TLS 1.2) */
 };
 
 /* Connection states; the handshake table (hs_server.c) says which message each expects. */
@@ -54,6 +61,9 @@ enum {
     ST_KEY_EXCHANGE,     /* parked: ephemeral key generation + shared secret */
     ST_SIGN,             /* parked: CertificateVerify signature */
     ST_CLIENT_FINISHED,  /* server flight sent; expect client Finished */
+    ST12_CLIENT_KEY_EXCHANGE, /* TLS 1.2 (tls12_hs.c): ServerHelloDone sent */
+    ST12_CHANGE_CIPHER_SPEC,  /* TLS 1.2: expect the client's change_cipher_spec */
+    ST12_FINISHED,            /* TLS 1.2: expect the client's (protected) Finished */
     ST_ESTABLISHED,      /* application data; expect KeyUpdate */
     ST_FAILED,
 };
@@ -188,8 +198,10 @@ int etls_tls_group_known(uint16_t id);
 
 #define CH_MAX_LIST 64 /* entries kept from each client list (see ext.c: selectable values are
                         * always kept, other values only while room remains) */
-#define CH_RESERVED 8  /* slots kept free for selectable values (at most 5 suites, 2 groups,
-                        * 3 signature schemes) */
+#define CH_RESERVED 16 /* slots kept free for selectable values (at most 5 + 6 suites (TLS 1.3
+                        * and 1.2), 2 groups, 6 signature schemes) */
+#define CH_MAX_SHARE_ENTRIES 64 /* key_share entries of any group; more: illegal_parameter */
+#define CH_MAX_SHARES 8         /* shares kept: one per group we implement (ext.c) */
 
 typedef struct etls_ch {
     uint16_t legacy_version;
@@ -201,18 +213,25 @@ typedef struct etls_ch {
     uint16_t suites[CH_MAX_LIST];
     size_t n_suites;
     uint8_t has_versions, has_tls13;
+    /* TLS 1.2: supported_versions lists 0x0303; TLS_FALLBACK_SCSV / TLS_EMPTY_RENEGOTIATION_INFO_SCSV
+     * among the suites; extended_master_secret, renegotiation_info (its renegotiated_connection
+     * length), session_ticket (its contents), ec_point_formats (whether it lists uncompressed) */
+    uint8_t has_tls12, fallback_scsv, reneg_scsv, has_ems, has_reneg_info, reneg_info_len;
+    uint8_t has_ticket_ext, has_point_formats, point_uncompressed;
+    const uint8_t *ticket;
+    size_t ticket_len;
     uint8_t has_groups, has_key_share, has_sigalgs, has_psk_modes, has_psk, early_data;
-    uint16_t groups[CH_MAX_LIST];
+    uint16_t groups[CH_MAX_LIST]; /* every group we implement, others while room remains */
     size_t n_groups;
-    uint8_t groups_dropped; /* unknown groups beyond CH_MAX_LIST were not kept */
     uint16_t sigalgs[CH_MAX_LIST];
     size_t n_sigalgs;
     struct {
         uint16_t group;
         const uint8_t *key;
         uint16_t len;
-    } shares[CH_MAX_LIST];
+    } shares[CH_MAX_SHARES]; /* shares for groups we implement, in the client's order */
     size_t n_shares;
+    size_t n_share_entries;  /* entries in the key_share list, every group */
     const uint8_t *sni;
     size_t sni_len;
     const uint8_t *alpn; /* ProtocolNameList contents */
@@ -259,6 +278,10 @@ int etls_tls_fail(etls_tls_conn_t *c, etls_tls_buf_t *out, int err);
 /* Borrows the handshake state (from env->hs_pool, else malloc) / wipes and returns it. */
 int etls_tls_hs_acquire(etls_tls_conn_t *c);
 void etls_tls_hs_release(etls_tls_conn_t *c);
+/* Reassembly buffer of len bytes for the message being received (hs->big; the pool's cap on
+ * large ones: tls.h etls_tls_hs_pool_set_big_max) / its release once the message is handled. */
+int etls_tls_msg_buf_get(etls_tls_conn_t *c, uint32_t len, uint8_t **dst);
+void etls_tls_msg_buf_put(etls_tls_conn_t *c);
 /* Checks a handshake message header against the state table before its body is buffered:
  * unexpected type -> unexpected_message, bad or excessive length -> an alert. */
 int etls_tls_handshake_check(const etls_tls_conn_t *c, uint8_t type, uint32_t len);
@@ -268,7 +291,9 @@ int etls_tls_handshake_msg(etls_tls_conn_t *c, const uint8_t *hdr, const uint8_t
 /* Messages after which the peer's keys change, so they must end their record (§5.1). */
 static inline int etls_tls_key_change_msg(uint8_t type)
 {
-    return type == HT_CLIENT_HELLO || type == HT_FINISHED || type == HT_KEY_UPDATE;
+    /* TLS 1.2: ClientKeyExchange parks the ECDH, and change_cipher_spec follows it */
+    return type == HT_CLIENT_HELLO || type == HT_FINISHED || type == HT_KEY_UPDATE ||
+           type == HT_CLIENT_KEY_EXCHANGE;
 }
 /* Continues a handshake that was parked (ST_KEY_EXCHANGE / ST_SIGN). */
 int etls_tls_handshake_resume(etls_tls_conn_t *c, etls_tls_buf_t *out);
@@ -291,10 +316,12 @@ typedef struct etls_tls_ticket {
     uint32_t age_add;
     uint8_t sni_hash[8]; /* first bytes of SHA-256(SNI): resumption only for the same name */
     uint8_t psk_len;
-    uint8_t psk[ETLS_HASH_MAX_LEN];
+    uint8_t psk[ETLS_HASH_MAX_LEN]; /* TLS 1.2: the master secret */
+    uint16_t version; /* ETLS_TLS_VERSION_13 (format 1) or _12 (format 2, one more byte) */
+    uint8_t ems;      /* TLS 1.2: the session used extended_master_secret */
 } etls_tls_ticket_t;
 
-#define ETLS_TLS_TICKET_MAX (16 + 16 + 24 + ETLS_HASH_MAX_LEN + 32)
+#define ETLS_TLS_TICKET_MAX (16 + 16 + 25 + ETLS_HASH_MAX_LEN + 32)
 
 uint64_t etls_tls_now_ms(const etls_tls_server_ctx_t *ctx);
 /* Seals t with the current key into out (ETLS_TLS_TICKET_MAX bytes). */
@@ -326,4 +353,52 @@ const etls_tls_cert_t *etls_tls_select_cert(const etls_tls_server_ctx_t *ctx, co
                                             size_t name_len, const uint16_t *schemes,
                                             size_t n_schemes, int *by_name);
 
+
+/* ---- TLS 1.2 (RFC 5246; tls12_*.c) --------------------------------------------------------- */
+#define ETLS_TLS_NEED_ROOM 1 /* conn.c's NEED_ROOM: `app` has no room for the next record */
+#define ETLS_TLS12_VERIFY_LEN 12
+/* The version the ClientHello negotiates with ctx->protocols (RFC 8446 §4.2.1, RFC 5246
+ * §7.4.1.2, RFC 7507 fallback SCSV); an alert when none. */
+int etls_tls12_choose_version(const etls_tls_conn_t *c, const etls_ch_t *ch, uint16_t *version);
+/* The rest of a ClientHello that negotiated TLS 1.2 (hdr/body: the message for the transcript). */
+int etls_tls12_client_hello(etls_tls_conn_t *c, const etls_ch_t *ch, const uint8_t *hdr,
+                            const uint8_t *body, size_t len, etls_tls_buf_t *out);
+int etls_tls12_on_client_key_exchange(etls_tls_conn_t *c, const uint8_t *hdr, const uint8_t *body,
+                                      size_t len, etls_tls_buf_t *out);
+int etls_tls12_on_finished(etls_tls_conn_t *c, const uint8_t *hdr, const uint8_t *body, size_t len,
+                           etls_tls_buf_t *out);
+/* A ClientHello on an established TLS 1.2 connection: refused with no_renegotiation. */
+int etls_tls12_on_renegotiation(etls_tls_conn_t *c, etls_tls_buf_t *out);
+/* Continues a parked TLS 1.2 step (ST_KEY_EXCHANGE / ST_SIGN). */
+int etls_tls12_resume(etls_tls_conn_t *c, etls_tls_buf_t *out);
+/* hs_server.c helpers shared with TLS 1.2: certificate by SNI among `schemes`, ALPN. */
+int etls_tls_hs_select_cert(etls_tls_conn_t *c, const etls_ch_t *ch, const uint16_t *schemes,
+                            size_t n_schemes);
+int etls_tls_hs_select_alpn(etls_tls_conn_t *c, const etls_ch_t *ch);
+/* conn.c: one record's content after decryption (handshake reassembly, alerts, data). */
+int etls_tls_content(etls_tls_conn_t *c, uint8_t type, const uint8_t *p, size_t n,
+                     etls_tls_buf_t *out, etls_tls_buf_t *app, int prot);
+
+/* tls12_record.c: the TLS 1.2 record layer (RFC 5246 §6.2, RFC 5288, RFC 7905). */
+int etls_tls12_check_header(const etls_tls_conn_t *c, const uint8_t *rec, size_t len);
+/* One record once TLS 1.2 is negotiated; ETLS_TLS_NEED_ROOM when `app` is too full. */
+int etls_tls12_record(etls_tls_conn_t *c, const uint8_t *rec, size_t len, etls_tls_buf_t *out,
+                      etls_tls_buf_t *app);
+/* Appends protected records of `type` (fragmented at 2^14); ETLS_ERR_LIMIT writes nothing. */
+int etls_tls12_write_record(etls_tls_conn_t *c, etls_tls_buf_t *out, uint8_t type,
+                            const uint8_t *data, size_t len);
+/* Application data: as many whole records as fit (sealed inline). */
+int etls_tls12_send(etls_tls_conn_t *c, const uint8_t *data, size_t len, size_t *consumed,
+                    etls_tls_buf_t *out);
+/* Installs both directions' keys from the key block (not yet active). */
+int etls_tls12_install_keys(etls_tls_conn_t *c, const uint8_t *key_block);
+size_t etls_tls12_key_block_len(const etls_tls_conn_t *c);
+
+/* IANA name of a TLS 1.2 suite we implement, "unknown" otherwise. */
+const char *etls_tls12_suite_name(uint16_t id);
+
+/* tls12_ks.c: PRF (RFC 5246 §5) and what is derived from it. */
+int etls_tls12_prf(etls_hash_alg_t hash, const uint8_t *secret, size_t secret_len,
+                   const char *label, const uint8_t *seed1, size_t seed1_len,
+                   const uint8_t *seed2, size_t seed2_len, uint8_t *out, size_t out_len);
 #endif

@@ -3,7 +3,7 @@
 # enabled with --ciphers) x groups X25519 / P-256 x ECDSA P-256 / RSA-2048 / Ed25519 leaf. Each
 # handshake verifies chain and hostname against the test CA; the negotiated suite, group and
 # signature type are read back from s_client's output and an HTTP request must get the
-# responder's 200. Negative cases: CCM when not enabled, TLS 1.2 only, no common group, and an
+# responder's 200. Negative cases: CCM when not enabled, no common group, and an
 # RSA-PSS digest forced with -sigalgs.
 source "$(dirname "$0")/lib.sh" "$@"
 make_ca
@@ -111,14 +111,14 @@ grep -q "Cipher is TLS_AES_128_GCM_SHA256" "$TMP/dflt.txt" || fail "default suit
 grep -q "Server Temp Key: X25519" "$TMP/dflt.txt" || fail "default group is not X25519"
 pass "CCM refused unless enabled; default negotiation AES-128-GCM / X25519"
 
-# TLS 1.2-only client: protocol_version (70). Only-P-384 client: handshake_failure (40).
-if sclient "$TMP/tls12.txt" -servername localhost -tls1_2; then fail "TLS 1.2 handshake succeeded"; fi
-grep -qE "alert protocol version|alert number 70" "$TMP/tls12.txt" ||
-    fail "TLS 1.2 client: expected alert 70: $(grep -i alert "$TMP/tls12.txt")"
+# TLS 1.2-only client: served with TLS 1.2 by default (refusal with --protocols tls1.3 is in
+# tests/e2e/e2e_tls12.sh). Only-P-384 client: handshake_failure (40).
+sclient "$TMP/tls12.txt" -servername localhost -tls1_2 || fail "TLS 1.2 client: $(tail -5 "$TMP/tls12.txt")"
+grep -q "Protocol  *: TLSv1.2" "$TMP/tls12.txt" || fail "TLS 1.2 client: not TLS 1.2: $(grep -i protocol "$TMP/tls12.txt")"
 if sclient "$TMP/p384.txt" -servername localhost -groups P-384; then fail "P-384-only client accepted"; fi
 grep -qE "alert handshake failure|alert number 40" "$TMP/p384.txt" ||
     fail "P-384-only client: expected alert 40: $(grep -i alert "$TMP/p384.txt")"
-pass "TLS 1.2-only client gets protocol_version, no common group gets handshake_failure"
+pass "TLS 1.2-only client gets TLS 1.2, no common group gets handshake_failure"
 
 for p in "${PIDS[@]}"; do
     stop_edgetls "$p" 10

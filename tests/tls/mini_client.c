@@ -346,6 +346,19 @@ size_t mini_seal(mini_t *m, uint8_t type, const uint8_t *data, size_t len, size_
     return 5 + inner + m->tag;
 }
 
+size_t mini_seal_inner(mini_t *m, const uint8_t *inner, size_t len, uint8_t *out)
+{
+    uint8_t n[12];
+    memmove(out + 5, inner, len);
+    out[0] = 23;
+    out[1] = out[2] = 3;
+    out[3] = (uint8_t)((len + m->tag) >> 8);
+    out[4] = (uint8_t)(len + m->tag);
+    nonce(m->wiv, m->wseq++, n);
+    etls_aead_seal(m->eng, &m->wkey, n, out, 5, out + 5, len, out + 5);
+    return 5 + len + m->tag;
+}
+
 size_t mini_finished_msg(const mini_t *m, uint8_t *out)
 {
     size_t hl = etls_hash_len(m->hash);
@@ -387,6 +400,8 @@ int mini_open_all(mini_t *m, const uint8_t *in, size_t len, uint8_t *app, size_t
         } else if (type == 21 && n == 2) {
             *alert = pt[1];
         } else if (type == 22 && n == 5 && pt[0] == 24) { /* KeyUpdate from the server */
+            m->ku_in++;
+            m->ku_in_requested |= pt[4] != 0;
             m->rseq = 0;
             if (etls_tls13_update_secret(m->hash, m->s_ap) || set_key(m, &m->rkey, m->riv, m->s_ap))
                 return -2;

@@ -53,6 +53,8 @@ typedef struct mini {
     int ccs_seen;
     uint16_t ee_rsl;        /* record_size_limit in EncryptedExtensions */
     size_t max_rec_plain;   /* largest handshake/app record plaintext seen from the server */
+    size_t ku_in;           /* KeyUpdates from the server that mini_open_all applied */
+    int ku_in_requested;    /* one of them set update_requested */
     etls_aead_engine_t *eng;
 } mini_t;
 
@@ -68,6 +70,8 @@ size_t mini_records(uint8_t type, const uint8_t *data, size_t len, size_t frag, 
 int mini_read_flight(mini_t *m, const uint8_t *ch, size_t ch_len, const uint8_t *in, size_t len);
 /* Encrypts content of `type` into one record (client handshake key before mini_switch_app). */
 size_t mini_seal(mini_t *m, uint8_t type, const uint8_t *data, size_t len, size_t pad, uint8_t *out);
+/* Encrypts inner (len bytes, possibly 0) as the whole TLSInnerPlaintext, no type byte added. */
+size_t mini_seal_inner(mini_t *m, const uint8_t *inner, size_t len, uint8_t *out);
 /* The client Finished message (header + verify_data). */
 size_t mini_finished_msg(const mini_t *m, uint8_t *out);
 /* Switches both directions to application traffic keys. */

@@ -273,8 +273,8 @@ static void test_client_hello_encoding(void)
         case 5:
             b[0] = 20;
             break;
-        case 6:
-            b[1] = 1;
+        case 6: /* 2^17 + 1: one byte over ETLS_TLS_MAX_HS_MSG */
+            b[1] = 2;
             b[2] = 0;
             b[3] = 1;
             l = 4;
@@ -459,7 +459,7 @@ static void test_established(void)
     CHECK(srv_feed(s, rec, rl, &used) == 0 && used == rl);
     CHECK(s->app.len == 5 && memcmp(s->app.base, "after", 5) == 0);
     s->app.len = 0;
-    CHECK(s->out.len > 0); /* our KeyUpdate answer */
+    CHECK(s->out.len == 0); /* our KeyUpdate answer waits for our next data (§4.6.3) */
     CHECK(srv_send_all(s, (const uint8_t *)"pong", 4) == 0);
     CHECK(mini_open_all(&m, s->out.base, s->out.len, app, &app_len, &alert) == 0);
     CHECK(app_len == 4 && memcmp(app, "pong", 4) == 0);

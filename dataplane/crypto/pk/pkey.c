@@ -156,10 +156,87 @@ uint16_t etls_pkey_scheme(const etls_pkey_t *k)
     return k ? k->scheme : 0;
 }
 
+/* The TLS 1.2-only RSA schemes: digest and padding. 0 for anything else. */
+static etls_hash_alg_t alt_scheme(const etls_pkey_t *k, uint16_t scheme, int *pss)
+{
+    if (!k || k->scheme != ETLS_SIG_RSA_PSS_RSAE_SHA256)
+        return 0;
+    *pss = scheme == ETLS_SIG_RSA_PSS_RSAE_SHA384;
+    switch (scheme) {
+    case ETLS_SIG_RSA_PSS_RSAE_SHA384:
+    case ETLS_SIG_RSA_PKCS1_SHA384:
+        return ETLS_HASH_SHA384;
+    case ETLS_SIG_RSA_PKCS1_SHA256:
+        return ETLS_HASH_SHA256;
+    default:
+        return 0;
+    }
+}
+
+int etls_pkey_can_sign(const etls_pkey_t *k, uint16_t scheme)
+{
+    int pss;
+    return k && (scheme == k->scheme || alt_scheme(k, scheme, &pss) != 0);
+}
+
+/* A fresh context for an extra RSA scheme (rare: TLS 1.2 clients that refuse RSA-PSS-SHA256). */
+static EVP_PKEY_CTX *alt_ctx(const etls_pkey_t *k, etls_hash_alg_t h, int pss, int sign)
+{
+    const EVP_MD *md = h == ETLS_HASH_SHA384 ? EVP_sha384() : EVP_sha256();
+    EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL);
+    int ok = pc && (sign ? EVP_PKEY_sign_init(pc) : EVP_PKEY_verify_init(pc)) > 0 &&
+             EVP_PKEY_CTX_set_signature_md(pc, md) > 0 &&
+             EVP_PKEY_CTX_set_rsa_padding(pc, pss ? RSA_PKCS1_PSS_PADDING : RSA_PKCS1_PADDING) > 0 &&
+             (!pss || (EVP_PKEY_CTX_set_rsa_pss_saltlen(pc, (int)etls_hash_len(h)) > 0 &&
+                       EVP_PKEY_CTX_set_rsa_mgf1_md(pc, md) > 0));
+    if (!ok) {
+        EVP_PKEY_CTX_free(pc);
+        return NULL;
+    }
+    return pc;
+}
+
+static int alt_sign(const etls_pkey_t *k, uint16_t scheme, const uint8_t *msg, size_t len,
+                    uint8_t *sig, size_t *siglen)
+{
+    int pss = 0;
+    etls_hash_alg_t h = alt_scheme(k, scheme, &pss);
+    uint8_t d[ETLS_HASH_MAX_LEN];
+    ETLS_ENSURE(h && k->has_private && *siglen >= k->sig_max, ETLS_ERR_INVALID);
+    etls_hash(h, msg ? msg : (const uint8_t *)"", len, d);
+    EVP_PKEY_CTX *pc = alt_ctx(k, h, pss, 1);
+    int ok = pc && EVP_PKEY_sign(pc, sig, siglen, d, etls_hash_len(h)) == 1;
+    EVP_PKEY_CTX_free(pc);
+    if (ok)
+        return 0;
+    ERR_clear_error();
+    return ETLS_ERR_CRYPTO;
+}
+
+static int alt_verify(const etls_pkey_t *k, uint16_t scheme, const uint8_t *msg, size_t len,
+                      const uint8_t *sig, size_t siglen)
+{
+    int pss = 0;
+    etls_hash_alg_t h = alt_scheme(k, scheme, &pss);
+    uint8_t d[ETLS_HASH_MAX_LEN];
+    ETLS_ENSURE(h, ETLS_ERR_INVALID);
+    ETLS_ENSURE(siglen > 0 && siglen <= k->sig_max, ETLS_ERR_AUTH);
+    etls_hash(h, msg ? msg : (const uint8_t *)"", len, d);
+    EVP_PKEY_CTX *pc = alt_ctx(k, h, pss, 0);
+    int ok = pc && EVP_PKEY_verify(pc, sig, siglen, d, etls_hash_len(h)) == 1;
+    EVP_PKEY_CTX_free(pc);
+    if (ok)
+        return 0;
+    ERR_clear_error();
+    return ETLS_ERR_AUTH;
+}
+
 int etls_pkey_sign(const etls_pkey_t *k, uint16_t scheme, const uint8_t *msg, size_t len,
                    uint8_t *sig, size_t *siglen)
 {
     ETLS_ENSURE(k && sig && siglen && (msg || !len), ETLS_ERR_INVALID);
+    if (scheme != k->scheme)
+        return alt_sign(k, scheme, msg, len, sig, siglen);
     ETLS_ENSURE(scheme == k->scheme && k->has_private && *siglen >= k->sig_max, ETLS_ERR_INVALID);
     if (!msg)
         msg = (const uint8_t *)""; /* an empty message is valid; OpenSSL wants a pointer */
@@ -188,7 +265,8 @@ int etls_pkey_verify(const etls_pkey_t *k, uint16_t scheme, const uint8_t *msg, 
                      const uint8_t *sig, size_t siglen)
 {
     ETLS_ENSURE(k && (sig || !siglen) && (msg || !len), ETLS_ERR_INVALID);
-    ETLS_ENSURE(scheme == k->scheme, ETLS_ERR_INVALID);
+    if (scheme != k->scheme)
+        return alt_verify(k, scheme, msg, len, sig, siglen);
     ETLS_ENSURE(siglen > 0 && siglen <= k->sig_max, ETLS_ERR_AUTH);
     if (!msg)
         msg = (const uint8_t *)"";
