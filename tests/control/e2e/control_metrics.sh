@@ -62,6 +62,11 @@ R=$(bench_json resumed)
 echo Q | openssl s_client -connect "127.0.0.1:$PORT" -servername www.example.test -tls1_3 -groups X448:X25519 \
     -ciphersuites TLS_AES_128_GCM_SHA256 >"$TMP/hrr.out" 2>&1 || true
 grep -q "TLSv1.3, Cipher is TLS_AES_128_GCM_SHA256" "$TMP/hrr.out" || fail "s_client HRR handshake: $(tail -5 "$TMP/hrr.out")"
+# 3b. One TLS 1.2 handshake: its own version, suite and label values (P-256 offered too: in TLS 1.2
+# supported_groups also limits the curve of the ECDSA certificate, RFC 8422 §5.1.1).
+echo Q | openssl s_client -connect "127.0.0.1:$PORT" -servername www.example.test -tls1_2 -groups X25519:P-256 \
+    -cipher ECDHE-ECDSA-AES256-GCM-SHA384 >"$TMP/tls12.out" 2>&1 || true
+grep -q "TLSv1.2, Cipher is ECDHE-ECDSA-AES256-GCM-SHA384" "$TMP/tls12.out" || fail "s_client TLS 1.2 handshake: $(grep -E "New,|alert|error|Cipher" "$TMP/tls12.out")"
 # 4. Garbage (an HTTP request on the TLS port: not a record type) and a ClientHello cut short
 # (a 4-byte body: decode_error). Each gets its alert back before the connection closes.
 python3 - "$PORT" <<'PY' || fail "bad clients: no alert came back"
@@ -82,7 +87,7 @@ assert alert_for(bytes([22, 3, 1, 0, 8, 1, 0, 0, 4, 3, 3, 0, 0])) == bytes([21, 
 PY
 
 scrape
-OK_TOTAL=$((N + M + 1))
+OK_TOTAL=$((N + M + 2))
 expect "handshakes_total ok" "$(msum edgetls_handshakes_total outcome=ok)" "$OK_TOTAL"
 expect "ok chacha20/secp256r1/ecdsa/full" "$(msum edgetls_handshakes_total outcome=ok version=TLSv1.3 \
     suite=TLS_CHACHA20_POLY1305_SHA256 group=secp256r1 scheme=ecdsa_secp256r1_sha256 kind=full)" "$N"
@@ -92,6 +97,8 @@ expect "ok aes256 full" "$(msum edgetls_handshakes_total outcome=ok suite=TLS_AE
 expect "ok hrr" "$(msum edgetls_handshakes_total outcome=ok kind=hrr)" 1
 expect "ok hrr x25519 aes128" "$(msum edgetls_handshakes_total outcome=ok kind=hrr group=x25519 \
     suite=TLS_AES_128_GCM_SHA256 scheme=ecdsa_secp256r1_sha256)" 1
+expect "ok TLS 1.2" "$(msum edgetls_handshakes_total outcome=ok version=TLSv1.2 \
+    suite=TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 group=x25519 scheme=ecdsa_secp256r1_sha256 kind=full)" 1
 expect "failed, nothing negotiated" "$(msum edgetls_handshakes_total outcome=failed version=none suite=none \
     group=none scheme=none kind=full)" 2
 expect "failed" "$(msum edgetls_handshakes_total outcome=failed)" 2
@@ -99,14 +106,14 @@ expect "alerts_sent unexpected_message" "$(msum edgetls_alerts_sent_total descri
 expect "alerts_sent decode_error" "$(msum edgetls_alerts_sent_total description=decode_error)" 1
 # Every bench connection ends with the client's close_notify (s_client's may race its FIN).
 cn=$(msum edgetls_alerts_received_total description=close_notify)
-[ "$cn" -ge $((N + M)) ] && [ "$cn" -le $((N + M + 1)) ] || fail "close_notify received $cn, want $((N + M)) (+1)"
+[ "$cn" -ge $((N + M)) ] && [ "$cn" -le $((N + M + 2)) ] || fail "close_notify received $cn, want $((N + M)) (+2)"
 expect "histogram count" "$(msum edgetls_handshake_duration_seconds_count)" "$OK_TOTAL"
 expect "histogram +Inf bucket" "$(msum edgetls_handshake_duration_seconds_bucket le=+Inf)" "$OK_TOTAL"
 sum=$(msum edgetls_handshake_duration_seconds_sum)
 python3 -c "import sys; s=float(sys.argv[1]); sys.exit(0 if 0 < s < $OK_TOTAL * 5 else 1)" "$sum" || fail "latency sum $sum"
 fill=$(msum edgetls_crypto_batch_fill_count)
 [ "$fill" -gt 0 ] && [ "$(msum edgetls_crypto_batch_fill_sum)" -ge "$fill" ] || fail "batch fill count $fill"
-expect "accepted" "$(msum edgetls_connections_accepted_total)" "$((N + M + 3))"
+expect "accepted" "$(msum edgetls_connections_accepted_total)" "$((N + M + 4))"
 # edgetlsctl stats shows the labelled lines as they are (keys within its 127 characters).
 ctl stats >"$TMP/stats.txt" || fail "edgetlsctl stats"
 grep -qE '^  worker\.[01]\.hs:ok:TLSv1\.3:TLS_CHACHA20_POLY1305_SHA256:secp256r1:ecdsa_secp256r1_sha256:full +[0-9]+$' \
