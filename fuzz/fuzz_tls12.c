@@ -74,29 +74,6 @@ static fuzz_srv_t *hello(mini12_t *m, uint8_t mode)
     return s;
 }
 
-static void raw(fuzz_srv_t *s, const uint8_t *p, size_t n, size_t piece)
-{
-    uint8_t *buf = malloc(n + 1);
-    size_t have = 0;
-    FUZZ_ASSERT(buf != NULL);
-    for (size_t off = 0; off < n && !s->c.err;) {
-        size_t l = n - off < piece ? n - off : piece;
-        memcpy(buf + have, p + off, l);
-        have += l;
-        off += l;
-        size_t used = 0, before = s->out.len;
-        int rc = etls_tls_feed(&s->c, buf, have, &used, &s->out, &s->app);
-        FUZZ_ASSERT(used <= have && rc != ETLS_ERR_IN_PROGRESS);
-        FUZZ_ASSERT(!ETLS_ERR_IS_ALERT(rc) || s->out.len > before);
-        memmove(buf, buf + used, have - used);
-        have -= used;
-        s->app.len = 0;
-        if (s->out.len > s->out.cap / 2)
-            s->out.len = 0;
-    }
-    free(buf);
-}
-
 static void run_ops(fuzz_srv_t *s, mini12_t *m, const uint8_t *p, size_t n)
 {
     static uint8_t r[20000], msg[20000], zeros[20000];
@@ -160,7 +137,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static mini12_t m;
     fuzz_srv_t *s = hello(&m, data[0]);
     if (data[0] & 8)
-        raw(s, data + 1, size - 1, (size_t)(data[0] >> 4) + 1);
+        fuzz_feed_pieces(s, data + 1, size - 1, (size_t)(data[0] >> 4) + 1);
     else
         run_ops(s, &m, data + 1, size - 1);
     fuzz_srv_free(s);

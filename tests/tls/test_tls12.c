@@ -538,35 +538,6 @@ static void test_rsa_kx(void)
     etls_tls_server_ctx_free(&ctx);
 }
 
-/* RFC 5077 resumption of an RSA key exchange session. */
-static void test_rsa_kx_resume(void)
-{
-    static const uint8_t key[ETLS_TLS_TICKET_KEY_LEN] = {9, 8, 7};
-    etls_tls_server_ctx_t ctx;
-    ctx_rsa_kx(&ctx, 1);
-    CHECK(etls_tls_server_ctx_set_ticket_keys(&ctx, key, NULL) == 0);
-    SSL_CTX *cc = client12(&cert_rsa, 0);
-    SSL_CTX_set_session_cache_mode(cc, SSL_SESS_CACHE_CLIENT);
-    CHECK(SSL_CTX_set_cipher_list(cc, "AES256-GCM-SHA384") == 1);
-    test_pair_t p;
-    test_pair_init(&p, cc, &ctx, &te);
-    CHECK(test_pair_handshake(&p) == 0 && !etls_tls_resumed(p.conn));
-    exchange(&p, 100);
-    SSL_SESSION *sess = SSL_get1_session(p.ssl);
-    CHECK(sess && SSL_SESSION_has_ticket(sess));
-    SSL_set_shutdown(p.ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
-    test_pair_free(&p);
-    test_pair_init(&p, cc, &ctx, &te);
-    CHECK(SSL_set_session(p.ssl, sess) == 1);
-    CHECK(test_pair_handshake(&p) == 0 && SSL_session_reused(p.ssl) == 1 && etls_tls_resumed(p.conn));
-    CHECK(etls_tls_cipher(p.conn) == ETLS_TLS_RSA_AES_256_GCM_SHA384);
-    exchange(&p, 1000);
-    test_pair_free(&p);
-    SSL_SESSION_free(sess);
-    SSL_CTX_free(cc);
-    etls_tls_server_ctx_free(&ctx);
-}
-
 /* Raw RSA with the test certificate's key, both ways. */
 static void rsa_raw(int enc, const uint8_t *in, uint8_t *out, size_t k)
 {
@@ -749,12 +720,14 @@ static void test_prf(void)
 static const uint8_t tkey[ETLS_TLS_TICKET_KEY_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
 
 /* A full handshake, then one offering its session: resumed (or not) as `want`. */
-static void resume_case(const char *what, const char *cipher, int ems1, int ems2, int want)
+static void resume_cert(const char *what, const test_cert_t *tc, const char *cipher, int ems1,
+                        int ems2, int want)
 {
     etls_tls_server_ctx_t ctx;
-    ctx_make(&ctx, &cert_ec, ETLS_TLS_PROTO_12 | ETLS_TLS_PROTO_13);
+    ctx_make(&ctx, tc, ETLS_TLS_PROTO_12 | ETLS_TLS_PROTO_13);
+    ctx.tls12_rsa_kx = tc == &cert_rsa;
     CHECK(etls_tls_server_ctx_set_ticket_keys(&ctx, tkey, NULL) == 0);
-    SSL_CTX *cc = client12(&cert_ec, 0);
+    SSL_CTX *cc = client12(tc, 0);
     SSL_CTX_set_session_cache_mode(cc, SSL_SESS_CACHE_CLIENT);
     if (cipher)
         CHECK(SSL_CTX_set_cipher_list(cc, cipher) == 1);
@@ -778,6 +751,7 @@ static void resume_case(const char *what, const char *cipher, int ems1, int ems2
     CHECK_MSG(SSL_session_reused(p.ssl) == want && etls_tls_resumed(p.conn) == want,
               "%s: reused %d/%d, want %d", what, SSL_session_reused(p.ssl), etls_tls_resumed(p.conn), want);
     CHECK(etls_tls_version(p.conn) == ETLS_TLS_VERSION_12);
+    CHECK(!ctx.tls12_rsa_kx || etls_tls_suite_is_rsa_kx(etls_tls_cipher(p.conn)));
     exchange(&p, 3000);
     test_pair_free(&p);
     SSL_SESSION_free(sess);
@@ -785,8 +759,14 @@ static void resume_case(const char *what, const char *cipher, int ems1, int ems2
     etls_tls_server_ctx_free(&ctx);
 }
 
+static void resume_case(const char *what, const char *cipher, int ems1, int ems2, int want)
+{
+    resume_cert(what, &cert_ec, cipher, ems1, ems2, want);
+}
+
 static void test_tickets(void)
 {
+    resume_cert("RSA key exchange", &cert_rsa, "AES256-GCM-SHA384", 1, 1, 1);
     resume_case("ems", NULL, 1, 1, 1);
     resume_case("aes256", "ECDHE-ECDSA-AES256-GCM-SHA384", 1, 1, 1);
     resume_case("chacha", "ECDHE-ECDSA-CHACHA20-POLY1305", 1, 1, 1);
@@ -827,7 +807,6 @@ int main(int argc, char **argv)
     test_renegotiation();
     test_negative();
     test_rsa_kx();
-    test_rsa_kx_resume();
     test_rsa_kx_negative();
     test_tickets();
     test_cert_free(&cert_ec);
