@@ -49,7 +49,8 @@ static size_t rec(uint8_t type, const uint8_t *d, size_t n, uint8_t *out)
     out[0] = type;
     out[1] = out[2] = 3;
     put_u16(out + 3, (uint16_t)n);
-    memmove(out + 5, d, n);
+    if (n)
+        memmove(out + 5, d, n);
     return 5 + n;
 }
 

@@ -240,7 +240,8 @@ size_t mini12_client_key_exchange_raw(mini12_t *m, const uint8_t *body, size_t l
     out[0] = HT_CLIENT_KEY_EXCHANGE;
     out[1] = (uint8_t)(len >> 16);
     w16(out + 2, len);
-    memmove(out + 4, body, len);
+    if (len)
+        memmove(out + 4, body, len);
     etls_hash_update(&m->th, out, 4 + len);
     return 4 + len;
 }

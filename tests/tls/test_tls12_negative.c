@@ -53,7 +53,8 @@ static size_t rec(uint8_t type, uint16_t version, const uint8_t *d, size_t n, ui
     out[0] = type;
     put_u16(out + 1, version);
     put_u16(out + 3, (uint16_t)n);
-    memmove(out + 5, d, n);
+    if (n)
+        memmove(out + 5, d, n);
     return 5 + n;
 }
 
