@@ -219,6 +219,8 @@ static size_t r_above_n(h12_t *h, uint8_t *o)
     b[1] = 0;
     return cke_raw(h, b, sizeof b, o);
 }
+static size_t r_zero(h12_t *h, uint8_t *o) { uint8_t b[2] = {0, 0}; return cke_raw(h, b, 2, o); }
+static size_t r_huge(h12_t *h, uint8_t *o) { uint8_t b[2 + 520] = {2, 8}; return cke_raw(h, b, sizeof b, o); }
 static size_t r_trailing(h12_t *h, uint8_t *o) { uint8_t b[2 + 256 + 1] = {1, 0, 5}; return cke_raw(h, b, sizeof b, o); }
 
 /* Finished variants, sealed under the right keys after a correct CKE and CCS. */
@@ -394,6 +396,8 @@ static void test_second_flight(void)
     flight_case("RSA ciphertext without its length (SSLv3 style)", KX_RSA, r_no_prefix, ETLS_ALERT_DECODE_ERROR);
     flight_case("RSA ciphertext >= n", KX_RSA, r_above_n, ETLS_ALERT_DECRYPT_ERROR);
     flight_case("RSA trailing byte", KX_RSA, r_trailing, ETLS_ALERT_DECODE_ERROR);
+    flight_case("RSA empty ciphertext", KX_RSA, r_zero, ETLS_ALERT_DECRYPT_ERROR);
+    flight_case("RSA message over 2 + 512 bytes", KX_RSA, r_huge, ETLS_ALERT_DECODE_ERROR);
     flight_case("RSA empty message", KX_RSA, cke_empty, ETLS_ALERT_DECODE_ERROR);
     for (int kx = KX_RSA; kx <= KX_CHACHA; kx += 2) {
         flight_case("Finished 11 bytes", kx, fin_short, ETLS_ALERT_DECODE_ERROR);
