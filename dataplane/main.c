@@ -183,6 +183,7 @@ static int setup_suites(etls_tls_server_ctx_t *ctx, const etls_config_t *cfg, co
     if (etls_tls_server_ctx_set_protocols(ctx, cfg->protocols ? cfg->protocols : 3) < 0)
         return ETLS_ERR_INVALID;
     ctx->tls12_require_ems = cfg->tls12_require_ems;
+    ctx->tls12_rsa_kx = cfg->tls12_rsa_kx;
     return 0;
 }
 

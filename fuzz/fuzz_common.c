@@ -99,3 +99,26 @@ int fuzz_feed(fuzz_srv_t *s, const uint8_t *in, size_t len)
         s->out.len = 0;
     return rc;
 }
+
+void fuzz_feed_pieces(fuzz_srv_t *s, const uint8_t *p, size_t n, size_t piece)
+{
+    uint8_t *buf = malloc(n + 1);
+    size_t have = 0;
+    FUZZ_ASSERT(buf != NULL);
+    for (size_t off = 0; off < n && !s->c.err;) {
+        size_t l = n - off < piece ? n - off : piece;
+        memcpy(buf + have, p + off, l);
+        have += l;
+        off += l;
+        size_t used = 0, before = s->out.len;
+        int rc = etls_tls_feed(&s->c, buf, have, &used, &s->out, &s->app);
+        FUZZ_ASSERT(used <= have && rc != ETLS_ERR_IN_PROGRESS);
+        FUZZ_ASSERT(!ETLS_ERR_IS_ALERT(rc) || s->out.len > before);
+        memmove(buf, buf + used, have - used);
+        have -= used;
+        s->app.len = 0;
+        if (s->out.len > s->out.cap / 2)
+            s->out.len = 0;
+    }
+    free(buf);
+}

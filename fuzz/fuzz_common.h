@@ -32,6 +32,9 @@ fuzz_srv_t *fuzz_srv_new(void);
 void fuzz_srv_free(fuzz_srv_t *s);
 /* Feeds in, checking the contract; drains out/app as they fill. Returns the last code. */
 int fuzz_feed(fuzz_srv_t *s, const uint8_t *in, size_t len);
+/* Feeds the bytes in pieces of `piece`, keeping unconsumed input and presenting it again with
+ * the next piece, as a transport would; stops at the first error. */
+void fuzz_feed_pieces(fuzz_srv_t *s, const uint8_t *p, size_t n, size_t piece);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

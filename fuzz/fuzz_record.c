@@ -62,27 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     if (data[0] & 1) {
         fuzz_srv_t *s = fuzz_srv_new();
-        size_t piece = (size_t)(data[0] >> 1) + 1, have = 0;
-        uint8_t *buf = malloc(size);
-        FUZZ_ASSERT(buf != NULL);
-        /* Bytes arrive in pieces; unconsumed input is kept and presented again, as a
-         * transport would. */
-        for (size_t off = 1; off < size && !s->c.err;) {
-            size_t l = size - off < piece ? size - off : piece;
-            memcpy(buf + have, data + off, l);
-            have += l;
-            off += l;
-            size_t used = 0, before = s->out.len;
-            int rc = etls_tls_feed(&s->c, buf, have, &used, &s->out, &s->app);
-            FUZZ_ASSERT(used <= have && rc != ETLS_ERR_IN_PROGRESS);
-            FUZZ_ASSERT(!ETLS_ERR_IS_ALERT(rc) || s->out.len > before);
-            memmove(buf, buf + used, have - used);
-            have -= used;
-            s->app.len = 0;
-            if (s->out.len > s->out.cap / 2)
-                s->out.len = 0;
-        }
-        free(buf);
+        fuzz_feed_pieces(s, data + 1, size - 1, (size_t)(data[0] >> 1) + 1);
         fuzz_srv_free(s);
         return 0;
     }

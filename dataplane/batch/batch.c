@@ -23,11 +23,12 @@ typedef struct queue {
 
 struct etls_batch {
     etls_batch_config_t cfg;
-    queue_t qx, qp, qs, qa;
+    queue_t qx, qp, qs, qa, qr;
     etls_x25519_op_t *x25519;
     etls_batch_p256_op_t *p256;
     etls_batch_sign_op_t *sign;
     etls_aead_op_t *aead;
+    etls_batch_rsa_op_t *rsa;
     etls_batch_waiter_t *ready_head, *ready_tail;
     etls_batch_stats_t st;
     etls_batch_fill_t fill; /* relaxed stores: read by other threads (etls_batch_fill_read) */
@@ -61,6 +62,7 @@ etls_batch_t *etls_batch_new(const etls_batch_config_t *cfg)
     rc |= queue_init(&b->qp, cap_or_default(cfg->p256_cap), (void **)&b->p256, sizeof *b->p256);
     rc |= queue_init(&b->qs, cap_or_default(cfg->sign_cap), (void **)&b->sign, sizeof *b->sign);
     rc |= queue_init(&b->qa, cap_or_default(cfg->aead_cap), (void **)&b->aead, sizeof *b->aead);
+    rc |= queue_init(&b->qr, cap_or_default(cfg->rsa_cap), (void **)&b->rsa, sizeof *b->rsa);
     if (rc) {
         etls_batch_free(b);
         return NULL;
@@ -76,10 +78,12 @@ void etls_batch_free(etls_batch_t *b)
     free(b->qp.slots);
     free(b->qs.slots);
     free(b->qa.slots);
+    free(b->qr.slots);
     free(b->x25519);
     free(b->p256);
     free(b->sign);
     free(b->aead);
+    free(b->rsa);
     etls_wipe(b, sizeof *b);
     free(b);
 }
@@ -150,6 +154,17 @@ static void run_sign(etls_batch_t *b)
     queue_complete(b, &b->qs, st, sizeof st[0]);
 }
 
+static void run_rsa(etls_batch_t *b)
+{
+    int st[b->qr.n ? b->qr.n : 1];
+    for (size_t i = 0; i < b->qr.n; i++) {
+        etls_batch_rsa_op_t *op = &b->rsa[i];
+        st[i] = etls_pkey_rsa_decrypt_raw(op->key, op->in, op->len, op->out);
+    }
+    b->st.rsa_ops += b->qr.n;
+    queue_complete(b, &b->qr, st, sizeof st[0]);
+}
+
 static void run_aead(etls_batch_t *b)
 {
     if (!b->qa.n)
@@ -178,6 +193,7 @@ static size_t run_queues(etls_batch_t *b)
     run_x25519(b);
     run_p256(b);
     run_sign(b);
+    run_rsa(b);
     run_aead(b);
     return n;
 }
@@ -233,6 +249,13 @@ etls_batch_sign_op_t *etls_batch_sign(etls_batch_t *b, etls_batch_waiter_t *w, i
     return op;
 }
 
+etls_batch_rsa_op_t *etls_batch_rsa(etls_batch_t *b, etls_batch_waiter_t *w, int *status)
+{
+    etls_batch_rsa_op_t *op = &b->rsa[take_slot(b, &b->qr, w, status)];
+    memset(op, 0, sizeof *op);
+    return op;
+}
+
 etls_aead_op_t *etls_batch_aead(etls_batch_t *b, etls_batch_waiter_t *w, int *status)
 {
     if (!b->cfg.aead)
@@ -264,6 +287,7 @@ void etls_batch_cancel(etls_batch_t *b, etls_batch_waiter_t *w)
     queue_cancel(&b->qp, b->p256, sizeof *b->p256, w);
     queue_cancel(&b->qs, b->sign, sizeof *b->sign, w);
     queue_cancel(&b->qa, b->aead, sizeof *b->aead, w);
+    queue_cancel(&b->qr, b->rsa, sizeof *b->rsa, w);
     w->pending = 0;
     if (!w->on_ready)
         return;
@@ -298,7 +322,7 @@ etls_batch_waiter_t *etls_batch_pop_ready(etls_batch_t *b)
 
 size_t etls_batch_queued(const etls_batch_t *b)
 {
-    return b->qx.n + b->qp.n + b->qs.n + b->qa.n;
+    return b->qx.n + b->qp.n + b->qs.n + b->qa.n + b->qr.n;
 }
 
 void etls_batch_get_stats(const etls_batch_t *b, etls_batch_stats_t *st)

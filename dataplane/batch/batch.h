@@ -11,6 +11,7 @@
  *   AEAD      etls_aead_burst (ipsec-mb burst API across connections and keys)
  *   P-256     etls_p256_keygen + etls_p256_shared, one by one
  *   signature etls_pkey_sign, one by one (a batched signer can replace this loop later)
+ *   RSA       etls_pkey_rsa_decrypt_raw, one by one (TLS 1.2 RSA key exchange)
  *
  * Nothing here knows about TLS or about the transport: io_uring and DPDK workers and the bench
  * client all drive the same batch. A capacity of 1 is valid (every request flushes the previous
@@ -59,11 +60,21 @@ typedef struct etls_batch_sign_op {
     size_t *sig_len;  /* out: signature length (requester's memory, like sig) */
 } etls_batch_sign_op_t;
 
+/* One raw RSA private operation (TLS 1.2 RSA key exchange): out = in^d mod n, len bytes each;
+ * out may be in. The status is etls_pkey_rsa_decrypt_raw's. */
+typedef struct etls_batch_rsa_op {
+    const etls_pkey_t *key;
+    const uint8_t *in;
+    size_t len;
+    uint8_t *out;
+} etls_batch_rsa_op_t;
+
 typedef struct etls_batch_config {
     size_t x25519_cap; /* queue capacities; 0 selects the default (64); 1 = unbatched */
     size_t p256_cap;
     size_t sign_cap;
     size_t aead_cap;
+    size_t rsa_cap;
     etls_aead_engine_t *aead;           /* the worker's engine (required for AEAD requests) */
     const etls_x25519_impl_t *x25519;   /* NULL = automatic (best lanes, lone ops portable) */
     /* Optional: called for each waiter that became ready, at the end of etls_batch_run()
@@ -87,6 +98,7 @@ void etls_batch_free(etls_batch_t *b); /* pending requests are dropped; NULL is 
 etls_x25519_op_t *etls_batch_x25519(etls_batch_t *b, etls_batch_waiter_t *w, int *status);
 etls_batch_p256_op_t *etls_batch_p256(etls_batch_t *b, etls_batch_waiter_t *w, int *status);
 etls_batch_sign_op_t *etls_batch_sign(etls_batch_t *b, etls_batch_waiter_t *w, int *status);
+etls_batch_rsa_op_t *etls_batch_rsa(etls_batch_t *b, etls_batch_waiter_t *w, int *status);
 etls_aead_op_t *etls_batch_aead(etls_batch_t *b, etls_batch_waiter_t *w, int *status);
 
 /* Runs every queued request; returns how many ran. Waiters whose last request completed go to
@@ -108,7 +120,7 @@ size_t etls_batch_queued(const etls_batch_t *b);
 typedef struct etls_batch_stats {
     uint64_t runs;           /* etls_batch_run calls that ran at least one request */
     uint64_t full_flushes;   /* runs forced by a full queue */
-    uint64_t x25519_ops, p256_ops, sign_ops, aead_ops;
+    uint64_t x25519_ops, p256_ops, sign_ops, aead_ops, rsa_ops;
     uint64_t x25519_runs;    /* runs with X25519 work: x25519_ops / x25519_runs is the mean
                               * batch, against the lanes the vector code fills at once */
 } etls_batch_stats_t;

@@ -74,9 +74,38 @@ static int validate_certs(const etls_config_t *c, char *err, size_t errlen)
     return 0;
 }
 
+static int is_rsa_kx(uint16_t suite)
+{
+    return suite == 0x009c || suite == 0x009d;
+}
+
+/* The legacy RSA key exchange is opt-in twice over: tls12_rsa_kx on, and (when ciphers names
+ * TLS 1.2 suites at all) its suites in ciphers; each without the other is a mistake. */
+static int validate_tls12(const etls_config_t *c, char *err, size_t errlen)
+{
+    int rsa = 0, other12 = 0;
+    for (size_t i = 0; i < c->nsuites; i++) {
+        rsa |= is_rsa_kx(c->suites[i]);
+        other12 |= !is_rsa_kx(c->suites[i]) && !(c->suites[i] >= 0x1301 && c->suites[i] <= 0x1305);
+    }
+    if (rsa && !c->tls12_rsa_kx)
+        return verr(c, -1, err, errlen,
+                    "ciphers: AES128-GCM-SHA256/AES256-GCM-SHA384 (TLS_RSA_WITH_AES_*_GCM_*) are the "
+                    "legacy RSA key exchange, without forward secrecy: enable them with "
+                    "'tls12_rsa_kx on' (--tls12-rsa-kx on) or remove them");
+    if (c->tls12_rsa_kx && !(c->protocols & 1))
+        return verr(c, -1, err, errlen, "tls12_rsa_kx on needs tls1.2 in protocols");
+    if (c->tls12_rsa_kx && other12 && !rsa)
+        return verr(c, -1, err, errlen,
+                    "tls12_rsa_kx on, but ciphers lists TLS 1.2 suites without AES128-GCM-SHA256 or "
+                    "AES256-GCM-SHA384: add them where they belong in the order");
+    return 0;
+}
+
 int etls_config_validate(const etls_config_t *c, char *err, size_t errlen)
 {
     ETLS_GUARD(validate_listeners(c, err, errlen));
+    ETLS_GUARD(validate_tls12(c, err, errlen));
     ETLS_GUARD(validate_certs(c, err, errlen));
     if (c->mode == ETLS_MODE_PROXY && c->nbackends == 0)
         return verr(c, -1, err, errlen, "mode proxy needs a backend: add a [backend] section or --backend ADDR");
@@ -106,9 +135,9 @@ static const char *const global_flags[] = {
     "max-header-size", "handshake-timeout", "idle-timeout", "shutdown-timeout", "uring-entries",
     "log-level", "response-body", "transport", "crypto-batch", "session-tickets",
     "ticket-rotation", "ticket-key-file", "response-size", "response-size-max", "control-socket",
-    "state-dir", "protocols", "tls12-require-ems", NULL,
+    "state-dir", "protocols", "tls12-require-ems", "tls12-rsa-kx", NULL,
 };
-#define N_GLOBAL_FLAGS 26
+#define N_GLOBAL_FLAGS 27
 
 static void build_options(struct option *o)
 {
@@ -304,6 +333,7 @@ void etls_config_usage(FILE *f, const char *argv0)
             "      --alpn LIST --ciphers LIST --groups LIST\n"
             "      --protocols LIST       tls1.2,tls1.3 (default both)\n"
             "      --tls12-require-ems on|off  refuse TLS 1.2 clients without EMS (off)\n"
+            "      --tls12-rsa-kx on|off  allow the legacy RSA key exchange suites (off)\n"
             "      --max-connections N --buffer-size SIZE --max-header-size SIZE\n"
             "      --handshake-timeout T --idle-timeout T --shutdown-timeout T  (e.g. 10s, 500ms)\n"
             "      --uring-entries N --log-level error|warn|info|debug --response-body TEXT\n"

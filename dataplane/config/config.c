@@ -204,6 +204,11 @@ static const named_code_t suite_table[] = {
     {"ECDHE-RSA-AES256-GCM-SHA384", 0xc030},
     {"ECDHE-RSA-CHACHA20-POLY1305", 0xcca8},
     {"ECDHE-ECDSA-CHACHA20-POLY1305", 0xcca9},
+    /* the legacy RSA key exchange: only with tls12_rsa_kx on (etls_config_validate) */
+    {"TLS_RSA_WITH_AES_128_GCM_SHA256", 0x009c},
+    {"TLS_RSA_WITH_AES_256_GCM_SHA384", 0x009d},
+    {"AES128-GCM-SHA256", 0x009c},
+    {"AES256-GCM-SHA384", 0x009d},
     {NULL, 0},
 };
 
@@ -477,6 +482,14 @@ static int k_tls12_require_ems(etls_config_t *c, pstate_t *ps, const char *key, 
     return 0;
 }
 
+static int k_tls12_rsa_kx(etls_config_t *c, pstate_t *ps, const char *key, char *val)
+{
+    int on = 0;
+    ETLS_GUARD(parse_onoff(ps, key, val, &on));
+    c->tls12_rsa_kx = (uint8_t)on;
+    return 0;
+}
+
 /* A period from one minute to seven days (RFC 8446 §4.6.1 caps ticket lifetimes at 7 days). */
 static int k_ticket_rotation(etls_config_t *c, pstate_t *ps, const char *key, char *val)
 {
@@ -634,6 +647,7 @@ static const key_def_t global_keys[] = {
     {"session_tickets", k_session_tickets, 0},
     {"protocols", k_protocols, 1},
     {"tls12_require_ems", k_tls12_require_ems, 0},
+    {"tls12_rsa_kx", k_tls12_rsa_kx, 0},
     {"ticket_rotation", k_ticket_rotation, 0},
     {"ticket_key_file", k_ticket_key_file, 0},
     {"control_socket", k_control_socket, 0},

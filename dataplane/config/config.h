@@ -128,6 +128,9 @@ typedef struct etls_config {
      * tls12_require_ems: refuse TLS 1.2 clients without extended_master_secret (RFC 7627). */
     uint8_t protocols;
     uint8_t tls12_require_ems;
+    /* tls12_rsa_kx: allow the legacy RSA key exchange suites (TLS_RSA_WITH_AES_128/256_GCM,
+     * no forward secrecy); off by default, and listing them in ciphers without it is an error. */
+    uint8_t tls12_rsa_kx;
     uint32_t ticket_rotation_s;                /* key period and ticket lifetime */
     char ticket_key_file[ETLS_CONFIG_PATH_MAX];
 

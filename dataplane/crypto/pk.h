@@ -76,6 +76,28 @@ int etls_pkey_can_sign(const etls_pkey_t *k, uint16_t scheme);
 int etls_pkey_verify(const etls_pkey_t *k, uint16_t scheme, const uint8_t *msg, size_t len,
                      const uint8_t *sig, size_t siglen);
 
+/* ---- TLS 1.2 RSA key exchange (RFC 5246 §7.4.7.1; rsa_kx.c) ---------------------------------
+ * Only the raw private operation comes from OpenSSL (with its blinding); the PKCS#1 v1.5
+ * padding check and the implicit rejection are ours, constant-time, so no padding oracle
+ * (Bleichenbacher, ROBOT, Marvin) exists on our side of the call. */
+#define ETLS_RSA_PMS_LEN 48 /* the PreMasterSecret: client_version (2) || random (46) */
+
+/* Modulus length in bytes of an RSA key (the EncryptedPreMasterSecret length), 0 for others. */
+size_t etls_pkey_rsa_size(const etls_pkey_t *k);
+/* out = in^d mod n (RSA_NO_PADDING), len == etls_pkey_rsa_size(k) bytes each way; out may be
+ * in. ETLS_ERR_INVALID for a key that is not an RSA private key, a wrong length, or in >= n
+ * (all public facts about the input); ETLS_ERR_CRYPTO when OpenSSL fails. Thread-safe on a
+ * shared key. out holds a secret: the caller wipes it. */
+int etls_pkey_rsa_decrypt_raw(const etls_pkey_t *k, const uint8_t *in, size_t len, uint8_t *out);
+/* The premaster secret from em, the k-byte result of the raw decryption (RFC 5246 §7.4.7.1
+ * with RFC 8017 §7.2.2): pms holds 48 random bytes R on entry and keeps them unless em is
+ * 0x00 || 0x02 || PS (k - 51 non-zero bytes) || 0x00 || M with M 48 bytes long starting with
+ * client_version, in which case pms = M. Time and memory accesses depend only on k; nothing
+ * is reported (the handshake fails later, at the client's Finished, when R was used). Returns
+ * the verdict as a mask (0xff: M was taken) for tests only: callers must not branch on it. */
+uint8_t etls_rsa_tls12_premaster(const uint8_t *em, size_t k, uint16_t client_version,
+                                 uint8_t pms[ETLS_RSA_PMS_LEN]);
+
 /* A certificate chain loaded from PEM: DER blobs, leaf first. Owned by the caller; released
  * with etls_cert_chain_free (which also resets it to empty). */
 #define ETLS_CHAIN_MAX 8

@@ -52,6 +52,8 @@ int etls_tls_handshake_check(const etls_tls_conn_t *c, uint8_t type, uint32_t le
                     ALERT(DECODE_ERROR));
     if (type == HT_KEY_UPDATE)
         ETLS_ENSURE(len == 1, ALERT(DECODE_ERROR));
+    if (type == HT_CLIENT_KEY_EXCHANGE) /* RFC 8422 §5.7 point<1..255>, or an RSA-4096 ciphertext */
+        ETLS_ENSURE(len <= 2 + ETLS_SIG_MAX_LEN, ALERT(DECODE_ERROR));
     return 0;
 }
 

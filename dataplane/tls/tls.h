@@ -95,6 +95,9 @@
 #define ETLS_TLS_ECDHE_RSA_AES_256_GCM_SHA384 0xc030
 #define ETLS_TLS_ECDHE_RSA_CHACHA20_POLY1305_SHA256 0xcca8
 #define ETLS_TLS_ECDHE_ECDSA_CHACHA20_POLY1305_SHA256 0xcca9
+/* Legacy RSA key exchange (RFC 5288), off unless tls12_rsa_kx is set: no forward secrecy. */
+#define ETLS_TLS_RSA_AES_128_GCM_SHA256 0x009c
+#define ETLS_TLS_RSA_AES_256_GCM_SHA384 0x009d
 
 /* Cipher suites (RFC 8446 §B.4). */
 #define ETLS_TLS_AES_128_GCM_SHA256 0x1301
@@ -160,7 +163,7 @@ enum {
 #define ETLS_TLS_MAX_NAMES_LEN 4096 /* NUL-separated DNS names of one certificate */
 #define ETLS_TLS_MAX_ALPN 16
 #define ETLS_TLS_MAX_SUITES 5
-#define ETLS_TLS_MAX_SUITES12 6
+#define ETLS_TLS_MAX_SUITES12 8
 #define ETLS_TLS_MAX_GROUPS 2
 #define ETLS_TLS_MAX_SNI 255
 #define ETLS_TLS_MAX_PARKED 16 /* records one feed/send call may park in the AEAD queue */
@@ -263,6 +266,10 @@ typedef struct etls_tls_server_ctx {
      * clients without extended_master_secret (RFC 7627) with handshake_failure. */
     uint8_t protocols;
     uint8_t tls12_require_ems;
+    /* tls12_rsa_kx (the loader may set it): the RSA key exchange suites (0x009c, 0x009d) may be
+     * negotiated; without it they never are, even when listed in suites12. With it and no
+     * suites12 list they follow the ECDHE suites in the default order. */
+    uint8_t tls12_rsa_kx;
     uint16_t suites12[ETLS_TLS_MAX_SUITES12];
     size_t n_suites12;
 } etls_tls_server_ctx_t;
@@ -282,12 +289,14 @@ int etls_tls_server_ctx_set_groups(etls_tls_server_ctx_t *ctx, const uint16_t *i
 /* ETLS_TLS_PROTO_12 and/or ETLS_TLS_PROTO_13 (ETLS_ERR_INVALID for 0 or other bits). A context
  * serves TLS 1.3 only until this enables TLS 1.2. */
 int etls_tls_server_ctx_set_protocols(etls_tls_server_ctx_t *ctx, unsigned protocols);
-/* TLS 1.2 suites in preference order (the six ETLS_TLS_ECDHE_* above; default: ECDSA and RSA
- * with AES-128-GCM, then AES-256-GCM, then ChaCha20-Poly1305). ETLS_ERR_INVALID for unknown or
- * duplicate ids or n == 0. */
+/* TLS 1.2 suites in preference order (the six ETLS_TLS_ECDHE_* above and the two ETLS_TLS_RSA_*,
+ * which only count with tls12_rsa_kx; default: ECDSA and RSA with AES-128-GCM, then AES-256-GCM,
+ * then ChaCha20-Poly1305). ETLS_ERR_INVALID for unknown or duplicate ids or n == 0. */
 int etls_tls_server_ctx_set_suites12(etls_tls_server_ctx_t *ctx, const uint16_t *ids, size_t n);
 /* 1 for a TLS 1.2 suite id the engine implements, 0 otherwise. */
 int etls_tls_suite_is12(uint16_t id);
+/* 1 for the TLS 1.2 RSA key exchange suites (ETLS_TLS_RSA_*), 0 otherwise. */
+int etls_tls_suite_is_rsa_kx(uint16_t id);
 /* ALPN protocols, preference order (1..255 bytes each, at most ETLS_TLS_MAX_ALPN). With an
  * empty list the server ignores the client's ALPN extension. */
 int etls_tls_server_ctx_set_alpn(etls_tls_server_ctx_t *ctx, const char *const *protos, size_t n);
@@ -438,11 +447,11 @@ typedef struct etls_tls_hs {
     uint8_t peer_share[ETLS_P256_POINT_LEN];
     uint8_t my_share[ETLS_P256_POINT_LEN];
     uint8_t my_sk[32];
-    uint8_t shared[32];
+    uint8_t shared[48];       /* (EC)DH result; TLS 1.2 RSA: the 48-byte premaster secret */
     int kx_status[2];
     int sign_status;
     size_t sig_len;
-    uint8_t sig[ETLS_SIG_MAX_LEN];
+    uint8_t sig[ETLS_SIG_MAX_LEN]; /* TLS 1.2 RSA: the EncryptedPreMasterSecret, decrypted in place */
     uint8_t cv_msg[64 + 34 + ETLS_HASH_MAX_LEN];
     etls_tls_hsw_t w;
     uint8_t *out_buf;     /* out base and len while the signature is parked (checked) */
@@ -454,8 +463,13 @@ typedef struct etls_tls_hs {
         uint8_t master[48];   /* master secret (wiped with the state) */
         uint8_t ems;          /* extended_master_secret negotiated (RFC 7627) */
         uint8_t ticket;       /* the client sent session_ticket and tickets are on: send one */
-        uint8_t phase;        /* ST_KEY_EXCHANGE: 0 our key pair, 1 the ClientKeyExchange ECDH */
+        uint8_t phase;        /* ST_KEY_EXCHANGE: 0 our key pair, 1 the ClientKeyExchange ECDH
+                               * or RSA decryption */
         uint8_t params_len;   /* ServerECDHParams bytes at cv_msg + 64 */
+        uint8_t rsa_kx;       /* the suite uses the RSA key exchange (no ServerKeyExchange) */
+        uint8_t pms_len;      /* premaster secret bytes in shared (32, or 48 for RSA) */
+        uint16_t client_version; /* ClientHello.client_version, checked in the RSA premaster */
+        uint8_t point_formats;   /* the client sent ec_point_formats (answered only then) */
     } t12;
 } etls_tls_hs_t;
 

@@ -1,9 +1,12 @@
-/* The TLS 1.2 server handshake (RFC 5246 §7.3), ECDHE only (RFC 8422), as handlers of the
- * same state table as TLS 1.3 (hs_server.c):
+/* The TLS 1.2 server handshake (RFC 5246 §7.3), ECDHE (RFC 8422) and, when tls12_rsa_kx is on,
+ * the legacy RSA key exchange (§7.4.7.1), as handlers of the same state table as TLS 1.3
+ * (hs_server.c):
  *
  *   ClientHello            -> [park: our ECDHE key pair] -> [park: ServerKeyExchange signature]
  *                          -> ServerHello, Certificate, ServerKeyExchange, ServerHelloDone
- *   ClientKeyExchange      -> [park: ECDH] -> master secret, key block   (ST12_CHANGE_CIPHER_SPEC)
+ *                             (RSA key exchange: no key pair, no ServerKeyExchange)
+ *   ClientKeyExchange      -> [park: ECDH | RSA decryption] -> master secret, key block
+ *                                                                        (ST12_CHANGE_CIPHER_SPEC)
  *   change_cipher_spec     -> client keys on (tls12_record.c)            (ST12_FINISHED)
  *   Finished               -> [NewSessionTicket], change_cipher_spec, Finished  (ST_ESTABLISHED)
  *
@@ -32,6 +35,11 @@ static const struct suite12 {
      "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"},
     {ETLS_TLS_ECDHE_RSA_CHACHA20_POLY1305_SHA256, ETLS_AEAD_CHACHA20POLY1305, ETLS_HASH_SHA256, 0,
      "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"},
+    /* RFC 5288: RSA key exchange, only with tls12_rsa_kx (rsa_kx()) and last by default */
+    {ETLS_TLS_RSA_AES_128_GCM_SHA256, ETLS_AEAD_AES128GCM, ETLS_HASH_SHA256, 0,
+     "TLS_RSA_WITH_AES_128_GCM_SHA256"},
+    {ETLS_TLS_RSA_AES_256_GCM_SHA384, ETLS_AEAD_AES256GCM, ETLS_HASH_SHA384, 0,
+     "TLS_RSA_WITH_AES_256_GCM_SHA384"},
 };
 #define N_SUITES12 (sizeof suites12 / sizeof suites12[0])
 
@@ -53,6 +61,16 @@ static const struct suite12 *suite12_find(uint16_t id)
 int etls_tls_suite_is12(uint16_t id)
 {
     return suite12_find(id) != NULL;
+}
+
+static int rsa_kx(uint16_t id)
+{
+    return id == ETLS_TLS_RSA_AES_128_GCM_SHA256 || id == ETLS_TLS_RSA_AES_256_GCM_SHA384;
+}
+
+int etls_tls_suite_is_rsa_kx(uint16_t id)
+{
+    return rsa_kx(id);
 }
 
 const char *etls_tls12_suite_name(uint16_t id)
@@ -82,16 +100,17 @@ int etls_tls_server_ctx_set_suites12(etls_tls_server_ctx_t *ctx, const uint16_t 
     return 0;
 }
 
-/* The context's TLS 1.2 suites; a context never given any uses the table order. */
+/* The context's TLS 1.2 suites; a context never given any uses the table order. The RSA key
+ * exchange suites count only with tls12_rsa_kx, however they got into the list. */
 static size_t ctx_suites12(const etls_tls_server_ctx_t *ctx, uint16_t *ids)
 {
-    if (ctx->n_suites12) {
-        memcpy(ids, ctx->suites12, ctx->n_suites12 * sizeof *ids);
-        return ctx->n_suites12;
+    size_t n = 0, m = ctx->n_suites12 ? ctx->n_suites12 : N_SUITES12;
+    for (size_t i = 0; i < m; i++) {
+        uint16_t id = ctx->n_suites12 ? ctx->suites12[i] : suites12[i].id;
+        if (!rsa_kx(id) || ctx->tls12_rsa_kx)
+            ids[n++] = id;
     }
-    for (size_t i = 0; i < N_SUITES12; i++)
-        ids[i] = suites12[i].id;
-    return N_SUITES12;
+    return n;
 }
 
 static int in_list(uint16_t v, const uint16_t *list, size_t n)
@@ -143,53 +162,68 @@ static int select_cert12(etls_tls_conn_t *c, const etls_ch_t *ch)
 {
     uint16_t ours[ETLS_TLS_MAX_SUITES12], schemes[2];
     size_t n = ctx_suites12(c->ctx, ours), ns = 0;
-    int ecdsa = 0, rsa = 0;
+    int ecdsa = 0, rsa = 0, rsa_enc = 0;
     for (size_t i = 0; i < n; i++) {
         if (!in_list(ours[i], ch->suites, ch->n_suites))
             continue;
         if (suite12_find(ours[i])->ecdsa)
             ecdsa = 1;
+        else if (rsa_kx(ours[i]))
+            rsa_enc = 1; /* the certificate's key decrypts: no signature, no scheme needed */
         else
             rsa = 1;
     }
-    ETLS_ENSURE(ecdsa || rsa, ALERT(HANDSHAKE_FAILURE));
+    ETLS_ENSURE(ecdsa || rsa || rsa_enc, ALERT(HANDSHAKE_FAILURE));
     /* RFC 8422 §5.1.1: supported_groups also limits the curve of an ECDSA certificate */
     if (ecdsa && (!ch->has_groups || in_list(ETLS_TLS_GROUP_SECP256R1, ch->groups, ch->n_groups)) &&
         in_list(ETLS_SIG_ECDSA_SECP256R1_SHA256, ch->sigalgs, ch->n_sigalgs))
         schemes[ns++] = ETLS_SIG_ECDSA_SECP256R1_SHA256;
-    if (rsa && offers_rsa_scheme(ch))
+    if ((rsa && offers_rsa_scheme(ch)) || rsa_enc)
         schemes[ns++] = ETLS_SIG_RSA_PSS_RSAE_SHA256; /* what etls_pkey_scheme says for RSA */
     ETLS_ENSURE(ns, ALERT(HANDSHAKE_FAILURE));
     ETLS_GUARD(etls_tls_hs_select_cert(c, ch, schemes, ns));
     if (c->cert->scheme == ETLS_SIG_ECDSA_SECP256R1_SHA256)
         return 0;
+    c->sig_scheme = 0; /* none: only the RSA key exchange is left (select_suite12) */
     for (size_t i = 0; i < sizeof rsa_schemes / sizeof rsa_schemes[0]; i++) {
-        if (in_list(rsa_schemes[i], ch->sigalgs, ch->n_sigalgs)) {
+        if (rsa && in_list(rsa_schemes[i], ch->sigalgs, ch->n_sigalgs)) {
             c->sig_scheme = rsa_schemes[i];
             return 0;
         }
     }
-    return ALERT(HANDSHAKE_FAILURE);
+    return rsa_enc ? 0 : ALERT(HANDSHAKE_FAILURE);
+}
+
+/* A suite the chosen certificate can serve: its key type; for ECDHE a mutual group and (RSA)
+ * a signature scheme; for the RSA key exchange neither. */
+static int suite_fits(const etls_tls_conn_t *c, uint16_t id, int have_group)
+{
+    const struct suite12 *d = suite12_find(id);
+    uint8_t want_ecdsa = c->cert->scheme == ETLS_SIG_ECDSA_SECP256R1_SHA256;
+    if (d->ecdsa != want_ecdsa)
+        return 0;
+    return rsa_kx(id) || (have_group && (want_ecdsa || c->sig_scheme));
 }
 
 /* Server preference order (or the client's with client_order) among suites for the chosen
  * certificate's key type. */
-static int select_suite12(etls_tls_conn_t *c, const etls_ch_t *ch)
+static int select_suite12(etls_tls_conn_t *c, const etls_ch_t *ch, int have_group)
 {
     uint16_t ours[ETLS_TLS_MAX_SUITES12];
     size_t n = ctx_suites12(c->ctx, ours);
-    uint8_t want_ecdsa = c->cert->scheme == ETLS_SIG_ECDSA_SECP256R1_SHA256;
     const struct suite12 *pick = NULL;
     if (c->ctx->client_order) {
         for (size_t i = 0; i < ch->n_suites && !pick; i++)
-            if (in_list(ch->suites[i], ours, n) && suite12_find(ch->suites[i])->ecdsa == want_ecdsa)
+            if (in_list(ch->suites[i], ours, n) && suite_fits(c, ch->suites[i], have_group))
                 pick = suite12_find(ch->suites[i]);
     } else {
         for (size_t i = 0; i < n && !pick; i++)
-            if (in_list(ours[i], ch->suites, ch->n_suites) && suite12_find(ours[i])->ecdsa == want_ecdsa)
+            if (in_list(ours[i], ch->suites, ch->n_suites) && suite_fits(c, ours[i], have_group))
                 pick = suite12_find(ours[i]);
     }
     ETLS_ENSURE(pick, ALERT(HANDSHAKE_FAILURE));
+    if (rsa_kx(pick->id))
+        c->group = 0; /* no ephemeral key */
     c->suite = pick->id;
     c->aead = pick->aead;
     c->hash = pick->hash;
@@ -225,6 +259,7 @@ static int check_hello12(const etls_tls_conn_t *c, const etls_ch_t *ch)
 }
 
 static int start_keygen(etls_tls_conn_t *c, etls_tls_buf_t *out);
+static int start_rsa_flight(etls_tls_conn_t *c, etls_tls_buf_t *out);
 static int try_ticket(etls_tls_conn_t *c, const etls_ch_t *ch);
 static int write_abbreviated(etls_tls_conn_t *c, etls_tls_buf_t *out);
 
@@ -234,8 +269,7 @@ int etls_tls12_client_hello(etls_tls_conn_t *c, const etls_ch_t *ch, const uint8
     c->version = ETLS_TLS_VERSION_12;
     ETLS_GUARD(check_hello12(c, ch));
     ETLS_GUARD(select_cert12(c, ch));
-    ETLS_GUARD(select_suite12(c, ch));
-    ETLS_GUARD(select_group12(c, ch));
+    ETLS_GUARD(select_suite12(c, ch, select_group12(c, ch) == 0));
     ETLS_GUARD(etls_tls_hs_select_alpn(c, ch));
     etls_tls_hs_t *hs = c->hs;
     memcpy(hs->t12.client_random, ch->random, 32);
@@ -252,10 +286,15 @@ int etls_tls12_client_hello(etls_tls_conn_t *c, const etls_ch_t *ch, const uint8
         memcpy(hs->session_id, ch->session_id, ch->session_id_len);
         hs->t12.ticket = 0; /* not renewed */
     }
+    hs->t12.rsa_kx = (uint8_t)rsa_kx(c->suite);
+    hs->t12.client_version = ch->legacy_version;
+    hs->t12.point_formats = ch->has_point_formats;
     etls_hash_init(&hs->transcript, c->hash);
     etls_tls_transcript(c, hdr, 4);
     etls_tls_transcript(c, body, len);
-    return c->resumed ? write_abbreviated(c, out) : start_keygen(c, out);
+    if (c->resumed)
+        return write_abbreviated(c, out);
+    return hs->t12.rsa_kx ? start_rsa_flight(c, out) : start_keygen(c, out);
 }
 
 /* ---- key exchange ---------------------------------------------------------------------------- */
@@ -401,10 +440,13 @@ static int write_server_hello(etls_tls_conn_t *c, pw_t *w)
     }
     if (hs->t12.ems)
         ext_empty(&e, EXT_EXTENDED_MASTER_SECRET);
-    etls_wr_u16(&e, EXT_EC_POINT_FORMATS); /* uncompressed only */
-    etls_wr_u16(&e, 2);
-    etls_wr_u8(&e, 1);
-    etls_wr_u8(&e, 0);
+    if (!hs->t12.rsa_kx && hs->t12.point_formats) { /* RFC 8422 §5.2: only with an ECC suite,
+                                                      * as an answer; uncompressed only */
+        etls_wr_u16(&e, EXT_EC_POINT_FORMATS);
+        etls_wr_u16(&e, 2);
+        etls_wr_u8(&e, 1);
+        etls_wr_u8(&e, 0);
+    }
     if (hs->sni_used)
         ext_empty(&e, EXT_SERVER_NAME);
     if (hs->t12.ticket)
@@ -452,18 +494,79 @@ static int write_flight(etls_tls_conn_t *c, etls_tls_buf_t *out)
     ETLS_GUARD(write_server_hello(c, &w));
     write_certificate(c, &w);
     etls_wr_t m = {buf, 0, sizeof buf, 0};
-    etls_wr_bytes(&m, hs->cv_msg + 64, hs->t12.params_len);
-    etls_wr_u16(&m, c->sig_scheme); /* §7.4.1.4.1 SignatureAndHashAlgorithm */
-    etls_wr_u16(&m, (uint16_t)hs->sig_len);
-    etls_wr_bytes(&m, hs->sig, hs->sig_len);
-    ETLS_ENSURE(!m.overflow, ALERT(INTERNAL_ERROR));
-    pw_msg(&w, HT_SERVER_KEY_EXCHANGE, &m);
+    if (!hs->t12.rsa_kx) { /* §7.4.3: not sent with the RSA key exchange */
+        etls_wr_bytes(&m, hs->cv_msg + 64, hs->t12.params_len);
+        etls_wr_u16(&m, c->sig_scheme); /* §7.4.1.4.1 SignatureAndHashAlgorithm */
+        etls_wr_u16(&m, (uint16_t)hs->sig_len);
+        etls_wr_bytes(&m, hs->sig, hs->sig_len);
+        ETLS_ENSURE(!m.overflow, ALERT(INTERNAL_ERROR));
+        pw_msg(&w, HT_SERVER_KEY_EXCHANGE, &m);
+    }
     etls_wr_t done = {buf, 0, 0, 0};
     pw_msg(&w, HT_SERVER_HELLO_DONE, &done);
     pw_close(&w);
     out->len += w.pos;
     c->state = ST12_CLIENT_KEY_EXCHANGE;
     return 0;
+}
+
+/* ---- the RSA key exchange (RFC 5246 §7.4.7.1) --------------------------------------------------- */
+
+/* No ephemeral key and nothing to sign: the flight goes out at once. */
+static int start_rsa_flight(etls_tls_conn_t *c, etls_tls_buf_t *out)
+{
+    c->state = ST_SIGN;
+    c->hs->sign_status = 0;
+    return write_flight(c, out);
+}
+
+/* EncryptedPreMasterSecret: opaque<0..2^16-1>, exactly as long as the modulus (RFC 8017 §7.2.2
+ * step 1) and below it; anything else is publicly malformed: decrypt_error, what OpenSSL sends
+ * for a ciphertext it cannot decrypt. The random premaster R is drawn before the decryption so
+ * that nothing after it depends on the padding (rsa_premaster). The raw RSA operation parks in
+ * the batch like a signature; the ciphertext is copied into the state and decrypted in place. */
+static int rsa_client_key_exchange(etls_tls_conn_t *c, const uint8_t *hdr, const uint8_t *body,
+                                   size_t len, etls_tls_buf_t *out)
+{
+    etls_tls_hs_t *hs = c->hs;
+    etls_cur_t cur = etls_cur(body, len), v;
+    ETLS_GUARD(etls_cur_vec(&cur, 2, 0, 0xffff, &v));
+    ETLS_GUARD(etls_cur_end(&cur));
+    size_t k = etls_pkey_rsa_size(c->cert->key);
+    ETLS_ENSURE(k && k <= sizeof hs->sig && v.left == k, ALERT(DECRYPT_ERROR));
+    etls_tls_transcript(c, hdr, 4);
+    etls_tls_transcript(c, body, len);
+    ETLS_ENSURE(etls_rand_bytes(c->env->rng, hs->shared, ETLS_RSA_PMS_LEN) == 0, ALERT(INTERNAL_ERROR));
+    memcpy(hs->sig, v.p, k);
+    hs->sig_len = k;
+    c->state = ST_KEY_EXCHANGE;
+    hs->t12.phase = 1;
+    if (c->env->batch) {
+        etls_batch_rsa_op_t *op = etls_batch_rsa(c->env->batch, &c->waiter, &hs->kx_status[1]);
+        op->key = c->cert->key;
+        op->in = hs->sig;
+        op->len = k;
+        op->out = hs->sig;
+        return ETLS_ERR_IN_PROGRESS;
+    }
+    hs->kx_status[1] = etls_pkey_rsa_decrypt_raw(c->cert->key, hs->sig, k, hs->sig);
+    return etls_tls12_resume(c, out);
+}
+
+/* The premaster: M when the padding, length and client_version are right, else R, chosen in
+ * constant time (crypto/pk rsa_kx.c); a bad one shows only as the client's Finished failing
+ * to open (bad_record_mac), exactly as a good padding under another premaster would. */
+static int rsa_premaster(etls_tls_conn_t *c)
+{
+    etls_tls_hs_t *hs = c->hs;
+    int st = hs->kx_status[1];
+    if (st == 0)
+        (void)etls_rsa_tls12_premaster(hs->sig, hs->sig_len, hs->t12.client_version, hs->shared);
+    etls_wipe(hs->sig, sizeof hs->sig);
+    if (st == 0)
+        return 0;
+    etls_wipe(hs->shared, sizeof hs->shared);
+    return st == ETLS_ERR_INVALID ? ALERT(DECRYPT_ERROR) : ALERT(INTERNAL_ERROR);
 }
 
 /* ---- ClientKeyExchange ------------------------------------------------------------------------ */
@@ -474,6 +577,8 @@ static int write_flight(etls_tls_conn_t *c, etls_tls_buf_t *out)
 int etls_tls12_on_client_key_exchange(etls_tls_conn_t *c, const uint8_t *hdr, const uint8_t *body,
                                       size_t len, etls_tls_buf_t *out)
 {
+    if (c->hs->t12.rsa_kx)
+        return rsa_client_key_exchange(c, hdr, body, len, out);
     etls_tls_hs_t *hs = c->hs;
     etls_cur_t cur = etls_cur(body, len), pt;
     ETLS_GUARD(etls_cur_vec(&cur, 1, 1, 255, &pt));
@@ -511,12 +616,12 @@ static int derive_keys(etls_tls_conn_t *c)
 {
     etls_tls_hs_t *hs = c->hs;
     uint8_t th[ETLS_HASH_MAX_LEN], kb[2 * (32 + 12)];
-    size_t hl = etls_hash_len(c->hash);
+    size_t hl = etls_hash_len(c->hash), pl = hs->t12.rsa_kx ? ETLS_RSA_PMS_LEN : 32;
     etls_hash_peek(&hs->transcript, th);
     int rc = hs->t12.ems
-                 ? etls_tls12_prf(c->hash, hs->shared, 32, "extended master secret", th, hl,
+                 ? etls_tls12_prf(c->hash, hs->shared, pl, "extended master secret", th, hl,
                                   (const uint8_t *)"", 0, hs->t12.master, 48)
-                 : etls_tls12_prf(c->hash, hs->shared, 32, "master secret", hs->t12.client_random,
+                 : etls_tls12_prf(c->hash, hs->shared, pl, "master secret", hs->t12.client_random,
                                   32, hs->t12.server_random, 32, hs->t12.master, 48);
     etls_wipe(hs->shared, sizeof hs->shared);
     if (rc == 0)
@@ -535,7 +640,9 @@ static int finish_kx(etls_tls_conn_t *c)
 {
     etls_tls_hs_t *hs = c->hs;
     etls_wipe(hs->my_sk, sizeof hs->my_sk);
-    if (hs->kx_status[1] != 0) {
+    if (hs->t12.rsa_kx) {
+        ETLS_GUARD(rsa_premaster(c));
+    } else if (hs->kx_status[1] != 0) {
         etls_wipe(hs->shared, sizeof hs->shared);
         return hs->kx_status[1] == ETLS_ERR_INVALID ? ALERT(ILLEGAL_PARAMETER) : ALERT(INTERNAL_ERROR);
     }

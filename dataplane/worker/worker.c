@@ -523,7 +523,7 @@ static int setup_crypto(etls_worker_t *w)
     etls_batch_config_t bc;
     memset(&bc, 0, sizeof bc);
     bc.aead = w->aead;
-    bc.x25519_cap = bc.p256_cap = bc.sign_cap = bc.aead_cap = w->cfg->crypto_batch;
+    bc.x25519_cap = bc.p256_cap = bc.sign_cap = bc.aead_cap = bc.rsa_cap = w->cfg->crypto_batch;
     w->batch = etls_batch_new(&bc);
     if (!w->batch) {
         snprintf(w->err, sizeof w->err, "worker %u: cannot allocate the crypto batch", w->index);

@@ -310,6 +310,48 @@ static void test_cli(void)
     unlink(path);
 }
 
+/* tls12_rsa_kx: off by default; its suites named in ciphers only with it; flag and key. */
+static void test_rsa_kx(void)
+{
+    char text[1024], pre[512];
+    snprintf(pre, sizeof pre, "[listener]\naddress 127.0.0.1:1\n[cert]\nchain %s\nkey %s\n", chain, key);
+    CHECK(parse(pre) == 0 && cfg.tls12_rsa_kx == 0);
+    snprintf(text, sizeof text, "tls12_rsa_kx on\n%s", pre);
+    CHECK_MSG(parse(text) == 0 && cfg.tls12_rsa_kx == 1, "%s", err);
+    snprintf(text, sizeof text, "tls12_rsa_kx on\nciphers ECDHE-RSA-AES128-GCM-SHA256:AES128-GCM-SHA256:"
+             "TLS_RSA_WITH_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256\n%s", pre);
+    CHECK_MSG(parse(text) == 0, "%s", err);
+    CHECK(cfg.nsuites == 4 && cfg.suites[1] == 0x009c && cfg.suites[2] == 0x009d);
+    snprintf(text, sizeof text, "tls12_rsa_kx on\nciphers TLS_AES_256_GCM_SHA384\n%s", pre);
+    CHECK_MSG(parse(text) == 0, "TLS 1.3 names only: TLS 1.2 defaults plus RSA: %s", err);
+    static const char need_on[] =
+        "t.conf: ciphers: AES128-GCM-SHA256/AES256-GCM-SHA384 (TLS_RSA_WITH_AES_*_GCM_*) are the legacy "
+        "RSA key exchange, without forward secrecy: enable them with 'tls12_rsa_kx on' "
+        "(--tls12-rsa-kx on) or remove them";
+    snprintf(text, sizeof text, "ciphers ECDHE-RSA-AES128-GCM-SHA256:AES256-GCM-SHA384\n%s", pre);
+    EXPECT_ERR(text, need_on);
+    snprintf(text, sizeof text, "tls12_rsa_kx off\nciphers TLS_RSA_WITH_AES_128_GCM_SHA256\n%s", pre);
+    EXPECT_ERR(text, need_on);
+    snprintf(text, sizeof text, "tls12_rsa_kx on\nciphers ECDHE-RSA-AES128-GCM-SHA256\n%s", pre);
+    EXPECT_ERR(text, "t.conf: tls12_rsa_kx on, but ciphers lists TLS 1.2 suites without AES128-GCM-SHA256 "
+                     "or AES256-GCM-SHA384: add them where they belong in the order");
+    snprintf(text, sizeof text, "tls12_rsa_kx on\nprotocols tls1.3\n%s", pre);
+    EXPECT_ERR(text, "t.conf: tls12_rsa_kx on needs tls1.2 in protocols");
+    EXPECT_ERR("tls12_rsa_kx maybe\n", "t.conf:1: tls12_rsa_kx: expected on or off, got 'maybe'");
+    EXPECT_ERR("tls12_rsa_kx on\ntls12_rsa_kx off\n", "t.conf:2: tls12_rsa_kx: already set at line 1");
+    /* the flag, and a file listing the suites fixed by it */
+    char path[160];
+    snprintf(path, sizeof path, "%s/r.conf", dir);
+    write_file(path, with_cert("ciphers AES128-GCM-SHA256\n[listener]\naddress 127.0.0.1:9000\n", text, sizeof text));
+    char *a1[] = {"edgetls", "--config", path, NULL};
+    CHECK(args(a1) == ETLS_ERR_INVALID && strstr(err, "tls12_rsa_kx on"));
+    char *a2[] = {"edgetls", "--config", path, "--tls12-rsa-kx", "on", NULL};
+    CHECK_MSG(args(a2) == 0 && cfg.tls12_rsa_kx == 1, "%s", err);
+    char *a3[] = {"edgetls", "--config", path, "--tls12-rsa-kx", NULL};
+    CHECK(args(a3) == ETLS_ERR_INVALID && !strcmp(err, "command line: option '--tls12-rsa-kx' needs a value"));
+    unlink(path);
+}
+
 /* Responder synthetic bodies: response_size (unset = the static body) and response_size_max. */
 static void test_response_sizes(void)
 {
@@ -345,6 +387,7 @@ int main(void)
     test_value_errors();
     test_semantic_errors();
     test_cli();
+    test_rsa_kx();
     test_response_sizes();
     unlink(chain);
     unlink(key);

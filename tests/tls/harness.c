@@ -135,7 +135,7 @@ int test_env_init(test_env_t *te, size_t batch_cap)
         return -1;
     if (batch_cap) {
         etls_batch_config_t cfg = {0};
-        cfg.x25519_cap = cfg.p256_cap = cfg.sign_cap = cfg.aead_cap = batch_cap;
+        cfg.x25519_cap = cfg.p256_cap = cfg.sign_cap = cfg.aead_cap = cfg.rsa_cap = batch_cap;
         cfg.aead = te->env.aead;
         te->env.batch = etls_batch_new(&cfg);
         if (!te->env.batch)

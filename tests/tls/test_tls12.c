@@ -10,6 +10,7 @@
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/kdf.h>
+#include <openssl/rsa.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -458,6 +459,179 @@ static void test_negative(void)
     second_flight("wrong verify_data", "P-256", 0, ch_other_suite, nothing, ETLS_ALERT_DECRYPT_ERROR);
 }
 
+/* ---- the legacy RSA key exchange (tls12_rsa_kx) ------------------------------------------------ */
+
+static void ctx_rsa_kx(etls_tls_server_ctx_t *ctx, int on)
+{
+    ctx_make(ctx, &cert_rsa, ETLS_TLS_PROTO_12 | ETLS_TLS_PROTO_13);
+    ctx->tls12_rsa_kx = (uint8_t)on;
+}
+
+/* Both suites, with and without EMS; the server's own preference (ECDHE first) when the
+ * client offers both kinds; RSA when the client has no group in common. */
+static void test_rsa_kx(void)
+{
+    static const struct {
+        const char *ciphers, *groups;
+        uint16_t want;
+    } cases[] = {
+        {"AES128-GCM-SHA256", NULL, ETLS_TLS_RSA_AES_128_GCM_SHA256},
+        {"AES256-GCM-SHA384", NULL, ETLS_TLS_RSA_AES_256_GCM_SHA384},
+        {"AES128-GCM-SHA256:AES256-GCM-SHA384", NULL, ETLS_TLS_RSA_AES_128_GCM_SHA256},
+        {"AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384", NULL, ETLS_TLS_ECDHE_RSA_AES_256_GCM_SHA384},
+        {"AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384", "P-384", ETLS_TLS_RSA_AES_256_GCM_SHA384},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        for (int ems = 0; ems < 2; ems++) {
+            etls_tls_server_ctx_t ctx;
+            ctx_rsa_kx(&ctx, 1);
+            SSL_CTX *cc = client12(&cert_rsa, 0);
+            CHECK(SSL_CTX_set_cipher_list(cc, cases[i].ciphers) == 1);
+            if (cases[i].groups)
+                CHECK(SSL_CTX_set1_groups_list(cc, cases[i].groups) == 1);
+            if (!ems)
+                SSL_CTX_set_options(cc, SSL_OP_NO_EXTENDED_MASTER_SECRET);
+            test_pair_t p;
+            test_pair_init(&p, cc, &ctx, &te);
+            int rc = test_pair_handshake(&p);
+            CHECK_MSG(rc == 0, "%s/%s ems=%d: handshake %d (srv %d, alert %d)", cases[i].ciphers,
+                      cases[i].groups ? cases[i].groups : "-", ems, rc, p.srv_rc, p.client_alert);
+            if (rc == 0) {
+                CHECK_MSG(etls_tls_cipher(p.conn) == cases[i].want, "%s: suite %04x", cases[i].ciphers,
+                          etls_tls_cipher(p.conn));
+                CHECK((SSL_CIPHER_get_id(SSL_get_current_cipher(p.ssl)) & 0xffff) == cases[i].want);
+                CHECK(etls_tls_group(p.conn) == (etls_tls_suite_is_rsa_kx(cases[i].want) ? 0 : ETLS_TLS_GROUP_X25519));
+                CHECK(SSL_get_extms_support(p.ssl) == ems);
+                exchange(&p, 20000);
+            }
+            test_pair_free(&p);
+            SSL_CTX_free(cc);
+            etls_tls_server_ctx_free(&ctx);
+        }
+    }
+    /* off (the default), even when the suite list names them: never negotiated */
+    for (int listed = 0; listed < 2; listed++) {
+        etls_tls_server_ctx_t ctx;
+        ctx_rsa_kx(&ctx, 0);
+        static const uint16_t s12[] = {ETLS_TLS_RSA_AES_128_GCM_SHA256, ETLS_TLS_ECDHE_RSA_AES_128_GCM_SHA256};
+        if (listed)
+            CHECK(etls_tls_server_ctx_set_suites12(&ctx, s12, 2) == 0);
+        SSL_CTX *cc = client12(&cert_rsa, 0);
+        CHECK(SSL_CTX_set_cipher_list(cc, "AES128-GCM-SHA256:AES256-GCM-SHA384") == 1);
+        expect_alert(cc, &ctx, ETLS_ALERT_HANDSHAKE_FAILURE, "rsa_kx off");
+        SSL_CTX_free(cc);
+        etls_tls_server_ctx_free(&ctx);
+    }
+    if (te.env.batch) { /* the decryptions parked in the batch's RSA queue */
+        etls_batch_stats_t st;
+        etls_batch_get_stats(te.env.batch, &st);
+        CHECK(st.rsa_ops >= 8);
+    }
+    /* on, but only an ECDSA certificate: nothing to decrypt with */
+    etls_tls_server_ctx_t ctx;
+    ctx_make(&ctx, &cert_ec, ETLS_TLS_PROTO_12);
+    ctx.tls12_rsa_kx = 1;
+    SSL_CTX *cc = client12(&cert_ec, 0);
+    CHECK(SSL_CTX_set_cipher_list(cc, "AES128-GCM-SHA256") == 1);
+    expect_alert(cc, &ctx, ETLS_ALERT_HANDSHAKE_FAILURE, "rsa_kx with an ECDSA certificate");
+    SSL_CTX_free(cc);
+    etls_tls_server_ctx_free(&ctx);
+}
+
+/* Raw RSA with the test certificate's key, both ways. */
+static void rsa_raw(int enc, const uint8_t *in, uint8_t *out, size_t k)
+{
+    EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_pkey(NULL, cert_rsa.pkey, NULL);
+    size_t n = k;
+    CHECK(pc && (enc ? EVP_PKEY_encrypt_init(pc) : EVP_PKEY_decrypt_init(pc)) == 1);
+    CHECK(EVP_PKEY_CTX_set_rsa_padding(pc, RSA_NO_PADDING) == 1);
+    CHECK((enc ? EVP_PKEY_encrypt(pc, out, &n, in, k) : EVP_PKEY_decrypt(pc, out, &n, in, k)) == 1 && n == k);
+    EVP_PKEY_CTX_free(pc);
+}
+
+/* Re-encodings of the client's own premaster M (decrypted with the server key). Every one is
+ * answered exactly as a valid one is: nothing after ClientKeyExchange and change_cipher_spec,
+ * and the failure comes only with the client's Finished (the rewritten ClientKeyExchange is in
+ * our transcript, not the client's). Without EMS the keys come from the premaster and the
+ * randoms alone, which tells which premaster we took: a fresh valid padding gives the client's
+ * M, so its Finished opens and its verify_data is wrong (decrypt_error); a damaged one gives R,
+ * so the Finished does not open (bad_record_mac; RFC 5246 §7.4.7.1, §7.2.2, as OpenSSL). With
+ * EMS the session hash differs too: bad_record_mac for all. */
+enum { RE_VALID, RE_LEAD, RE_TYPE1, RE_PS_ZERO, RE_SEP, RE_SHORT_M, RE_VMAJOR, RE_VMINOR, RE_PS7,
+       RE_NOISE, RE_COUNT };
+static const char *const re_names[RE_COUNT] = {
+    "fresh valid padding", "first byte 1", "block type 1", "zero inside PS", "no separator",
+    "47-byte M", "client_version 0x0203", "client_version 0x0300", "PS 7 bytes", "noise below n"};
+
+static void reencode(uint8_t *em, size_t k, int kind, uint32_t salt)
+{
+    for (size_t i = 2; i < k - 49; i++)
+        em[i] = (uint8_t)(1 + (i * 131 + salt) % 255);
+    switch (kind) {
+    case RE_LEAD: em[0] = 1; break;
+    case RE_TYPE1: em[1] = 1; break;
+    case RE_PS_ZERO: em[2 + salt % (k - 51)] = 0; break;
+    case RE_SEP: em[k - 49] = 7; break;
+    case RE_SHORT_M: em[k - 49] = 7; em[k - 48] = 0; break;
+    case RE_VMAJOR: em[k - 48] = 2; break;
+    case RE_VMINOR: em[k - 47] = 0; break;
+    case RE_PS7: em[9] = 0; break;
+    case RE_NOISE:
+        for (size_t i = 1; i < k; i++)
+            em[i] = (uint8_t)(i * 7 + salt);
+        break;
+    default: break;
+    }
+}
+
+static void rsa_padding_case(int kind, int ems)
+{
+    etls_tls_server_ctx_t ctx;
+    ctx_rsa_kx(&ctx, 1);
+    SSL_CTX *cc = client12(&cert_rsa, 0);
+    if (!ems)
+        SSL_CTX_set_options(cc, SSL_OP_NO_EXTENDED_MASTER_SECRET);
+    CHECK(SSL_CTX_set_cipher_list(cc, kind % 2 ? "AES256-GCM-SHA384" : "AES128-GCM-SHA256") == 1);
+    test_pair_t p;
+    test_pair_init(&p, cc, &ctx, &te);
+    static uint8_t buf[65536];
+    SSL_do_handshake(p.ssl);
+    put_client(&p, buf, take_client(&p, buf, sizeof buf));
+    CHECK(test_pair_server_step(&p) == 0);
+    SSL_do_handshake(p.ssl);
+    size_t n = take_client(&p, buf, sizeof buf), at[8];
+    CHECK(records(buf, n, at, 8) == 3 && buf[5] == HT_CLIENT_KEY_EXCHANGE);
+    size_t k = 256;
+    uint8_t *c = buf + 5 + 4 + 2, em[256];
+    CHECK((buf[9] << 8 | buf[10]) == (int)k);
+    rsa_raw(0, c, em, k);
+    CHECK(em[0] == 0 && em[1] == 2 && em[k - 49] == 0 && em[k - 48] == 3 && em[k - 47] == 3);
+    reencode(em, k, kind, (uint32_t)(kind * 977 + ems));
+    rsa_raw(1, em, c, k);
+    put_client(&p, buf, at[2]); /* ClientKeyExchange and change_cipher_spec */
+    CHECK_MSG(test_pair_server_step(&p) == 0 && BIO_ctrl_pending(p.c_rbio) == 0,
+              "%s: answered before Finished (srv %d)", re_names[kind], p.srv_rc);
+    put_client(&p, buf + at[2], n - at[2]);
+    test_pair_server_step(&p);
+    int want = kind == RE_VALID && !ems ? ETLS_ALERT_DECRYPT_ERROR : ETLS_ALERT_BAD_RECORD_MAC;
+    CHECK_MSG(p.srv_rc == ETLS_ERR_ALERT(want) &&
+                  BIO_ctrl_pending(p.c_rbio) == 7, /* one plaintext alert record, nothing else */
+              "%s ems=%d: server %d, %zu bytes, want alert %d", re_names[kind], ems, p.srv_rc,
+              (size_t)BIO_ctrl_pending(p.c_rbio), want);
+    ERR_clear_error();
+    test_pair_free(&p);
+    SSL_CTX_free(cc);
+    etls_tls_server_ctx_free(&ctx);
+}
+
+static void test_rsa_kx_negative(void)
+{
+    for (int kind = 0; kind < RE_COUNT; kind++)
+        for (int ems = 0; ems < 2; ems++)
+            rsa_padding_case(kind, ems);
+    /* publicly malformed ClientKeyExchanges: test_tls12_negative */
+}
+
 /* ---- PRF against OpenSSL's TLS1-PRF -------------------------------------------------------- */
 
 static int ossl_prf(const char *md, const uint8_t *sec, size_t sl, const char *label,
@@ -510,12 +684,14 @@ static void test_prf(void)
 static const uint8_t tkey[ETLS_TLS_TICKET_KEY_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
 
 /* A full handshake, then one offering its session: resumed (or not) as `want`. */
-static void resume_case(const char *what, const char *cipher, int ems1, int ems2, int want)
+static void resume_cert(const char *what, const test_cert_t *tc, const char *cipher, int ems1,
+                        int ems2, int want)
 {
     etls_tls_server_ctx_t ctx;
-    ctx_make(&ctx, &cert_ec, ETLS_TLS_PROTO_12 | ETLS_TLS_PROTO_13);
+    ctx_make(&ctx, tc, ETLS_TLS_PROTO_12 | ETLS_TLS_PROTO_13);
+    ctx.tls12_rsa_kx = tc == &cert_rsa;
     CHECK(etls_tls_server_ctx_set_ticket_keys(&ctx, tkey, NULL) == 0);
-    SSL_CTX *cc = client12(&cert_ec, 0);
+    SSL_CTX *cc = client12(tc, 0);
     SSL_CTX_set_session_cache_mode(cc, SSL_SESS_CACHE_CLIENT);
     if (cipher)
         CHECK(SSL_CTX_set_cipher_list(cc, cipher) == 1);
@@ -539,6 +715,7 @@ static void resume_case(const char *what, const char *cipher, int ems1, int ems2
     CHECK_MSG(SSL_session_reused(p.ssl) == want && etls_tls_resumed(p.conn) == want,
               "%s: reused %d/%d, want %d", what, SSL_session_reused(p.ssl), etls_tls_resumed(p.conn), want);
     CHECK(etls_tls_version(p.conn) == ETLS_TLS_VERSION_12);
+    CHECK(!ctx.tls12_rsa_kx || etls_tls_suite_is_rsa_kx(etls_tls_cipher(p.conn)));
     exchange(&p, 3000);
     test_pair_free(&p);
     SSL_SESSION_free(sess);
@@ -546,8 +723,14 @@ static void resume_case(const char *what, const char *cipher, int ems1, int ems2
     etls_tls_server_ctx_free(&ctx);
 }
 
+static void resume_case(const char *what, const char *cipher, int ems1, int ems2, int want)
+{
+    resume_cert(what, &cert_ec, cipher, ems1, ems2, want);
+}
+
 static void test_tickets(void)
 {
+    resume_cert("RSA key exchange", &cert_rsa, "AES256-GCM-SHA384", 1, 1, 1);
     resume_case("ems", NULL, 1, 1, 1);
     resume_case("aes256", "ECDHE-ECDSA-AES256-GCM-SHA384", 1, 1, 1);
     resume_case("chacha", "ECDHE-ECDSA-CHACHA20-POLY1305", 1, 1, 1);
@@ -587,6 +770,8 @@ int main(int argc, char **argv)
     test_downgrade_attack();
     test_renegotiation();
     test_negative();
+    test_rsa_kx();
+    test_rsa_kx_negative();
     test_tickets();
     test_cert_free(&cert_ec);
     test_cert_free(&cert_rsa);

@@ -23,11 +23,14 @@ struct etls_pkey {
     EVP_PKEY_CTX *verify_tmpl;
     EVP_MD_CTX *dsign_tmpl; /* Ed25519: DigestSignInit done */
     EVP_MD_CTX *dverify_tmpl;
+    EVP_PKEY_CTX *decrypt_tmpl; /* RSA private keys: decrypt_init + RSA_NO_PADDING (rsa_kx.c) */
 };
 
 /* Takes ownership of pkey (freed on failure too). Checks the type, builds the templates and, for
  * private keys, runs a sign/verify self-test. err may be NULL. */
 int etls_pk_wrap(etls_pkey_t **out, EVP_PKEY *pkey, int has_private, char *err, size_t errlen);
+/* rsa_kx.c: the raw-decryption template of an RSA private key (NULL on failure). */
+EVP_PKEY_CTX *etls_pk_rsa_decrypt_tmpl(EVP_PKEY *pkey);
 
 void etls_pk_errf(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

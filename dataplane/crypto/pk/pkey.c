@@ -89,6 +89,11 @@ static int build_tmpls(etls_pkey_t *k)
     }
     k->verify_tmpl = digest_tmpl(k->pkey, k->scheme, 0);
     k->sign_tmpl = k->has_private ? digest_tmpl(k->pkey, k->scheme, 1) : NULL;
+    if (k->has_private && k->scheme == ETLS_SIG_RSA_PSS_RSAE_SHA256) {
+        k->decrypt_tmpl = etls_pk_rsa_decrypt_tmpl(k->pkey);
+        if (!k->decrypt_tmpl)
+            return 0;
+    }
     return k->verify_tmpl && (k->sign_tmpl || !k->has_private);
 }
 
@@ -147,6 +152,7 @@ void etls_pkey_free(etls_pkey_t *k)
     EVP_PKEY_CTX_free(k->verify_tmpl);
     EVP_MD_CTX_free(k->dsign_tmpl);
     EVP_MD_CTX_free(k->dverify_tmpl);
+    EVP_PKEY_CTX_free(k->decrypt_tmpl);
     EVP_PKEY_free(k->pkey); /* OpenSSL wipes the private components */
     free(k);
 }
