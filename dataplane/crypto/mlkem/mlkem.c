@@ -25,7 +25,9 @@ static pthread_once_t x4_once = PTHREAD_ONCE_INIT;
 
 static void x4_init(void)
 {
-    x4_impl = etls_keccak4_avx2_get();
+    x4_impl = etls_keccak4_avx512_get();
+    if (!x4_impl)
+        x4_impl = etls_keccak4_avx2_get();
     poly_impl = etls_mlkem_poly_avx2_get();
     if (!poly_impl)
         poly_impl = etls_mlkem_poly_portable_get();

@@ -45,8 +45,15 @@ typedef struct etls_keccak4_impl {
 } etls_keccak4_impl_t;
 
 const etls_keccak4_impl_t *etls_keccak4_avx2_get(void); /* NULL without AVX2 */
+const etls_keccak4_impl_t *etls_keccak4_avx512_get(void); /* NULL without AVX-512F+VL */
+/* One permutation: the portable one, or AVX-512VL (keccak_avx512.c; NULL without it).
+ * etls_keccak_f1600 dispatches to the best one, chosen once. */
+typedef void (*etls_keccak1_fn)(uint64_t s[25]);
+etls_keccak1_fn etls_keccak1_avx512_get(void);
+void etls_keccak_f1600_portable(uint64_t s[25]);
 const etls_keccak4_impl_t *etls_keccak4_portable_get(void);
-/* What the ML-KEM code uses: AVX2 when available, else NULL (one state at a time). */
+/* What the ML-KEM code uses: AVX-512VL, else AVX2 when available, else NULL (one state at a
+ * time). */
 const etls_keccak4_impl_t *etls_mlkem_keccak4(void);
 
 /* ---- arithmetic and sampling (poly.c) ---- */
