@@ -124,7 +124,7 @@ def usage(exe):
     p = subprocess.run([exe, "crypto", "--list"], capture_output=True, text=True, timeout=60)
     check(p.returncode == 0 and sorted(p.stdout.split()) == sorted(REQUIRED),
           f"crypto --list: {p.stdout.split()}")
-    p = subprocess.run([exe, "crypto", "--list", "--filter", "x25519*,sha256_64"],
+    p = subprocess.run([exe, "crypto", "--list", "--filter", "x25519_*,sha256_64"],
                        capture_output=True, text=True, timeout=60)
     check(p.stdout.split() == ["x25519_keygen", "x25519_shared", "x25519_shared_portable",
                                "sha256_64"], f"--filter patterns: {p.stdout.split()}")
