@@ -39,6 +39,7 @@ static const etls_bench_case_t cases[] = {
     {"aes128ccm_seal_16k", etls_bench_aead_setup, &ccm128_16k},
     {"tls13_key_schedule", etls_bench_ks_setup, NULL},
     {"tls13_server_crypto", etls_bench_server_setup, NULL},
+    {"tls13_server_crypto_hybrid", etls_bench_server_setup, &etls_bench_mlkem_hybrid_server},
     {"sha256_64", etls_bench_sha256_setup, &len_64},
     {"sha256_16k", etls_bench_sha256_setup, &len_16k},
     {"hmac_sha256_64", etls_bench_hmac_setup, &len_64},
@@ -49,6 +50,7 @@ static const etls_bench_case_t cases[] = {
     {"mlkem768_keygen", etls_bench_mlkem_setup, &etls_bench_mlkem_keygen},
     {"mlkem768_encaps", etls_bench_mlkem_setup, &etls_bench_mlkem_encaps},
     {"mlkem768_decaps", etls_bench_mlkem_setup, &etls_bench_mlkem_decaps},
+    {"x25519mlkem768_server", etls_bench_mlkem_setup, &etls_bench_mlkem_hybrid_server},
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 

@@ -90,10 +90,13 @@ int etls_bench_p256n_ecdh_setup(const etls_bench_env_t *env, const void *arg, et
 
 /* bench/crypto_mlkem.c: ML-KEM-768; arg selects keygen / encaps / decaps. The OpenSSL side is
  * X25519 in the same TLS role (OpenSSL 3.0 has no ML-KEM). */
-extern const int etls_bench_mlkem_keygen, etls_bench_mlkem_encaps, etls_bench_mlkem_decaps;
+extern const int etls_bench_mlkem_keygen, etls_bench_mlkem_encaps, etls_bench_mlkem_decaps,
+    etls_bench_mlkem_hybrid_server;
 int etls_bench_mlkem_setup(const etls_bench_env_t *env, const void *arg, etls_bench_pair_t *p);
 
 /* bench/crypto_server.c: all the crypto of one full TLS 1.3 server handshake. */
+/* arg NULL: tls13_server_crypto; non-NULL: tls13_server_crypto_hybrid (ours adds the ML-KEM-768
+ * encapsulation of X25519MLKEM768 per handshake; OpenSSL 3.0, without ML-KEM, stays X25519). */
 int etls_bench_server_setup(const etls_bench_env_t *env, const void *arg, etls_bench_pair_t *p);
 
 #endif

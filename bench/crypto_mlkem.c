@@ -1,4 +1,6 @@
-/* ML-KEM-768 cases: key generation (client), encapsulation (server) and decapsulation (client).
+/* ML-KEM-768 cases: key generation (client), encapsulation (server) and decapsulation (client),
+ * and x25519mlkem768_server: the server side of one X25519MLKEM768 exchange (encapsulation,
+ * X25519 key generation and shared secret, one at a time, unbatched).
  *
  * OpenSSL 3.0 has no ML-KEM, so the "openssl" column is X25519 through EVP doing the same role
  * in a TLS key exchange: keygen = X25519 key generation with the public key extracted;
@@ -14,9 +16,11 @@
 #include "common/err.h"
 #include "crypto/mlkem.h"
 #include "crypto/rand.h"
+#include "crypto/x25519.h"
 #include "crypto_cases.h"
 
-const int etls_bench_mlkem_keygen = 1, etls_bench_mlkem_encaps = 2, etls_bench_mlkem_decaps = 3;
+const int etls_bench_mlkem_keygen = 1, etls_bench_mlkem_encaps = 2, etls_bench_mlkem_decaps = 3,
+          etls_bench_mlkem_hybrid_server = 4;
 
 typedef struct mk_state {
     etls_rand_t rng;
@@ -27,6 +31,7 @@ typedef struct mk_state {
     EVP_PKEY *own, *peer;
     EVP_PKEY_CTX *dctx; /* derive context on `own` */
     uint8_t x_out[32];
+    uint8_t x_sk[32], x_pub[32], x_peer[32], x_shared[32]; /* ours, hybrid server */
 } mk_state_t;
 
 static void mk_free(void *p)
@@ -62,6 +67,19 @@ static int ours_decaps(void *p, uint64_t calls)
     mk_state_t *st = p;
     for (uint64_t c = 0; c < calls; c++)
         ETLS_GUARD(etls_mlkem768_decaps(st->ss2, st->dk, sizeof st->dk, st->ct, sizeof st->ct));
+    return 0;
+}
+
+/* draft-ietf-tls-ecdhe-mlkem server: ciphertext and ML-KEM secret, then X25519 share and secret */
+static int ours_hybrid(void *p, uint64_t calls)
+{
+    mk_state_t *st = p;
+    for (uint64_t c = 0; c < calls; c++) {
+        ETLS_GUARD(etls_mlkem768_encaps(st->ct, st->ss, st->ek, sizeof st->ek, &st->rng));
+        ETLS_GUARD(etls_rand_bytes(&st->rng, st->x_sk, 32));
+        etls_x25519_public(st->x_pub, st->x_sk);
+        ETLS_GUARD(etls_x25519_shared(st->x_shared, st->x_sk, st->x_peer));
+    }
     return 0;
 }
 
@@ -130,6 +148,8 @@ static int mk_verify(mk_state_t *st)
     ETLS_GUARD(ours_decaps(st, 1));
     st->ct[0] ^= 1;
     ETLS_ENSURE(memcmp(st->ss, st->ss2, 32) != 0, ETLS_ERR_CRYPTO);
+    ETLS_GUARD(etls_rand_bytes(&st->rng, st->x_sk, 32));
+    etls_x25519_public(st->x_peer, st->x_sk);
     return x_derive_one(st);
 }
 
@@ -148,17 +168,18 @@ int etls_bench_mlkem_setup(const etls_bench_env_t *env, const void *arg, etls_be
     if (mk_verify(st) < 0)
         return etls_bench_fail("mlkem", "ML-KEM-768 round trip failed");
     static const char *const ossl_role[] = {"", "x25519 keygen", "x25519 keygen+derive",
-                                            "x25519 derive"};
+                                            "x25519 derive", "x25519 keygen+derive"};
     snprintf(p->impl, sizeof p->impl, "keccak %s; openssl side: %s (no ML-KEM in 3.0)",
              etls_mlkem_impl_name(), ossl_role[kind]);
     p->ours = (etls_bench_side_t){.run = kind == etls_bench_mlkem_keygen   ? ours_keygen
                                          : kind == etls_bench_mlkem_encaps ? ours_encaps
-                                                                           : ours_decaps,
+                                         : kind == etls_bench_mlkem_decaps ? ours_decaps
+                                                                           : ours_hybrid,
                                   .st = st,
                                   .ops_per_call = 1};
-    p->ossl = (etls_bench_side_t){.run = kind == etls_bench_mlkem_keygen   ? ossl_keygen
-                                         : kind == etls_bench_mlkem_encaps ? ossl_server
-                                                                           : ossl_derive,
+    p->ossl = (etls_bench_side_t){.run = kind == etls_bench_mlkem_keygen ? ossl_keygen
+                                         : kind == etls_bench_mlkem_decaps ? ossl_derive
+                                                                           : ossl_server,
                                   .st = st,
                                   .ops_per_call = 1};
     return 0;

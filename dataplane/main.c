@@ -201,7 +201,7 @@ static int build_tls(etls_tls_server_ctx_t *ctx, const etls_config_t *cfg)
     if (setup_suites(ctx, cfg, where) < 0)
         return ETLS_ERR_INVALID;
     if (cfg->ngroups && etls_tls_server_ctx_set_groups(ctx, cfg->groups, cfg->ngroups) < 0) {
-        fprintf(stderr, "edgetls: %s: groups: only x25519 and secp256r1 are implemented\n", where);
+        fprintf(stderr, "edgetls: %s: groups: only x25519mlkem768, x25519 and secp256r1 are implemented\n", where);
         return ETLS_ERR_INVALID;
     }
     if (cfg->alpn_len) {

@@ -59,6 +59,12 @@ int main(int argc, char **argv)
     o.share_group = 0;
     o.sni = "a.wild.example";
     hello(d1, "wildcard", &o, 3);
+    static const uint16_t hybrid[] = {0x11ec, 0x001d}; /* X25519MLKEM768: a 1216-byte share */
+    memset(&o, 0, sizeof o);
+    o.groups = hybrid;
+    o.n_groups = 2;
+    o.share_group = 0x11ec;
+    hello(d1, "hybrid_share", &o, 255);
     memset(&o, 0, sizeof o);
     o.no_versions = 1;
     hello(d1, "no_versions", &o, 255);

@@ -13,12 +13,15 @@
  * secret, and whether a ciphertext was rejected); ek and ct are public. Thread-safe.
  *
  * Implementations: portable C throughout; the matrix expansion (SampleNTT of the 3x3 matrix
- * from rho) and the noise sampling run four SHAKE instances side by side on AVX2 when the CPU
- * has it (chosen at first use; ETLS_CPU_DISABLE=avx2 forces the portable path).
+ * from rho) and the noise sampling run four SHAKE instances side by side (AVX-512VL, else
+ * AVX2), single Keccak permutations use AVX-512VL, and the NTT, its inverse and MultiplyNTTs
+ * use AVX2, each when the CPU has it (chosen at first use; ETLS_CPU_DISABLE=avx512f gives the
+ * AVX2 paths, ETLS_CPU_DISABLE=avx2 the portable ones).
  *
  * Owners: dataplane/crypto/mlkem/ (keccak.c: Keccak-f[1600], SHA-3, SHAKE; keccak_avx2.c: the
- * 4-way permutation; poly.c: arithmetic mod q, NTT, sampling, encodings; mlkem.c: K-PKE and
- * ML-KEM). */
+ * 4-way permutation; keccak_avx512.c: the 1- and 4-way AVX-512VL permutations; poly.c:
+ * arithmetic mod q, NTT, sampling, encodings; poly_avx2.c: the AVX2 NTT kernels; mlkem.c: K-PKE
+ * and ML-KEM). */
 #ifndef ETLS_CRYPTO_MLKEM_H
 #define ETLS_CRYPTO_MLKEM_H
 
@@ -62,7 +65,7 @@ int etls_mlkem768_encaps(uint8_t ct[ETLS_MLKEM768_CT_LEN], uint8_t ss[ETLS_MLKEM
 int etls_mlkem768_decaps(uint8_t ss[ETLS_MLKEM768_SS_LEN], const uint8_t *dk, size_t dk_len,
                          const uint8_t *ct, size_t ct_len);
 
-/* "avx2" when the 4-way Keccak is in use, else "portable". */
+/* The 4-way Keccak in use: "avx512", "avx2" or "portable". */
 const char *etls_mlkem_impl_name(void);
 
 /* ---- SHA-3 and SHAKE (FIPS 202) ---- */

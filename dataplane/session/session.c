@@ -42,10 +42,17 @@ static void hs_facts(const etls_sess_t *s, etls_st_hs_t *h)
 static void count_hs(const etls_sess_t *s, const etls_sess_ctx_t *x, int outcome)
 {
     count(outcome == ETLS_ST_OK ? x->handshakes : x->hs_failures, 1);
-    if (!x->stats)
-        return;
     etls_st_hs_t h;
     hs_facts(s, &h);
+    /* what was negotiated, for operators (and the interop tests: the group a browser got) */
+    if (outcome == ETLS_ST_OK && s->tls &&
+        etls_log_level_now(x->debug ? ETLS_LOG_DEBUG : ETLS_LOG_WARN) >= ETLS_LOG_DEBUG)
+        fprintf(stderr, "edgetls: %s: handshake done: %s %s group %s %s\n", x->name,
+                etls_tls_version(&s->tc) == ETLS_TLS_VERSION_12 ? "TLSv1.2" : "TLSv1.3",
+                etls_tls_cipher_name(etls_tls_cipher(&s->tc)), etls_st_group_name(h.group),
+                etls_st_kind_name(h.kind));
+    if (!x->stats)
+        return;
     etls_sess_stats_hs(x->stats, outcome, &h);
     if (outcome == ETLS_ST_OK && s->hs_start_ns)
         etls_sess_stats_latency(x->stats, now_ns() - s->hs_start_ns);

@@ -22,8 +22,9 @@ static const char *const suite_names[ETLS_ST_SUITES] = {
     "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
     "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
 };
-static const uint16_t group_ids[ETLS_ST_GROUPS] = {0, ETLS_TLS_GROUP_X25519, ETLS_TLS_GROUP_SECP256R1};
-static const char *const group_names[ETLS_ST_GROUPS] = {"none", "x25519", "secp256r1"};
+static const uint16_t group_ids[ETLS_ST_GROUPS] = {0, ETLS_TLS_GROUP_X25519, ETLS_TLS_GROUP_SECP256R1,
+                                                   ETLS_TLS_GROUP_X25519MLKEM768};
+static const char *const group_names[ETLS_ST_GROUPS] = {"none", "x25519", "secp256r1", "x25519mlkem768"};
 static const uint16_t scheme_ids[ETLS_ST_SCHEMES] = {0, 0x0403, 0x0804, 0x0807, 0x0805, 0x0401, 0x0501};
 static const char *const scheme_names[ETLS_ST_SCHEMES] = {
     "none", "ecdsa_secp256r1_sha256", "rsa_pss_rsae_sha256", "ed25519",

@@ -48,10 +48,11 @@ int etls_tls_server_ctx_init(etls_tls_server_ctx_t *ctx, etls_rand_t *rng)
 {
     static const uint16_t suites[] = {ETLS_TLS_AES_128_GCM_SHA256, ETLS_TLS_AES_256_GCM_SHA384,
                                       ETLS_TLS_CHACHA20_POLY1305_SHA256};
-    static const uint16_t groups[] = {ETLS_TLS_GROUP_X25519, ETLS_TLS_GROUP_SECP256R1};
+    static const uint16_t groups[] = {ETLS_TLS_GROUP_X25519MLKEM768, ETLS_TLS_GROUP_X25519,
+                                      ETLS_TLS_GROUP_SECP256R1};
     memset(ctx, 0, sizeof *ctx);
     ETLS_GUARD(etls_tls_server_ctx_set_suites(ctx, suites, 3));
-    ETLS_GUARD(etls_tls_server_ctx_set_groups(ctx, groups, 2));
+    ETLS_GUARD(etls_tls_server_ctx_set_groups(ctx, groups, 3));
     ctx->record_size_limit = ETLS_TLS_MAX_PLAINTEXT + 1;
     ctx->max_hs_msg = ETLS_TLS_DEFAULT_MAX_HS_MSG;
     ctx->ticket_lifetime = 7200;
@@ -110,7 +111,7 @@ int etls_tls_server_ctx_reserve(etls_tls_server_ctx_t *ctx, size_t n_certs, size
  * and tag each). */
 static void note_flight(etls_tls_server_ctx_t *ctx, const etls_tls_cert_t *cert)
 {
-    size_t content = 512 + 300 + 256 + 4 + cert->cert_msg_len + 8 + ETLS_SIG_MAX_LEN + 64;
+    size_t content = 512 + 300 + 256 + ETLS_TLS_HYBRID_SERVER_SHARE_LEN + 4 + cert->cert_msg_len + 8 + ETLS_SIG_MAX_LEN + 64;
     size_t flight = content + (content / 63 + 4) * (ETLS_TLS_RECORD_HEADER + 1 + 16) + 64;
     if (flight > ctx->max_flight)
         ctx->max_flight = flight;
@@ -187,7 +188,8 @@ int etls_tls_suite_known(uint16_t id)
 
 int etls_tls_group_known(uint16_t id)
 {
-    return id == ETLS_TLS_GROUP_X25519 || id == ETLS_TLS_GROUP_SECP256R1;
+    return id == ETLS_TLS_GROUP_X25519 || id == ETLS_TLS_GROUP_SECP256R1 ||
+           id == ETLS_TLS_GROUP_X25519MLKEM768;
 }
 
 int etls_tls_server_ctx_set_suites(etls_tls_server_ctx_t *ctx, const uint16_t *ids, size_t n)

@@ -135,11 +135,26 @@ int etls_tls_write_hrr(etls_tls_conn_t *c, etls_tls_buf_t *out, uint16_t group,
     return 0;
 }
 
+/* Our key_share (§4.2.8) and the (EC)DHE input to the key schedule (§7.1), per group. */
+static size_t server_share_len(uint16_t group)
+{
+    if (group == ETLS_TLS_GROUP_X25519MLKEM768)
+        return ETLS_TLS_HYBRID_SERVER_SHARE_LEN;
+    return group == ETLS_TLS_GROUP_X25519 ? 32 : ETLS_P256_POINT_LEN;
+}
+
+static size_t shared_secret_len(uint16_t group)
+{
+    if (group == ETLS_TLS_GROUP_X25519MLKEM768)
+        return 64; /* draft-ietf-tls-ecdhe-mlkem: ML-KEM shared secret || X25519 shared secret */
+    return group == ETLS_TLS_GROUP_X25519 ? 32 : ETLS_P256_SHARED_LEN;
+}
+
 static int write_server_hello(etls_tls_conn_t *c, etls_tls_buf_t *out)
 {
-    uint8_t buf[256], random[32];
+    uint8_t buf[256 + ETLS_TLS_HYBRID_SERVER_SHARE_LEN], random[32];
     etls_wr_t m = {buf, 0, sizeof buf, 0};
-    size_t share_len = c->group == ETLS_TLS_GROUP_X25519 ? 32 : ETLS_P256_POINT_LEN;
+    size_t share_len = server_share_len(c->group);
     ETLS_GUARD(etls_rand_bytes(c->env->rng, random, sizeof random));
     hello_head(c, &m, random);
     etls_wr_u16(&m, (uint16_t)(6 + 8 + share_len + (c->hs->psk_ok ? 6 : 0)));
@@ -210,7 +225,7 @@ static size_t cv_content(etls_tls_conn_t *c)
 int etls_tls_flight_hello(etls_tls_conn_t *c, etls_tls_buf_t *out)
 {
     uint8_t th[ETLS_HASH_MAX_LEN], server_hs[ETLS_HASH_MAX_LEN], client_hs[ETLS_HASH_MAX_LEN];
-    size_t shared_len = c->group == ETLS_TLS_GROUP_X25519 ? 32 : ETLS_P256_SHARED_LEN;
+    size_t shared_len = shared_secret_len(c->group);
     ETLS_ENSURE(out->cap - out->len >= etls_tls_out_room(c), ETLS_ERR_LIMIT);
     c->hs->w.pos = 0;
     hsw_begin(c, 0);

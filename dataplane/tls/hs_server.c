@@ -3,6 +3,8 @@
  * records, buffering and I/O live in conn.c, message encoding in flight.c. */
 #include "tls/tls_internal.h"
 
+#include "crypto/mlkem.h"
+
 #include <stdlib.h>
 
 typedef int (*hs_handler_t)(etls_tls_conn_t *c, const uint8_t *hdr, const uint8_t *body,
@@ -111,11 +113,15 @@ static int select_suite(const etls_tls_conn_t *c, const etls_ch_t *ch, uint16_t 
     return ALERT(HANDSHAKE_FAILURE);
 }
 
-/* §4.2.8.2 (P-256: uncompressed point) and RFC 7748 (X25519: 32 bytes). */
+/* §4.2.8.2 (P-256: uncompressed point), RFC 7748 (X25519: 32 bytes) and
+ * draft-ietf-tls-ecdhe-mlkem (X25519MLKEM768: 1184-byte ML-KEM-768 encapsulation key, then 32
+ * bytes of X25519; the key's FIPS 203 §7.2 modulus check comes with the encapsulation). */
 static int share_ok(uint16_t group, uint16_t len, const uint8_t *key)
 {
     if (group == ETLS_TLS_GROUP_X25519)
         return len == 32;
+    if (group == ETLS_TLS_GROUP_X25519MLKEM768)
+        return len == ETLS_TLS_HYBRID_CLIENT_SHARE_LEN;
     return len == ETLS_P256_POINT_LEN && key[0] == 4;
 }
 
@@ -367,25 +373,42 @@ int etls_tls_send_ticket(etls_tls_conn_t *c, const uint8_t *hdr, const uint8_t *
 
 /* ---- key exchange --------------------------------------------------------------------------- */
 
+/* draft-ietf-tls-ecdhe-mlkem: the ML-KEM half of X25519MLKEM768, run inline (the X25519 half
+ * goes to the batch like a plain X25519 exchange). Ciphertext to the front of our share, the
+ * ML-KEM secret to the front of the shared secret. An encapsulation key that fails the FIPS 203
+ * §7.2 modulus check is the client's error: illegal_parameter. The encapsulation wipes its
+ * randomness; the secret is wiped with the rest of the handshake secrets (flight.c). */
+static int hybrid_encaps(etls_tls_conn_t *c, const uint8_t *ek)
+{
+    int rc = etls_mlkem768_encaps(c->hs->my_share, c->hs->shared, ek, ETLS_MLKEM768_EK_LEN,
+                                  c->env->rng);
+    ETLS_ENSURE(rc != ETLS_ERR_INVALID, ALERT(ILLEGAL_PARAMETER));
+    ETLS_ENSURE(rc == 0, ALERT(INTERNAL_ERROR));
+    return 0;
+}
+
 static int start_key_exchange(etls_tls_conn_t *c, etls_tls_buf_t *out)
 {
     etls_batch_t *b = c->env->batch;
     c->state = ST_KEY_EXCHANGE;
     c->hs->kx_status[0] = c->hs->kx_status[1] = 0;
-    if (c->group == ETLS_TLS_GROUP_X25519) {
+    if (c->group == ETLS_TLS_GROUP_X25519 || c->group == ETLS_TLS_GROUP_X25519MLKEM768) {
+        int hybrid = c->group == ETLS_TLS_GROUP_X25519MLKEM768;
+        uint8_t *pub = c->hs->my_share + (hybrid ? ETLS_MLKEM768_CT_LEN : 0);
+        uint8_t *shared = c->hs->shared + (hybrid ? ETLS_MLKEM768_SS_LEN : 0);
         ETLS_GUARD(etls_rand_bytes(c->env->rng, c->hs->my_sk, 32));
         if (!b) {
-            etls_x25519_public(c->hs->my_share, c->hs->my_sk);
-            c->hs->kx_status[1] = etls_x25519_shared(c->hs->shared, c->hs->my_sk, c->hs->peer_share);
+            etls_x25519_public(pub, c->hs->my_sk);
+            c->hs->kx_status[1] = etls_x25519_shared(shared, c->hs->my_sk, c->hs->peer_share);
             return etls_tls_handshake_resume(c, out);
         }
         etls_x25519_op_t *gen = etls_batch_x25519(b, &c->waiter, &c->hs->kx_status[0]);
         gen->sk = c->hs->my_sk;
-        gen->out = c->hs->my_share;
+        gen->out = pub;
         etls_x25519_op_t *dh = etls_batch_x25519(b, &c->waiter, &c->hs->kx_status[1]);
         dh->sk = c->hs->my_sk;
         dh->peer = c->hs->peer_share;
-        dh->out = c->hs->shared;
+        dh->out = shared;
         return ETLS_ERR_IN_PROGRESS;
     }
     if (!b) {
@@ -474,8 +497,15 @@ static int on_client_hello(etls_tls_conn_t *c, const uint8_t *hdr, const uint8_t
         etls_hash_init(&c->hs->transcript, c->hash);
     etls_tls_transcript(c, hdr, 4);
     etls_tls_transcript(c, body, len);
-    c->hs->peer_share_len = ch.shares[share].len;
-    memcpy(c->hs->peer_share, ch.shares[share].key, ch.shares[share].len);
+    const uint8_t *key = ch.shares[share].key;
+    uint16_t key_len = ch.shares[share].len;
+    if (c->group == ETLS_TLS_GROUP_X25519MLKEM768) { /* ek || X25519: keep the X25519 part */
+        ETLS_GUARD(hybrid_encaps(c, key));
+        key += ETLS_MLKEM768_EK_LEN;
+        key_len = 32;
+    }
+    c->hs->peer_share_len = key_len;
+    memcpy(c->hs->peer_share, key, key_len);
     return start_key_exchange(c, out);
 }
 

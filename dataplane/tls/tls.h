@@ -109,6 +109,10 @@
 /* Named groups (RFC 8446 §4.2.7). */
 #define ETLS_TLS_GROUP_SECP256R1 0x0017
 #define ETLS_TLS_GROUP_X25519 0x001d
+/* draft-ietf-tls-ecdhe-mlkem: ML-KEM-768 then X25519, in the shares and in the secret. */
+#define ETLS_TLS_GROUP_X25519MLKEM768 0x11ec
+#define ETLS_TLS_HYBRID_CLIENT_SHARE_LEN (1184 + 32) /* ML-KEM-768 ek || X25519 public */
+#define ETLS_TLS_HYBRID_SERVER_SHARE_LEN (1088 + 32) /* ML-KEM-768 ciphertext || X25519 public */
 
 /* Alert descriptions (RFC 8446 §6, RFC 8449, RFC 7301). */
 enum {
@@ -164,7 +168,7 @@ enum {
 #define ETLS_TLS_MAX_ALPN 16
 #define ETLS_TLS_MAX_SUITES 5
 #define ETLS_TLS_MAX_SUITES12 8
-#define ETLS_TLS_MAX_GROUPS 2
+#define ETLS_TLS_MAX_GROUPS 3
 #define ETLS_TLS_MAX_SNI 255
 #define ETLS_TLS_MAX_PARKED 16 /* records one feed/send call may park in the AEAD queue */
 #define ETLS_TLS_TICKET_KEY_LEN 48 /* 16-byte key name + 32-byte secret */
@@ -274,8 +278,9 @@ typedef struct etls_tls_server_ctx {
     size_t n_suites12;
 } etls_tls_server_ctx_t;
 
-/* Defaults: suites AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305 (CCM off); groups X25519 then
- * P-256; no ALPN; no certificates; record_size_limit 16385; max handshake message 128 KiB. The
+/* Defaults: suites AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305 (CCM off); groups
+ * X25519MLKEM768, X25519, P-256 (the hybrid only when the client sent its share: see
+ * hs_server.c select_group); no ALPN; no certificates; record_size_limit 16385; max handshake message 128 KiB. The
  * cookie key is drawn from rng. */
 int etls_tls_server_ctx_init(etls_tls_server_ctx_t *ctx, etls_rand_t *rng);
 /* Drops its reference to each certificate (freeing those no other context holds) and wipes the
@@ -444,10 +449,11 @@ typedef struct etls_tls_hs {
     uint32_t early_skip;      /* bytes of rejected early data skipped so far */
     uint16_t peer_limit;      /* client's record_size_limit, 0 if absent */
     uint16_t peer_share_len;
-    uint8_t peer_share[ETLS_P256_POINT_LEN];
-    uint8_t my_share[ETLS_P256_POINT_LEN];
+    uint8_t peer_share[ETLS_P256_POINT_LEN]; /* X25519MLKEM768: its X25519 part only */
+    uint8_t my_share[ETLS_TLS_HYBRID_SERVER_SHARE_LEN]; /* ML-KEM ciphertext first (hybrid) */
     uint8_t my_sk[32];
-    uint8_t shared[48];       /* (EC)DH result; TLS 1.2 RSA: the 48-byte premaster secret */
+    uint8_t shared[64]; /* (EC)DH result; X25519MLKEM768: ML-KEM secret || X25519 secret;
+                         * TLS 1.2 RSA: the 48-byte premaster secret */
     int kx_status[2];
     int sign_status;
     size_t sig_len;

@@ -199,7 +199,7 @@ int etls_tls_group_known(uint16_t id);
 #define CH_MAX_LIST 64 /* entries kept from each client list (see ext.c: selectable values are
                         * always kept, other values only while room remains) */
 #define CH_RESERVED 16 /* slots kept free for selectable values (at most 5 + 8 suites (TLS 1.3
-                        * and 1.2), 2 groups, 6 signature schemes) */
+                        * and 1.2), 3 groups, 6 signature schemes) */
 #define CH_MAX_SHARE_ENTRIES 64 /* key_share entries of any group; more: illegal_parameter */
 #define CH_MAX_SHARES 8         /* shares kept: one per group we implement (ext.c) */
 

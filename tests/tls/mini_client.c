@@ -1,5 +1,6 @@
 #include "mini_client.h"
 
+#include "crypto/mlkem.h"
 #include "crypto/x25519.h"
 #include "test.h"
 
@@ -63,6 +64,16 @@ static void ext_u16_list(wb_t *w, unsigned type, const uint16_t *v, size_t n, in
     close_len(w, l, 2);
 }
 
+void mini_hybrid_keys(mini_t *m)
+{
+    if (!m->have_mlkem) { /* deterministic: the seed comes from the X25519 key */
+        uint8_t seed[64];
+        etls_shake256(seed, sizeof seed, m->sk, 32);
+        etls_mlkem768_keygen_seed(m->ek, m->dk, seed, sizeof seed);
+        m->have_mlkem = 1;
+    }
+}
+
 static void ch_extensions(mini_t *m, const ch_opts_t *o, wb_t *w)
 {
     static const uint16_t d_groups[] = {ETLS_TLS_GROUP_X25519};
@@ -101,6 +112,11 @@ static void ch_extensions(mini_t *m, const ch_opts_t *o, wb_t *w)
         w16(w, g);
         if (g == ETLS_TLS_GROUP_X25519 && !o->share_len) {
             w16(w, 32);
+            wbytes(w, o->share_key ? o->share_key : m->pub, 32);
+        } else if (g == ETLS_TLS_GROUP_X25519MLKEM768 && !o->share_len) {
+            mini_hybrid_keys(m);
+            w16(w, 1184 + 32);
+            wbytes(w, o->share_ek ? o->share_ek : m->ek, 1184);
             wbytes(w, o->share_key ? o->share_key : m->pub, 32);
         } else {
             size_t n = o->share_len ? o->share_len : 65;
@@ -236,12 +252,24 @@ static int server_hello(mini_t *m, const uint8_t *ch, size_t ch_len, const uint8
         etls_hash_init(&m->th, m->hash);
     etls_hash_update(&m->th, ch, ch_len);
     etls_hash_update(&m->th, sh, sh_len);
-    uint8_t shared[32], th[48];
-    if (ks[0] != 0 || ks[1] != 0x1d || etls_x25519_shared(shared, m->sk, ks + 4) != 0)
+    uint8_t shared[64], th[48];
+    size_t shared_len = 32;
+    uint16_t grp = (uint16_t)(ks[0] << 8 | ks[1]);
+    size_t klen = (size_t)ks[2] << 8 | ks[3];
+    if (grp == ETLS_TLS_GROUP_X25519MLKEM768) { /* ML-KEM ciphertext || X25519, secrets likewise */
+        mini_hybrid_keys(m);
+        if (klen != 1088 + 32 ||
+            etls_mlkem768_decaps(shared, m->dk, sizeof m->dk, ks + 4, 1088) != 0 ||
+            etls_x25519_shared(shared + 32, m->sk, ks + 4 + 1088) != 0)
+            return -3;
+        shared_len = 64;
+    } else if (grp != ETLS_TLS_GROUP_X25519 || klen != 32 || etls_x25519_shared(shared, m->sk, ks + 4) != 0) {
         return -3;
+    }
+    m->group = grp;
     etls_hash_peek(&m->th, th);
     etls_tls13_ks_init(&m->ks, m->hash, NULL, 0);
-    if (etls_tls13_ks_handshake(&m->ks, shared, 32, th, m->c_hs, m->s_hs) != 0)
+    if (etls_tls13_ks_handshake(&m->ks, shared, shared_len, th, m->c_hs, m->s_hs) != 0)
         return -4;
     if (set_key(m, &m->wkey, m->wiv, m->c_hs) || set_key(m, &m->rkey, m->riv, m->s_hs))
         return -5;

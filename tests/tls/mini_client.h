@@ -17,9 +17,11 @@ typedef struct ch_opts {
     uint16_t version;        /* offered in supported_versions; 0 = 0x0304 */
     const uint16_t *groups;  /* NULL = {x25519} */
     size_t n_groups;
-    uint16_t share_group;    /* 0 = x25519 with our real key */
+    uint16_t share_group;    /* 0 = x25519 with our real key; X25519MLKEM768: our real
+                              * ML-KEM-768 ek || X25519 key (share_len 0) */
     size_t share_len;        /* for a non-x25519 (dummy) share; 0 = 65 */
     const uint8_t *share_key; /* override the X25519 public value (e.g. a low-order point) */
+    const uint8_t *share_ek;  /* hybrid: override the 1184-byte ML-KEM encapsulation key */
     const uint16_t *sigalgs; /* NULL = {0x0403, 0x0804, 0x0807} */
     size_t n_sigalgs;
     const char *sni;
@@ -33,6 +35,9 @@ typedef struct ch_opts {
 
 typedef struct mini {
     uint8_t sk[32], pub[32];
+    uint8_t ek[1184], dk[2400]; /* ML-KEM-768 key pair, made on the first hybrid share */
+    int have_mlkem;
+    uint16_t group;             /* the ServerHello's key_share group */
     uint16_t suite;
     etls_hash_alg_t hash;
     etls_aead_alg_t aead;
@@ -61,6 +66,8 @@ typedef struct mini {
 /* m must be zeroed or previously initialised (its keys are released first). */
 void mini_init(mini_t *m, etls_aead_engine_t *eng, uint64_t seed);
 void mini_free(mini_t *m);
+/* Makes m's ML-KEM-768 key pair (ek, dk) from its X25519 key, once (hybrid shares). */
+void mini_hybrid_keys(mini_t *m);
 /* ClientHello message (with its 4-byte header) into buf; returns its length. */
 size_t mini_build_ch(mini_t *m, const ch_opts_t *o, uint8_t *buf, size_t cap);
 /* Wraps data in plaintext records of at most frag bytes (0 = 16384) of the given type. */

@@ -1,7 +1,8 @@
-/* Four edges of the engine a hostile client reaches, each with the exact outcome RFC 8446 asks
+/* Edges of the engine a hostile client reaches, each with the exact outcome RFC 8446 asks
  * for: empty protected alert/handshake records (§5.1, §5.4), KeyUpdate requests coalesced into
  * one answer however they arrive (§4.6.3), key_share lists with many or unknown groups
- * (§4.2.8), and ClientHellos up to 128 KiB with the per-worker cap on large reassembly buffers
+ * (§4.2.8), the X25519MLKEM768 hybrid (its shares, HelloRetryRequest, bad shares and
+ * encapsulation keys), and ClientHellos up to 128 KiB with the per-worker cap on large reassembly buffers
  * (tls.h etls_tls_hs_pool_set_big_max); the large hello also from OpenSSL's libssl.
  * argv[1] = batch capacity (0 = inline crypto). */
 #include "harness.h"
@@ -385,7 +386,7 @@ static void test_key_shares(void)
     static uint8_t ext[70000];
     static mini_t m;
     for (int i = 0; i < 80; i++)
-        groups[i] = (uint16_t)(i == 0 ? 0x11EC : 0x2000 + i); /* X25519MLKEM768, then unknown */
+        groups[i] = (uint16_t)(i == 0 ? 0x11EB : 0x2000 + i); /* SecP256r1MLKEM768, then unknown */
     for (int i = 0; i < 1999; i++)
         suites[i] = (uint16_t)(0x2000 + i);
     suites[1999] = ETLS_TLS_AES_128_GCM_SHA256;
@@ -454,6 +455,130 @@ static void test_key_shares(void)
             CHECK_MSG(finish_handshake(s, &m) == 0, "%s: handshake", cases[k].what);
             srv_free(s);
         }
+    }
+    mini_free(&m);
+}
+
+/* ---- 3b. X25519MLKEM768 (draft-ietf-tls-ecdhe-mlkem) ------------------------------------------
+ * The client side is mini_client's: our own ML-KEM-768 keygen and decapsulation, and the
+ * secret ML-KEM || X25519 into the key schedule, so a completed handshake proves the layout of
+ * both shares and of the secret. */
+static void hybrid_case(const etls_tls_server_ctx_t *sctx, const ch_opts_t *o, uint16_t want,
+                        const char *what)
+{
+    static mini_t m;
+    mini_init(&m, te.env.aead, 5);
+    srv_t *s = srv_new();
+    etls_tls_conn_init(&s->c, sctx, &te.env);
+    size_t rl = hello_records(&m, o, 0);
+    int rc = srv_feed(s, rec_buf, rl, NULL);
+    CHECK_MSG(rc == 0, "%s: rc %d", what, rc);
+    int fr = mini_read_flight(&m, ch_buf, ch_len, s->out.base, s->out.len);
+    if (fr == 1) { /* HelloRetryRequest: again with a share for its group and the cookie */
+        ch_opts_t o2 = *o;
+        CHECK_MSG(m.hrr_group == want, "%s: HRR to %#x", what, m.hrr_group);
+        o2.share_group = m.hrr_group == ETLS_TLS_GROUP_X25519 ? 0 : m.hrr_group;
+        o2.share_len = 0;
+        o2.extra = NULL;
+        o2.no_key_share = 0;
+        o2.cookie = m.cookie;
+        o2.cookie_len = m.cookie_len;
+        s->out.len = 0;
+        rl = hello_records(&m, &o2, 0);
+        rc = srv_feed(s, rec_buf, rl, NULL);
+        CHECK_MSG(rc == 0, "%s: second hello rc %d", what, rc);
+        fr = mini_read_flight(&m, ch_buf, ch_len, s->out.base, s->out.len);
+    }
+    CHECK_MSG(fr == 0, "%s: flight %d", what, fr);
+    CHECK_MSG(etls_tls_group(&s->c) == want && m.group == want, "%s: group %#x/%#x", what,
+              etls_tls_group(&s->c), m.group);
+    s->out.len = 0;
+    CHECK_MSG(finish_handshake(s, &m) == 0, "%s: handshake", what);
+    srv_free(s);
+    mini_free(&m);
+}
+
+static void test_hybrid(void)
+{
+    static const uint16_t h_x[] = {ETLS_TLS_GROUP_X25519MLKEM768, ETLS_TLS_GROUP_X25519};
+    static const uint16_t x_h[] = {ETLS_TLS_GROUP_X25519, ETLS_TLS_GROUP_X25519MLKEM768};
+    static const uint16_t x_only[] = {ETLS_TLS_GROUP_X25519};
+    static const uint16_t h_only[] = {ETLS_TLS_GROUP_X25519MLKEM768};
+    static uint8_t ext[4096], bad_ek[1184];
+    static mini_t m;
+    etls_tls_server_ctx_t xctx;
+    ch_opts_t o;
+    CHECK(ctx.groups[0] == ETLS_TLS_GROUP_X25519MLKEM768); /* the default order leads with it */
+    memset(&o, 0, sizeof o);
+    o.groups = h_x;
+    o.n_groups = 2;
+    o.share_group = ETLS_TLS_GROUP_X25519MLKEM768;
+    hybrid_case(&ctx, &o, ETLS_TLS_GROUP_X25519MLKEM768, "hybrid share");
+    o.groups = x_h; /* server preference, not the client's order */
+    hybrid_case(&ctx, &o, ETLS_TLS_GROUP_X25519MLKEM768, "hybrid share, client lists x25519 first");
+    o.share_group = 0; /* lists the hybrid, sends X25519 only: X25519 without a round trip */
+    hybrid_case(&ctx, &o, ETLS_TLS_GROUP_X25519, "x25519 share, hybrid listed");
+    o.groups = h_x; /* both shares (what OpenSSL 3.5 sends): the hybrid */
+    o.no_key_share = 1;
+    mini_init(&m, te.env.aead, 5); /* the keys hybrid_case's client will have */
+    mini_hybrid_keys(&m);
+    o.extra = ext;
+    o.extra_len = key_share_ext(ext, &m, x_only, 1, 0); /* X25519 entry, then the hybrid's */
+    put16(ext + o.extra_len, ETLS_TLS_GROUP_X25519MLKEM768);
+    put16(ext + o.extra_len + 2, 1216);
+    memcpy(ext + o.extra_len + 4, m.ek, 1184);
+    memcpy(ext + o.extra_len + 4 + 1184, m.pub, 32);
+    o.extra_len += 4 + 1216;
+    put16(ext + 2, o.extra_len - 4);
+    put16(ext + 4, o.extra_len - 6);
+    mini_free(&m);
+    hybrid_case(&ctx, &o, ETLS_TLS_GROUP_X25519MLKEM768, "x25519 and hybrid shares");
+    /* HelloRetryRequest towards the hybrid: listed, but only an unknown group's share sent */
+    memset(&o, 0, sizeof o);
+    o.groups = h_x;
+    o.n_groups = 2;
+    o.share_group = 0x2a2a;
+    o.share_len = 1;
+    hybrid_case(&ctx, &o, ETLS_TLS_GROUP_X25519MLKEM768, "HRR to the hybrid");
+    /* a server configured without it: a hybrid-only client is asked for X25519 */
+    CHECK(etls_tls_server_ctx_init(&xctx, &te.rng) == 0);
+    CHECK(test_ctx_add(&xctx, &cert, NULL, 1) == 0);
+    CHECK(etls_tls_server_ctx_set_groups(&xctx, x_only, 1) == 0);
+    o.share_group = ETLS_TLS_GROUP_X25519MLKEM768;
+    o.share_len = 0;
+    hybrid_case(&xctx, &o, ETLS_TLS_GROUP_X25519, "hybrid share, server without it: HRR");
+    etls_tls_server_ctx_free(&xctx);
+    /* bad shares: wrong lengths, then an encapsulation key failing the FIPS 203 §7.2 modulus
+     * check (a 12-bit coefficient of 4095 >= q), each illegal_parameter */
+    static const size_t bad_len[] = {32, 1184, 1215, 1217, 1120, 2432};
+    memset(&o, 0, sizeof o);
+    o.groups = h_only;
+    o.n_groups = 1;
+    o.share_group = ETLS_TLS_GROUP_X25519MLKEM768;
+    for (size_t i = 0; i < sizeof bad_len / sizeof bad_len[0]; i++) {
+        char what[64];
+        snprintf(what, sizeof what, "hybrid share of %zu bytes", bad_len[i]);
+        o.share_len = bad_len[i];
+        mini_init(&m, te.env.aead, 5);
+        hello(&m, &o, ETLS_ALERT_ILLEGAL_PARAMETER, what);
+    }
+    o.share_len = 0;
+    for (int k = 0; k < 3; k++) {
+        mini_init(&m, te.env.aead, 5);
+        mini_hybrid_keys(&m);
+        memcpy(bad_ek, m.ek, sizeof bad_ek);
+        /* 3 bytes hold two coefficients: c0 = b0 | (b1 & 15) << 8, c1 = b1 >> 4 | b2 << 4 */
+        size_t at = k == 0 ? 0 : k == 1 ? 600 : 1149; /* first, middle, last pair (rho after) */
+        if (k < 2) { /* c0 = 4095 */
+            bad_ek[at] = 0xff;
+            bad_ek[at + 1] |= 0x0f;
+        } else { /* c1 = 3329 = q exactly */
+            bad_ek[at + 1] = (uint8_t)((bad_ek[at + 1] & 0x0f) | 0x10);
+            bad_ek[at + 2] = 0xd0;
+        }
+        o.share_ek = bad_ek;
+        hello(&m, &o, ETLS_ALERT_ILLEGAL_PARAMETER, "encapsulation key with a coefficient >= q");
+        o.share_ek = NULL;
     }
     mini_free(&m);
 }
@@ -632,6 +757,7 @@ int main(int argc, char **argv)
     test_empty_records();
     test_key_update_coalesced();
     test_key_shares();
+    test_hybrid();
     test_big_hello();
     test_big_hello_cap();
     test_big_hello_openssl();

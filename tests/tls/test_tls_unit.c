@@ -34,7 +34,8 @@ static void test_ctx_setters(etls_rand_t *rng)
     etls_tls_server_ctx_t ctx;
     CHECK(etls_tls_server_ctx_init(&ctx, rng) == 0);
     CHECK(ctx.n_suites == 3 && ctx.suites[0] == ETLS_TLS_AES_128_GCM_SHA256);
-    CHECK(ctx.n_groups == 2 && ctx.groups[0] == ETLS_TLS_GROUP_X25519);
+    CHECK(ctx.n_groups == 3 && ctx.groups[0] == ETLS_TLS_GROUP_X25519MLKEM768 &&
+          ctx.groups[1] == ETLS_TLS_GROUP_X25519 && ctx.groups[2] == ETLS_TLS_GROUP_SECP256R1);
     const uint16_t bad[] = {0x1301, 0x1301}, unknown[] = {0x1306}, ok[] = {0x1305, 0x1303};
     CHECK(etls_tls_server_ctx_set_suites(&ctx, bad, 2) == ETLS_ERR_INVALID);
     CHECK(etls_tls_server_ctx_set_suites(&ctx, unknown, 1) == ETLS_ERR_INVALID);

@@ -1,6 +1,7 @@
 /* Keccak-f[1600] and the sponge modes of FIPS 202 used by ML-KEM: SHA3-256 (H), SHA3-512 (G),
  * SHAKE128 (XOF) and SHAKE256 (PRF, J). The state is 25 little-endian 64-bit lanes; bytes are
  * absorbed by XOR straight into the lanes' memory (little-endian CPU, see mlkem_internal.h). */
+#include <pthread.h>
 #include <string.h>
 
 #include "common/ct.h"
@@ -62,7 +63,7 @@ static inline void keccak_round(uint64_t a[25], uint64_t rc)
     a[0] ^= rc;
 }
 
-void etls_keccak_f1600(uint64_t s[25])
+void etls_keccak_f1600_portable(uint64_t s[25])
 {
     uint64_t a[25];
     memcpy(a, s, sizeof a);
@@ -70,6 +71,22 @@ void etls_keccak_f1600(uint64_t s[25])
         keccak_round(a, etls_keccak_rc[r]);
     memcpy(s, a, sizeof a);
     etls_wipe(a, sizeof a);
+}
+
+static etls_keccak1_fn f1600_impl;
+static pthread_once_t f1600_once = PTHREAD_ONCE_INIT;
+
+static void f1600_init(void)
+{
+    f1600_impl = etls_keccak1_avx512_get();
+    if (!f1600_impl)
+        f1600_impl = etls_keccak_f1600_portable;
+}
+
+void etls_keccak_f1600(uint64_t s[25])
+{
+    pthread_once(&f1600_once, f1600_init);
+    f1600_impl(s);
 }
 
 static void sponge_init(etls_shake_ctx_t *c, uint32_t rate, uint8_t pad)
@@ -92,7 +109,14 @@ void etls_shake256_init(etls_shake_ctx_t *c)
 static void xor_bytes(etls_shake_ctx_t *c, const uint8_t *in, size_t n)
 {
     uint8_t *st = (uint8_t *)c->s + c->pos;
-    for (size_t i = 0; i < n; i++)
+    size_t i = 0;
+    if (c->pos % 8 == 0) /* whole lanes (H(ek) absorbs 1184 bytes) */
+        for (; i + 8 <= n; i += 8) {
+            uint64_t w;
+            memcpy(&w, in + i, 8);
+            c->s[(c->pos + i) / 8] ^= w;
+        }
+    for (; i < n; i++)
         st[i] ^= in[i];
     c->pos += (uint32_t)n;
 }

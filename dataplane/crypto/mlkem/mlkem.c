@@ -20,17 +20,29 @@ typedef struct {
 } mlkem_matrix_t;
 
 static const etls_keccak4_impl_t *x4_impl;
+static const etls_mlkem_poly_impl_t *poly_impl;
 static pthread_once_t x4_once = PTHREAD_ONCE_INIT;
 
 static void x4_init(void)
 {
-    x4_impl = etls_keccak4_avx2_get();
+    x4_impl = etls_keccak4_avx512_get();
+    if (!x4_impl)
+        x4_impl = etls_keccak4_avx2_get();
+    poly_impl = etls_mlkem_poly_avx2_get();
+    if (!poly_impl)
+        poly_impl = etls_mlkem_poly_portable_get();
 }
 
 const etls_keccak4_impl_t *etls_mlkem_keccak4(void)
 {
     pthread_once(&x4_once, x4_init);
     return x4_impl;
+}
+
+const etls_mlkem_poly_impl_t *etls_mlkem_poly(void)
+{
+    pthread_once(&x4_once, x4_init);
+    return poly_impl;
 }
 
 const char *etls_mlkem_impl_name(void)
@@ -169,8 +181,9 @@ static void gen_noise(mlkem_poly_t *const *p, unsigned n, const uint8_t seed[32]
 
 static void polyvec_ntt(mlkem_polyvec_t *v)
 {
+    const etls_mlkem_poly_impl_t *P = etls_mlkem_poly();
     for (unsigned i = 0; i < MLKEM_K; i++)
-        etls_mlkem_poly_ntt(&v->p[i]);
+        P->ntt(&v->p[i]);
 }
 
 static void polyvec_tobytes(uint8_t *out, mlkem_polyvec_t *v)
@@ -199,6 +212,7 @@ typedef struct {
 static void pke_keygen(uint8_t ek[PKE_EK_BYTES], uint8_t dk[PKE_DK_BYTES], const uint8_t rs[64],
                        keygen_tmp_t *w)
 {
+    const etls_mlkem_poly_impl_t *P = etls_mlkem_poly();
     mlkem_poly_t *np[2 * MLKEM_K] = {&w->s.p[0], &w->s.p[1], &w->s.p[2],
                                      &w->e.p[0], &w->e.p[1], &w->e.p[2]};
     gen_matrix(&w->a, rs, 0);
@@ -206,7 +220,7 @@ static void pke_keygen(uint8_t ek[PKE_EK_BYTES], uint8_t dk[PKE_DK_BYTES], const
     polyvec_ntt(&w->s);
     polyvec_ntt(&w->e);
     for (unsigned i = 0; i < MLKEM_K; i++) {
-        etls_mlkem_polyvec_basemul_acc(&w->t.p[i], &w->a.row[i], &w->s);
+        P->basemul_acc(&w->t.p[i], &w->a.row[i], &w->s);
         etls_mlkem_poly_tomont(&w->t.p[i]);
         etls_mlkem_poly_add(&w->t.p[i], &w->e.p[i]);
     }
@@ -225,6 +239,7 @@ typedef struct {
 static void pke_encrypt(uint8_t ct[ETLS_MLKEM768_CT_LEN], const uint8_t rho[32],
                         const uint8_t m[32], const uint8_t coins[32], encrypt_tmp_t *w)
 {
+    const etls_mlkem_poly_impl_t *P = etls_mlkem_poly();
     mlkem_poly_t *np[2 * MLKEM_K + 1] = {&w->r.p[0],  &w->r.p[1],  &w->r.p[2], &w->e1.p[0],
                                          &w->e1.p[1], &w->e1.p[2], &w->e2};
     gen_matrix(&w->at, rho, 1);
@@ -232,14 +247,14 @@ static void pke_encrypt(uint8_t ct[ETLS_MLKEM768_CT_LEN], const uint8_t rho[32],
     polyvec_ntt(&w->r);
     for (unsigned i = 0; i < MLKEM_K; i++) {
         mlkem_poly_t *u = &w->u.p[i];
-        etls_mlkem_polyvec_basemul_acc(u, &w->at.row[i], &w->r);
-        etls_mlkem_poly_invntt(u);
+        P->basemul_acc(u, &w->at.row[i], &w->r);
+        P->invntt(u);
         etls_mlkem_poly_add(u, &w->e1.p[i]);
         etls_mlkem_poly_reduce(u);
         etls_mlkem_poly_compress(ct + i * 32 * MLKEM_DU, u, MLKEM_DU);
     }
-    etls_mlkem_polyvec_basemul_acc(&w->v, &w->t, &w->r);
-    etls_mlkem_poly_invntt(&w->v);
+    P->basemul_acc(&w->v, &w->t, &w->r);
+    P->invntt(&w->v);
     etls_mlkem_poly_decompress(&w->mu, m, 1);
     etls_mlkem_poly_add(&w->v, &w->e2);
     etls_mlkem_poly_add(&w->v, &w->mu);
@@ -256,13 +271,14 @@ typedef struct {
 static void pke_decrypt(uint8_t m[32], const uint8_t dk[PKE_DK_BYTES],
                         const uint8_t ct[ETLS_MLKEM768_CT_LEN], decrypt_tmp_t *w)
 {
+    const etls_mlkem_poly_impl_t *P = etls_mlkem_poly();
     for (unsigned i = 0; i < MLKEM_K; i++)
         etls_mlkem_poly_decompress(&w->u.p[i], ct + i * 32 * MLKEM_DU, MLKEM_DU);
     polyvec_ntt(&w->u);
     etls_mlkem_poly_decompress(&w->v, ct + CT_U_BYTES, MLKEM_DV);
     (void)polyvec_frombytes(&w->s, dk); /* reduced mod q; dk integrity is the hash check's job */
-    etls_mlkem_polyvec_basemul_acc(&w->w, &w->s, &w->u);
-    etls_mlkem_poly_invntt(&w->w);
+    P->basemul_acc(&w->w, &w->s, &w->u);
+    P->invntt(&w->w);
     etls_mlkem_poly_sub(&w->v, &w->w);
     etls_mlkem_poly_reduce(&w->v);
     etls_mlkem_poly_compress(m, &w->v, 1);

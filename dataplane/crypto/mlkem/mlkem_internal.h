@@ -45,8 +45,15 @@ typedef struct etls_keccak4_impl {
 } etls_keccak4_impl_t;
 
 const etls_keccak4_impl_t *etls_keccak4_avx2_get(void); /* NULL without AVX2 */
+const etls_keccak4_impl_t *etls_keccak4_avx512_get(void); /* NULL without AVX-512F+VL */
+/* One permutation: the portable one, or AVX-512VL (keccak_avx512.c; NULL without it).
+ * etls_keccak_f1600 dispatches to the best one, chosen once. */
+typedef void (*etls_keccak1_fn)(uint64_t s[25]);
+etls_keccak1_fn etls_keccak1_avx512_get(void);
+void etls_keccak_f1600_portable(uint64_t s[25]);
 const etls_keccak4_impl_t *etls_keccak4_portable_get(void);
-/* What the ML-KEM code uses: AVX2 when available, else NULL (one state at a time). */
+/* What the ML-KEM code uses: AVX-512VL, else AVX2 when available, else NULL (one state at a
+ * time). */
 const etls_keccak4_impl_t *etls_mlkem_keccak4(void);
 
 /* ---- arithmetic and sampling (poly.c) ---- */
@@ -61,6 +68,24 @@ void etls_mlkem_poly_tomont(mlkem_poly_t *p);    /* times 2^16 mod q */
 void etls_mlkem_polyvec_basemul_acc(mlkem_poly_t *r, const mlkem_polyvec_t *a,
                                     const mlkem_polyvec_t *b);
 void etls_mlkem_poly_add(mlkem_poly_t *r, const mlkem_poly_t *a); /* r += a, no reduction */
+
+/* 17^BitRev7(i) times 2^16 mod q, centred (FIPS 203 Appendix A in Montgomery form). */
+extern const int16_t etls_mlkem_zetas[128];
+
+/* The NTT-domain kernels, one implementation per CPU feature (the BearSSL _get() pattern):
+ * portable (the functions above) and AVX2 (poly_avx2.c, compiled with -mavx2; NULL without
+ * AVX2). Every implementation gives the same bits as the portable one. */
+typedef struct etls_mlkem_poly_impl {
+    const char *name;
+    void (*ntt)(mlkem_poly_t *p);
+    void (*invntt)(mlkem_poly_t *p);
+    void (*basemul_acc)(mlkem_poly_t *r, const mlkem_polyvec_t *a, const mlkem_polyvec_t *b);
+} etls_mlkem_poly_impl_t;
+
+const etls_mlkem_poly_impl_t *etls_mlkem_poly_portable_get(void);
+const etls_mlkem_poly_impl_t *etls_mlkem_poly_avx2_get(void);
+/* What ML-KEM uses: AVX2 when available (ETLS_CPU_DISABLE=avx2 forces portable), chosen once. */
+const etls_mlkem_poly_impl_t *etls_mlkem_poly(void);
 void etls_mlkem_poly_sub(mlkem_poly_t *r, const mlkem_poly_t *a); /* r -= a, no reduction */
 
 /* SampleNTT (Alg. 7) from up to nblocks * 168 bytes of SHAKE128 output already squeezed into

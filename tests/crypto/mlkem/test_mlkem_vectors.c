@@ -132,7 +132,9 @@ int main(int argc, char **argv)
     }
     const char *impl = etls_mlkem_impl_name();
     printf("ml-kem path: %s\n", impl);
-    CHECK(!strcmp(impl, etls_cpu_has(ETLS_CPU_AVX2) ? "avx2" : "portable"));
+    int avx512 = etls_cpu_has(ETLS_CPU_AVX2) && etls_cpu_has(ETLS_CPU_AVX512F) &&
+                 etls_cpu_has(ETLS_CPU_AVX512VL);
+    CHECK(!strcmp(impl, avx512 ? "avx512" : etls_cpu_has(ETLS_CPU_AVX2) ? "avx2" : "portable"));
     unsigned nk = run_keygen(argv[1]), ne = run_encaps(argv[2]), nd = run_decaps(argv[3]);
     printf("vectors: keygen %u, encaps %u, decaps %u\n", nk, ne, nd);
     /* The files hold 100, 265 and 193 cases: a truncated file must not pass quietly. */
