@@ -7,22 +7,30 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-/* Index 0 of every table is "none". The ids are the wire values (RFC 8446 §4.2.3, §4.2.7, §B.4). */
+/* Index 0 of every table is "none". The ids are the wire values (RFC 8446 §4.2.3, §4.2.7, §B.4;
+ * RFC 5289 and RFC 7905 for the TLS 1.2 suites). */
 static const uint16_t suite_ids[ETLS_ST_SUITES] = {
     0, ETLS_TLS_AES_128_GCM_SHA256, ETLS_TLS_AES_256_GCM_SHA384, ETLS_TLS_CHACHA20_POLY1305_SHA256,
     ETLS_TLS_AES_128_CCM_SHA256, ETLS_TLS_AES_128_CCM_8_SHA256,
+    ETLS_TLS_ECDHE_ECDSA_AES_128_GCM_SHA256, ETLS_TLS_ECDHE_ECDSA_AES_256_GCM_SHA384,
+    ETLS_TLS_ECDHE_ECDSA_CHACHA20_POLY1305_SHA256, ETLS_TLS_ECDHE_RSA_AES_128_GCM_SHA256,
+    ETLS_TLS_ECDHE_RSA_AES_256_GCM_SHA384, ETLS_TLS_ECDHE_RSA_CHACHA20_POLY1305_SHA256,
 };
 static const char *const suite_names[ETLS_ST_SUITES] = {
     "none", "TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256",
     "TLS_AES_128_CCM_SHA256", "TLS_AES_128_CCM_8_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
 };
 static const uint16_t group_ids[ETLS_ST_GROUPS] = {0, ETLS_TLS_GROUP_X25519, ETLS_TLS_GROUP_SECP256R1};
 static const char *const group_names[ETLS_ST_GROUPS] = {"none", "x25519", "secp256r1"};
-static const uint16_t scheme_ids[ETLS_ST_SCHEMES] = {0, 0x0403, 0x0804, 0x0807};
+static const uint16_t scheme_ids[ETLS_ST_SCHEMES] = {0, 0x0403, 0x0804, 0x0807, 0x0805, 0x0401, 0x0501};
 static const char *const scheme_names[ETLS_ST_SCHEMES] = {
     "none", "ecdsa_secp256r1_sha256", "rsa_pss_rsae_sha256", "ed25519",
+    "rsa_pss_rsae_sha384", "rsa_pkcs1_sha256", "rsa_pkcs1_sha384",
 };
-static const char *const version_names[ETLS_ST_VERSIONS] = {"none", "TLSv1.3"};
+static const char *const version_names[ETLS_ST_VERSIONS] = {"none", "TLSv1.3", "TLSv1.2"};
 static const char *const kind_names[ETLS_ST_KINDS] = {"full", "resumed", "hrr"};
 static const char *const outcome_names[ETLS_ST_OUTCOMES] = {"ok", "failed"};
 
@@ -45,7 +53,7 @@ static size_t find(const uint16_t *ids, size_t n, uint16_t id)
 
 size_t etls_st_version_idx(uint16_t version)
 {
-    return version == ETLS_TLS_VERSION_13 ? 1 : 0;
+    return version == ETLS_TLS_VERSION_13 ? 1 : version == ETLS_TLS_VERSION_12 ? 2 : 0;
 }
 
 size_t etls_st_suite_idx(uint16_t suite)

@@ -20,10 +20,12 @@
 enum { ETLS_ST_OK = 0, ETLS_ST_FAILED, ETLS_ST_OUTCOMES };
 /* Handshake kinds: a HelloRetryRequest handshake is "hrr" whether or not it then resumed. */
 enum { ETLS_ST_FULL = 0, ETLS_ST_RESUMED, ETLS_ST_HRR, ETLS_ST_KINDS };
-#define ETLS_ST_VERSIONS 2 /* none, TLSv1.3 (TLS 1.2 gets the next index) */
-#define ETLS_ST_SUITES 6   /* none + the five TLS 1.3 suites */
+#define ETLS_ST_VERSIONS 3 /* none, TLSv1.3, TLSv1.2 */
+#define ETLS_ST_SUITES 12  /* none + the five TLS 1.3 suites + the six TLS 1.2 ECDHE suites */
 #define ETLS_ST_GROUPS 3   /* none, x25519, secp256r1 */
-#define ETLS_ST_SCHEMES 4  /* none (also: resumed, no signature), ECDSA P-256, RSA-PSS, Ed25519 */
+/* none (also: resumed, no signature), ECDSA P-256, RSA-PSS-SHA256, Ed25519, and what TLS 1.2
+ * signs ServerKeyExchange with besides: RSA-PSS-SHA384, PKCS#1 v1.5 SHA-256 and SHA-384 */
+#define ETLS_ST_SCHEMES 7
 /* Upper bounds of the latency buckets, in nanoseconds (100 us .. 1 s); one more bucket above. */
 #define ETLS_ST_LAT_BOUNDS 13
 
