@@ -339,25 +339,13 @@ void etls_cli_wipe(etls_cli_conn_t *c)
 int etls_cli_hello(etls_cli_conn_t *c, const uint8_t random[32], etls_tls_buf_t *out)
 {
     uint8_t *b = c->ch;
-    size_t n = 4;
     ETLS_ENSURE(c->state == S_START, ETLS_ERR_INVALID);
     if (c->cfg->tls12)
         return etls_cli12_hello(c, random, out);
-    b[0] = 1;
-    put_u(b + n, 0x0303, 2);
-    memcpy(b + n + 2, random, 32);
-    b[n + 34] = 0; /* empty legacy_session_id: no middlebox compatibility mode */
-    n += 35;
-    put_u(b + n, (uint32_t)(2 * c->cfg->n_suites), 2);
-    n += 2;
-    for (size_t i = 0; i < c->cfg->n_suites; i++, n += 2)
-        put_u(b + n, c->cfg->suites[i], 2);
-    b[n++] = 1; /* legacy_compression_methods: null */
-    b[n++] = 0;
-    size_t el = n;
-    n = ch_extensions(c, b, n + 2);
-    put_u(b + el, (uint32_t)(n - el - 2), 2);
-    put_u(b + 1, (uint32_t)(n - 4), 3);
+    /* empty legacy_session_id: no middlebox compatibility mode */
+    size_t el = etls_cli_hello_head(c, random, NULL, 0);
+    size_t n = ch_extensions(c, b, el + 2);
+    etls_cli_hello_lengths(c, el, n);
     if (c->offer) {
         etls_aead_alg_t aead;
         etls_hash_alg_t hash;
@@ -365,7 +353,39 @@ int etls_cli_hello(etls_cli_conn_t *c, const uint8_t random[32], etls_tls_buf_t 
         ETLS_GUARD(etls_cli_suite_params(c->offer->suite, &aead, &hash));
         ETLS_GUARD(psk_binder(c->offer, hash, b, n - 3 - bl, b + n - bl));
     }
+    return etls_cli_hello_out(c, n, out);
+}
+
+size_t etls_cli_hello_head(etls_cli_conn_t *c, const uint8_t random[32], const uint8_t *sid, size_t sid_len)
+{
+    uint8_t *b = c->ch;
+    size_t n = 4;
+    b[0] = 1;
+    put_u(b + n, 0x0303, 2);
+    memcpy(b + n + 2, random, 32);
+    b[n + 34] = (uint8_t)sid_len;
+    if (sid_len)
+        memcpy(b + n + 35, sid, sid_len);
+    n += 35 + sid_len;
+    put_u(b + n, (uint32_t)(2 * c->cfg->n_suites), 2);
+    n += 2;
+    for (size_t i = 0; i < c->cfg->n_suites; i++, n += 2)
+        put_u(b + n, c->cfg->suites[i], 2);
+    b[n++] = 1; /* legacy_compression_methods: null */
+    b[n++] = 0;
+    return n;
+}
+
+void etls_cli_hello_lengths(etls_cli_conn_t *c, size_t el, size_t n)
+{
+    put_u(c->ch + el, (uint32_t)(n - el - 2), 2);
+    put_u(c->ch + 1, (uint32_t)(n - 4), 3);
+}
+
+int etls_cli_hello_out(etls_cli_conn_t *c, size_t n, etls_tls_buf_t *out)
+{
     ETLS_ENSURE(buf_room(out) >= 5 + n, ETLS_ERR_LIMIT);
+    const uint8_t *b = c->ch;
     uint8_t *r = out->base + out->len;
     r[0] = CT_HS;
     put_u(r + 1, 0x0301, 2); /* §5.1: legacy_record_version 0x0301 for the first ClientHello */
@@ -490,23 +510,16 @@ static int on_ee(etls_cli_conn_t *c, rd_t *m, etls_tls_buf_t *out)
     return 0;
 }
 
-/* Certificate (§4.4.2): parsed entry by entry; chain handed to the verifier if any. */
-static int on_cert(etls_cli_conn_t *c, rd_t *m, etls_tls_buf_t *out)
+int etls_cli_take_chain(etls_cli_conn_t *c, rd_t *list, int entry_ext, etls_tls_buf_t *out)
 {
     const uint8_t *der[ETLS_CHAIN_MAX];
     size_t der_len[ETLS_CHAIN_MAX], n = 0;
-    rd_t ctx = rd_vec(m, 1);
-    rd_t list = rd_vec(m, 3);
-    if (m->bad || m->n)
-        return fail(c, ETLS_ALERT_DECODE_ERROR, out);
-    if (ctx.n)
-        return fail(c, ETLS_ALERT_ILLEGAL_PARAMETER, out);
-    while (list.n) {
-        rd_t cert = rd_vec(&list, 3);
-        rd_t ext = rd_vec(&list, 2);
-        if (list.bad || !cert.n)
+    while (list->n) {
+        rd_t cert = rd_vec(list, 3);
+        if (entry_ext)
+            (void)rd_vec(list, 2); /* the entry's extensions: none we act on */
+        if (list->bad || !cert.n)
             return fail(c, ETLS_ALERT_DECODE_ERROR, out);
-        (void)ext;
         if (n < ETLS_CHAIN_MAX) {
             der[n] = cert.p;
             der_len[n++] = cert.n;
@@ -517,6 +530,19 @@ static int on_cert(etls_cli_conn_t *c, rd_t *m, etls_tls_buf_t *out)
     if (c->cfg->verify_chain &&
         c->cfg->verify_chain(c->cfg->verify_arg, der, der_len, n, c->sni, &c->leaf) != 0)
         return fail(c, ETLS_ALERT_BAD_CERTIFICATE, out);
+    return 0;
+}
+
+/* Certificate (§4.4.2): parsed entry by entry; chain handed to the verifier if any. */
+static int on_cert(etls_cli_conn_t *c, rd_t *m, etls_tls_buf_t *out)
+{
+    rd_t ctx = rd_vec(m, 1);
+    rd_t list = rd_vec(m, 3);
+    if (m->bad || m->n)
+        return fail(c, ETLS_ALERT_DECODE_ERROR, out);
+    if (ctx.n)
+        return fail(c, ETLS_ALERT_ILLEGAL_PARAMETER, out);
+    ETLS_GUARD(etls_cli_take_chain(c, &list, 1, out));
     c->state = S_WAIT_CV;
     return 0;
 }
@@ -753,6 +779,12 @@ static int on_protected(etls_cli_conn_t *c, uint8_t *rec, size_t rl, etls_tls_bu
     uint8_t type = pt[--l];
     if (l > ETLS_TLS_MAX_PLAINTEXT)
         return fail(c, ETLS_ALERT_RECORD_OVERFLOW, out);
+    return etls_cli_on_content(c, type, pt, l, out, app);
+}
+
+int etls_cli_on_content(etls_cli_conn_t *c, uint8_t type, const uint8_t *pt, size_t l,
+                        etls_tls_buf_t *out, etls_tls_buf_t *app)
+{
     if (type == CT_HS)
         return etls_cli_on_hs_bytes(c, pt, l, out);
     if (type == CT_ALERT)

@@ -47,30 +47,16 @@ int etls_cli12_hello(etls_cli_conn_t *c, const uint8_t random[32], etls_tls_buf_
 {
     uint8_t *b = c->ch;
     const etls_cli_ticket_t *t = c->offer;
-    size_t n = 4;
     if (t && (t->suite == 0 || !etls_cli_suite_is12(t->suite) || t->psk_len != 48 || t->id_len > 1024))
         t = c->offer = NULL; /* not a TLS 1.2 ticket: a full handshake */
     memcpy(c->c_random, random, 32);
-    b[0] = 1;
-    put_u(b + n, ETLS_TLS_VERSION_12, 2);
-    memcpy(b + n + 2, random, 32);
-    n += 34;
     c->sid_len = 0;
     if (t) { /* RFC 5077 §3.4: a session ID of our own, echoed when the ticket is accepted */
         etls_hash(ETLS_HASH_SHA256, random, 32, c->sid);
         c->sid_len = 32;
     }
-    b[n++] = c->sid_len;
-    memcpy(b + n, c->sid, c->sid_len);
-    n += c->sid_len;
-    put_u(b + n, (uint32_t)(2 * c->cfg->n_suites), 2);
-    n += 2;
-    for (size_t i = 0; i < c->cfg->n_suites; i++, n += 2)
-        put_u(b + n, c->cfg->suites[i], 2);
-    b[n++] = 1; /* compression: null */
-    b[n++] = 0;
-    size_t el = n;
-    n = etls_cli_ext_sni_alpn(c, b, n + 2);
+    size_t el = etls_cli_hello_head(c, random, c->sid, c->sid_len);
+    size_t n = etls_cli_ext_sni_alpn(c, b, el + 2);
     /* RFC 8422 §5.1.1: supported_groups also names the curves of ECDSA certificates we accept,
      * so P-256 is listed after X25519; the server must pick our key-share group (the first). */
     uint8_t v[2 + 2 * N_SIG12];
@@ -93,18 +79,8 @@ int etls_cli12_hello(etls_cli_conn_t *c, const uint8_t random[32], etls_tls_buf_
         n = ext_put(b, n, EXT_TICKET, t->id, t->id_len);
     else if (c->ticket_out)
         n = ext_put(b, n, EXT_TICKET, NULL, 0);
-    put_u(b + el, (uint32_t)(n - el - 2), 2);
-    put_u(b + 1, (uint32_t)(n - 4), 3);
-    ETLS_ENSURE(buf_room(out) >= 5 + n, ETLS_ERR_LIMIT);
-    uint8_t *r = out->base + out->len;
-    r[0] = CT_HS;
-    put_u(r + 1, 0x0301, 2);
-    put_u(r + 3, (uint32_t)n, 2);
-    memcpy(r + 5, b, n);
-    out->len += 5 + n;
-    c->ch_len = (uint16_t)n;
-    c->state = S_WAIT_SH;
-    return 0;
+    etls_cli_hello_lengths(c, el, n);
+    return etls_cli_hello_out(c, n, out);
 }
 
 /* Keys from the master secret (§6.3): client_write_key, server_write_key, client_write_IV,
@@ -195,23 +171,10 @@ static int on_sh(etls_cli_conn_t *c, rd_t *m, etls_tls_buf_t *out)
 /* Certificate (§7.4.2): a non-empty chain, each entry non-empty; verified when asked. */
 static int on_cert(etls_cli_conn_t *c, rd_t *m, etls_tls_buf_t *out)
 {
-    const uint8_t *der[ETLS_CHAIN_MAX];
-    size_t der_len[ETLS_CHAIN_MAX], n = 0;
     rd_t list = rd_vec(m, 3);
-    if (m->bad || m->n || !list.n)
+    if (m->bad || m->n)
         return fail(c, ETLS_ALERT_DECODE_ERROR, out);
-    while (list.n) {
-        rd_t cert = rd_vec(&list, 3);
-        if (list.bad || !cert.n)
-            return fail(c, ETLS_ALERT_DECODE_ERROR, out);
-        if (n < ETLS_CHAIN_MAX) {
-            der[n] = cert.p;
-            der_len[n++] = cert.n;
-        }
-    }
-    if (c->cfg->verify_chain &&
-        c->cfg->verify_chain(c->cfg->verify_arg, der, der_len, n, c->sni, &c->leaf) != 0)
-        return fail(c, ETLS_ALERT_BAD_CERTIFICATE, out);
+    ETLS_GUARD(etls_cli_take_chain(c, &list, 0, out));
     c->state = S12_WAIT_SKE;
     return 0;
 }
@@ -469,16 +432,5 @@ int etls_cli12_on_record(etls_cli_conn_t *c, uint8_t *rec, size_t rl, etls_tls_b
     }
     if (c->rd.active)
         ETLS_GUARD(open12(c, rec, rl, &pt, &l, out));
-    if (type == CT_HS)
-        return etls_cli_on_hs_bytes(c, pt, l, out);
-    if (type == CT_ALERT)
-        return etls_cli_on_alert(c, pt, l, out);
-    if (type != CT_APP || c->state != S_CONNECTED || c->hs_len)
-        return fail(c, ETLS_ALERT_UNEXPECTED_MESSAGE, out);
-    if (app) {
-        memcpy(app->base + app->len, pt, l);
-        app->len += l;
-    }
-    c->app_bytes += l;
-    return 0;
+    return etls_cli_on_content(c, type, pt, l, out, app);
 }

@@ -97,8 +97,22 @@ int etls_cli_put_record(etls_cli_conn_t *c, uint8_t type, const uint8_t *data, s
                         etls_tls_buf_t *out);
 /* The server's ALPN extension body (RFC 7301 §3.1): one protocol, one we offered; kept in c. */
 int etls_cli_take_alpn(etls_cli_conn_t *c, rd_t *d, etls_tls_buf_t *out);
-/* ServerHello extension list / one record's alert, the same for both versions. */
+/* The ClientHello in c->ch (either version): its fixed part (legacy_version 0x0303, random,
+ * session ID, the configured suites, null compression) returning where the extensions' length
+ * goes; the two lengths once the extensions end at n; the record (version 0x0301) into out. */
+size_t etls_cli_hello_head(etls_cli_conn_t *c, const uint8_t random[32], const uint8_t *sid, size_t sid_len);
+void etls_cli_hello_lengths(etls_cli_conn_t *c, size_t el, size_t n);
+int etls_cli_hello_out(etls_cli_conn_t *c, size_t n, etls_tls_buf_t *out);
+/* A Certificate message's certificate_list (RFC 8446 §4.4.2 with per-entry extensions when
+ * entry_ext, RFC 5246 §7.4.2 without): non-empty, no empty entry; handed to the verifier (the
+ * leaf key kept in c->leaf). */
+int etls_cli_take_chain(etls_cli_conn_t *c, rd_t *list, int entry_ext, etls_tls_buf_t *out);
+/* One record's alert (either version). */
 int etls_cli_on_alert(etls_cli_conn_t *c, const uint8_t *p, size_t n, etls_tls_buf_t *out);
+/* One record's plaintext by content type: handshake bytes, an alert, or application data
+ * (appended to app; only once connected and with no handshake message pending). */
+int etls_cli_on_content(etls_cli_conn_t *c, uint8_t type, const uint8_t *pt, size_t l,
+                        etls_tls_buf_t *out, etls_tls_buf_t *app);
 /* Handshake bytes of one record: reassembled, every complete message dispatched. */
 int etls_cli_on_hs_bytes(etls_cli_conn_t *c, const uint8_t *p, size_t n, etls_tls_buf_t *out);
 /* The ClientHello's server_name and ALPN extensions (either version), appended at b + n. */
