@@ -592,6 +592,25 @@ static int run_flight(etls_cli_conn_t *c, const etls_cli_cfg_t *cfg, const etls_
     return r;
 }
 
+/* The server's first flight in answer to our (deterministic) ClientHello, into flight (BUF
+ * bytes); its length. */
+static size_t capture_flight(etls_cli_conn_t *c, etls_tls_conn_t *s, const etls_cli_cfg_t *cfg,
+                             const etls_cli_share_t *sh, uint8_t *flight)
+{
+    side_reset(&cs);
+    side_reset(&ss);
+    etls_cli_init(c, cfg, ceng, sh, "localhost");
+    etls_tls_conn_init(s, &sctx, &te.env);
+    CHECK(etls_cli_hello(c, fixed_random, &cs.o) == 0);
+    move(&cs, &ss);
+    CHECK(srv_step(s) == 0);
+    size_t flen = ss.o.len;
+    memcpy(flight, ss.out, flen);
+    etls_tls_conn_wipe(s);
+    etls_cli_wipe(c);
+    return flen;
+}
+
 /* Every single-byte change of a real server flight must stop the handshake (the transcript,
  * the AEAD and the parsers cover every byte but the unchecked legacy record version). */
 static void test_flight_corruption(void)
@@ -603,18 +622,7 @@ static void test_flight_corruption(void)
     static uint8_t flight[BUF];
     cfg_default(&cfg, ETLS_TLS_GROUP_X25519, 0x1301);
     CHECK(etls_cli_share_new(&sh, cfg.group, fixed_random) == 0);
-    /* capture the server's answer to our (deterministic) ClientHello */
-    side_reset(&cs);
-    side_reset(&ss);
-    etls_cli_init(c, &cfg, ceng, &sh, "localhost");
-    etls_tls_conn_init(s, &sctx, &te.env);
-    CHECK(etls_cli_hello(c, fixed_random, &cs.o) == 0);
-    move(&cs, &ss);
-    CHECK(srv_step(s) == 0);
-    size_t flen = ss.o.len;
-    memcpy(flight, ss.out, flen);
-    etls_tls_conn_wipe(s);
-    etls_cli_wipe(c);
+    size_t flen = capture_flight(c, s, &cfg, &sh, flight);
     size_t step = 1;
 #if defined(__SANITIZE_ADDRESS__)
     step = 7;
@@ -893,17 +901,7 @@ static void test_random_flights12(uint64_t seed)
     cfg_default(&cfg, ETLS_TLS_GROUP_X25519, ETLS_TLS_ECDHE_ECDSA_AES_128_GCM_SHA256);
     cfg.tls12 = 1;
     CHECK(etls_cli_share_new(&sh, cfg.group, fixed_random) == 0);
-    side_reset(&cs);
-    side_reset(&ss);
-    etls_cli_init(c, &cfg, ceng, &sh, "localhost");
-    etls_tls_conn_init(s, &sctx, &te.env);
-    CHECK(etls_cli_hello(c, fixed_random, &cs.o) == 0);
-    move(&cs, &ss);
-    CHECK(srv_step(s) == 0);
-    size_t flen = ss.o.len;
-    memcpy(flight, ss.out, flen);
-    etls_tls_conn_wipe(s);
-    etls_cli_wipe(c);
+    size_t flen = capture_flight(c, s, &cfg, &sh, flight);
     CHECK(flen > 300);
     int n_iter = 2000, connected = 0, kx = 0;
 #if defined(__SANITIZE_ADDRESS__)
