@@ -265,7 +265,7 @@ static void put_snap(void *out, const char *s, size_t n)
 static void ctl_stats(void *arg, etls_snap_buf_t *out)
 {
     const struct ctl_arg *a = arg;
-    etls_worker_stats_t *st = malloc(sizeof *st); /* ~12 KiB: off the ctl thread's stack */
+    etls_worker_stats_t *st = malloc(sizeof *st); /* ~40 KiB: off the ctl thread's stack */
     for (unsigned i = 0; st && i < a->n; i++) {
         etls_worker_stats(a->ws[i], st);
         etls_worker_stats_format(st, i, put_snap, out);

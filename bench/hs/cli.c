@@ -5,28 +5,13 @@
  * message each accepts are a table (hs_table), so the accepted sequence reads like §2's
  * diagram: ServerHello, [key exchange], EncryptedExtensions, Certificate, CertificateVerify,
  * Finished, then post-handshake NewSessionTicket / KeyUpdate. */
-#include "cli.h"
+#include "cli_internal.h"
 
 #include "common/ct.h"
 #include "crypto/x25519.h"
 
 #include <arpa/inet.h>
 #include <string.h>
-
-enum {
-    S_START = 0,
-    S_WAIT_SH,
-    S_NEED_KX,
-    S_WAIT_EE,
-    S_WAIT_CERT,
-    S_WAIT_CV,
-    S_WAIT_FIN,
-    S_CONNECTED,
-    S_FAILED,
-};
-
-enum { CT_CCS = 20, CT_ALERT = 21, CT_HS = 22, CT_APP = 23 };
-enum { HS_SH = 2, HS_NST = 4, HS_EE = 8, HS_CERT = 11, HS_CR = 13, HS_CV = 15, HS_FIN = 20, HS_KU = 24 };
 
 /* The signature schemes pk.h can verify; the only ones offered (§4.2.3). */
 static const uint16_t sig_schemes[] = {ETLS_SIG_ECDSA_SECP256R1_SHA256, ETLS_SIG_RSA_PSS_RSAE_SHA256,
@@ -42,14 +27,27 @@ static const struct {
     uint16_t id;
     etls_aead_alg_t aead;
     etls_hash_alg_t hash;
-    const char *name;
+    const char *name, *ossl; /* IANA; OpenSSL's name of a TLS 1.2 suite (NULL: TLS 1.3) */
 } suite_tab[] = {
-    {ETLS_TLS_AES_128_GCM_SHA256, ETLS_AEAD_AES128GCM, ETLS_HASH_SHA256, "TLS_AES_128_GCM_SHA256"},
-    {ETLS_TLS_AES_256_GCM_SHA384, ETLS_AEAD_AES256GCM, ETLS_HASH_SHA384, "TLS_AES_256_GCM_SHA384"},
+    {ETLS_TLS_AES_128_GCM_SHA256, ETLS_AEAD_AES128GCM, ETLS_HASH_SHA256, "TLS_AES_128_GCM_SHA256", NULL},
+    {ETLS_TLS_AES_256_GCM_SHA384, ETLS_AEAD_AES256GCM, ETLS_HASH_SHA384, "TLS_AES_256_GCM_SHA384", NULL},
     {ETLS_TLS_CHACHA20_POLY1305_SHA256, ETLS_AEAD_CHACHA20POLY1305, ETLS_HASH_SHA256,
-     "TLS_CHACHA20_POLY1305_SHA256"},
-    {ETLS_TLS_AES_128_CCM_SHA256, ETLS_AEAD_AES128CCM, ETLS_HASH_SHA256, "TLS_AES_128_CCM_SHA256"},
-    {ETLS_TLS_AES_128_CCM_8_SHA256, ETLS_AEAD_AES128CCM8, ETLS_HASH_SHA256, "TLS_AES_128_CCM_8_SHA256"},
+     "TLS_CHACHA20_POLY1305_SHA256", NULL},
+    {ETLS_TLS_AES_128_CCM_SHA256, ETLS_AEAD_AES128CCM, ETLS_HASH_SHA256, "TLS_AES_128_CCM_SHA256", NULL},
+    {ETLS_TLS_AES_128_CCM_8_SHA256, ETLS_AEAD_AES128CCM8, ETLS_HASH_SHA256, "TLS_AES_128_CCM_8_SHA256",
+     NULL},
+    {ETLS_TLS_ECDHE_ECDSA_AES_128_GCM_SHA256, ETLS_AEAD_AES128GCM, ETLS_HASH_SHA256,
+     "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "ECDHE-ECDSA-AES128-GCM-SHA256"},
+    {ETLS_TLS_ECDHE_ECDSA_AES_256_GCM_SHA384, ETLS_AEAD_AES256GCM, ETLS_HASH_SHA384,
+     "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "ECDHE-ECDSA-AES256-GCM-SHA384"},
+    {ETLS_TLS_ECDHE_ECDSA_CHACHA20_POLY1305_SHA256, ETLS_AEAD_CHACHA20POLY1305, ETLS_HASH_SHA256,
+     "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", "ECDHE-ECDSA-CHACHA20-POLY1305"},
+    {ETLS_TLS_ECDHE_RSA_AES_128_GCM_SHA256, ETLS_AEAD_AES128GCM, ETLS_HASH_SHA256,
+     "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "ECDHE-RSA-AES128-GCM-SHA256"},
+    {ETLS_TLS_ECDHE_RSA_AES_256_GCM_SHA384, ETLS_AEAD_AES256GCM, ETLS_HASH_SHA384,
+     "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "ECDHE-RSA-AES256-GCM-SHA384"},
+    {ETLS_TLS_ECDHE_RSA_CHACHA20_POLY1305_SHA256, ETLS_AEAD_CHACHA20POLY1305, ETLS_HASH_SHA256,
+     "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", "ECDHE-RSA-CHACHA20-POLY1305"},
 };
 #define N_SUITES (sizeof suite_tab / sizeof suite_tab[0])
 
@@ -64,6 +62,14 @@ int etls_cli_suite_params(uint16_t suite, etls_aead_alg_t *aead, etls_hash_alg_t
     return ETLS_ERR_UNSUPPORTED;
 }
 
+int etls_cli_suite_is12(uint16_t suite)
+{
+    for (size_t i = 0; i < N_SUITES; i++)
+        if (suite_tab[i].id == suite)
+            return suite_tab[i].ossl != NULL;
+    return 0;
+}
+
 const char *etls_cli_suite_name(uint16_t suite)
 {
     for (size_t i = 0; i < N_SUITES; i++)
@@ -75,7 +81,8 @@ const char *etls_cli_suite_name(uint16_t suite)
 uint16_t etls_cli_suite_by_name(const char *name)
 {
     for (size_t i = 0; i < N_SUITES; i++)
-        if (!strcasecmp(suite_tab[i].name, name) || !strcasecmp(suite_tab[i].name + 4, name))
+        if (!strcasecmp(suite_tab[i].name, name) || !strcasecmp(suite_tab[i].name + 4, name) ||
+            (suite_tab[i].ossl && !strcasecmp(suite_tab[i].ossl, name)))
             return suite_tab[i].id;
     return 0;
 }
@@ -103,66 +110,6 @@ void etls_cli_share_wipe(etls_cli_share_t *s)
     etls_wipe(s, sizeof *s);
 }
 
-/* ---- bounded reader ------------------------------------------------------------------------ */
-
-typedef struct rd {
-    const uint8_t *p;
-    size_t n;
-    int bad;
-} rd_t;
-
-static uint32_t rd_u(rd_t *r, size_t w)
-{
-    uint32_t v = 0;
-    if (r->n < w) {
-        r->bad = 1;
-        r->n = 0;
-        return 0;
-    }
-    for (size_t i = 0; i < w; i++)
-        v = v << 8 | r->p[i];
-    r->p += w;
-    r->n -= w;
-    return v;
-}
-
-static const uint8_t *rd_take(rd_t *r, size_t n)
-{
-    if (r->n < n) {
-        r->bad = 1;
-        r->n = 0;
-        return NULL;
-    }
-    const uint8_t *p = r->p;
-    r->p += n;
-    r->n -= n;
-    return p;
-}
-
-/* A sub-reader over a vector with a w-byte length prefix. */
-static rd_t rd_vec(rd_t *r, size_t w)
-{
-    rd_t s = {NULL, 0, 0};
-    size_t n = rd_u(r, w);
-    s.p = rd_take(r, n);
-    s.n = s.p ? n : 0;
-    s.bad = r->bad;
-    return s;
-}
-
-/* ---- writer -------------------------------------------------------------------------------- */
-
-static void put_u(uint8_t *p, uint32_t v, size_t w)
-{
-    for (size_t i = 0; i < w; i++)
-        p[i] = (uint8_t)(v >> (8 * (w - 1 - i)));
-}
-
-static size_t buf_room(const etls_tls_buf_t *b)
-{
-    return b->cap - b->len;
-}
-
 static void mk_nonce(const etls_cli_dir_t *d, uint8_t n[12])
 {
     memcpy(n, d->iv, 12);
@@ -174,6 +121,8 @@ static void mk_nonce(const etls_cli_dir_t *d, uint8_t n[12])
 static int put_record(etls_cli_conn_t *c, uint8_t type, const uint8_t *data, size_t len,
                       etls_tls_buf_t *out)
 {
+    if (c->wr.active && c->cfg->tls12)
+        return etls_cli12_seal(c, type, data, len, out);
     size_t extra = c->wr.active ? 1u + c->tag_len : 0;
     ETLS_ENSURE(buf_room(out) >= 5 + len + extra, ETLS_ERR_LIMIT);
     uint8_t *r = out->base + out->len;
@@ -193,6 +142,12 @@ static int put_record(etls_cli_conn_t *c, uint8_t type, const uint8_t *data, siz
     return 0;
 }
 
+int etls_cli_put_record(etls_cli_conn_t *c, uint8_t type, const uint8_t *data, size_t len,
+                        etls_tls_buf_t *out)
+{
+    return put_record(c, type, data, len, out);
+}
+
 /* Records a fatal error and appends the alert when there is room (best effort, §6.2). */
 static int fail(etls_cli_conn_t *c, uint8_t desc, etls_tls_buf_t *out)
 {
@@ -204,6 +159,11 @@ static int fail(etls_cli_conn_t *c, uint8_t desc, etls_tls_buf_t *out)
     c->state = S_FAILED;
     c->err = ETLS_ERR_ALERT(desc);
     return c->err;
+}
+
+int etls_cli_fail(etls_cli_conn_t *c, uint8_t desc, etls_tls_buf_t *out)
+{
+    return fail(c, desc, out);
 }
 
 static int set_dir(etls_cli_conn_t *c, etls_cli_dir_t *d, const uint8_t *secret)
@@ -243,7 +203,7 @@ static int is_ip_literal(const char *s)
     return inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1;
 }
 
-static size_t ch_extensions(const etls_cli_conn_t *c, uint8_t *b, size_t n)
+size_t etls_cli_ext_sni_alpn(const etls_cli_conn_t *c, uint8_t *b, size_t n)
 {
     size_t at, sl = strlen(c->sni);
     if (sl && !is_ip_literal(c->sni)) {
@@ -255,6 +215,20 @@ static size_t ch_extensions(const etls_cli_conn_t *c, uint8_t *b, size_t n)
         n += 5 + sl;
         ext_close(b, n, at);
     }
+    if (c->cfg->alpn_len) {
+        at = ext_open(b, &n, 16);
+        put_u(b + n, (uint32_t)c->cfg->alpn_len, 2);
+        memcpy(b + n + 2, c->cfg->alpn, c->cfg->alpn_len);
+        n += 2 + c->cfg->alpn_len;
+        ext_close(b, n, at);
+    }
+    return n;
+}
+
+static size_t ch_extensions(const etls_cli_conn_t *c, uint8_t *b, size_t n)
+{
+    size_t at;
+    n = etls_cli_ext_sni_alpn(c, b, n);
     at = ext_open(b, &n, 43); /* supported_versions: TLS 1.3 only */
     b[n++] = 2;
     put_u(b + n, ETLS_TLS_VERSION_13, 2);
@@ -278,13 +252,6 @@ static size_t ch_extensions(const etls_cli_conn_t *c, uint8_t *b, size_t n)
     memcpy(b + n + 6, c->share->pub, c->share->pub_len);
     n += 6 + c->share->pub_len;
     ext_close(b, n, at);
-    if (c->cfg->alpn_len) {
-        at = ext_open(b, &n, 16);
-        put_u(b + n, (uint32_t)c->cfg->alpn_len, 2);
-        memcpy(b + n + 2, c->cfg->alpn, c->cfg->alpn_len);
-        n += 2 + c->cfg->alpn_len;
-        ext_close(b, n, at);
-    }
     if (c->offer) {
         at = ext_open(b, &n, 45); /* psk_key_exchange_modes: psk_dhe_ke only */
         b[n++] = 1;
@@ -362,6 +329,7 @@ void etls_cli_wipe(etls_cli_conn_t *c)
     etls_wipe(c->c_hs, sizeof c->c_hs);
     etls_wipe(c->s_hs, sizeof c->s_hs);
     etls_wipe(c->res_secret, sizeof c->res_secret);
+    etls_wipe(c->master, sizeof c->master);
     etls_wipe(c->rd.secret, sizeof c->rd.secret);
     etls_wipe(c->wr.secret, sizeof c->wr.secret);
     c->rd.active = c->wr.active = 0;
@@ -371,23 +339,13 @@ void etls_cli_wipe(etls_cli_conn_t *c)
 int etls_cli_hello(etls_cli_conn_t *c, const uint8_t random[32], etls_tls_buf_t *out)
 {
     uint8_t *b = c->ch;
-    size_t n = 4;
     ETLS_ENSURE(c->state == S_START, ETLS_ERR_INVALID);
-    b[0] = 1;
-    put_u(b + n, 0x0303, 2);
-    memcpy(b + n + 2, random, 32);
-    b[n + 34] = 0; /* empty legacy_session_id: no middlebox compatibility mode */
-    n += 35;
-    put_u(b + n, (uint32_t)(2 * c->cfg->n_suites), 2);
-    n += 2;
-    for (size_t i = 0; i < c->cfg->n_suites; i++, n += 2)
-        put_u(b + n, c->cfg->suites[i], 2);
-    b[n++] = 1; /* legacy_compression_methods: null */
-    b[n++] = 0;
-    size_t el = n;
-    n = ch_extensions(c, b, n + 2);
-    put_u(b + el, (uint32_t)(n - el - 2), 2);
-    put_u(b + 1, (uint32_t)(n - 4), 3);
+    if (c->cfg->tls12)
+        return etls_cli12_hello(c, random, out);
+    /* empty legacy_session_id: no middlebox compatibility mode */
+    size_t el = etls_cli_hello_head(c, random, NULL, 0);
+    size_t n = ch_extensions(c, b, el + 2);
+    etls_cli_hello_lengths(c, el, n);
     if (c->offer) {
         etls_aead_alg_t aead;
         etls_hash_alg_t hash;
@@ -395,7 +353,39 @@ int etls_cli_hello(etls_cli_conn_t *c, const uint8_t random[32], etls_tls_buf_t 
         ETLS_GUARD(etls_cli_suite_params(c->offer->suite, &aead, &hash));
         ETLS_GUARD(psk_binder(c->offer, hash, b, n - 3 - bl, b + n - bl));
     }
+    return etls_cli_hello_out(c, n, out);
+}
+
+size_t etls_cli_hello_head(etls_cli_conn_t *c, const uint8_t random[32], const uint8_t *sid, size_t sid_len)
+{
+    uint8_t *b = c->ch;
+    size_t n = 4;
+    b[0] = 1;
+    put_u(b + n, 0x0303, 2);
+    memcpy(b + n + 2, random, 32);
+    b[n + 34] = (uint8_t)sid_len;
+    if (sid_len)
+        memcpy(b + n + 35, sid, sid_len);
+    n += 35 + sid_len;
+    put_u(b + n, (uint32_t)(2 * c->cfg->n_suites), 2);
+    n += 2;
+    for (size_t i = 0; i < c->cfg->n_suites; i++, n += 2)
+        put_u(b + n, c->cfg->suites[i], 2);
+    b[n++] = 1; /* legacy_compression_methods: null */
+    b[n++] = 0;
+    return n;
+}
+
+void etls_cli_hello_lengths(etls_cli_conn_t *c, size_t el, size_t n)
+{
+    put_u(c->ch + el, (uint32_t)(n - el - 2), 2);
+    put_u(c->ch + 1, (uint32_t)(n - 4), 3);
+}
+
+int etls_cli_hello_out(etls_cli_conn_t *c, size_t n, etls_tls_buf_t *out)
+{
     ETLS_ENSURE(buf_room(out) >= 5 + n, ETLS_ERR_LIMIT);
+    const uint8_t *b = c->ch;
     uint8_t *r = out->base + out->len;
     r[0] = CT_HS;
     put_u(r + 1, 0x0301, 2); /* §5.1: legacy_record_version 0x0301 for the first ClientHello */
@@ -474,6 +464,23 @@ static int on_server_hello(etls_cli_conn_t *c, rd_t *m, etls_tls_buf_t *out)
     return ETLS_CLI_NEED_KX;
 }
 
+/* RFC 7301 §3.1: exactly one protocol, one we offered. */
+int etls_cli_take_alpn(etls_cli_conn_t *c, rd_t *d, etls_tls_buf_t *out)
+{
+    rd_t list = rd_vec(d, 2);
+    rd_t name = rd_vec(&list, 1);
+    if (d->bad || d->n || list.n || !name.n)
+        return fail(c, ETLS_ALERT_DECODE_ERROR, out);
+    int ok = 0;
+    for (size_t p = 0; p < c->cfg->alpn_len; p += 1u + c->cfg->alpn[p])
+        ok |= c->cfg->alpn[p] == name.n && !memcmp(c->cfg->alpn + p + 1, name.p, name.n);
+    if (!ok)
+        return fail(c, ETLS_ALERT_ILLEGAL_PARAMETER, out);
+    memcpy(c->alpn, name.p, name.n);
+    c->alpn_len = (uint8_t)name.n;
+    return 0;
+}
+
 /* EncryptedExtensions (§4.3.1): only what we offered or what is harmless to ignore. */
 static int on_ee(etls_cli_conn_t *c, rd_t *m, etls_tls_buf_t *out)
 {
@@ -496,41 +503,23 @@ static int on_ee(etls_cli_conn_t *c, rd_t *m, etls_tls_buf_t *out)
             return fail(c, ETLS_ALERT_DECODE_ERROR, out);
         if (t == 28 && (d.n != 2 || rd_u(&d, 2) < 64))
             return fail(c, ETLS_ALERT_ILLEGAL_PARAMETER, out);
-        if (t == 16) { /* RFC 7301 §3.1: exactly one protocol, one we offered */
-            rd_t list = rd_vec(&d, 2);
-            rd_t name = rd_vec(&list, 1);
-            if (d.bad || d.n || list.n || !name.n)
-                return fail(c, ETLS_ALERT_DECODE_ERROR, out);
-            int ok = 0;
-            for (size_t p = 0; p < c->cfg->alpn_len; p += 1u + c->cfg->alpn[p])
-                ok |= c->cfg->alpn[p] == name.n && !memcmp(c->cfg->alpn + p + 1, name.p, name.n);
-            if (!ok)
-                return fail(c, ETLS_ALERT_ILLEGAL_PARAMETER, out);
-            memcpy(c->alpn, name.p, name.n);
-            c->alpn_len = (uint8_t)name.n;
-        }
+        if (t == 16 && etls_cli_take_alpn(c, &d, out) < 0)
+            return c->err;
     }
     c->state = c->resumed ? S_WAIT_FIN : S_WAIT_CERT; /* §2.2: no certificate when resuming */
     return 0;
 }
 
-/* Certificate (§4.4.2): parsed entry by entry; chain handed to the verifier if any. */
-static int on_cert(etls_cli_conn_t *c, rd_t *m, etls_tls_buf_t *out)
+int etls_cli_take_chain(etls_cli_conn_t *c, rd_t *list, int entry_ext, etls_tls_buf_t *out)
 {
     const uint8_t *der[ETLS_CHAIN_MAX];
     size_t der_len[ETLS_CHAIN_MAX], n = 0;
-    rd_t ctx = rd_vec(m, 1);
-    rd_t list = rd_vec(m, 3);
-    if (m->bad || m->n)
-        return fail(c, ETLS_ALERT_DECODE_ERROR, out);
-    if (ctx.n)
-        return fail(c, ETLS_ALERT_ILLEGAL_PARAMETER, out);
-    while (list.n) {
-        rd_t cert = rd_vec(&list, 3);
-        rd_t ext = rd_vec(&list, 2);
-        if (list.bad || !cert.n)
+    while (list->n) {
+        rd_t cert = rd_vec(list, 3);
+        if (entry_ext)
+            (void)rd_vec(list, 2); /* the entry's extensions: none we act on */
+        if (list->bad || !cert.n)
             return fail(c, ETLS_ALERT_DECODE_ERROR, out);
-        (void)ext;
         if (n < ETLS_CHAIN_MAX) {
             der[n] = cert.p;
             der_len[n++] = cert.n;
@@ -541,6 +530,19 @@ static int on_cert(etls_cli_conn_t *c, rd_t *m, etls_tls_buf_t *out)
     if (c->cfg->verify_chain &&
         c->cfg->verify_chain(c->cfg->verify_arg, der, der_len, n, c->sni, &c->leaf) != 0)
         return fail(c, ETLS_ALERT_BAD_CERTIFICATE, out);
+    return 0;
+}
+
+/* Certificate (§4.4.2): parsed entry by entry; chain handed to the verifier if any. */
+static int on_cert(etls_cli_conn_t *c, rd_t *m, etls_tls_buf_t *out)
+{
+    rd_t ctx = rd_vec(m, 1);
+    rd_t list = rd_vec(m, 3);
+    if (m->bad || m->n)
+        return fail(c, ETLS_ALERT_DECODE_ERROR, out);
+    if (ctx.n)
+        return fail(c, ETLS_ALERT_ILLEGAL_PARAMETER, out);
+    ETLS_GUARD(etls_cli_take_chain(c, &list, 1, out));
     c->state = S_WAIT_CV;
     return 0;
 }
@@ -694,6 +696,8 @@ static const struct {
 
 static int dispatch(etls_cli_conn_t *c, const uint8_t *msg, size_t len, etls_tls_buf_t *out)
 {
+    if (c->cfg->tls12)
+        return etls_cli12_dispatch(c, msg, len, out);
     for (size_t i = 0; i < sizeof hs_table / sizeof hs_table[0]; i++) {
         if (hs_table[i].state != c->state || hs_table[i].type != msg[0])
             continue;
@@ -709,8 +713,8 @@ static int dispatch(etls_cli_conn_t *c, const uint8_t *msg, size_t len, etls_tls
 }
 
 /* Appends handshake bytes and runs every complete message. Messages that change keys
- * (ServerHello, Finished) must end their record (§5.1). */
-static int on_hs_bytes(etls_cli_conn_t *c, const uint8_t *p, size_t n, etls_tls_buf_t *out)
+ * (ServerHello, Finished; TLS 1.2: ServerHelloDone, Finished) must end their record (§5.1). */
+int etls_cli_on_hs_bytes(etls_cli_conn_t *c, const uint8_t *p, size_t n, etls_tls_buf_t *out)
 {
     if (!n)
         return fail(c, ETLS_ALERT_UNEXPECTED_MESSAGE, out); /* §5.1: no empty handshake records */
@@ -731,7 +735,8 @@ static int on_hs_bytes(etls_cli_conn_t *c, const uint8_t *p, size_t n, etls_tls_
         uint8_t before = c->state;
         rc = dispatch(c, c->hs + off, 4 + ml, out);
         off += 4 + ml;
-        int key_change = before == S_WAIT_SH || (before == S_WAIT_FIN && c->state == S_CONNECTED);
+        int key_change = c->cfg->tls12 ? c->state == S_NEED_KX || before == S_WAIT_FIN
+                                       : before == S_WAIT_SH || (before == S_WAIT_FIN && c->state == S_CONNECTED);
         if (rc >= 0 && key_change && off != c->hs_len)
             rc = fail(c, ETLS_ALERT_UNEXPECTED_MESSAGE, out);
     }
@@ -740,7 +745,7 @@ static int on_hs_bytes(etls_cli_conn_t *c, const uint8_t *p, size_t n, etls_tls_
     return rc;
 }
 
-static int on_alert(etls_cli_conn_t *c, const uint8_t *p, size_t n, etls_tls_buf_t *out)
+int etls_cli_on_alert(etls_cli_conn_t *c, const uint8_t *p, size_t n, etls_tls_buf_t *out)
 {
     if (n != 2)
         return fail(c, ETLS_ALERT_DECODE_ERROR, out);
@@ -774,10 +779,16 @@ static int on_protected(etls_cli_conn_t *c, uint8_t *rec, size_t rl, etls_tls_bu
     uint8_t type = pt[--l];
     if (l > ETLS_TLS_MAX_PLAINTEXT)
         return fail(c, ETLS_ALERT_RECORD_OVERFLOW, out);
+    return etls_cli_on_content(c, type, pt, l, out, app);
+}
+
+int etls_cli_on_content(etls_cli_conn_t *c, uint8_t type, const uint8_t *pt, size_t l,
+                        etls_tls_buf_t *out, etls_tls_buf_t *app)
+{
     if (type == CT_HS)
-        return on_hs_bytes(c, pt, l, out);
+        return etls_cli_on_hs_bytes(c, pt, l, out);
     if (type == CT_ALERT)
-        return on_alert(c, pt, l, out);
+        return etls_cli_on_alert(c, pt, l, out);
     if (type != CT_APP || c->state != S_CONNECTED || c->hs_len)
         return fail(c, ETLS_ALERT_UNEXPECTED_MESSAGE, out);
     if (app) {
@@ -792,12 +803,14 @@ static int on_record(etls_cli_conn_t *c, uint8_t *rec, size_t rl, etls_tls_buf_t
                      etls_tls_buf_t *app)
 {
     uint8_t type = rec[0];
+    if (c->cfg->tls12)
+        return etls_cli12_on_record(c, rec, rl, out, app);
     if (type == CT_CCS && c->state > S_WAIT_SH && c->state < S_CONNECTED) /* §5: ignored */
         return rl == 1 && rec[5] == 1 ? 0 : fail(c, ETLS_ALERT_UNEXPECTED_MESSAGE, out);
     if (type == CT_ALERT && !c->rd.active)
-        return on_alert(c, rec + 5, rl, out);
+        return etls_cli_on_alert(c, rec + 5, rl, out);
     if (type == CT_HS && c->state == S_WAIT_SH)
-        return on_hs_bytes(c, rec + 5, rl, out);
+        return etls_cli_on_hs_bytes(c, rec + 5, rl, out);
     if (type == CT_APP && c->rd.active)
         return on_protected(c, rec, rl, out, app);
     return fail(c, ETLS_ALERT_UNEXPECTED_MESSAGE, out);
@@ -846,6 +859,8 @@ int etls_cli_kx_done(etls_cli_conn_t *c, const uint8_t *shared, size_t len, int 
     ETLS_ENSURE(c->state == S_NEED_KX, ETLS_ERR_INVALID);
     if (status != 0)
         return fail(c, ETLS_ALERT_ILLEGAL_PARAMETER, out); /* §7.4.2: all-zero secret */
+    if (c->cfg->tls12)
+        return etls_cli12_kx_done(c, shared, len, out);
     etls_hash_peek(&c->th, th);
     if (c->resumed)
         etls_tls13_ks_init(&c->ks, c->hash, c->offer->psk, c->offer->psk_len);
@@ -875,7 +890,7 @@ size_t etls_cli_send_room(const etls_cli_conn_t *c, size_t len, size_t rec)
 {
     rec = rec && rec < ETLS_TLS_MAX_PLAINTEXT ? rec : ETLS_TLS_MAX_PLAINTEXT;
     size_t nrec = len ? (len + rec - 1) / rec : 0;
-    return len + nrec * (5u + 1u + c->tag_len);
+    return len + nrec * (c->cfg->tls12 ? etls_cli12_overhead(c) : 5u + 1u + c->tag_len);
 }
 
 int etls_cli_send(etls_cli_conn_t *c, const uint8_t *data, size_t len, size_t rec,

@@ -1,9 +1,14 @@
-/* The bench's own TLS 1.3 client (RFC 8446), sans-I/O and built for speed rather than breadth.
+/* The bench's own TLS 1.3 client (RFC 8446), and with cfg->tls12 a TLS 1.2 client (RFC 5246,
+ * cli12.c), sans-I/O and built for speed rather than breadth.
  *
- * Full handshakes, or PSK-DHE resumption with a ticket from an earlier connection
+ * TLS 1.3: full handshakes, or PSK-DHE resumption with a ticket from an earlier connection
  * (etls_cli_tickets); one key share (X25519 or P-256) in the ClientHello, no 0-RTT, no
- * HelloRetryRequest (the server must accept the offered group), no client certificates, no
- * TLS 1.2. Server authentication is optional: by default the Certificate and CertificateVerify
+ * HelloRetryRequest (the server must accept the offered group), no client certificates.
+ * TLS 1.2: ECDHE-ECDSA/ECDHE-RSA with AES-GCM or ChaCha20-Poly1305, one group offered, always
+ * extended_master_secret (RFC 7627) and renegotiation_info (RFC 5746), RFC 5077 ticket
+ * resumption (the ticket's master secret kept in etls_cli_ticket_t.psk); no renegotiation, no
+ * session-ID cache, no CBC suites. The same interface: ETLS_CLI_NEED_KX after
+ * ServerHelloDone with the ServerKeyExchange's point as the peer share. Server authentication is optional: by default the Certificate and CertificateVerify
  * are parsed (every length checked) but not verified; with a verifier (cfg->verify) the chain
  * and host name are checked against a CA store and the CertificateVerify signature is verified.
  * Every server message is parsed with bounds; any inconsistency ends the connection with the
@@ -37,20 +42,21 @@
 #include "crypto/hash.h"
 #include "crypto/pk.h"
 #include "crypto/tls13_ks.h"
-#include "tls/tls.h" /* protocol constants and etls_tls_buf_t only; no engine code is linked */
+#include "tls/tls.h" /* protocol constants and etls_tls_buf_t; of the engine only the TLS 1.2 PRF is linked */
 
 #include <stddef.h>
 #include <stdint.h>
 
 #define ETLS_CLI_NEED_KX 1
 #define ETLS_CLI_HS_MAX 32768 /* largest server handshake message accepted */
-#define ETLS_CLI_MAX_SUITES 5
+#define ETLS_CLI_MAX_SUITES 8
 #define ETLS_CLI_ALPN_MAX 256
 
 typedef struct etls_cli_cfg {
     uint16_t suites[ETLS_CLI_MAX_SUITES]; /* offered, in order */
     size_t n_suites;
     uint16_t group; /* ETLS_TLS_GROUP_X25519 or ETLS_TLS_GROUP_SECP256R1 */
+    uint8_t tls12;  /* offer TLS 1.2 only (suites must be TLS 1.2 suites) */
     uint8_t alpn[ETLS_CLI_ALPN_MAX]; /* wire form: len-prefixed names; empty = no ALPN */
     size_t alpn_len;
     /* Server authentication (NULL = skip). Called with the DER chain (leaf first) and the SNI;
@@ -73,7 +79,8 @@ int etls_cli_share_new(etls_cli_share_t *s, uint16_t group, const uint8_t random
 void etls_cli_share_wipe(etls_cli_share_t *s);
 
 /* A session ticket (§4.6.1) kept for resumption: the PSK derived from the resumption master
- * secret and the ticket's nonce, the opaque identity, and what the obfuscated age needs. */
+ * secret and the ticket's nonce, the opaque identity, and what the obfuscated age needs.
+ * TLS 1.2 (RFC 5077): psk is the session's 48-byte master secret, age_add unused. */
 #define ETLS_CLI_TICKET_MAX 1024
 typedef struct etls_cli_ticket {
     uint16_t suite;
@@ -125,8 +132,13 @@ typedef struct etls_cli_conn {
     etls_cli_ticket_t *ticket_out;
     uint8_t res_secret[ETLS_HASH_MAX_LEN]; /* resumption master secret, with ticket_out */
     etls_cli_dir_t rd, wr;
+    /* TLS 1.2: randoms, master secret, what the ServerHello said, our session ID (offered
+     * with a ticket: echoed when the server resumes, RFC 5077 §3.4) */
+    uint8_t c_random[32], s_random[32], master[48];
+    uint8_t ems, ticket_ext, sid_len, explicit_nonce;
+    uint8_t sid[32];
     uint16_t ch_len;    /* our ClientHello, kept until the hash is known (ServerHello) */
-    uint8_t ch[1024];
+    uint8_t ch[2048];
     size_t hs_len;      /* bytes of handshake data waiting in hs */
     /* a partial message (< 4 + ETLS_CLI_HS_MAX bytes) plus one record's plaintext */
     uint8_t hs[4 + ETLS_CLI_HS_MAX + ETLS_TLS_MAX_CIPHERTEXT];
@@ -161,8 +173,10 @@ int etls_cli_close(etls_cli_conn_t *c, etls_tls_buf_t *out);
 int etls_cli_connected(const etls_cli_conn_t *c);
 /* Bytes of out one etls_cli_send of len bytes needs. */
 size_t etls_cli_send_room(const etls_cli_conn_t *c, size_t len, size_t rec);
-/* Suite id <-> AEAD/hash and IANA name (the client's own table). */
+/* Suite id <-> AEAD/hash and IANA name (the client's own table, TLS 1.3 and 1.2 suites; a name
+ * also matches without its "TLS_" prefix, and TLS 1.2 suites by their OpenSSL names). */
 int etls_cli_suite_params(uint16_t suite, etls_aead_alg_t *aead, etls_hash_alg_t *hash);
+int etls_cli_suite_is12(uint16_t suite);
 const char *etls_cli_suite_name(uint16_t suite);
 uint16_t etls_cli_suite_by_name(const char *name); /* 0 when unknown */
 

@@ -17,7 +17,7 @@ static void hs_usage(FILE *f)
 {
     fprintf(f,
             "usage: edgetls-bench hs HOST:PORT [options]\n"
-            "TLS 1.3 full-handshake load (loopback or your own lab hosts only).\n"
+            "TLS 1.3 (or --tls12: TLS 1.2) handshake load (loopback or your own lab hosts only).\n"
             "  --concurrency C     closed loop: C connections always in flight (default 32)\n"
             "  --rate R            open loop: R new connections/s; latency from the intended start\n"
             "  --max-inflight N    open loop: connection slots over all threads (default 1024)\n"
@@ -27,6 +27,9 @@ static void hs_usage(FILE *f)
             "  --cpus LIST         CPUs for the threads (default: this process's affinity)\n"
             "  --group x25519|p256 key share group (default x25519)\n"
             "  --suite NAME[,..]   offered suites, e.g. TLS_AES_128_GCM_SHA256 (default that one)\n"
+            "  --tls12             TLS 1.2 (ECDHE, extended master secret; --resume: RFC 5077\n"
+            "                      tickets); suites IANA or OpenSSL names, default\n"
+            "                      ECDHE-ECDSA-AES128-GCM-SHA256,ECDHE-RSA-AES128-GCM-SHA256\n"
             "  --sni a,b,...       server names, spread round-robin over connections\n"
             "  --sni-file FILE     the same from a file: one name per line, '#' comments and blank\n"
             "                      lines skipped; at most 1,000,000 names of 1-253 bytes and 256 MiB;\n"
@@ -112,7 +115,7 @@ static void default_cpus(etls_hs_opts_t *o)
 enum {
     O_CONC = 256, O_RATE, O_MAXIN, O_DUR, O_COUNT, O_THREADS, O_CPUS, O_GROUP, O_SUITE, O_SNI,
     O_ALPN, O_REQ, O_PATH, O_REUSE, O_VERIFY, O_CACERT, O_CLOSE, O_TIMEOUT, O_GRACE, O_JSON,
-    O_REPORT, O_QUIET, O_RESUME, O_HELP, O_DPDK, O_SNI_FILE
+    O_REPORT, O_QUIET, O_RESUME, O_HELP, O_DPDK, O_SNI_FILE, O_TLS12
 };
 
 static const struct option hs_opts[] = {
@@ -124,11 +127,11 @@ static const struct option hs_opts[] = {
     {"cacert", 1, 0, O_CACERT}, {"close", 1, 0, O_CLOSE}, {"timeout", 1, 0, O_TIMEOUT},
     {"grace", 1, 0, O_GRACE}, {"json", 0, 0, O_JSON}, {"report", 1, 0, O_REPORT},
     {"quiet", 0, 0, O_QUIET}, {"resume", 0, 0, O_RESUME}, {"help", 0, 0, O_HELP}, {"dpdk", 0, 0, O_DPDK},
-    {"sni-file", 1, 0, O_SNI_FILE}, {0, 0, 0, 0}};
+    {"sni-file", 1, 0, O_SNI_FILE}, {"tls12", 0, 0, O_TLS12}, {0, 0, 0, 0}};
 
 typedef struct hs_cli {
     etls_hs_opts_t o;
-    int verify, json, dpdk;
+    int verify, json, dpdk, suite_given;
     const char *cacert, *report;
     char sni_buf[4096];
     const char *sni_list[ETLS_HS_MAX_SNI];
@@ -264,7 +267,8 @@ static int hs_opt(hs_cli_t *c, int opt, const char *a)
         o->cli.group = !strcmp(a, "x25519") ? ETLS_TLS_GROUP_X25519
                        : !strcmp(a, "p256") || !strcmp(a, "secp256r1") ? ETLS_TLS_GROUP_SECP256R1 : 0;
         return o->cli.group ? 0 : -1;
-    case O_SUITE: return parse_suites(&o->cli, a);
+    case O_SUITE: return c->suite_given = 1, parse_suites(&o->cli, a);
+    case O_TLS12: return o->cli.tls12 = 1, 0;
     case O_SNI:
         if (c->sni_text) {
             fprintf(stderr, "edgetls-bench hs: --sni and --sni-file exclude each other\n");
@@ -339,6 +343,18 @@ static int hs_parse(hs_cli_t *c, int argc, char **argv)
     strcpy(c->o.target, t);
     if (!c->o.duration && !c->o.count)
         c->o.duration = 5;
+    if (c->o.cli.tls12 && !c->suite_given) {
+        c->o.cli.suites[0] = ETLS_TLS_ECDHE_ECDSA_AES_128_GCM_SHA256;
+        c->o.cli.suites[1] = ETLS_TLS_ECDHE_RSA_AES_128_GCM_SHA256;
+        c->o.cli.n_suites = 2;
+    }
+    for (size_t i = 0; i < c->o.cli.n_suites; i++)
+        if (etls_cli_suite_is12(c->o.cli.suites[i]) != c->o.cli.tls12) {
+            fprintf(stderr, "edgetls-bench hs: --suite %s is a TLS %s suite%s\n",
+                    etls_cli_suite_name(c->o.cli.suites[i]), c->o.cli.tls12 ? "1.3" : "1.2",
+                    c->o.cli.tls12 ? " (--tls12 takes TLS 1.2 suites)" : " (add --tls12)");
+            return -1;
+        }
     if (c->verify && !c->cacert) {
         fprintf(stderr, "edgetls-bench hs: --verify needs --cacert FILE\n");
         return -1;

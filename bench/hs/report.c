@@ -31,10 +31,11 @@ static void lat_line(FILE *f, const char *what, const etls_hist_t *h)
 
 void etls_hs_report_text(FILE *f, const etls_hs_opts_t *o, const etls_hs_result_t *r)
 {
-    fprintf(f, "target     %s  %s loop (%s %g)  threads %u  group %s  suite %s\n", o->target,
+    fprintf(f, "target     %s  %s loop (%s %g)  threads %u  group %s  suite %s%s\n", o->target,
             o->rate > 0 ? "open" : "closed", o->rate > 0 ? "rate" : "concurrency",
             o->rate > 0 ? o->rate : (double)o->concurrency, o->threads,
-            o->cli.group == ETLS_TLS_GROUP_X25519 ? "x25519" : "p256", etls_cli_suite_name(r->suite));
+            o->cli.group == ETLS_TLS_GROUP_X25519 ? "x25519" : "p256", etls_cli_suite_name(r->suite),
+            o->cli.tls12 ? "  TLSv1.2" : "");
     fprintf(f, "handshakes %llu in %.3f s: %.1f handshakes/s (started %llu, completed %llu%s)\n",
             (unsigned long long)r->handshakes, r->elapsed_s, rate_of(r),
             (unsigned long long)r->started, (unsigned long long)r->completed,
@@ -79,6 +80,7 @@ void etls_hs_report_json(FILE *f, const etls_hs_opts_t *o, const etls_hs_result_
     fprintf(f, "\"concurrency\":%u,\"rate\":%g,\"threads\":%u,\"group\":\"%s\",\"suite\":\"%s\",",
             o->concurrency, o->rate, o->threads,
             o->cli.group == ETLS_TLS_GROUP_X25519 ? "x25519" : "p256", etls_cli_suite_name(r->suite));
+    fprintf(f, "\"version\":\"%s\",", o->cli.tls12 ? "TLSv1.2" : "TLSv1.3");
     fprintf(f, "\"request\":%s,\"reuse_keyshare\":%s,\"verify\":%s,\"resume\":%s,\"resumed\":%llu,",
             o->request ? "true" : "false", o->reuse_keyshare ? "true" : "false",
             o->cli.verify_chain ? "true" : "false", o->resume ? "true" : "false",

@@ -67,7 +67,7 @@ static void read_worker(const dp_worker_t *w, etls_worker_stats_t *st)
 
 void etls_dpdk_stats_format(etls_st_put_fn *put, void *arg)
 {
-    etls_worker_stats_t *st = malloc(sizeof *st); /* ~12 KiB: off the caller's stack */
+    etls_worker_stats_t *st = malloc(sizeof *st); /* ~40 KiB: off the caller's stack */
     if (!st)
         return;
     unsigned n = dp_readers_enter();

@@ -387,6 +387,7 @@ void etls_sess_pp2_tls(const etls_sess_t *s, etls_pp2_info_t *info)
     info->alpn = etls_tls_alpn(&s->tc, &info->alpn_len);
     info->authority = etls_tls_sni(&s->tc);
     info->authority_len = info->authority ? strlen(info->authority) : 0;
-    info->version = etls_tls_version(&s->tc) == ETLS_TLS_VERSION_13 ? "TLSv1.3" : NULL;
+    uint16_t v = etls_tls_version(&s->tc);
+    info->version = v == ETLS_TLS_VERSION_13 ? "TLSv1.3" : v == ETLS_TLS_VERSION_12 ? "TLSv1.2" : NULL;
     info->cipher = etls_tls_cipher_name(etls_tls_cipher(&s->tc));
 }

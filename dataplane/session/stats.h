@@ -21,7 +21,8 @@ enum { ETLS_ST_OK = 0, ETLS_ST_FAILED, ETLS_ST_OUTCOMES };
 /* Handshake kinds: a HelloRetryRequest handshake is "hrr" whether or not it then resumed. */
 enum { ETLS_ST_FULL = 0, ETLS_ST_RESUMED, ETLS_ST_HRR, ETLS_ST_KINDS };
 #define ETLS_ST_VERSIONS 3 /* none, TLSv1.3, TLSv1.2 */
-#define ETLS_ST_SUITES 12  /* none + the five TLS 1.3 suites + the six TLS 1.2 ECDHE AEAD suites */
+/* none + the five TLS 1.3 suites + the six TLS 1.2 ECDHE AEAD suites + the two RSA key exchange ones */
+#define ETLS_ST_SUITES 14
 #define ETLS_ST_GROUPS 4   /* none, x25519, secp256r1, x25519mlkem768 */
 /* none (also: resumed, no signature), ECDSA P-256, RSA-PSS-SHA256, Ed25519, and the TLS 1.2
  * RSA schemes: RSA-PSS-SHA384, PKCS#1 v1.5 SHA-256 / SHA-384 */

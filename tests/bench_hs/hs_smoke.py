@@ -5,7 +5,8 @@ usage: hs_smoke.py EDGETLS_BENCH EDGETLS
 
 Checks the output contract, never speed: 200 handshakes with 0 errors, the JSON object and its
 required fields, --request responses, --verify against the generated CA, the HTML report, a
-refused port counted as errors, and a short `record` echo run. Every process started here is
+refused port counted as errors, a short `record` echo run, and --tls12 (every ECDSA suite x
+group, --verify, --resume, a TLS 1.3-only server refusing it, suite/version mismatches). Every process started here is
 killed and the scratch directory removed on any exit (including SIGTERM from meson's timeout).
 """
 import json
@@ -68,12 +69,12 @@ def make_certs():
         "-CAcreateserial", "-out", "leaf.pem", "-days", "2", "-extfile", "ext.cnf")
 
 
-def start_edgetls(mode):
+def start_edgetls(mode, *extra):
     port = free_port()
-    log = open(os.path.join(TMP, "edgetls-%s.log" % mode), "w")
+    log = open(os.path.join(TMP, "edgetls-%s%s.log" % (mode, "".join(extra))), "w")
     p = subprocess.Popen([EDGETLS, "--listen", "127.0.0.1:%d" % port, "--cert",
                           os.path.join(TMP, "leaf.pem"), "--key", os.path.join(TMP, "leaf.key"),
-                          "--workers", "1", "--mode", mode], stdout=log, stderr=log)
+                          "--workers", "1", "--mode", mode] + list(extra), stdout=log, stderr=log)
     PROCS.append(p)
     deadline = time.time() + 10
     while time.time() < deadline:
@@ -152,6 +153,40 @@ def test_hs(port):
           j.get("errors", {}).get("total") == 0, "open loop: %s" % r.stdout[-300:])
 
 
+def test_tls12(port, port13):
+    """--tls12 against an edgetls serving both versions, and one serving TLS 1.3 only."""
+    target = "127.0.0.1:%d" % port
+    ca = os.path.join(TMP, "ca.pem")
+    for suite in ("ECDHE-ECDSA-AES128-GCM-SHA256", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+                  "ECDHE-ECDSA-CHACHA20-POLY1305"):
+        for group in ("x25519", "p256"):
+            r = bench("hs", target, "--tls12", "--suite", suite, "--group", group, "--count", "30",
+                      "--concurrency", "4", "--request", "--sni", "localhost", "--verify",
+                      "--cacert", ca, "--json", "--quiet")
+            j = json.loads(r.stdout) if r.returncode == 0 else {}
+            check(j.get("completed") == 30 and j.get("errors", {}).get("total") == 0 and
+                  j.get("version") == "TLSv1.2" and j.get("suite", "").startswith("TLS_ECDHE_ECDSA_WITH_") and
+                  j.get("resumed") == 0,
+                  "--tls12 %s %s: %s %s" % (suite, group, r.stdout[-300:], r.stderr[-300:]))
+    r = bench("hs", target, "--tls12", "--count", "120", "--concurrency", "4", "--resume",
+              "--request", "--sni", "localhost", "--json", "--quiet")
+    j = json.loads(r.stdout) if r.returncode == 0 else {}
+    check(j.get("completed") == 120 and j.get("errors", {}).get("total") == 0 and
+          100 <= j.get("resumed", 0) <= 116 and
+          j.get("suite") == "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+          "--tls12 --resume: %s %s" % (r.stdout[-300:], r.stderr[-300:]))
+    r = bench("hs", "127.0.0.1:%d" % port13, "--tls12", "--count", "5", "--concurrency", "1",
+              "--json", "--quiet")
+    j = json.loads(r.stdout) if r.stdout.strip() else {}
+    check(r.returncode == 1 and j.get("errors", {}).get("alerts", {}).get("70") == 5,
+          "--tls12 against --protocols tls1.3: %s" % r.stdout[-300:])
+    for bad in (["--tls12", "--suite", "TLS_AES_128_GCM_SHA256"],
+                ["--suite", "ECDHE-ECDSA-AES128-GCM-SHA256"]):
+        r = bench("hs", target, "--count", "1", *bad)
+        check(r.returncode == 2 and "TLS 1." in r.stderr and "usage:" in r.stderr,
+              "%s: exit %d, want 2 naming the version" % (bad, r.returncode))
+
+
 def test_bad_peers():
     """A silent listener (timeouts) and a plaintext HTTP server (protocol errors)."""
     import threading
@@ -216,7 +251,9 @@ def test_record(port):
 def main():
     try:
         make_certs()
-        test_hs(start_edgetls("responder"))
+        port = start_edgetls("responder")
+        test_hs(port)
+        test_tls12(port, start_edgetls("responder", "--protocols", "tls1.3"))
         test_refused()
         test_bad_peers()
         test_record(start_edgetls("echo"))

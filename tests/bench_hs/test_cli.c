@@ -1,6 +1,7 @@
 /* The bench client (bench/hs/cli.c) against the edgetls engine in memory, plus negative tests:
  * hand-made malformed ServerHellos with the alert each must produce, every single-byte
- * corruption of a real server flight (none may complete the handshake), and random records. */
+ * corruption of a real server flight (none may complete the handshake), and random records;
+ * the TLS 1.2 client (cli12.c) the same way (test_tls12). */
 #include "cli.h"
 #include "harness.h"
 #include "load.h"
@@ -591,6 +592,25 @@ static int run_flight(etls_cli_conn_t *c, const etls_cli_cfg_t *cfg, const etls_
     return r;
 }
 
+/* The server's first flight in answer to our (deterministic) ClientHello, into flight (BUF
+ * bytes); its length. */
+static size_t capture_flight(etls_cli_conn_t *c, etls_tls_conn_t *s, const etls_cli_cfg_t *cfg,
+                             const etls_cli_share_t *sh, uint8_t *flight)
+{
+    side_reset(&cs);
+    side_reset(&ss);
+    etls_cli_init(c, cfg, ceng, sh, "localhost");
+    etls_tls_conn_init(s, &sctx, &te.env);
+    CHECK(etls_cli_hello(c, fixed_random, &cs.o) == 0);
+    move(&cs, &ss);
+    CHECK(srv_step(s) == 0);
+    size_t flen = ss.o.len;
+    memcpy(flight, ss.out, flen);
+    etls_tls_conn_wipe(s);
+    etls_cli_wipe(c);
+    return flen;
+}
+
 /* Every single-byte change of a real server flight must stop the handshake (the transcript,
  * the AEAD and the parsers cover every byte but the unchecked legacy record version). */
 static void test_flight_corruption(void)
@@ -602,18 +622,7 @@ static void test_flight_corruption(void)
     static uint8_t flight[BUF];
     cfg_default(&cfg, ETLS_TLS_GROUP_X25519, 0x1301);
     CHECK(etls_cli_share_new(&sh, cfg.group, fixed_random) == 0);
-    /* capture the server's answer to our (deterministic) ClientHello */
-    side_reset(&cs);
-    side_reset(&ss);
-    etls_cli_init(c, &cfg, ceng, &sh, "localhost");
-    etls_tls_conn_init(s, &sctx, &te.env);
-    CHECK(etls_cli_hello(c, fixed_random, &cs.o) == 0);
-    move(&cs, &ss);
-    CHECK(srv_step(s) == 0);
-    size_t flen = ss.o.len;
-    memcpy(flight, ss.out, flen);
-    etls_tls_conn_wipe(s);
-    etls_cli_wipe(c);
+    size_t flen = capture_flight(c, s, &cfg, &sh, flight);
     size_t step = 1;
 #if defined(__SANITIZE_ADDRESS__)
     step = 7;
@@ -747,6 +756,186 @@ static void test_resumption(void)
     CHECK(etls_tls_server_ctx_set_ticket_keys(&sctx, NULL, NULL) == 0);
 }
 
+/* One TLS 1.2 handshake with the live engine where byte `at` of the server's first flight
+ * (ServerHello..ServerHelloDone) is flipped on its way (SIZE_MAX: intact); *flen gets that
+ * flight's length (it varies by a byte or two with the ECDSA signature's DER encoding).
+ * Returns 1 when both sides completed, 0 when neither did, -1 otherwise. */
+static int handshake12_flip(etls_cli_conn_t *c, etls_tls_conn_t *s, const etls_cli_cfg_t *cfg,
+                            const etls_cli_share_t *sh, size_t at, size_t *flen)
+{
+    side_reset(&cs);
+    side_reset(&ss);
+    etls_cli_init(c, cfg, ceng, sh, "localhost");
+    etls_tls_conn_init(s, &sctx, &te.env);
+    CHECK(etls_cli_hello(c, fixed_random, &cs.o) == 0);
+    int crc = 0, src = 0;
+    for (int round = 0; round < 4 && crc >= 0 && src >= 0 && !etls_cli_connected(c); round++) {
+        move(&cs, &ss);
+        src = srv_step(s);
+        if (round == 0) {
+            *flen = ss.o.len;
+            if (at < ss.o.len)
+                ss.out[at] ^= (uint8_t)(1u << (at % 8));
+        }
+        move(&ss, &cs);
+        crc = cli_step(c);
+    }
+    move(&cs, &ss);
+    if (src >= 0)
+        src = srv_step(s);
+    int cli_ok = etls_cli_connected(c) && crc >= 0, srv_ok = etls_tls_handshake_done(s) && src >= 0;
+    etls_cli_wipe(c);
+    etls_tls_conn_wipe(s);
+    return cli_ok && srv_ok ? 1 : !cli_ok && !srv_ok ? 0 : -1;
+}
+
+/* TLS 1.2 (cli12.c) against the engine serving TLS 1.2: each ECDSA suite x group with data
+ * both ways and close_notify; RFC 5077 resumption (the session ID echoed, no certificate) and a
+ * damaged ticket (a full handshake); every single-byte change of the server's first flight
+ * stops both sides (the Finished messages cover it); a TLS 1.3-only server says
+ * protocol_version. */
+static void test_tls12(void)
+{
+    static const uint16_t suites[] = {ETLS_TLS_ECDHE_ECDSA_AES_128_GCM_SHA256,
+                                      ETLS_TLS_ECDHE_ECDSA_AES_256_GCM_SHA384,
+                                      ETLS_TLS_ECDHE_ECDSA_CHACHA20_POLY1305_SHA256};
+    static const uint16_t groups[] = {ETLS_TLS_GROUP_X25519, ETLS_TLS_GROUP_SECP256R1};
+    etls_cli_conn_t *c = calloc(1, sizeof *c);
+    etls_tls_conn_t *s = calloc(1, sizeof *s);
+    etls_cli_ticket_t *t = calloc(1, sizeof *t), *bad = calloc(1, sizeof *bad);
+    etls_cli_cfg_t cfg;
+    etls_cli_share_t sh;
+    CHECK(etls_tls_server_ctx_set_protocols(&sctx, ETLS_TLS_PROTO_12 | ETLS_TLS_PROTO_13) == 0);
+    for (size_t g = 0; g < 2; g++)
+        for (size_t i = 0; i < 3; i++) {
+            cfg_default(&cfg, groups[g], suites[i]);
+            cfg.tls12 = 1;
+            CHECK(etls_cli_share_new(&sh, groups[g], fixed_random) == 0);
+            int rc = handshake(c, s, &cfg, &sh, "localhost");
+            CHECK_MSG(rc == 0, "TLS 1.2 suite %04x group %04x: %d", suites[i], groups[g], rc);
+            CHECK(c->suite == suites[i] && etls_tls_version(s) == ETLS_TLS_VERSION_12 && c->ems);
+            CHECK(etls_cli_send(c, (const uint8_t *)"ping12", 6, 0, &cs.o) == 0);
+            move(&cs, &ss);
+            ss.a.len = 0;
+            CHECK(srv_step(s) == 0 && ss.a.len == 6 && !memcmp(ss.app, "ping12", 6));
+            size_t used;
+            CHECK(etls_tls_send(s, (const uint8_t *)"pong12!", 7, &used, &ss.o) == 0 && used == 7);
+            CHECK(etls_tls_close(s, &ss.o) == 0);
+            move(&ss, &cs);
+            cs.a.len = 0;
+            CHECK(cli_step(c) == 0 && cs.a.len == 7 && !memcmp(cs.app, "pong12!", 7) && c->peer_closed);
+            etls_cli_wipe(c);
+            etls_tls_conn_wipe(s);
+            etls_cli_share_wipe(&sh);
+        }
+
+    uint8_t k1[ETLS_TLS_TICKET_KEY_LEN];
+    memset(k1, 0x3c, sizeof k1);
+    CHECK(etls_tls_server_ctx_set_ticket_keys(&sctx, k1, NULL) == 0);
+    cfg_default(&cfg, ETLS_TLS_GROUP_X25519, ETLS_TLS_ECDHE_ECDSA_AES_128_GCM_SHA256);
+    cfg.tls12 = 1;
+    CHECK(etls_cli_share_new(&sh, cfg.group, fixed_random) == 0);
+    g_ticket_out = t;
+    CHECK(handshake(c, s, &cfg, &sh, "localhost") == 0 && !c->resumed);
+    CHECK(c->got_ticket && t->id_len > 0 && t->psk_len == 48 && t->suite == cfg.suites[0]);
+    etls_cli_wipe(c);
+    etls_tls_conn_wipe(s);
+    g_offer = t;
+    g_ticket_out = NULL;
+    CHECK(handshake(c, s, &cfg, &sh, "localhost") == 0 && c->resumed && s->resumed);
+    CHECK(etls_cli_send(c, (const uint8_t *)"again", 5, 0, &cs.o) == 0);
+    move(&cs, &ss);
+    ss.a.len = 0;
+    CHECK(srv_step(s) == 0 && ss.a.len == 5 && !memcmp(ss.app, "again", 5));
+    etls_cli_wipe(c);
+    etls_tls_conn_wipe(s);
+    *bad = *t;
+    bad->id[bad->id_len / 2] ^= 1; /* unknown ticket: a full handshake */
+    g_offer = bad;
+    CHECK(handshake(c, s, &cfg, &sh, "localhost") == 0 && !c->resumed && !s->resumed);
+    etls_cli_wipe(c);
+    etls_tls_conn_wipe(s);
+    g_offer = NULL;
+    CHECK(etls_tls_server_ctx_set_ticket_keys(&sctx, NULL, NULL) == 0);
+
+    size_t flen = 0, step = 1, tried = 0;
+#if defined(__SANITIZE_ADDRESS__)
+    step = 7;
+#endif
+    CHECK_MSG(handshake12_flip(c, s, &cfg, &sh, SIZE_MAX, &flen) == 1, "intact TLS 1.2 flight");
+    CHECK(flen > 300);
+    for (size_t i = 0; i < flen; i += step) {
+        size_t fl;
+        int r = handshake12_flip(c, s, &cfg, &sh, i, &fl);
+        if (i >= fl)
+            continue; /* this handshake's flight was shorter: nothing was flipped */
+        CHECK_MSG(r == 0, "TLS 1.2: flipping byte %zu of %zu: %d", i, fl, r);
+        tried++;
+    }
+    CHECK((tried + 4) * step >= flen); /* every stepped byte but the last few of a longer flight */
+
+    CHECK(etls_tls_server_ctx_set_protocols(&sctx, ETLS_TLS_PROTO_13) == 0);
+    CHECK(handshake(c, s, &cfg, &sh, "localhost") == ETLS_TLS_ERR_PEER_ALERT(ETLS_ALERT_PROTOCOL_VERSION));
+    etls_cli_wipe(c);
+    etls_tls_conn_wipe(s);
+    etls_cli_share_wipe(&sh);
+    free(c);
+    free(s);
+    free(t);
+    free(bad);
+}
+
+/* The TLS 1.2 client's parsers under random damage: a real first server flight with 1-8 random
+ * bytes replaced and a random length cut, fed to fresh clients whole or in random pieces;
+ * never a crash or a sanitizer report, never connected (no server Finished is ever fed). */
+static void test_random_flights12(uint64_t seed)
+{
+    etls_test_rng_t rng;
+    etls_test_rng_seed(&rng, seed ^ 0x1212);
+    etls_cli_conn_t *c = calloc(1, sizeof *c);
+    etls_tls_conn_t *s = calloc(1, sizeof *s);
+    etls_cli_cfg_t cfg;
+    etls_cli_share_t sh;
+    static uint8_t flight[BUF], tmp[BUF];
+    CHECK(etls_tls_server_ctx_set_protocols(&sctx, ETLS_TLS_PROTO_12 | ETLS_TLS_PROTO_13) == 0);
+    cfg_default(&cfg, ETLS_TLS_GROUP_X25519, ETLS_TLS_ECDHE_ECDSA_AES_128_GCM_SHA256);
+    cfg.tls12 = 1;
+    CHECK(etls_cli_share_new(&sh, cfg.group, fixed_random) == 0);
+    size_t flen = capture_flight(c, s, &cfg, &sh, flight);
+    CHECK(flen > 300);
+    int n_iter = 2000, connected = 0, kx = 0;
+#if defined(__SANITIZE_ADDRESS__)
+    n_iter = 300;
+#endif
+    for (int it = 0; it < n_iter && flen; it++) {
+        memcpy(tmp, flight, flen);
+        for (int k = 1 + (int)(etls_test_rng_next(&rng) % 8); k > 0; k--)
+            tmp[etls_test_rng_next(&rng) % flen] = (uint8_t)etls_test_rng_next(&rng);
+        size_t len = it % 3 ? flen : etls_test_rng_next(&rng) % (flen + 1);
+        etls_cli_init(c, &cfg, ceng, &sh, "localhost");
+        side_reset(&cs);
+        CHECK(etls_cli_hello(c, fixed_random, &cs.o) == 0);
+        size_t hello_len = cs.o.len;
+        int rc = 0;
+        for (size_t fed = 0; fed < len && rc >= 0;) {
+            size_t chunk = it % 2 ? len - fed : 1 + etls_test_rng_next(&rng) % (len - fed);
+            memcpy(cs.in + cs.in_len, tmp + fed, chunk);
+            cs.in_len += chunk;
+            fed += chunk;
+            rc = cli_step(c);
+        }
+        kx += cs.o.len >= hello_len + 42; /* our ClientKeyExchange (X25519: 42 bytes) went out */
+        connected += etls_cli_connected(c);
+        etls_cli_wipe(c);
+    }
+    CHECK(connected == 0);
+    CHECK_MSG(kx > 0, "no damaged flight got as far as the key exchange (%d)", kx);
+    CHECK(etls_tls_server_ctx_set_protocols(&sctx, ETLS_TLS_PROTO_13) == 0);
+    etls_cli_share_wipe(&sh);
+    free(c);
+    free(s);
+}
+
 int main(void)
 {
     uint64_t seed = etls_test_seed("bench_cli");
@@ -768,6 +957,8 @@ int main(void)
     test_flight_corruption();
     test_random_records(seed);
     test_resumption();
+    test_tls12();
+    test_random_flights12(seed);
     etls_aead_engine_free(ceng);
     etls_tls_server_ctx_free(&sctx);
     test_cert_free(&tcert);

@@ -1,10 +1,14 @@
 // Go crypto/tls client for the edgetls interop tests (standard library only, 127.0.0.1 only).
 // It verifies the chain against -ca and the hostname -name, restricts key exchange to -curves,
-// checks the ConnectionState (TLS 1.3, and the suite -want-cipher when given) and then:
+// checks the ConnectionState (TLS 1.3, or with -tls12 exactly TLS 1.2 (MaxVersion
+// tls.VersionTLS12, suites limited by -ciphers); the suite -want-cipher when given) and then:
 //
 //	-mode request   N HTTP/1.1 keep-alive GETs (net/http over this one connection), each 200
 //	-mode echo      -size bytes to an echo peer while reading them back concurrently, SHA-256
 //	                compared; then CloseWrite (close_notify) and the peer's EOF is awaited
+//
+// -resume: a second connection offers the first one's session (a ClientSessionCache) and serves
+// the requests too; the line printed starts "resumed=true" or "resumed=false" (DidResume).
 //
 // Prints one summary line; exits 1 with a reason on any failure.
 package main
@@ -36,6 +40,10 @@ var (
 	count      = flag.Int("n", 3, "requests (request mode)")
 	size       = flag.Int64("size", 64<<20, "bytes each way (echo mode)")
 	timeout    = flag.Duration("timeout", 60*time.Second, "overall deadline")
+	tls12      = flag.Bool("tls12", false, "TLS 1.2 only (MinVersion = MaxVersion = TLS 1.2)")
+	ciphers    = flag.String("ciphers", "", "TLS 1.2 suites to offer, IANA names, comma-separated")
+	resume     = flag.Bool("resume", false, "reconnect with the session and require resumption")
+	cache      = tls.NewLRUClientSessionCache(4)
 )
 
 func die(format string, args ...interface{}) {
@@ -63,8 +71,44 @@ func config() *tls.Config {
 			die("unknown curve %q", c)
 		}
 	}
-	return &tls.Config{RootCAs: pool, ServerName: *name, MinVersion: tls.VersionTLS13,
-		CurvePreferences: prefs, NextProtos: []string{"http/1.1"}}
+	cfg := &tls.Config{RootCAs: pool, ServerName: *name, MinVersion: tls.VersionTLS13,
+		CurvePreferences: prefs, NextProtos: []string{"http/1.1"}, ClientSessionCache: cache}
+	if *tls12 {
+		cfg.MinVersion, cfg.MaxVersion = tls.VersionTLS12, tls.VersionTLS12
+	}
+	if *ciphers != "" {
+		for _, n := range strings.Split(*ciphers, ",") {
+			id, ok := suiteID(n)
+			if !ok {
+				die("unknown TLS 1.2 suite %q", n)
+			}
+			cfg.CipherSuites = append(cfg.CipherSuites, id)
+		}
+	}
+	return cfg
+}
+
+func suiteID(n string) (uint16, bool) {
+	for _, s := range tls.CipherSuites() {
+		if s.Name == n {
+			return s.ID, true
+		}
+	}
+	return 0, false
+}
+
+func wantVersion() uint16 {
+	if *tls12 {
+		return tls.VersionTLS12
+	}
+	return tls.VersionTLS13
+}
+
+func versionName(v uint16) string {
+	if v == tls.VersionTLS12 {
+		return "TLS1.2"
+	}
+	return "TLS1.3"
 }
 
 func dial() *tls.Conn {
@@ -75,7 +119,7 @@ func dial() *tls.Conn {
 	}
 	c.SetDeadline(time.Now().Add(*timeout))
 	st := c.ConnectionState()
-	if st.Version != tls.VersionTLS13 || !st.HandshakeComplete {
+	if st.Version != wantVersion() || !st.HandshakeComplete {
 		die("version 0x%04x, complete %v", st.Version, st.HandshakeComplete)
 	}
 	if len(st.VerifiedChains) == 0 {
@@ -90,7 +134,7 @@ func dial() *tls.Conn {
 
 func describe(c *tls.Conn) string {
 	st := c.ConnectionState()
-	return fmt.Sprintf("TLS1.3 %s alpn=%q cn=%s", tls.CipherSuiteName(st.CipherSuite),
+	return fmt.Sprintf("%s %s alpn=%q cn=%s", versionName(st.Version), tls.CipherSuiteName(st.CipherSuite),
 		st.NegotiatedProtocol, st.PeerCertificates[0].Subject.CommonName)
 }
 
@@ -169,6 +213,19 @@ func main() {
 	flag.Parse()
 	c := dial()
 	defer c.Close()
+	if *resume {
+		if *mode != "request" {
+			die("-resume works with -mode request")
+		}
+		requests(c)
+		if c.ConnectionState().DidResume {
+			die("the first connection resumed")
+		}
+		c.Close()
+		// TLS 1.3 tickets arrive after the handshake: requests() read past them already
+		c = dial()
+		fmt.Printf("resumed=%v ", c.ConnectionState().DidResume)
+	}
 	switch *mode {
 	case "request":
 		requests(c)

@@ -29,37 +29,18 @@ check_one() { # KEY GROUP CIPHER
     local k=$1 g=$2 c=$3 out=$TMP/g-$1-$2-$3
     local prio="NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+$c:-GROUP-ALL:+$g"
     gtls "$out.txt" "${SPORT[$k]}" "$prio" || { echo "gnutls-cli failed" >"$out.res"; return; }
-    local want
-    for want in "Status: The certificate is trusted." \
-        "Description: (TLS1.3-X.509)-(ECDHE-${GNAME[$g]})-(${SIG[$k]})-($c)" \
-        "HTTP/1.1 200 OK" "gnutls-$k"; do
-        grep -qF -- "$want" "$out.txt" || { echo "missing '$want'" >"$out.res"; return; }
-    done
-    echo ok >"$out.res"
+    want_lines "$out.res" "$out.txt" "Status: The certificate is trusted." \
+        "Description: (TLS1.3-X.509)-(ECDHE-${GNAME[$g]})-(${SIG[$k]})-($c)" "HTTP/1.1 200 OK" "gnutls-$k"
 }
-n=0
-JOBS=()
+show_one() { grep -E 'Description|Status|\*\*\*|Error|alert' "${1%.res}.txt" | head -8; }
 for k in ec rsa ed; do
     for g in GROUP-X25519 GROUP-SECP256R1; do
         for c in AES-128-GCM AES-256-GCM CHACHA20-POLY1305 AES-128-CCM AES-128-CCM-8; do
-            check_one "$k" "$g" "$c" &
-            JOBS+=($!)
-            n=$((n + 1))
-            if [ $((n % 3)) = 0 ]; then wait "${JOBS[@]}"; JOBS=(); fi
+            matrix_run check_one "$k" "$g" "$c"
         done
     done
 done
-[ ${#JOBS[@]} = 0 ] || wait "${JOBS[@]}"
-bad=0
-for r in "$TMP"/g-*.res; do
-    if [ "$(cat "$r")" != ok ]; then
-        echo "combination ${r##*/g-}: $(cat "$r")" >&2
-        grep -E 'Description|Status|\*\*\*|Error|alert' "${r%.res}.txt" | head -8 >&2
-        bad=$((bad + 1))
-    fi
-done
-[ "$(find "$TMP" -maxdepth 1 -name 'g-*.res' | wc -l)" = 30 ] || fail "expected 30 combinations"
-[ "$bad" = 0 ] || fail "$bad of $n gnutls-cli combinations failed"
+matrix_results 30 show_one "$TMP/g-*.res"
 pass "gnutls-cli: 5 suites x {X25519, P-256} x {ECDSA, RSA-PSS, Ed25519}, verified, 200 OK"
 
 gtls "$TMP/default.txt" "${SPORT[ec]}" NORMAL || fail "gnutls-cli default priority: $(tail -5 "$TMP/default.txt")"

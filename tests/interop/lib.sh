@@ -165,6 +165,52 @@ sclient() {
         -verify_return_error -ign_eof "$@" >"$out" 2>&1
 }
 
+# ---- matrices of client runs ------------------------------------------------------------------
+# A matrix test runs one function per combination, each writing "ok" or its reason to a .res
+# file; matrix_run starts them in the background, at most 3 at once (the machine is shared), and
+# matrix_results waits for them all and checks every result.
+
+# want_lines RES FILE STRING...: "ok" into RES when FILE holds every fixed STRING, else the
+# first one missing.
+want_lines() {
+    local res=$1 file=$2 w
+    shift 2
+    for w in "$@"; do
+        grep -qF -- "$w" "$file" || { echo "missing '$w'" >"$res"; return; }
+    done
+    echo ok >"$res"
+}
+
+MATRIX_JOBS=()
+matrix_run() {
+    "$@" &
+    MATRIX_JOBS+=($!)
+    if [ ${#MATRIX_JOBS[@]} -ge 3 ]; then
+        wait "${MATRIX_JOBS[@]}"
+        MATRIX_JOBS=()
+    fi
+}
+
+# matrix_results N SHOW 'GLOB': after the last job, exactly N result files match GLOB (quoted:
+# expanded only once every job is done), each "ok"; each failure is printed with the output of
+# `SHOW RESFILE` and the test fails with the count.
+matrix_results() {
+    local want=$1 show=$2 glob=$3 r n=0 bad=0
+    [ ${#MATRIX_JOBS[@]} = 0 ] || wait "${MATRIX_JOBS[@]}"
+    MATRIX_JOBS=()
+    for r in $glob; do
+        [ -f "$r" ] || continue
+        n=$((n + 1))
+        if [ "$(cat "$r")" != ok ]; then
+            echo "combination ${r##*/}: $(cat "$r")" >&2
+            "$show" "$r" >&2
+            bad=$((bad + 1))
+        fi
+    done
+    [ "$n" = "$want" ] || fail "expected $want combinations, got $n results"
+    [ "$bad" = 0 ] || fail "$bad of $n combinations failed"
+}
+
 # start_backend NAME MODE [ARGS]: tests/interop/backend.py on a free loopback port; sets BPORT
 # and BACKEND_PID.
 start_backend() {

@@ -21,10 +21,10 @@ static void test_indexes(void)
                   {0x1305, "TLS_AES_128_CCM_8_SHA256"}, {0xc02b, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"},
                   {0xc02c, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"},
                   {0xcca9, "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"},
-                  {0xc02f, "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"},
-                  {0xc030, "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"},
-                  {0xcca8, "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"}},
-      groups[] = {{0x001d, "x25519"}, {0x0017, "secp256r1"}},
+                  {0xc02f, "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"}, {0xc030, "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"},
+                  {0xcca8, "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"},
+                  {0x009c, "TLS_RSA_WITH_AES_128_GCM_SHA256"}, {0x009d, "TLS_RSA_WITH_AES_256_GCM_SHA384"}},
+      groups[] = {{0x001d, "x25519"}, {0x0017, "secp256r1"}, {0x11ec, "x25519mlkem768"}},
       schemes[] = {{0x0403, "ecdsa_secp256r1_sha256"}, {0x0804, "rsa_pss_rsae_sha256"}, {0x0807, "ed25519"},
                    {0x0805, "rsa_pss_rsae_sha384"}, {0x0401, "rsa_pkcs1_sha256"}, {0x0501, "rsa_pkcs1_sha384"}};
     for (size_t i = 0; i < sizeof suites / sizeof suites[0]; i++) {
@@ -44,7 +44,7 @@ static void test_indexes(void)
     /* not negotiated (0) and values this build does not name are "none" */
     CHECK(etls_st_suite_idx(0) == 0 && etls_st_suite_idx(0x1306) == 0 && etls_st_suite_idx(0xc013) == 0);
     CHECK(etls_st_group_idx(0) == 0 && etls_st_group_idx(0x001e) == 0 && etls_st_group_idx(0x0018) == 0);
-    CHECK(etls_st_scheme_idx(0) == 0 && etls_st_scheme_idx(0x0503) == 0);
+    CHECK(etls_st_scheme_idx(0) == 0 && etls_st_scheme_idx(0x0503) == 0 && etls_st_scheme_idx(0x0201) == 0);
     CHECK(!strcmp(etls_st_suite_name(0), "none") && !strcmp(etls_st_group_name(0), "none"));
     CHECK(etls_st_version_idx(0x0304) == 1 && !strcmp(etls_st_version_name(1), "TLSv1.3"));
     CHECK(etls_st_version_idx(0x0303) == 2 && !strcmp(etls_st_version_name(2), "TLSv1.2"));
@@ -118,7 +118,10 @@ static void test_counting_and_format(void)
                          (uint8_t)etls_st_scheme_idx(0x0403), ETLS_ST_FULL};
     etls_st_hs_t resumed = {1, (uint8_t)etls_st_suite_idx(0x1301), (uint8_t)etls_st_group_idx(0x001d), 0,
                             ETLS_ST_RESUMED};
+    etls_st_hs_t tls12 = {(uint8_t)etls_st_version_idx(0x0303), (uint8_t)etls_st_suite_idx(0xc02f),
+                          (uint8_t)etls_st_group_idx(0x001d), (uint8_t)etls_st_scheme_idx(0x0401), ETLS_ST_FULL};
     etls_st_hs_t none = {0, 0, 0, 0, ETLS_ST_FULL}, bad = {1, ETLS_ST_SUITES, 0, 0, 0};
+    etls_sess_stats_hs(st, ETLS_ST_OK, &tls12);
     for (int i = 0; i < 12; i++)
         etls_sess_stats_hs(st, ETLS_ST_OK, &full);
     etls_sess_stats_hs(st, ETLS_ST_OK, &resumed);
@@ -145,7 +148,8 @@ static void test_counting_and_format(void)
     CHECK(has_line(t, "worker.3.hs:ok:TLSv1.3:TLS_CHACHA20_POLY1305_SHA256:secp256r1:ecdsa_secp256r1_sha256:full 12"));
     CHECK(has_line(t, "worker.3.hs:ok:TLSv1.3:TLS_AES_128_GCM_SHA256:x25519:none:resumed 1"));
     CHECK(has_line(t, "worker.3.hs:failed:none:none:none:none:full 1"));
-    CHECK(count_lines(t, "worker.3.hs:") == 3); /* zero counters are not sent */
+    CHECK(has_line(t, "worker.3.hs:ok:TLSv1.2:TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256:x25519:rsa_pkcs1_sha256:full 1"));
+    CHECK(count_lines(t, "worker.3.hs:") == 4); /* zero counters are not sent */
     CHECK(has_line(t, "worker.3.hs_seconds_bucket:0.0001 1"));
     CHECK(has_line(t, "worker.3.hs_seconds_bucket:0.0002 2")); /* cumulative */
     CHECK(has_line(t, "worker.3.hs_seconds_bucket:1 2"));

@@ -57,6 +57,11 @@ M=60
 [ "$(bench_json completed)" = "$M" ] || fail "resume bench completed $(bench_json completed) of $M"
 R=$(bench_json resumed)
 [ "$R" -gt 0 ] || fail "the bench resumed no handshake"
+# 2b. TLS 1.2 full handshakes (a suite only TLS 1.2 has, so its own label).
+K=40
+"$BENCH" hs "127.0.0.1:$PORT" --sni www.example.test --count "$K" --concurrency 4 --tls12 --json \
+    --suite ECDHE-ECDSA-CHACHA20-POLY1305 >"$TMP/bench.json" 2>"$TMP/bench.err" || fail "edgetls-bench --tls12: $(cat "$TMP/bench.err")"
+[ "$(bench_json completed)" = "$K" ] || fail "TLS 1.2 bench completed $(bench_json completed) of $K"
 # 3. HelloRetryRequest: the client's only key share is X448, which edgetls does not implement;
 # it also offers X25519, so edgetls asks for that share and the handshake completes.
 echo Q | openssl s_client -connect "127.0.0.1:$PORT" -servername www.example.test -tls1_3 -groups X448:X25519 \
@@ -87,13 +92,15 @@ assert alert_for(bytes([22, 3, 1, 0, 8, 1, 0, 0, 4, 3, 3, 0, 0])) == bytes([21, 
 PY
 
 scrape
-OK_TOTAL=$((N + M + 2))
+OK_TOTAL=$((N + M + K + 2))
 expect "handshakes_total ok" "$(msum edgetls_handshakes_total outcome=ok)" "$OK_TOTAL"
 expect "ok chacha20/secp256r1/ecdsa/full" "$(msum edgetls_handshakes_total outcome=ok version=TLSv1.3 \
     suite=TLS_CHACHA20_POLY1305_SHA256 group=secp256r1 scheme=ecdsa_secp256r1_sha256 kind=full)" "$N"
 expect "ok aes256 resumed (scheme none)" "$(msum edgetls_handshakes_total outcome=ok suite=TLS_AES_256_GCM_SHA384 \
     group=x25519 scheme=none kind=resumed)" "$R"
 expect "ok aes256 full" "$(msum edgetls_handshakes_total outcome=ok suite=TLS_AES_256_GCM_SHA384 kind=full)" "$((M - R))"
+expect "ok TLS 1.2 chacha20/x25519/ecdsa/full" "$(msum edgetls_handshakes_total outcome=ok version=TLSv1.2 \
+    suite=TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256 group=x25519 scheme=ecdsa_secp256r1_sha256 kind=full)" "$K"
 expect "ok hrr" "$(msum edgetls_handshakes_total outcome=ok kind=hrr)" 1
 expect "ok hrr x25519 aes128" "$(msum edgetls_handshakes_total outcome=ok kind=hrr group=x25519 \
     suite=TLS_AES_128_GCM_SHA256 scheme=ecdsa_secp256r1_sha256)" 1
@@ -106,14 +113,14 @@ expect "alerts_sent unexpected_message" "$(msum edgetls_alerts_sent_total descri
 expect "alerts_sent decode_error" "$(msum edgetls_alerts_sent_total description=decode_error)" 1
 # Every bench connection ends with the client's close_notify (s_client's may race its FIN).
 cn=$(msum edgetls_alerts_received_total description=close_notify)
-[ "$cn" -ge $((N + M)) ] && [ "$cn" -le $((N + M + 2)) ] || fail "close_notify received $cn, want $((N + M)) (+2)"
+[ "$cn" -ge $((N + M + K)) ] && [ "$cn" -le $((N + M + K + 2)) ] || fail "close_notify received $cn, want $((N + M + K)) (+2)"
 expect "histogram count" "$(msum edgetls_handshake_duration_seconds_count)" "$OK_TOTAL"
 expect "histogram +Inf bucket" "$(msum edgetls_handshake_duration_seconds_bucket le=+Inf)" "$OK_TOTAL"
 sum=$(msum edgetls_handshake_duration_seconds_sum)
 python3 -c "import sys; s=float(sys.argv[1]); sys.exit(0 if 0 < s < $OK_TOTAL * 5 else 1)" "$sum" || fail "latency sum $sum"
 fill=$(msum edgetls_crypto_batch_fill_count)
 [ "$fill" -gt 0 ] && [ "$(msum edgetls_crypto_batch_fill_sum)" -ge "$fill" ] || fail "batch fill count $fill"
-expect "accepted" "$(msum edgetls_connections_accepted_total)" "$((N + M + 4))"
+expect "accepted" "$(msum edgetls_connections_accepted_total)" "$((N + M + K + 4))"
 # edgetlsctl stats shows the labelled lines as they are (keys within its 127 characters).
 ctl stats >"$TMP/stats.txt" || fail "edgetlsctl stats"
 grep -qE '^  worker\.[01]\.hs:ok:TLSv1\.3:TLS_CHACHA20_POLY1305_SHA256:secp256r1:ecdsa_secp256r1_sha256:full +[0-9]+$' \
