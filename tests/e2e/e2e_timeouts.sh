@@ -6,7 +6,7 @@ source "$(dirname "$0")/lib.sh" "$@"
 make_certs
 PORT=$(free_port)
 start_edgetls --listen 127.0.0.1:$PORT --cert "$CERT" --key "$KEY" --workers 1 \
-    --handshake-timeout 2s --idle-timeout 4s --max-connections 8
+    --handshake-timeout 4s --idle-timeout 4s --max-connections 8
 stalled() { # seconds until the server closes a TCP connection that sent $1 bytes of a ClientHello
     python3 - "$PORT" "$1" <<'PY'
 import socket, sys, time
@@ -31,17 +31,19 @@ for i in 1 2 3 4 5; do
     curl -sS --max-time 5 --cacert "$CA" https://localhost:$PORT/ >/dev/null || fail "curl while stalled clients wait"
 done
 t1=$(date +%s.%N)
-python3 -c "import sys; d=$t1-$t0; sys.exit(0 if d < 1.8 else 1)" || fail "5 requests took too long next to stalled clients"
+# A server held up by the stalled clients would serve these only once the handshake timer (4 s)
+# dropped them; the margin is wide because a loaded CI machine (ASan) is slow.
+python3 -c "import sys; d=$t1-$t0; sys.exit(0 if d < 3.5 else 1)" || fail "5 requests took too long next to stalled clients"
 kill -0 "${PIDS[1]}" 2>/dev/null && kill -0 "${PIDS[2]}" 2>/dev/null || fail "stalled clients were dropped before the handshake timeout"
 pass "5 requests served while two clients stall"
 wait "${PIDS[1]}" || true
 wait "${PIDS[2]}" || true
 for f in silent partial; do
     read -r secs n < <(tail -1 "$TMP/$f.out")
-    python3 -c "import sys; sys.exit(0 if 1.8 <= $secs <= 4.5 else 1)" || fail "$f client closed after $secs s (want ~2 s)"
+    python3 -c "import sys; sys.exit(0 if 3.8 <= $secs <= 6.5 else 1)" || fail "$f client closed after $secs s (want ~4 s)"
     [ "$n" = 0 ] || fail "$f client got $n bytes"
 done
-pass "stalled handshakes dropped after ~2 s"
+pass "stalled handshakes dropped after ~4 s"
 python3 "$E2E_DIR/client.py" idle $PORT 10 --cafile "$CA" >"$TMP/idle.out" 2>&1 || fail "idle client"
 read -r how secs < <(tail -1 "$TMP/idle.out")
 [ "$how" = close_notify ] || fail "idle connection ended by '$how'"
