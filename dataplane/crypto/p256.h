@@ -113,13 +113,17 @@ typedef struct etls_p256_ecdh_op {
 } etls_p256_ecdh_op_t;
 
 typedef struct etls_p256_impl {
-    const char *name; /* "portable" (later "ifma") */
+    const char *name; /* "portable", "adx" */
     unsigned lanes;   /* operations run side by side */
     void (*sign_batch)(etls_p256_sign_op_t *ops, size_t n);
     void (*ecdh_batch)(etls_p256_ecdh_op_t *ops, size_t n);
 } etls_p256_impl_t;
 
+/* portable: 64-bit C (unsigned __int128) field code. adx: the same operations with
+ * mulx/adcx/adox field multiplications; NULL when the CPU lacks BMI2 or ADX (or ETLS_CPU_DISABLE
+ * masks them). etls_p256_best() is the fastest present; the single-operation calls use it. */
 const etls_p256_impl_t *etls_p256_portable_get(void);
+const etls_p256_impl_t *etls_p256_adx_get(void);
 const etls_p256_impl_t *etls_p256_best(void);
 
 /* Run n operations through impl (NULL = best); every op's output and status are written. The

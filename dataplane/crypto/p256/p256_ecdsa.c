@@ -11,6 +11,7 @@
  * plain big-endian reading, and bits2octets(h) = h mod n. */
 typedef struct nonce_gen {
     uint8_t k[32], v[32];
+    int drawn; /* a candidate was taken: step past it before the next */
 } nonce_gen_t;
 
 static void hmac_kv(nonce_gen_t *g, uint8_t out[32], const uint8_t *msg, size_t len)
@@ -24,6 +25,7 @@ static void nonce_init(nonce_gen_t *g, const uint8_t x[32], const uint8_t h[32],
     uint8_t m[32 + 1 + 96];
     memset(g->v, 0x01, 32);
     memset(g->k, 0x00, 32);
+    g->drawn = 0;
     memcpy(m + 33, x, 32);
     memcpy(m + 65, h, 32);
     memcpy(m + 97, extra, 32);
@@ -36,41 +38,46 @@ static void nonce_init(nonce_gen_t *g, const uint8_t x[32], const uint8_t h[32],
     etls_wipe(m, sizeof m);
 }
 
-/* Step h: the next candidate k (tested by the caller), then K, V are stepped past it so a
- * rejected candidate is never reused. */
+/* Step h: the next candidate k (tested by the caller). K and V are stepped past a rejected
+ * candidate (step h.3) only when another is asked for, which is rare (probability ~2^-32): the
+ * candidates are RFC 6979's, two HMACs cheaper for the common first one. */
 static void nonce_next(nonce_gen_t *g, uint64_t k[4])
 {
-    uint8_t m[33];
+    if (g->drawn) {
+        uint8_t m[33];
+        memcpy(m, g->v, 32);
+        m[32] = 0x00;
+        hmac_kv(g, g->k, m, sizeof m);
+        hmac_kv(g, g->v, g->v, 32);
+        etls_wipe(m, sizeof m);
+    }
     hmac_kv(g, g->v, g->v, 32);
     etls_p256_from_be(k, g->v);
-    memcpy(m, g->v, 32);
-    m[32] = 0x00;
-    hmac_kv(g, g->k, m, sizeof m);
-    hmac_kv(g, g->v, g->v, 32);
-    etls_wipe(m, sizeof m);
+    g->drawn = 1;
 }
 
 /* One attempt with nonce k (1 <= k < n): r = x(kG) mod n, s = k^-1 (e + r d). Returns 0, or -1
  * when r or s came out zero (probability ~2^-256; the caller draws another k). r and s are
  * public outputs and are declassified before the zero tests. */
-static int sign_with(uint8_t sig[64], const uint64_t d[4], const uint64_t e[4], const uint64_t k[4])
+static int sign_with(const etls_p256_arith_t *ar, uint8_t sig[64], const uint64_t d[4],
+                     const uint64_t e[4], const uint64_t k[4])
 {
     etls_p256_pt_t kg;
     uint64_t x[4], y[4], r[4], s[4], t[4], u[4];
-    etls_p256_mul_base(&kg, k);
-    etls_p256_to_affine(x, y, &kg);
+    ar->mul_base(&kg, k);
+    ar->to_affine(x, y, &kg);
     etls_sc_reduce(r, x);
     etls_ct_declassify(r, sizeof r);
     int rc = (r[0] | r[1] | r[2] | r[3]) ? 0 : -1;
-    etls_sc_to_mont(t, r);
-    etls_sc_to_mont(u, d);
-    etls_sc_mul_m(t, t, u); /* r d */
-    etls_sc_to_mont(u, e);
+    ar->sc_to_mont(t, r);
+    ar->sc_to_mont(u, d);
+    ar->sc_mul_m(t, t, u); /* r d */
+    ar->sc_to_mont(u, e);
     etls_mod_add(t, t, u, etls_p256_n); /* e + r d */
-    etls_sc_to_mont(u, k);
-    etls_sc_inv_m(u, u);
-    etls_sc_mul_m(t, t, u);
-    etls_sc_from_mont(s, t);
+    ar->sc_to_mont(u, k);
+    ar->sc_inv_m(u, u);
+    ar->sc_mul_m(t, t, u);
+    ar->sc_from_mont(s, t);
     etls_ct_declassify(s, sizeof s);
     if ((s[0] | s[1] | s[2] | s[3]) == 0)
         rc = -1;
@@ -84,8 +91,8 @@ static int sign_with(uint8_t sig[64], const uint64_t d[4], const uint64_t e[4], 
     return rc;
 }
 
-int etls_p256_sign_one(uint8_t sig[ETLS_P256_SIG_LEN], const etls_p256_sk_t *sk,
-                       const uint8_t digest[32], const uint8_t extra[32])
+int etls_p256_sign_one(const etls_p256_arith_t *ar, uint8_t sig[ETLS_P256_SIG_LEN],
+                       const etls_p256_sk_t *sk, const uint8_t digest[32], const uint8_t extra[32])
 {
     nonce_gen_t g;
     uint64_t e[4], k[4];
@@ -101,7 +108,7 @@ int etls_p256_sign_one(uint8_t sig[ETLS_P256_SIG_LEN], const etls_p256_sk_t *sk,
          * revealed, never the candidate. */
         uint64_t ok = etls_sc_in_range(k);
         etls_ct_declassify(&ok, sizeof ok);
-        if (ok && sign_with(sig, sk->d, e, k) == 0)
+        if (ok && sign_with(ar, sig, sk->d, e, k) == 0)
             break;
     }
     etls_wipe(&g, sizeof g);
@@ -113,7 +120,7 @@ int etls_p256_sign_one(uint8_t sig[ETLS_P256_SIG_LEN], const etls_p256_sk_t *sk,
 void etls_p256_sign_det(uint8_t sig[ETLS_P256_SIG_LEN], const etls_p256_sk_t *sk,
                         const uint8_t digest[32], const uint8_t extra[32])
 {
-    etls_p256_sign_one(sig, sk, digest, extra);
+    etls_p256_sign_one(etls_p256_arith_best(), sig, sk, digest, extra);
 }
 
 int etls_p256_sign(uint8_t sig[ETLS_P256_SIG_LEN], const etls_p256_sk_t *sk, const uint8_t digest[32],
@@ -125,7 +132,7 @@ int etls_p256_sign(uint8_t sig[ETLS_P256_SIG_LEN], const etls_p256_sk_t *sk, con
         memset(sig, 0, ETLS_P256_SIG_LEN);
         return rc;
     }
-    etls_p256_sign_one(sig, sk, digest, extra);
+    etls_p256_sign_one(etls_p256_arith_best(), sig, sk, digest, extra);
     etls_wipe(extra, sizeof extra);
     return 0;
 }
@@ -199,29 +206,30 @@ int etls_p256_sig_from_der(uint8_t sig[ETLS_P256_SIG_LEN], const uint8_t *der, s
 int etls_p256_verify(const uint8_t *pub, size_t pub_len, const uint8_t digest[32],
                      const uint8_t sig[ETLS_P256_SIG_LEN])
 {
+    const etls_p256_arith_t *ar = etls_p256_arith_best();
     etls_p256_pt_t q, a, b;
-    uint64_t r[4], s[4], e[4], w[4], u1[4], u2[4], x[4], y[4];
-    ETLS_GUARD(etls_p256_decode(&q, pub, pub_len));
+    uint64_t r[4], s[4], e[4], w[4], u1[4], u2[4], x[4];
+    ETLS_GUARD(ar->decode(&q, pub, pub_len));
     etls_p256_from_be(r, sig);
     etls_p256_from_be(s, sig + 32);
     if (!etls_sc_in_range(r) || !etls_sc_in_range(s))
         return ETLS_ERR_AUTH;
     etls_p256_from_be(e, digest);
     etls_sc_reduce(e, e);
-    etls_sc_to_mont(w, s);
-    etls_sc_inv_m(w, w);
-    etls_sc_to_mont(u1, e);
-    etls_sc_mul_m(u1, u1, w);
-    etls_sc_from_mont(u1, u1);
-    etls_sc_to_mont(u2, r);
-    etls_sc_mul_m(u2, u2, w);
-    etls_sc_from_mont(u2, u2);
+    ar->sc_to_mont(w, s);
+    ar->sc_inv_m(w, w);
+    ar->sc_to_mont(u1, e);
+    ar->sc_mul_m(u1, u1, w);
+    ar->sc_from_mont(u1, u1); /* may be 0: mul_base gives infinity */
+    ar->sc_to_mont(u2, r);
+    ar->sc_mul_m(u2, u2, w);
+    ar->sc_from_mont(u2, u2); /* r, w != 0: 1 <= u2 < n, as mul needs */
     /* u1 G + u2 Q with the constant-time multipliers (fast enough for a server that verifies
-     * rarely; a Shamir/wNAF double multiplication would be ~1.6x quicker) */
-    etls_p256_mul_base(&a, u1);
-    etls_p256_mul(&b, &q, u2);
-    etls_p256_pt_add(&a, &a, &b);
-    if (etls_p256_to_affine(x, y, &a))
+     * rarely; a Shamir/wNAF double multiplication would be ~1.6x quicker); the sum through the
+     * complete formulas, since u1 G = u2 Q is possible with chosen inputs */
+    ar->mul_base(&a, u1);
+    ar->mul(&b, &q, u2);
+    if (ar->sum_x(x, &a, &b))
         return ETLS_ERR_AUTH;
     etls_sc_reduce(x, x);
     return memcmp(x, r, sizeof x) == 0 ? 0 : ETLS_ERR_AUTH;
@@ -234,7 +242,7 @@ int etls_p256_verify_der(const uint8_t *pub, size_t pub_len, const uint8_t diges
     if (etls_p256_sig_from_der(sig, der, der_len) < 0) {
         /* a bad public key is still reported as such */
         etls_p256_pt_t q;
-        ETLS_GUARD(etls_p256_decode(&q, pub, pub_len));
+        ETLS_GUARD(etls_p256_arith_best()->decode(&q, pub, pub_len));
         return ETLS_ERR_AUTH;
     }
     return etls_p256_verify(pub, pub_len, digest, sig);
