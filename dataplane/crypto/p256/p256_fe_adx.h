@@ -13,6 +13,17 @@
 
 #include <stdint.h>
 
+/* Memory the sequences read. Optimised builds name the arrays exactly (their addresses are
+ * registers or stack offsets the asm already has); unoptimised ones (-O0, frame pointer, ASan)
+ * have no registers to spare for that and fall back to a memory clobber. */
+#ifdef __OPTIMIZE__
+#define ETLS_ADX_IN4(p) , "m"(*(const uint64_t(*)[4])(p))
+#define ETLS_ADX_CLOBBER "rdx", "cc"
+#else
+#define ETLS_ADX_IN4(p)
+#define ETLS_ADX_CLOBBER "rdx", "cc", "memory"
+#endif
+
 /* One row i >= 1 of the product: t[i..i+4) += a * rdx, top word into T4. */
 #define ETLS_ADX_ROW(T0, T1, T2, T3, T4)                                                           \
     "xorl %k[lo], %k[lo]\n\t"                                                                      \
@@ -49,8 +60,8 @@ static inline __attribute__((always_inline)) void etls_adx_prod(uint64_t t[8], c
             "movq 24(%[b]), %%rdx\n\t" ETLS_ADX_ROW("t3", "t4", "t5", "t6", "t7")
             : [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3), [t4] "=&r"(t4),
               [t5] "=&r"(t5), [t6] "=&r"(t6), [t7] "=&r"(t7), [lo] "=&r"(lo), [hi] "=&r"(hi)
-            : [a] "r"(a), [b] "r"(b), "m"(*(const uint64_t(*)[4])a), "m"(*(const uint64_t(*)[4])b)
-            : "rdx", "cc");
+            : [a] "r"(a), [b] "r"(b) ETLS_ADX_IN4(a) ETLS_ADX_IN4(b)
+            : ETLS_ADX_CLOBBER);
     t[0] = t0, t[1] = t1, t[2] = t2, t[3] = t3, t[4] = t4, t[5] = t5, t[6] = t6, t[7] = t7;
 }
 
@@ -104,8 +115,8 @@ static inline __attribute__((always_inline)) void etls_adx_prod_sqr(uint64_t t[8
             "adoxq %[hi], %[t7]\n\t"
             : [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3), [t4] "=&r"(t4),
               [t5] "=&r"(t5), [t6] "=&r"(t6), [t7] "=&r"(t7), [lo] "=&r"(lo), [hi] "=&r"(hi)
-            : [a] "r"(a), "m"(*(const uint64_t(*)[4])a)
-            : "rdx", "cc");
+            : [a] "r"(a) ETLS_ADX_IN4(a)
+            : ETLS_ADX_CLOBBER);
     t[0] = t0, t[1] = t1, t[2] = t2, t[3] = t3, t[4] = t4, t[5] = t5, t[6] = t6, t[7] = t7;
 }
 
@@ -142,7 +153,7 @@ static inline __attribute__((always_inline)) void etls_adx_prod_sqr(uint64_t t[8
     "adcxq %[lo], %[" NT "]\n\t"
 
 /* The tail shared by both reductions: the reduced low half (H0..H3) plus t[4..8), then minus
- * the modulus when that does not borrow past the carry; result to r. */
+ * the modulus when that does not borrow past the carry; result in t4..t7. */
 #define ETLS_ADX_TAIL(H0, H1, H2, H3, C)                                                           \
     "movl $0, %k[" C "]\n\t"                                                                       \
     "addq %[t4], %[" H0 "]\n\t"                                                                    \
@@ -162,11 +173,7 @@ static inline __attribute__((always_inline)) void etls_adx_prod_sqr(uint64_t t[8
     "cmovcq %[" H0 "], %[t4]\n\t"                                                                  \
     "cmovcq %[" H1 "], %[t5]\n\t"                                                                  \
     "cmovcq %[" H2 "], %[t6]\n\t"                                                                  \
-    "cmovcq %[" H3 "], %[t7]\n\t"                                                                  \
-    "movq %[t4], 0(%[r])\n\t"                                                                      \
-    "movq %[t5], 8(%[r])\n\t"                                                                      \
-    "movq %[t6], 16(%[r])\n\t"                                                                     \
-    "movq %[t7], 24(%[r])\n\t"
+    "cmovcq %[" H3 "], %[t7]\n\t"
 
 /* r = t * 2^-256 mod p (t < p 2^256). */
 static inline void etls_adx_redc_p(uint64_t r[4], const uint64_t t[8], const uint64_t p[4])
@@ -180,10 +187,10 @@ static inline void etls_adx_redc_p(uint64_t r[4], const uint64_t t[8], const uin
             ETLS_ADX_REDC_P("t3", "hi", "t0", "t1", "t2")
             ETLS_ADX_TAIL("hi", "t0", "t1", "t2", "t3")
             : [t0] "+&r"(t0), [t1] "+&r"(t1), [t2] "+&r"(t2), [t3] "+&r"(t3), [t4] "+&r"(t4),
-              [t5] "+&r"(t5), [t6] "+&r"(t6), [t7] "+&r"(t7), [lo] "=&r"(lo), [hi] "=&r"(hi),
-              "=m"(*(uint64_t(*)[4])r)
-            : [r] "r"(r), [m] "r"(p), [p3] "m"(p3), "m"(*(const uint64_t(*)[4])p)
-            : "rdx", "cc");
+              [t5] "+&r"(t5), [t6] "+&r"(t6), [t7] "+&r"(t7), [lo] "=&r"(lo), [hi] "=&r"(hi)
+            : [m] "r"(p), [p3] "m"(p3) ETLS_ADX_IN4(p)
+            : ETLS_ADX_CLOBBER);
+    r[0] = t4, r[1] = t5, r[2] = t6, r[3] = t7;
 }
 
 /* r = t * 2^-256 mod m for an odd m < 2^256 - 2^224 + 2^193 (keeps each step's window within
@@ -199,15 +206,17 @@ static inline void etls_adx_redc_m(uint64_t r[4], const uint64_t t[8], const uin
             ETLS_ADX_REDC_M("t3", "hi", "t0", "t1", "t2")
             ETLS_ADX_TAIL("hi", "t0", "t1", "t2", "t3")
             : [t0] "+&r"(t0), [t1] "+&r"(t1), [t2] "+&r"(t2), [t3] "+&r"(t3), [t4] "+&r"(t4),
-              [t5] "+&r"(t5), [t6] "+&r"(t6), [t7] "+&r"(t7), [lo] "=&r"(lo), [hi] "=&r"(hi),
-              "=m"(*(uint64_t(*)[4])r)
-            : [r] "r"(r), [m] "r"(m), [m0inv] "rm"(m0inv), "m"(*(const uint64_t(*)[4])m)
-            : "rdx", "cc");
+              [t5] "+&r"(t5), [t6] "+&r"(t6), [t7] "+&r"(t7), [lo] "=&r"(lo), [hi] "=&r"(hi)
+            : [m] "r"(m), [m0inv] "rm"(m0inv) ETLS_ADX_IN4(m)
+            : ETLS_ADX_CLOBBER);
+    r[0] = t4, r[1] = t5, r[2] = t6, r[3] = t7;
 }
 
 #undef ETLS_ADX_ROW
 #undef ETLS_ADX_REDC_P
 #undef ETLS_ADX_REDC_M
 #undef ETLS_ADX_TAIL
+#undef ETLS_ADX_IN4
+#undef ETLS_ADX_CLOBBER
 
 #endif
