@@ -26,6 +26,7 @@
  *
  * This file is compiled twice (p256_arith_c.c, p256_arith_adx.c) with different field code;
  * ETLS_P256_ARITH names the copy. */
+#include <emmintrin.h>
 #include <pthread.h>
 
 #include "p256_internal.h"
@@ -335,18 +336,22 @@ static void base_table_build(void)
     }
 }
 
-/* out = row[|d| - 1] (d != 0) by a full scan; the caller handles d == 0. */
+/* out = row[|d| - 1] (d != 0) by a full scan; the caller handles d == 0. SSE2 (baseline
+ * x86-64) by hand: the file is built without auto-vectorisation (see meson.build), and the
+ * table is not freshly stored, so wide loads cost no store-forwarding stalls here. */
 static void row_select(etls_p256_aff_t *out, const etls_p256_aff_t row[ROW], uint64_t a)
 {
-    for (int j = 0; j < 4; j++)
-        out->x[j] = out->y[j] = 0;
+    __m128i acc[4] = {_mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128(),
+                      _mm_setzero_si128()};
     for (int e = 0; e < ROW; e++) {
-        uint64_t m = etls_ct_is_zero_mask(a ^ (uint64_t)(e + 1));
-        for (int j = 0; j < 4; j++) {
-            out->x[j] |= m & row[e].x[j];
-            out->y[j] |= m & row[e].y[j];
-        }
+        __m128i m = _mm_set1_epi64x((long long)etls_ct_is_zero_mask(a ^ (uint64_t)(e + 1)));
+        const __m128i *src = (const __m128i *)&row[e];
+        for (int j = 0; j < 4; j++)
+            acc[j] = _mm_or_si128(acc[j], _mm_and_si128(m, _mm_loadu_si128(src + j)));
     }
+    __m128i *dst = (__m128i *)out;
+    for (int j = 0; j < 4; j++)
+        _mm_storeu_si128(dst + j, acc[j]);
 }
 
 /* r = k * G (Jacobian) for k < n, constant time in k. */
