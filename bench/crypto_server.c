@@ -12,6 +12,7 @@
 #include "common/ct.h"
 #include "common/err.h"
 #include "crypto/hash.h"
+#include "crypto/p256.h"
 #include "crypto/rand.h"
 #include "crypto/x25519.h"
 #include "crypto_cases.h"
@@ -221,8 +222,9 @@ int etls_bench_server_setup(const etls_bench_env_t *env, const void *arg, etls_b
         return etls_bench_fail("tls13_server_crypto", "OpenSSL setup failed");
     if (srv_verify(st) < 0)
         return etls_bench_fail("tls13_server_crypto", "our handshake crypto differs from OpenSSL's");
-    snprintf(p->impl, sizeof p->impl, "x25519 %s batch %u, ecdsa pk.h, sha256 %s",
-             etls_x25519_best()->name, st->batch, etls_hash_impl_name(ETLS_HASH_SHA256));
+    snprintf(p->impl, sizeof p->impl, "x25519 %s batch %u, ecdsa pk.h (p256 %s), sha256 %s",
+             etls_x25519_best()->name, st->batch, etls_p256_best()->name,
+             etls_hash_impl_name(ETLS_HASH_SHA256));
     p->ours = (etls_bench_side_t){.run = ours_server, .st = st, .ops_per_call = st->batch};
     p->ossl = (etls_bench_side_t){.run = ossl_server, .st = st, .ops_per_call = 1};
     return 0;

@@ -88,21 +88,7 @@ int etls_p256_ecdh(uint8_t out[ETLS_P256_SECRET_LEN], const etls_p256_sk_t *sk, 
 
 static void sign_batch_with(const etls_p256_arith_t *ar, etls_p256_sign_op_t *ops, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        etls_p256_sign_op_t *op = &ops[i];
-        uint8_t extra[32];
-        const uint8_t *x = op->extra;
-        if (!x) {
-            op->status = etls_rand_bytes(op->rng, extra, sizeof extra);
-            if (op->status < 0) {
-                memset(op->sig, 0, ETLS_P256_SIG_LEN);
-                continue;
-            }
-            x = extra;
-        }
-        op->status = etls_p256_sign_one(ar, op->sig, op->sk, op->digest, x);
-        etls_wipe(extra, sizeof extra);
-    }
+    etls_p256_sign_many(ar, ops, n);
 }
 
 static void ecdh_batch_with(const etls_p256_arith_t *ar, etls_p256_ecdh_op_t *ops, size_t n)

@@ -4,6 +4,7 @@
 
 #include "common/err.h"
 #include "crypto/hash.h"
+#include "crypto/rand.h"
 #include "p256_internal.h"
 
 /* RFC 6979 §3.2 with the §3.6 additional data: the HMAC-SHA256 DRBG seeded with
@@ -115,6 +116,130 @@ int etls_p256_sign_one(const etls_p256_arith_t *ar, uint8_t sig[ETLS_P256_SIG_LE
     etls_wipe(k, sizeof k);
     etls_wipe(x, sizeof x);
     return 0;
+}
+
+/* ---- batches: one inversion mod p and one mod n for the whole group ---- */
+
+#define SIGN_GROUP 16
+
+static const uint64_t plain_one[4] = {1, 0, 0, 0};
+
+/* Montgomery's trick: inv[i] = a[i]^-1 for every i with one inversion and 3 (n - 1)
+ * multiplications; mul/inv are the field's or the scalars' (Montgomery form). Inputs must be
+ * non-zero; straight-line in the values. */
+static void batch_invert(uint64_t inv[][4], const uint64_t a[][4], size_t n,
+                         void (*mul)(uint64_t *, const uint64_t *, const uint64_t *),
+                         void (*invert)(uint64_t *, const uint64_t *))
+{
+    uint64_t acc[SIGN_GROUP][4], t[4], u[4];
+    memcpy(acc[0], a[0], 32);
+    for (size_t i = 1; i < n; i++)
+        mul(acc[i], acc[i - 1], a[i]);
+    invert(t, acc[n - 1]);
+    for (size_t i = n - 1; i > 0; i--) {
+        mul(inv[i], t, acc[i - 1]);
+        mul(u, t, a[i]);
+        memcpy(t, u, 32);
+    }
+    memcpy(inv[0], t, 32);
+    etls_wipe(acc, sizeof acc);
+    etls_wipe(t, sizeof t);
+    etls_wipe(u, sizeof u);
+}
+
+/* Signs ops[0..n) (n <= SIGN_GROUP, every extra given): the nonces and k G one by one, then the
+ * affine x of every k G and every k^-1 through batch_invert. An op whose r or s comes out zero
+ * (probability ~2^-256) is redone alone, which moves on to the next RFC 6979 candidate. */
+static void sign_group(const etls_p256_arith_t *ar, etls_p256_sign_op_t *ops,
+                       const uint8_t *const *extra, size_t n)
+{
+    uint64_t k[SIGN_GROUP][4], z[SIGN_GROUP][4], zi[SIGN_GROUP][4], e[SIGN_GROUP][4];
+    etls_p256_pt_t kg[SIGN_GROUP];
+    for (size_t i = 0; i < n; i++) {
+        nonce_gen_t g;
+        uint8_t x[32], h[32];
+        etls_p256_from_be(e[i], ops[i].digest);
+        etls_sc_reduce(e[i], e[i]);
+        etls_p256_to_be(h, e[i]);
+        etls_p256_sk_store(x, ops[i].sk);
+        nonce_init(&g, x, h, extra[i]);
+        for (;;) {
+            nonce_next(&g, k[i]);
+            uint64_t ok = etls_sc_in_range(k[i]);
+            etls_ct_declassify(&ok, sizeof ok);
+            if (ok)
+                break;
+        }
+        etls_wipe(&g, sizeof g);
+        etls_wipe(x, sizeof x);
+        ar->mul_base(&kg[i], k[i]);
+        memcpy(z[i], kg[i].z, 32);
+        ar->sc_to_mont(k[i], k[i]); /* from here on k is in Montgomery form mod n */
+    }
+    batch_invert(zi, (const uint64_t(*)[4])z, n, ar->fe_mul, ar->fe_inv);
+    batch_invert(z, (const uint64_t(*)[4])k, n, ar->sc_mul_m, ar->sc_inv_m); /* z = k^-1 */
+    for (size_t i = 0; i < n; i++) {
+        uint64_t zz[4], x[4], r[4], sv[4], t[4], u[4];
+        ar->fe_mul(zz, zi[i], zi[i]);
+        ar->fe_mul(x, kg[i].x, zz);
+        ar->fe_mul(x, x, plain_one); /* out of Montgomery form */
+        etls_sc_reduce(r, x);
+        etls_ct_declassify(r, sizeof r);
+        ar->sc_to_mont(t, r);
+        ar->sc_to_mont(u, ops[i].sk->d);
+        ar->sc_mul_m(t, t, u);
+        ar->sc_to_mont(u, e[i]);
+        etls_mod_add(t, t, u, etls_p256_n);
+        ar->sc_mul_m(t, t, z[i]);
+        ar->sc_from_mont(sv, t);
+        etls_ct_declassify(sv, sizeof sv);
+        if ((r[0] | r[1] | r[2] | r[3]) == 0 || (sv[0] | sv[1] | sv[2] | sv[3]) == 0) {
+            ops[i].status = etls_p256_sign_one(ar, ops[i].sig, ops[i].sk, ops[i].digest, extra[i]);
+        } else {
+            etls_p256_to_be(ops[i].sig, r);
+            etls_p256_to_be(ops[i].sig + 32, sv);
+            ops[i].status = 0;
+        }
+        etls_wipe(zz, sizeof zz);
+        etls_wipe(x, sizeof x);
+        etls_wipe(t, sizeof t);
+        etls_wipe(u, sizeof u);
+    }
+    etls_wipe(k, sizeof k);
+    etls_wipe(z, sizeof z);
+    etls_wipe(zi, sizeof zi);
+    etls_wipe(kg, sizeof kg);
+}
+
+void etls_p256_sign_many(const etls_p256_arith_t *ar, etls_p256_sign_op_t *ops, size_t n)
+{
+    etls_p256_sign_op_t *grp[SIGN_GROUP];
+    etls_p256_sign_op_t dense[SIGN_GROUP];
+    uint8_t drawn[SIGN_GROUP][32];
+    const uint8_t *extra[SIGN_GROUP];
+    size_t m = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (m == SIGN_GROUP || (i == n && m > 0)) {
+            sign_group(ar, dense, extra, m);
+            for (size_t j = 0; j < m; j++)
+                grp[j]->status = dense[j].status;
+            m = 0;
+        }
+        if (i == n)
+            break;
+        etls_p256_sign_op_t *op = &ops[i];
+        if (!op->extra) {
+            op->status = etls_rand_bytes(op->rng, drawn[m], 32);
+            if (op->status < 0) {
+                memset(op->sig, 0, ETLS_P256_SIG_LEN);
+                continue;
+            }
+        }
+        extra[m] = op->extra ? op->extra : drawn[m];
+        dense[m] = *op;
+        grp[m++] = op;
+    }
+    etls_wipe(drawn, sizeof drawn);
 }
 
 void etls_p256_sign_det(uint8_t sig[ETLS_P256_SIG_LEN], const etls_p256_sk_t *sk,

@@ -71,6 +71,9 @@ static inline uint64_t etls_sc_in_range(const uint64_t a[4])
 }
 
 /* ---- ECDSA (p256_ecdsa.c) ---- */
+/* The batch behind every implementation's sign_batch: groups of up to 16 share one inversion
+ * mod p (the affine x of k G) and one mod n (k^-1). Statuses as etls_p256_sign_op_t says. */
+void etls_p256_sign_many(const etls_p256_arith_t *ar, etls_p256_sign_op_t *ops, size_t n);
 int etls_p256_sign_one(const etls_p256_arith_t *ar, uint8_t sig[ETLS_P256_SIG_LEN],
                        const etls_p256_sk_t *sk, const uint8_t digest[32], const uint8_t extra[32]);
 
