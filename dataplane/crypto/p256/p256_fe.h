@@ -238,11 +238,19 @@ static inline void etls_fe_sqr(etls_p256_fe r, const etls_p256_fe a)
 
 static inline void etls_fe_add(etls_p256_fe r, const etls_p256_fe a, const etls_p256_fe b)
 {
+#ifdef ETLS_P256_ADX
+    etls_adx_add_p(r, a, b, etls_p256_p);
+#else
     etls_mod_add(r, a, b, etls_p256_p);
+#endif
 }
 static inline void etls_fe_sub(etls_p256_fe r, const etls_p256_fe a, const etls_p256_fe b)
 {
+#ifdef ETLS_P256_ADX
+    etls_adx_sub_p(r, a, b, etls_p256_p);
+#else
     etls_mod_sub(r, a, b, etls_p256_p);
+#endif
 }
 static inline void etls_fe_copy(etls_p256_fe r, const etls_p256_fe a)
 {

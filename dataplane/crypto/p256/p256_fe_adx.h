@@ -212,6 +212,74 @@ static inline void etls_adx_redc_m(uint64_t r[4], const uint64_t t[8], const uin
     r[0] = t4, r[1] = t5, r[2] = t6, r[3] = t7;
 }
 
+/* r = a + b mod p and r = a - b mod p (inputs < p): add/adc then a conditional subtraction
+ * selected by cmov; sub/sbb then p added back under the borrow mask. No multiplications, but
+ * in assembly for the same reason as above (GCC's carry handling). */
+static inline void etls_adx_add_p(uint64_t r[4], const uint64_t a[4], const uint64_t b[4],
+                                  const uint64_t p[4])
+{
+    uint64_t t0, t1, t2, t3, u0, u1, u2, u3, c;
+    __asm__("movq 0(%[a]), %[t0]\n\t"
+            "movq 8(%[a]), %[t1]\n\t"
+            "movq 16(%[a]), %[t2]\n\t"
+            "movq 24(%[a]), %[t3]\n\t"
+            "xorl %k[c], %k[c]\n\t"
+            "addq 0(%[b]), %[t0]\n\t"
+            "adcq 8(%[b]), %[t1]\n\t"
+            "adcq 16(%[b]), %[t2]\n\t"
+            "adcq 24(%[b]), %[t3]\n\t"
+            "adcq $0, %[c]\n\t"
+            "movq %[t0], %[u0]\n\t"
+            "movq %[t1], %[u1]\n\t"
+            "movq %[t2], %[u2]\n\t"
+            "movq %[t3], %[u3]\n\t"
+            "subq 0(%[p]), %[u0]\n\t"
+            "sbbq 8(%[p]), %[u1]\n\t"
+            "sbbq 16(%[p]), %[u2]\n\t"
+            "sbbq 24(%[p]), %[u3]\n\t"
+            "sbbq $0, %[c]\n\t"
+            "cmovcq %[t0], %[u0]\n\t"
+            "cmovcq %[t1], %[u1]\n\t"
+            "cmovcq %[t2], %[u2]\n\t"
+            "cmovcq %[t3], %[u3]\n\t"
+            : [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3), [u0] "=&r"(u0),
+              [u1] "=&r"(u1), [u2] "=&r"(u2), [u3] "=&r"(u3), [c] "=&r"(c)
+            : [a] "r"(a), [b] "r"(b), [p] "r"(p) ETLS_ADX_IN4(a) ETLS_ADX_IN4(b) ETLS_ADX_IN4(p)
+            : ETLS_ADX_CLOBBER);
+    r[0] = u0, r[1] = u1, r[2] = u2, r[3] = u3;
+}
+
+static inline void etls_adx_sub_p(uint64_t r[4], const uint64_t a[4], const uint64_t b[4],
+                                  const uint64_t p[4])
+{
+    uint64_t t0, t1, t2, t3, u0, u1, u2, u3;
+    __asm__("movq 0(%[a]), %[t0]\n\t"
+            "movq 8(%[a]), %[t1]\n\t"
+            "movq 16(%[a]), %[t2]\n\t"
+            "movq 24(%[a]), %[t3]\n\t"
+            "subq 0(%[b]), %[t0]\n\t"
+            "sbbq 8(%[b]), %[t1]\n\t"
+            "sbbq 16(%[b]), %[t2]\n\t"
+            "sbbq 24(%[b]), %[t3]\n\t"
+            "sbbq %[u0], %[u0]\n\t" /* all-ones on borrow */
+            "movq %[u0], %[u1]\n\t"
+            "movq %[u0], %[u2]\n\t"
+            "movq %[u0], %[u3]\n\t"
+            "andq 0(%[p]), %[u0]\n\t"
+            "andq 8(%[p]), %[u1]\n\t"
+            "andq 16(%[p]), %[u2]\n\t"
+            "andq 24(%[p]), %[u3]\n\t"
+            "addq %[u0], %[t0]\n\t"
+            "adcq %[u1], %[t1]\n\t"
+            "adcq %[u2], %[t2]\n\t"
+            "adcq %[u3], %[t3]\n\t"
+            : [t0] "=&r"(t0), [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3), [u0] "=&r"(u0),
+              [u1] "=&r"(u1), [u2] "=&r"(u2), [u3] "=&r"(u3)
+            : [a] "r"(a), [b] "r"(b), [p] "r"(p) ETLS_ADX_IN4(a) ETLS_ADX_IN4(b) ETLS_ADX_IN4(p)
+            : ETLS_ADX_CLOBBER);
+    r[0] = t0, r[1] = t1, r[2] = t2, r[3] = t3;
+}
+
 #undef ETLS_ADX_ROW
 #undef ETLS_ADX_REDC_P
 #undef ETLS_ADX_REDC_M
