@@ -46,6 +46,7 @@ static const etls_bench_case_t cases[] = {
     {"ecdsa_p256_sign", etls_bench_ecdsa_setup, NULL},
     {"p256_ecdh", etls_bench_p256_setup, NULL},
     {"ecdsa_p256_sign_native", etls_bench_p256n_sign_setup, NULL},
+    {"ecdsa_p256_sign_batch", etls_bench_p256n_sign_batch_setup, NULL},
     {"p256_ecdh_native", etls_bench_p256n_ecdh_setup, NULL},
     {"mlkem768_keygen", etls_bench_mlkem_setup, &etls_bench_mlkem_keygen},
     {"mlkem768_encaps", etls_bench_mlkem_setup, &etls_bench_mlkem_encaps},

@@ -86,6 +86,8 @@ int etls_bench_p256_setup(const etls_bench_env_t *env, const void *arg, etls_ben
 
 /* bench/crypto_p256.c: the native P-256 (crypto/p256.h), same operations as the two above. */
 int etls_bench_p256n_sign_setup(const etls_bench_env_t *env, const void *arg, etls_bench_pair_t *p);
+int etls_bench_p256n_sign_batch_setup(const etls_bench_env_t *env, const void *arg,
+                                      etls_bench_pair_t *p);
 int etls_bench_p256n_ecdh_setup(const etls_bench_env_t *env, const void *arg, etls_bench_pair_t *p);
 
 /* bench/crypto_mlkem.c: ML-KEM-768; arg selects keygen / encaps / decaps. The OpenSSL side is

@@ -19,6 +19,7 @@
 #include "common/err.h"
 #include "crypto/hash.h"
 #include "crypto/mlkem.h"
+#include "crypto/p256.h"
 #include "crypto/rand.h"
 #include "crypto/x25519.h"
 #include "crypto_cases.h"
@@ -249,8 +250,8 @@ int etls_bench_server_setup(const etls_bench_env_t *env, const void *arg, etls_b
         return etls_bench_fail(name, "ML-KEM-768 key generation failed");
     if (srv_verify(st) < 0)
         return etls_bench_fail(name, "our handshake crypto differs from OpenSSL's");
-    snprintf(p->impl, sizeof p->impl, "x25519 %s batch %u, ecdsa pk.h, sha256 %s%s%s",
-             etls_x25519_best()->name, st->batch, etls_hash_impl_name(ETLS_HASH_SHA256),
+    snprintf(p->impl, sizeof p->impl, "x25519 %s batch %u, ecdsa pk.h (p256 %s), sha256 %s%s%s",
+             etls_x25519_best()->name, st->batch, etls_p256_best()->name, etls_hash_impl_name(ETLS_HASH_SHA256),
              st->hybrid ? ", + ml-kem-768 encaps keccak " : "",
              st->hybrid ? etls_mlkem_impl_name() : "");
     p->ours = (etls_bench_side_t){.run = ours_server, .st = st, .ops_per_call = st->batch};

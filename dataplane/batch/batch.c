@@ -3,6 +3,9 @@
 
 #include "common/ct.h"
 #include "common/err.h"
+#include "crypto/hash.h"
+#include "crypto/p256.h"
+#include "crypto/rand.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +35,7 @@ struct etls_batch {
     etls_batch_waiter_t *ready_head, *ready_tail;
     etls_batch_stats_t st;
     etls_batch_fill_t fill; /* relaxed stores: read by other threads (etls_batch_fill_read) */
+    etls_rand_t rng;        /* P-256 key shares and hedged ECDSA nonces */
 };
 
 static size_t cap_or_default(size_t cap)
@@ -58,6 +62,7 @@ etls_batch_t *etls_batch_new(const etls_batch_config_t *cfg)
      * instead of paying for a whole lane group). Resolving NULL to etls_x25519_best() here
      * would turn that policy off for every worker. */
     b->cfg = *cfg;
+    etls_rand_init(&b->rng);
     int rc = queue_init(&b->qx, cap_or_default(cfg->x25519_cap), (void **)&b->x25519, sizeof *b->x25519);
     rc |= queue_init(&b->qp, cap_or_default(cfg->p256_cap), (void **)&b->p256, sizeof *b->p256);
     rc |= queue_init(&b->qs, cap_or_default(cfg->sign_cap), (void **)&b->sign, sizeof *b->sign);
@@ -84,6 +89,7 @@ void etls_batch_free(etls_batch_t *b)
     free(b->sign);
     free(b->aead);
     free(b->rsa);
+    etls_rand_wipe(&b->rng);
     etls_wipe(b, sizeof *b);
     free(b);
 }
@@ -125,32 +131,86 @@ static void run_x25519(etls_batch_t *b)
     queue_complete(b, &b->qx, &b->x25519[0].status, sizeof b->x25519[0]);
 }
 
-/* P-256 and signatures run one by one; their status lands in a per-slot array built here. */
+/* Native P-256 work goes in chunks so the per-chunk arrays on the stack stay small whatever the
+ * queue capacity (up to 1024). */
+#define P256_CHUNK 32
+
+/* P-256 key shares: a fresh key pair each (fixed-base, one by one), then the chunk's shared
+ * secrets through one etls_p256_ecdh_batch call. */
+static void run_p256_chunk(etls_batch_t *b, size_t base, size_t n, int *st)
+{
+    etls_p256_sk_t sk[P256_CHUNK];
+    etls_p256_ecdh_op_t ops[P256_CHUNK];
+    size_t m = 0, where[P256_CHUNK];
+    for (size_t i = base; i < base + n; i++) {
+        etls_batch_p256_op_t *op = &b->p256[i];
+        st[i] = etls_p256_generate(&sk[m], op->pub, &b->rng);
+        if (st[i] < 0) {
+            etls_wipe(op->shared, ETLS_P256_SHARED_LEN);
+            continue;
+        }
+        ops[m] = (etls_p256_ecdh_op_t){.sk = &sk[m], .peer = op->peer, .peer_len = op->peer_len,
+                                       .out = op->shared};
+        where[m++] = i;
+    }
+    etls_p256_ecdh_batch(NULL, ops, m);
+    for (size_t j = 0; j < m; j++)
+        st[where[j]] = ops[j].status;
+    etls_wipe(sk, sizeof sk);
+}
+
 static void run_p256(etls_batch_t *b)
 {
-    int st[b->qp.n ? b->qp.n : 1];
-    for (size_t i = 0; i < b->qp.n; i++) {
-        etls_batch_p256_op_t *op = &b->p256[i];
-        etls_p256_key_t k;
-        st[i] = etls_p256_keygen(&k, op->pub);
-        if (st[i] == 0)
-            st[i] = etls_p256_shared_len(&k, op->peer, op->peer_len, op->shared);
-        etls_p256_key_wipe(&k);
-    }
-    b->st.p256_ops += b->qp.n;
+    size_t n = b->qp.n;
+    int st[n ? n : 1];
+    for (size_t i = 0; i < n; i += P256_CHUNK)
+        run_p256_chunk(b, i, n - i < P256_CHUNK ? n - i : P256_CHUNK, st);
+    b->st.p256_ops += n;
     queue_complete(b, &b->qp, st, sizeof st[0]);
 }
 
-static void run_sign(etls_batch_t *b)
+/* Signatures: ECDSA P-256 requests of keys with a native scalar go through one
+ * etls_p256_sign_batch call (digest here, DER after); the rest (RSA, Ed25519) one by one
+ * through etls_pkey_sign. */
+static void run_sign_chunk(etls_batch_t *b, size_t base, size_t n, int *st)
 {
-    int st[b->qs.n ? b->qs.n : 1];
-    for (size_t i = 0; i < b->qs.n; i++) {
+    etls_p256_sign_op_t ops[P256_CHUNK];
+    uint8_t digest[P256_CHUNK][32], rs[P256_CHUNK][ETLS_P256_SIG_LEN];
+    size_t m = 0, where[P256_CHUNK];
+    for (size_t i = base; i < base + n; i++) {
         etls_batch_sign_op_t *op = &b->sign[i];
+        const etls_p256_sk_t *sk = etls_pkey_p256_sk(op->key);
+        if (sk && op->scheme == ETLS_SIG_ECDSA_SECP256R1_SHA256 && op->sig_cap >= ETLS_P256_DER_MAX) {
+            etls_hash(ETLS_HASH_SHA256, op->msg ? op->msg : (const uint8_t *)"", op->msg_len,
+                      digest[m]);
+            ops[m] = (etls_p256_sign_op_t){.sk = sk, .digest = digest[m], .rng = &b->rng,
+                                           .sig = rs[m]};
+            where[m++] = i;
+            continue;
+        }
         size_t len = op->sig_cap;
         st[i] = etls_pkey_sign(op->key, op->scheme, op->msg, op->msg_len, op->sig, &len);
         *op->sig_len = st[i] == 0 ? len : 0;
     }
-    b->st.sign_ops += b->qs.n;
+    etls_p256_sign_batch(NULL, ops, m);
+    for (size_t j = 0; j < m; j++) {
+        etls_batch_sign_op_t *op = &b->sign[where[j]];
+        size_t len = 0;
+        st[where[j]] = ops[j].status;
+        if (ops[j].status == 0)
+            etls_p256_sig_to_der(op->sig, &len, rs[j]);
+        *op->sig_len = len;
+    }
+    etls_wipe(rs, sizeof rs);
+}
+
+static void run_sign(etls_batch_t *b)
+{
+    size_t n = b->qs.n;
+    int st[n ? n : 1];
+    for (size_t i = 0; i < n; i += P256_CHUNK)
+        run_sign_chunk(b, i, n - i < P256_CHUNK ? n - i : P256_CHUNK, st);
+    b->st.sign_ops += n;
     queue_complete(b, &b->qs, st, sizeof st[0]);
 }
 

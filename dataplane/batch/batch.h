@@ -9,8 +9,8 @@
  *
  *   X25519    etls_x25519_batch (fixed-base keygen + lanes of variable-base multiplications)
  *   AEAD      etls_aead_burst (ipsec-mb burst API across connections and keys)
- *   P-256     etls_p256_keygen + etls_p256_shared, one by one
- *   signature etls_pkey_sign, one by one (a batched signer can replace this loop later)
+ *   P-256     etls_p256_generate each, then etls_p256_ecdh_batch over the queue (crypto/p256)
+ *   signature ECDSA P-256: etls_p256_sign_batch over the queue; others etls_pkey_sign each
  *   RSA       etls_pkey_rsa_decrypt_raw, one by one (TLS 1.2 RSA key exchange)
  *
  * Nothing here knows about TLS or about the transport: io_uring and DPDK workers and the bench

@@ -13,19 +13,20 @@
  * is thread-safe: the only shared state is the fixed-base table (52 KiB of public multiples of
  * G), built once under pthread_once at first use.
  *
- * Naming: crypto/pk.h already has OpenSSL-backed etls_p256_key_t / etls_p256_keygen /
- * etls_p256_shared(_len) / etls_p256_key_wipe for the TLS engine; the names here avoid those
- * (etls_p256_sk_t, etls_p256_generate, etls_p256_ecdh). The step that wires this module in
- * reimplements pk.h's P-256 calls on top of these and drops the OpenSSL path.
+ * Naming: crypto/pk.h has etls_p256_key_t / etls_p256_keygen / etls_p256_shared(_len) /
+ * etls_p256_key_wipe for the TLS engine, implemented on top of these; the names here avoid
+ * those (etls_p256_sk_t, etls_p256_generate, etls_p256_ecdh).
  *
  * Implementations (BearSSL style): an etls_p256_impl_t runs batches of signatures and shared
- * secrets; the portable one loops over single operations. Vector implementations (AVX-512
- * IFMA, eight lanes) slot in behind the same batch calls with a _get() that returns NULL when
- * the CPU lacks what they need; etls_p256_best() picks one once at first use.
+ * secrets. "portable" runs the arithmetic in 64-bit C; "adx" the same code with mulx/adcx/adox
+ * field multiplications (etls_p256_adx_get() is NULL without BMI2 and ADX). Both sign in groups
+ * of up to 16 that share one inversion mod p and one mod n. Vector implementations (AVX-512
+ * IFMA, eight lanes) would slot in behind the same batch calls; etls_p256_best() picks once.
  *
- * Owners: dataplane/crypto/p256/ (p256_fe.h field and scalar limbs, p256_scalar.c inversions,
- * p256_point.c group law and scalar multiplication, p256_ecdsa.c signatures and DER, p256.c keys,
- * ECDH and dispatch). */
+ * Owners: dataplane/crypto/p256/ (p256_fe.h field and scalar limbs, p256_fe_adx.h their
+ * mulx/adx forms, p256_scalar.c inversions, p256_point.c group law and scalar multiplication --
+ * both compiled into p256_arith_c.c and p256_arith_adx.c --, p256_ecdsa.c signatures, batches
+ * and DER, p256.c keys, ECDH and dispatch). */
 #ifndef ETLS_CRYPTO_P256_H
 #define ETLS_CRYPTO_P256_H
 
@@ -113,13 +114,17 @@ typedef struct etls_p256_ecdh_op {
 } etls_p256_ecdh_op_t;
 
 typedef struct etls_p256_impl {
-    const char *name; /* "portable" (later "ifma") */
+    const char *name; /* "portable", "adx" */
     unsigned lanes;   /* operations run side by side */
     void (*sign_batch)(etls_p256_sign_op_t *ops, size_t n);
     void (*ecdh_batch)(etls_p256_ecdh_op_t *ops, size_t n);
 } etls_p256_impl_t;
 
+/* portable: 64-bit C (unsigned __int128) field code. adx: the same operations with
+ * mulx/adcx/adox field multiplications; NULL when the CPU lacks BMI2 or ADX (or ETLS_CPU_DISABLE
+ * masks them). etls_p256_best() is the fastest present; the single-operation calls use it. */
 const etls_p256_impl_t *etls_p256_portable_get(void);
+const etls_p256_impl_t *etls_p256_adx_get(void);
 const etls_p256_impl_t *etls_p256_best(void);
 
 /* Run n operations through impl (NULL = best); every op's output and status are written. The

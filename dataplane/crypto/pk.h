@@ -1,7 +1,8 @@
-/* Public-key operations behind our own interface, backed by OpenSSL libcrypto: TLS signature
- * schemes (ECDSA P-256/SHA-256, RSA-PSS-RSAE-SHA256, Ed25519), P-256 ECDH, and loading PEM
- * keys and certificate chains. Kept behind this interface so a faster batched signer can
- * replace OpenSSL later without touching the TLS engine.
+/* Public-key operations behind our own interface: TLS signature schemes (ECDSA P-256/SHA-256,
+ * RSA-PSS-RSAE-SHA256, Ed25519), P-256 ECDH, and loading PEM keys and certificate chains.
+ * ECDSA P-256 signing and P-256 ECDH run on our crypto/p256 (the private scalar is read from
+ * OpenSSL's key once at load and held in the key object); RSA, Ed25519, verification and
+ * parsing are OpenSSL libcrypto's.
  *
  * Ownership: every etls_pkey_t and every etls_cert_chain_t belongs to whoever loaded it and is
  * released with the matching _free. A loaded key is read-only: workers may sign and verify with
@@ -66,6 +67,10 @@ uint16_t etls_pkey_scheme(const etls_pkey_t *k);
  * key does not have, a verify-only key or a short buffer. Thread-safe on a shared key. */
 int etls_pkey_sign(const etls_pkey_t *k, uint16_t scheme, const uint8_t *msg, size_t len,
                    uint8_t *sig, size_t *siglen);
+/* The native P-256 scalar of an ECDSA P-256 private key (for batched signing through
+ * crypto/p256.h's etls_p256_sign_batch), or NULL for any other key. Owned by k. */
+struct etls_p256_sk;
+const struct etls_p256_sk *etls_pkey_p256_sk(const etls_pkey_t *k);
 /* 1 when k signs with scheme: its own scheme, and for RSA keys also the TLS 1.2-only schemes
  * RSA-PSS-RSAE-SHA384 and PKCS#1 v1.5 with SHA-256/SHA-384. etls_pkey_sign and _verify accept
  * these extra schemes for RSA keys (hashing with the scheme's digest; PSS salt = digest length);
@@ -150,12 +155,12 @@ typedef struct etls_p256_key {
     uint8_t priv[32]; /* secret scalar, big-endian, 1 <= priv < n; wiped by etls_p256_key_wipe */
 } etls_p256_key_t;
 
-/* Random scalar from OpenSSL's private DRBG and its public point (0x04 || X || Y).
- * Thread-safe; ETLS_ERR_CRYPTO when OpenSSL fails. */
+/* Random scalar from this thread's RNG (crypto/rand, getrandom) and its public point
+ * (0x04 || X || Y), on crypto/p256. Thread-safe; ETLS_ERR_IO when the kernel has no entropy. */
 int etls_p256_keygen(etls_p256_key_t *k, uint8_t pub[ETLS_P256_POINT_LEN]);
 /* Shared secret = x coordinate of priv * peer. Validates the peer point: format byte 0x04,
  * coordinates below p, on the curve, result not infinity; ETLS_ERR_INVALID when it is not.
- * On any failure out is zeroed. Thread-safe; constant-time in the scalar (OpenSSL's P-256). */
+ * On any failure out is zeroed. Thread-safe; constant-time in the scalar (crypto/p256). */
 int etls_p256_shared(const etls_p256_key_t *k, const uint8_t peer[ETLS_P256_POINT_LEN],
                      uint8_t out[ETLS_P256_SHARED_LEN]);
 /* Same, for a peer key share of any length straight off the wire: everything but 65 bytes

@@ -3,6 +3,7 @@
 #ifndef ETLS_CRYPTO_PK_INTERNAL_H
 #define ETLS_CRYPTO_PK_INTERNAL_H
 
+#include "crypto/p256.h"
 #include "crypto/pk.h"
 
 #include <openssl/bio.h>
@@ -24,6 +25,10 @@ struct etls_pkey {
     EVP_MD_CTX *dsign_tmpl; /* Ed25519: DigestSignInit done */
     EVP_MD_CTX *dverify_tmpl;
     EVP_PKEY_CTX *decrypt_tmpl; /* RSA private keys: decrypt_init + RSA_NO_PADDING (rsa_kx.c) */
+    /* ECDSA P-256 private keys sign natively (crypto/p256): the scalar, read from OpenSSL's key
+     * once at load, wiped in etls_pkey_free. has_p256 says it is set. */
+    int has_p256;
+    etls_p256_sk_t p256;
 };
 
 /* Takes ownership of pkey (freed on failure too). Checks the type, builds the templates and, for
@@ -55,5 +60,9 @@ void etls_pk_pem_free(etls_pem_block_t *b);
 /* 1 when 0 < s < n (the P-256 group order), constant-time in s; only the verdict is
  * declassified. Used for rejection sampling in etls_p256_keygen; tested under valgrind (ct). */
 int etls_p256_scalar_in_range(const uint8_t s[32]);
+
+/* This thread's RNG for the hedged ECDSA nonces and P-256 key shares (crypto/rand: getrandom
+ * in 4 KiB blocks), so the signer needs no context from its caller. */
+etls_rand_t *etls_pk_thread_rng(void);
 
 #endif

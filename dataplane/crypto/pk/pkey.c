@@ -1,12 +1,18 @@
-/* The key wrapper: type checks, per-key operation templates, sign and verify. */
+/* The key wrapper: type checks, per-key operation templates, sign and verify. ECDSA P-256
+ * signatures come from crypto/p256 with the scalar held in the key; everything else (and every
+ * verification) is OpenSSL's. */
 #include "crypto/pk/pk_internal.h"
 
+#include "common/ct.h"
 #include "common/err.h"
 #include "crypto/hash.h"
+#include "crypto/p256.h"
+#include "crypto/rand.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/rsa.h>
@@ -88,13 +94,40 @@ static int build_tmpls(etls_pkey_t *k)
         return k->dverify_tmpl && (k->dsign_tmpl || !k->has_private);
     }
     k->verify_tmpl = digest_tmpl(k->pkey, k->scheme, 0);
-    k->sign_tmpl = k->has_private ? digest_tmpl(k->pkey, k->scheme, 1) : NULL;
+    int ossl_signs = k->has_private && !k->has_p256;
+    k->sign_tmpl = ossl_signs ? digest_tmpl(k->pkey, k->scheme, 1) : NULL;
     if (k->has_private && k->scheme == ETLS_SIG_RSA_PSS_RSAE_SHA256) {
         k->decrypt_tmpl = etls_pk_rsa_decrypt_tmpl(k->pkey);
         if (!k->decrypt_tmpl)
             return 0;
     }
-    return k->verify_tmpl && (k->sign_tmpl || !k->has_private);
+    return k->verify_tmpl && (k->sign_tmpl || !ossl_signs);
+}
+
+/* The private scalar of an EC P-256 key into our format, once. The bytes pass through a
+ * stack buffer that is wiped; OpenSSL's BIGNUM is cleared when freed. */
+static int load_p256_scalar(etls_pkey_t *k)
+{
+    BIGNUM *bn = NULL;
+    uint8_t d[32];
+    int ok = EVP_PKEY_get_bn_param(k->pkey, OSSL_PKEY_PARAM_PRIV_KEY, &bn) == 1 &&
+             BN_bn2binpad(bn, d, sizeof d) == (int)sizeof d && etls_p256_sk_load(&k->p256, d) == 0;
+    BN_clear_free(bn);
+    etls_wipe(d, sizeof d);
+    k->has_p256 = ok;
+    return ok ? 0 : ETLS_ERR_INVALID;
+}
+
+static __thread etls_rand_t tl_rng;
+static __thread int tl_rng_ready;
+
+etls_rand_t *etls_pk_thread_rng(void)
+{
+    if (!tl_rng_ready) {
+        etls_rand_init(&tl_rng);
+        tl_rng_ready = 1;
+    }
+    return &tl_rng;
 }
 
 /* Catches a private key whose public half does not belong to it (a damaged or hand-edited file)
@@ -128,7 +161,11 @@ int etls_pk_wrap(etls_pkey_t **out, EVP_PKEY *pkey, int has_private, char *err, 
     k->scheme = scheme;
     k->has_private = has_private;
     k->sig_max = (size_t)EVP_PKEY_get_size(pkey);
-    if (k->sig_max == 0 || k->sig_max > ETLS_SIG_MAX_LEN || !build_tmpls(k)) {
+    if (has_private && scheme == ETLS_SIG_ECDSA_SECP256R1_SHA256 && load_p256_scalar(k) < 0) {
+        etls_pk_errf(err, errlen, "EC P-256 private scalar cannot be read (0 or not below the "
+                                  "group order?)");
+        rc = ETLS_ERR_INVALID;
+    } else if (k->sig_max == 0 || k->sig_max > ETLS_SIG_MAX_LEN || !build_tmpls(k)) {
         etls_pk_errf(err, errlen, "cannot set up %s operations in OpenSSL",
                      EVP_PKEY_get0_type_name(pkey));
         rc = ETLS_ERR_CRYPTO;
@@ -154,6 +191,7 @@ void etls_pkey_free(etls_pkey_t *k)
     EVP_MD_CTX_free(k->dverify_tmpl);
     EVP_PKEY_CTX_free(k->decrypt_tmpl);
     EVP_PKEY_free(k->pkey); /* OpenSSL wipes the private components */
+    etls_p256_sk_wipe(&k->p256);
     free(k);
 }
 
@@ -237,6 +275,25 @@ static int alt_verify(const etls_pkey_t *k, uint16_t scheme, const uint8_t *msg,
     return ETLS_ERR_AUTH;
 }
 
+/* ECDSA P-256 natively: SHA-256, the hedged-nonce signature, DER (RFC 8446 §4.2.3). */
+static int p256_sign(const etls_pkey_t *k, const uint8_t *msg, size_t len, uint8_t *sig,
+                     size_t *siglen)
+{
+    uint8_t h[SHA256_LEN], rs[ETLS_P256_SIG_LEN];
+    size_t der_len;
+    ETLS_ENSURE(*siglen >= ETLS_P256_DER_MAX, ETLS_ERR_INVALID);
+    etls_hash(ETLS_HASH_SHA256, msg, len, h);
+    ETLS_GUARD(etls_p256_sign(rs, &k->p256, h, etls_pk_thread_rng()));
+    etls_p256_sig_to_der(sig, &der_len, rs);
+    *siglen = der_len;
+    return 0;
+}
+
+const etls_p256_sk_t *etls_pkey_p256_sk(const etls_pkey_t *k)
+{
+    return k && k->has_p256 ? &k->p256 : NULL;
+}
+
 int etls_pkey_sign(const etls_pkey_t *k, uint16_t scheme, const uint8_t *msg, size_t len,
                    uint8_t *sig, size_t *siglen)
 {
@@ -247,6 +304,8 @@ int etls_pkey_sign(const etls_pkey_t *k, uint16_t scheme, const uint8_t *msg, si
     if (!msg)
         msg = (const uint8_t *)""; /* an empty message is valid; OpenSSL wants a pointer */
     int ok;
+    if (k->has_p256)
+        return p256_sign(k, msg, len, sig, siglen);
     if (k->scheme == ETLS_SIG_ED25519) {
         EVP_MD_CTX *m = EVP_MD_CTX_new();
         ok = m && EVP_MD_CTX_copy_ex(m, k->dsign_tmpl) &&
