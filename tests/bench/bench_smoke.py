@@ -16,7 +16,7 @@ REQUIRED = [
     "chacha20poly1305_seal_16k", "chacha20poly1305_seal_1k", "aes128ccm_seal_16k",
     "tls13_key_schedule", "tls13_server_crypto",
     "sha256_64", "sha256_16k", "hmac_sha256_64", "ecdsa_p256_sign", "p256_ecdh",
-    "ecdsa_p256_sign_native", "p256_ecdh_native",
+    "ecdsa_p256_sign_native", "ecdsa_p256_sign_batch", "p256_ecdh_native",
     "mlkem768_keygen", "mlkem768_encaps", "mlkem768_decaps",
     "tls13_server_crypto_hybrid", "x25519mlkem768_server",
 ]
