@@ -36,6 +36,8 @@ var (
 	count      = flag.Int("n", 3, "requests (request mode)")
 	size       = flag.Int64("size", 64<<20, "bytes each way (echo mode)")
 	timeout    = flag.Duration("timeout", 60*time.Second, "overall deadline")
+	certFile   = flag.String("cert", "", "client certificate chain (PEM) for mTLS, with -key")
+	keyFile    = flag.String("key", "", "client private key (PEM)")
 )
 
 func die(format string, args ...interface{}) {
@@ -63,8 +65,16 @@ func config() *tls.Config {
 			die("unknown curve %q", c)
 		}
 	}
-	return &tls.Config{RootCAs: pool, ServerName: *name, MinVersion: tls.VersionTLS13,
+	cfg := &tls.Config{RootCAs: pool, ServerName: *name, MinVersion: tls.VersionTLS13,
 		CurvePreferences: prefs, NextProtos: []string{"http/1.1"}}
+	if *certFile != "" {
+		pair, err := tls.LoadX509KeyPair(*certFile, *keyFile)
+		if err != nil {
+			die("client certificate: %v", err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
+	return cfg
 }
 
 func dial() *tls.Conn {
