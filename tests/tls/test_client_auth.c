@@ -455,7 +455,8 @@ static size_t cert_body(const uint8_t *ctxb, size_t ctxl, const uint8_t *der, si
 {
     size_t n = 0, entry = 3 + dl + 2 + el;
     out[n++] = (uint8_t)ctxl;
-    memcpy(out + n, ctxb, ctxl);
+    if (ctxl)
+        memcpy(out + n, ctxb, ctxl);
     n += ctxl;
     out[n++] = (uint8_t)(entry >> 16);
     out[n++] = (uint8_t)(entry >> 8);
@@ -467,7 +468,8 @@ static size_t cert_body(const uint8_t *ctxb, size_t ctxl, const uint8_t *der, si
     n += dl;
     out[n++] = (uint8_t)(el >> 8);
     out[n++] = (uint8_t)el;
-    memcpy(out + n, ext, el);
+    if (el)
+        memcpy(out + n, ext, el);
     return n + el;
 }
 
