@@ -398,7 +398,7 @@ static int check_chain(etls_tls_conn_t *c, const uint8_t **certs, const size_t *
         X509_free(x);
     }
     if (rc == 0) {
-        int k = etls_pkey_from_cert_der(&c->hs->peer_key, certs[0], lens[0]);
+        int k = etls_pkey_from_x509(&c->hs->peer_key, leaf); /* the leaf is decoded once */
         rc = k == 0 ? 0 : k == ETLS_ERR_UNSUPPORTED ? ALERT(UNSUPPORTED_CERTIFICATE) : ALERT(BAD_CERTIFICATE);
     }
     if (rc == 0)
