@@ -64,16 +64,6 @@ static etls_tls_client_auth_t *own_policy(const uint8_t *der, size_t len, int mo
     return a;
 }
 
-static size_t hs_msg(uint8_t type, const uint8_t *body, size_t len, uint8_t *out)
-{
-    out[0] = type;
-    out[1] = (uint8_t)(len >> 16);
-    out[2] = (uint8_t)(len >> 8);
-    out[3] = (uint8_t)len;
-    memcpy(out + 4, body, len);
-    return 4 + len;
-}
-
 /* One handshake message as protected records of at most 16 KiB, hashed into m's transcript. */
 static int send(fuzz_srv_t *s, mini_t *m, const uint8_t *msg, size_t n)
 {
@@ -115,14 +105,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rc = fuzz_feed(s, rec, mini_records(22, ch, chl, 0, rec));
     FUZZ_ASSERT(rc == 0 && mini_read_flight(&m, ch, chl, s->out.base, s->out.len) == 0);
     s->out.len = 0;
-    rc = send(s, &m, msg, hs_msg(HT_CERTIFICATE, cert, cl, msg));
+    rc = send(s, &m, msg, mini_hs_msg(HT_CERTIFICATE, cert, cl, msg));
     if (rc == 0 && n > 0 && cvl <= 4 + ETLS_SIG_MAX_LEN)
-        rc = send(s, &m, msg, hs_msg(HT_CERTIFICATE_VERIFY, cv, cvl, msg));
+        rc = send(s, &m, msg, mini_hs_msg(HT_CERTIFICATE_VERIFY, cv, cvl, msg));
     if (rc == 0) { /* Finished over what the client sent */
         uint8_t th[ETLS_HASH_MAX_LEN], vd[ETLS_HASH_MAX_LEN];
         etls_hash_peek(&m.th, th);
         etls_tls13_finished(m.hash, m.c_hs, th, vd);
-        rc = send(s, &m, msg, hs_msg(HT_FINISHED, vd, etls_hash_len(m.hash), msg));
+        rc = send(s, &m, msg, mini_hs_msg(HT_FINISHED, vd, etls_hash_len(m.hash), msg));
     }
     FUZZ_ASSERT(rc == 0 || ETLS_ERR_IS_ALERT(rc));
     if (n < 0) /* a Certificate the parser refuses is refused by the engine */

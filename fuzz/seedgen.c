@@ -34,24 +34,8 @@ static void cert_seed(const char *dir, const char *name, uint8_t flags, const ui
                       const test_cert_t *tc, uint16_t scheme, size_t sig_len)
 {
     static uint8_t b[8192];
-    size_t n = 3, dl = tc ? tc->der_len : 0, list = tc ? 3 + dl + 2 : 0;
     b[0] = flags;
-    b[n++] = (uint8_t)ctxl;
-    if (ctxl)
-        memcpy(b + n, ctx, ctxl);
-    n += ctxl;
-    b[n++] = (uint8_t)(list >> 16);
-    b[n++] = (uint8_t)(list >> 8);
-    b[n++] = (uint8_t)list;
-    if (tc) {
-        b[n++] = (uint8_t)(dl >> 16);
-        b[n++] = (uint8_t)(dl >> 8);
-        b[n++] = (uint8_t)dl;
-        memcpy(b + n, tc->der, dl);
-        n += dl;
-        b[n++] = 0;
-        b[n++] = 0;
-    }
+    size_t n = 3 + mini_cert_body(ctx, ctxl, tc ? tc->der : NULL, tc ? tc->der_len : 0, NULL, 0, b + 3);
     b[1] = (uint8_t)((n - 3) >> 8);
     b[2] = (uint8_t)(n - 3);
     b[n++] = (uint8_t)(scheme >> 8);

@@ -439,40 +439,6 @@ static void srv_free(srv_t *s)
     free(s);
 }
 
-static size_t msg(uint8_t type, const uint8_t *body, size_t len, uint8_t *out)
-{
-    out[0] = type;
-    out[1] = (uint8_t)(len >> 16);
-    out[2] = (uint8_t)(len >> 8);
-    out[3] = (uint8_t)len;
-    memcpy(out + 4, body, len);
-    return 4 + len;
-}
-
-/* Certificate body with one entry: context bytes, the DER, entry extensions. */
-static size_t cert_body(const uint8_t *ctxb, size_t ctxl, const uint8_t *der, size_t dl,
-                        const uint8_t *ext, size_t el, uint8_t *out)
-{
-    size_t n = 0, entry = 3 + dl + 2 + el;
-    out[n++] = (uint8_t)ctxl;
-    if (ctxl)
-        memcpy(out + n, ctxb, ctxl);
-    n += ctxl;
-    out[n++] = (uint8_t)(entry >> 16);
-    out[n++] = (uint8_t)(entry >> 8);
-    out[n++] = (uint8_t)entry;
-    out[n++] = (uint8_t)(dl >> 16);
-    out[n++] = (uint8_t)(dl >> 8);
-    out[n++] = (uint8_t)dl;
-    memcpy(out + n, der, dl);
-    n += dl;
-    out[n++] = (uint8_t)(el >> 8);
-    out[n++] = (uint8_t)el;
-    if (el)
-        memcpy(out + n, ext, el);
-    return n + el;
-}
-
 /* Sends the handshake message (hashed into m's transcript) in one protected record. */
 static int send_msg(srv_t *s, mini_t *m, const uint8_t *msgb, size_t n)
 {
@@ -506,7 +472,7 @@ static int send_cv(srv_t *s, mini_t *m, uint16_t scheme, const cert_t *signer, i
     body[2] = (uint8_t)(sl >> 8);
     body[3] = (uint8_t)sl;
     memcpy(body + 4, sig, sl);
-    return send_msg(s, m, out, msg(15, body, 4 + sl, out));
+    return send_msg(s, m, out, mini_hs_msg(15, body, 4 + sl, out));
 }
 
 static int send_fin(srv_t *s, mini_t *m)
@@ -515,7 +481,7 @@ static int send_fin(srv_t *s, mini_t *m)
     size_t hl = etls_hash_len(m->hash);
     etls_hash_peek(&m->th, th);
     etls_tls13_finished(m->hash, m->c_hs, th, vd);
-    return send_msg(s, m, out, msg(20, vd, hl, out));
+    return send_msg(s, m, out, mini_hs_msg(20, vd, hl, out));
 }
 
 static void expect(srv_t *s, int rc, int desc, const char *what)
@@ -537,29 +503,29 @@ static void test_mini(void)
     size_t n;
     /* the whole exchange by hand: Certificate, CertificateVerify, Finished */
     srv_t *s = to_request(&m, &req);
-    n = cert_body(NULL, 0, der, (size_t)dl, NULL, 0, body);
-    CHECK(send_msg(s, &m, out, msg(11, body, n, out)) == 0);
+    n = mini_cert_body(NULL, 0, der, (size_t)dl, NULL, 0, body);
+    CHECK(send_msg(s, &m, out, mini_hs_msg(11, body, n, out)) == 0);
     CHECK(send_cv(s, &m, ETLS_SIG_ECDSA_SECP256R1_SHA256, &good, 0) == 0);
     CHECK(send_fin(s, &m) == 0);
     CHECK(etls_tls_handshake_done(&s->c) && etls_tls_peer_id(&s->c) != NULL);
     srv_free(s);
     /* bad signature: decrypt_error */
     s = to_request(&m, &req);
-    CHECK(send_msg(s, &m, out, msg(11, body, n, out)) == 0);
+    CHECK(send_msg(s, &m, out, mini_hs_msg(11, body, n, out)) == 0);
     expect(s, send_cv(s, &m, ETLS_SIG_ECDSA_SECP256R1_SHA256, &good, 1), ETLS_ALERT_DECRYPT_ERROR, "bad CV");
     srv_free(s);
     /* signed by another key than the leaf's */
     s = to_request(&m, &req);
-    CHECK(send_msg(s, &m, out, msg(11, body, n, out)) == 0);
+    CHECK(send_msg(s, &m, out, mini_hs_msg(11, body, n, out)) == 0);
     expect(s, send_cv(s, &m, ETLS_SIG_ECDSA_SECP256R1_SHA256, &unknown, 0), ETLS_ALERT_DECRYPT_ERROR, "other key");
     srv_free(s);
     /* a scheme we did not offer / not the key's */
     s = to_request(&m, &req);
-    CHECK(send_msg(s, &m, out, msg(11, body, n, out)) == 0);
+    CHECK(send_msg(s, &m, out, mini_hs_msg(11, body, n, out)) == 0);
     expect(s, send_cv(s, &m, 0x0503, &good, 0), ETLS_ALERT_ILLEGAL_PARAMETER, "scheme not offered");
     srv_free(s);
     s = to_request(&m, &req);
-    CHECK(send_msg(s, &m, out, msg(11, body, n, out)) == 0);
+    CHECK(send_msg(s, &m, out, mini_hs_msg(11, body, n, out)) == 0);
     expect(s, send_cv(s, &m, ETLS_SIG_ED25519, &good, 0), ETLS_ALERT_ILLEGAL_PARAMETER, "scheme not the key's");
     srv_free(s);
     /* Finished without Certificate; CertificateVerify before Certificate */
@@ -571,7 +537,7 @@ static void test_mini(void)
     srv_free(s);
     /* Finished right after a non-empty Certificate */
     s = to_request(&m, &req);
-    CHECK(send_msg(s, &m, out, msg(11, body, n, out)) == 0);
+    CHECK(send_msg(s, &m, out, mini_hs_msg(11, body, n, out)) == 0);
     expect(s, send_fin(s, &m), ETLS_ALERT_UNEXPECTED_MESSAGE, "no CV");
     srv_free(s);
     /* malformed Certificates */
@@ -582,26 +548,26 @@ static void test_mini(void)
     } bad[] = {{"truncated", n - 1, ETLS_ALERT_DECODE_ERROR}, {"empty body", 0, ETLS_ALERT_DECODE_ERROR}};
     for (size_t i = 0; i < 2; i++) {
         s = to_request(&m, &req);
-        expect(s, send_msg(s, &m, out, msg(11, body, bad[i].len, out)), bad[i].desc, bad[i].what);
+        expect(s, send_msg(s, &m, out, mini_hs_msg(11, body, bad[i].len, out)), bad[i].desc, bad[i].what);
         srv_free(s);
     }
     s = to_request(&m, &req);
-    size_t n2 = cert_body(one, 1, der, (size_t)dl, NULL, 0, body);
-    expect(s, send_msg(s, &m, out, msg(11, body, n2, out)), ETLS_ALERT_ILLEGAL_PARAMETER, "context");
+    size_t n2 = mini_cert_body(one, 1, der, (size_t)dl, NULL, 0, body);
+    expect(s, send_msg(s, &m, out, mini_hs_msg(11, body, n2, out)), ETLS_ALERT_ILLEGAL_PARAMETER, "context");
     srv_free(s);
     s = to_request(&m, &req);
-    n2 = cert_body(NULL, 0, der, (size_t)dl, ext, 4, body);
-    expect(s, send_msg(s, &m, out, msg(11, body, n2, out)), ETLS_ALERT_UNSUPPORTED_EXTENSION, "entry extension");
+    n2 = mini_cert_body(NULL, 0, der, (size_t)dl, ext, 4, body);
+    expect(s, send_msg(s, &m, out, mini_hs_msg(11, body, n2, out)), ETLS_ALERT_UNSUPPORTED_EXTENSION, "entry extension");
     srv_free(s);
     s = to_request(&m, &req);
     uint8_t junk[40];
     memset(junk, 0x30, sizeof junk);
-    n2 = cert_body(NULL, 0, junk, sizeof junk, NULL, 0, body);
-    expect(s, send_msg(s, &m, out, msg(11, body, n2, out)), ETLS_ALERT_BAD_CERTIFICATE, "not DER");
+    n2 = mini_cert_body(NULL, 0, junk, sizeof junk, NULL, 0, body);
+    expect(s, send_msg(s, &m, out, mini_hs_msg(11, body, n2, out)), ETLS_ALERT_BAD_CERTIFICATE, "not DER");
     srv_free(s);
     s = to_request(&m, &req);
-    n2 = cert_body(NULL, 0, der, (size_t)dl - 1, NULL, 0, body);
-    expect(s, send_msg(s, &m, out, msg(11, body, n2, out)), ETLS_ALERT_BAD_CERTIFICATE, "DER cut");
+    n2 = mini_cert_body(NULL, 0, der, (size_t)dl - 1, NULL, 0, body);
+    expect(s, send_msg(s, &m, out, mini_hs_msg(11, body, n2, out)), ETLS_ALERT_BAD_CERTIFICATE, "DER cut");
     srv_free(s);
     OPENSSL_free(der);
     mini_free(&m);
