@@ -289,6 +289,13 @@ static void test_libssl(void)
             expect_id(cases[i].what, &id, cases[i].leaf, 1);
         SSL_CTX_free(cc);
     }
+    { /* after a HelloRetryRequest (the client's share is P-256, we prefer X25519) */
+        SSL_CTX *cc = client_with(&good, NULL);
+        CHECK(SSL_CTX_set1_groups_list(cc, "P-256:X25519") == 1);
+        run("required, after HRR", &req, cc, NULL, -1, &id, NULL, NULL);
+        expect_id("after HRR", &id, &good, 1);
+        SSL_CTX_free(cc);
+    }
     { /* optional and no certificate: no identity */
         SSL_CTX *cc = client_with(NULL, NULL);
         run("optional, none", &opt, cc, NULL, -1, &id, NULL, NULL);
@@ -574,6 +581,74 @@ static void test_mini(void)
     etls_tls_server_ctx_free(&req);
 }
 
+/* Many CA names (close to the 8 KiB bound) in a flight cut into 64-byte records (RFC 8449):
+ * the out room covers it, the client reads it; one CA too many is refused at load. */
+static void test_many_cas(void)
+{
+    static char pem[200000];
+    size_t len = 0, n_ok = 0;
+    cert_t cas[120];
+    size_t n;
+    for (n = 0; n < 120; n++) {
+        char cn[64];
+        snprintf(cn, sizeof cn, "extra CA number %03zu with a longer common name", n);
+        cas[n] = mk(cn, KEY_ECDSA, NULL, 100, NULL, -1, 30, 500 + (long)n);
+        size_t l;
+        char *p = pem_of(cas[n].x, NULL, &l);
+        memcpy(pem + len, p, l);
+        len += l;
+        free(p);
+        etls_tls_client_auth_t *a = NULL;
+        char err[256];
+        if (n < 60) { /* far below the bound: only the sets near it are tried */
+            n_ok = n + 1;
+            continue;
+        }
+        if (etls_tls_client_auth_new_pem(&a, 2, pem, len, NULL, 0, 4, err, sizeof err) != 0) {
+            CHECK_MSG(strstr(err, "8 KiB") != NULL, "%s", err);
+            break;
+        }
+        etls_tls_client_auth_free(a);
+        n_ok = n + 1;
+    }
+    CHECK_MSG(n_ok > 60 && n_ok < 120, "%zu CA names fit", n_ok);
+    /* the largest set that fits, the client asking for 64-byte records */
+    len = 0;
+    for (size_t i = 0; i < n_ok; i++) {
+        size_t l;
+        char *p = pem_of(cas[i].x, NULL, &l);
+        memcpy(pem + len, p, l);
+        len += l;
+        free(p);
+    }
+    etls_tls_client_auth_t *a = NULL;
+    char err[256];
+    CHECK(etls_tls_client_auth_new_pem(&a, 2, pem, len, NULL, 0, 4, err, sizeof err) == 0);
+    etls_tls_server_ctx_t ctx;
+    ctx_with(&ctx, a, 0);
+    static mini_t m;
+    static uint8_t ch[4096], rec[8192];
+    mini_init(&m, te.env.aead, 9);
+    srv_t *s = aligned_alloc(_Alignof(srv_t), sizeof *s);
+    memset(s, 0, sizeof *s);
+    etls_tls_conn_init(&s->c, &ctx, &te.env);
+    s->out = (etls_tls_buf_t){s->outb, 0, sizeof s->outb};
+    s->app = (etls_tls_buf_t){s->appb, 0, sizeof s->appb};
+    ch_opts_t o = {0};
+    o.rsl = 64;
+    size_t chl = mini_build_ch(&m, &o, ch, sizeof ch);
+    CHECK(srv_feed(s, rec, mini_records(22, ch, chl, 0, rec)) == 0);
+    CHECK_MSG(s->out.len > 8000 && mini_read_flight(&m, ch, chl, s->out.base, s->out.len) == 0,
+              "flight of %zu bytes", s->out.len);
+    CHECK(m.max_rec_plain <= 63);
+    srv_free(s);
+    mini_free(&m);
+    etls_tls_server_ctx_free(&ctx);
+    etls_tls_client_auth_free(a);
+    for (size_t i = 0; i <= n && i < 120; i++)
+        cert_free(&cas[i]);
+}
+
 /* Policy construction: clear errors for empty or wrong files. */
 static void test_policy_errors(void)
 {
@@ -604,6 +679,7 @@ int main(int argc, char **argv)
     test_resumption();
     test_tls12();
     test_mini();
+    test_many_cas();
     test_policy_errors();
     free_all();
     test_cert_free(&server);
