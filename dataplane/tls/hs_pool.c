@@ -1,5 +1,5 @@
 /* Per-worker pool of handshake states: a connection borrows one from its first record to the
- * end of its handshake, so idle established connections do not carry ~1.4 KiB each. The pool
+ * end of its handshake, so idle established connections do not carry ~1.7 KiB each. The pool
  * also bounds the worker's large reassembly buffers (ClientHellos over one record's worth). */
 #include "tls/tls_internal.h"
 

@@ -375,7 +375,7 @@ const etls_tls_cert_t *etls_tls_server_ctx_select_cert(const etls_tls_server_ctx
 
 /* ---- per worker -------------------------------------------------------------------------- */
 
-/* Handshake states are large (sizeof(etls_tls_hs_t), ~1.4 KiB) and needed only while a
+/* Handshake states are large (sizeof(etls_tls_hs_t), ~1.7 KiB) and needed only while a
  * handshake runs, so connections borrow them from a per-worker pool: n are allocated up front;
  * beyond that the engine mallocs extra ones (freed when returned), so a full pool slows
  * nothing down but memory. Not thread-safe: one per worker. */
