@@ -71,7 +71,7 @@ sclient() { # PORT OUT [s_client args...]: sends "ping", waits for the echo
     local port=$1 out=$2
     shift 2
     (printf 'ping\n'; sleep 1) | timeout 10 openssl s_client -connect 127.0.0.1:$port -servername localhost \
-        -CAfile "$CA" -quiet "$@" >"$TMP/$out.out" 2>&1 || true
+        -CAfile "$CA" -quiet -no_ign_eof "$@" >"$TMP/$out.out" 2>&1 || true
 }
 sclient $PREQ full -cert "$P/good.pem" -key "$P/good.key" -sess_out "$TMP/sess.pem"
 grep -q '^ping' "$TMP/full.out" || fail "full handshake with a client certificate: $(cat "$TMP/full.out")"
