@@ -187,6 +187,57 @@ static int setup_suites(etls_tls_server_ctx_t *ctx, const etls_config_t *cfg, co
     return 0;
 }
 
+/* client_auth policies live as long as the process (contexts and snapshots point at them). */
+static etls_tls_client_auth_t *client_policies[ETLS_CONFIG_MAX_LISTENERS + ETLS_CONFIG_MAX_CERTS];
+static size_t n_client_policies;
+
+static void free_client_policies(void)
+{
+    for (size_t i = 0; i < n_client_policies; i++)
+        etls_tls_client_auth_free(client_policies[i]);
+    n_client_policies = 0;
+}
+
+/* A section's policy: NULL when it sets nothing, the "off" policy for client_auth off. */
+static int client_policy(const etls_config_t *cfg, int line, const etls_config_client_auth_t *ca,
+                         const etls_tls_client_auth_t **out)
+{
+    char err[600];
+    etls_tls_client_auth_t *a;
+    *out = !ca->set ? NULL : ca->mode == ETLS_TLS_CLIENT_AUTH_OFF ? etls_tls_client_auth_off() : NULL;
+    if (!ca->set || ca->mode == ETLS_TLS_CLIENT_AUTH_OFF)
+        return 0;
+    if (etls_tls_client_auth_new_file(&a, ca->mode, ca->ca, ca->crl, ca->depth_set ? ca->depth : 4,
+                                      err, sizeof err) < 0) {
+        if (line > 0)
+            fprintf(stderr, "edgetls: %s:%d: client_auth: %s\n", cfg->source, line, err);
+        else
+            fprintf(stderr, "edgetls: client_auth: %s\n", err);
+        return ETLS_ERR_INVALID;
+    }
+    if (!n_client_policies)
+        atexit(free_client_policies);
+    client_policies[n_client_policies++] = a;
+    *out = a;
+    return 0;
+}
+
+static int setup_client_auth(etls_tls_server_ctx_t *ctx, const etls_config_t *cfg)
+{
+    const etls_tls_client_auth_t *a;
+    for (size_t i = 0; i < cfg->nlisteners && i < ETLS_TLS_MAX_LISTENERS; i++) {
+        ETLS_GUARD(client_policy(cfg, cfg->listeners[i].line, &cfg->listeners[i].client, &a));
+        ETLS_GUARD(etls_tls_server_ctx_set_client_auth(ctx, (unsigned)i, a));
+    }
+    /* [cert] settings apply to the configuration's certificates (loaded in order) */
+    for (size_t i = 0; !cfg->control_socket[0] && i < cfg->ncerts; i++) {
+        ETLS_GUARD(client_policy(cfg, cfg->certs[i].line, &cfg->certs[i].client, &a));
+        if (a)
+            ETLS_GUARD(etls_tls_server_ctx_set_cert_client_auth(ctx, i, a));
+    }
+    return 0;
+}
+
 static int build_tls(etls_tls_server_ctx_t *ctx, const etls_config_t *cfg)
 {
     etls_rand_t rng;
@@ -224,6 +275,7 @@ static int build_tls(etls_tls_server_ctx_t *ctx, const etls_config_t *cfg)
      * their template (settings and the ticket policy). */
     for (size_t i = 0; !cfg->control_socket[0] && i < cfg->ncerts; i++)
         ETLS_GUARD(load_cert(ctx, cfg, &cfg->certs[i]));
+    ETLS_GUARD(setup_client_auth(ctx, cfg));
     return setup_tickets(ctx, cfg);
 }
 

@@ -1,5 +1,7 @@
 /* Writes the small seed corpora in fuzz/corpus/ (run by hand: seedgen <fuzz/corpus>):
- * ClientHellos built with the test client in several shapes, and record-harness inputs. */
+ * ClientHellos built with the test client in several shapes, record-harness inputs, and client
+ * Certificate/CertificateVerify inputs (certificates generated here: public data only). */
+#include "../tests/tls/harness.h"
 #include "../tests/tls/mini_client.h"
 
 #include <stdio.h>
@@ -25,6 +27,42 @@ static void hello(const char *dir, const char *name, const ch_opts_t *o, uint8_t
     out[0] = frag;
     memcpy(out + 1, ch + 4, n - 4); /* the harness adds the handshake header */
     put(dir, name, out, n - 3);
+}
+
+/* fuzz_client_cert input: flags, Certificate body length (2 bytes), body, CertificateVerify. */
+static void cert_seed(const char *dir, const char *name, uint8_t flags, const uint8_t *ctx, size_t ctxl,
+                      const test_cert_t *tc, uint16_t scheme, size_t sig_len)
+{
+    static uint8_t b[8192];
+    b[0] = flags;
+    size_t n = 3 + mini_cert_body(ctx, ctxl, tc ? tc->der : NULL, tc ? tc->der_len : 0, NULL, 0, b + 3);
+    b[1] = (uint8_t)((n - 3) >> 8);
+    b[2] = (uint8_t)(n - 3);
+    b[n++] = (uint8_t)(scheme >> 8);
+    b[n++] = (uint8_t)scheme;
+    b[n++] = (uint8_t)(sig_len >> 8);
+    b[n++] = (uint8_t)sig_len;
+    memset(b + n, 0x5a, sig_len);
+    put(dir, name, b, n + sig_len);
+}
+
+static void client_cert_seeds(const char *dir)
+{
+    test_cert_t ec, rsa, ed;
+    static const uint8_t one[1] = {1};
+    if (test_cert_make(&ec, KEY_ECDSA, "client.example") || test_cert_make(&rsa, KEY_RSA, "client.example") ||
+        test_cert_make(&ed, KEY_ED25519, "client.example"))
+        return;
+    cert_seed(dir, "empty_optional", 2, NULL, 0, NULL, 0, 0);
+    cert_seed(dir, "empty_required", 0, NULL, 0, NULL, 0, 0);
+    cert_seed(dir, "ecdsa_self_trusted", 1, NULL, 0, &ec, 0x0403, 72);
+    cert_seed(dir, "rsa_self_trusted", 1, NULL, 0, &rsa, 0x0804, 256);
+    cert_seed(dir, "ed25519_self_trusted", 1, NULL, 0, &ed, 0x0807, 64);
+    cert_seed(dir, "ecdsa_unknown_ca", 0, NULL, 0, &ec, 0x0403, 72);
+    cert_seed(dir, "nonempty_context", 1, one, 1, &ec, 0x0403, 72);
+    test_cert_free(&ec);
+    test_cert_free(&rsa);
+    test_cert_free(&ed);
 }
 
 int main(int argc, char **argv)
@@ -86,5 +124,7 @@ int main(int argc, char **argv)
     put(d2, "raw_close_notify", raw2, sizeof raw2);
     put(d2, "ops_data_keyupdate", ops1, sizeof ops1);
     put(d2, "ops_keyupdate_alert", ops2, sizeof ops2);
+    snprintf(d1, sizeof d1, "%s/client_cert", argv[1]);
+    client_cert_seeds(d1);
     return 0;
 }

@@ -102,11 +102,41 @@ static int validate_tls12(const etls_config_t *c, char *err, size_t errlen)
     return 0;
 }
 
+/* A section's client certificate keys: a CA file with optional/required, readable files, and
+ * no CA or CRL where nothing requests certificates (a likely mistake). The files' contents are
+ * checked when they load (main.c, also under --check). */
+static int validate_client(const etls_config_t *c, int line, const char *sec,
+                           const etls_config_client_auth_t *a, char *err, size_t errlen)
+{
+    int on = a->mode > 0;
+    if (on && !a->ca[0])
+        return verr(c, line, err, errlen, "[%s] client_auth %s needs client_ca FILE (the trust anchors)",
+                    sec, a->mode == 2 ? "required" : "optional");
+    if (!on && (a->ca[0] || a->crl[0] || a->depth_set))
+        return verr(c, line, err, errlen, "[%s] client_ca, client_crl or client_verify_depth without "
+                    "client_auth optional or required", sec);
+    if (on)
+        ETLS_GUARD(check_file(c, line, "client_ca", a->ca, err, errlen));
+    if (on && a->crl[0])
+        ETLS_GUARD(check_file(c, line, "client_crl", a->crl, err, errlen));
+    return 0;
+}
+
+static int validate_clients(const etls_config_t *c, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < c->nlisteners; i++)
+        ETLS_GUARD(validate_client(c, c->listeners[i].line, "listener", &c->listeners[i].client, err, errlen));
+    for (size_t i = 0; i < c->ncerts; i++)
+        ETLS_GUARD(validate_client(c, c->certs[i].line, "cert", &c->certs[i].client, err, errlen));
+    return 0;
+}
+
 int etls_config_validate(const etls_config_t *c, char *err, size_t errlen)
 {
     ETLS_GUARD(validate_listeners(c, err, errlen));
     ETLS_GUARD(validate_tls12(c, err, errlen));
     ETLS_GUARD(validate_certs(c, err, errlen));
+    ETLS_GUARD(validate_clients(c, err, errlen));
     if (c->mode == ETLS_MODE_PROXY && c->nbackends == 0)
         return verr(c, -1, err, errlen, "mode proxy needs a backend: add a [backend] section or --backend ADDR");
     if (c->idle_timeout_ms < c->handshake_timeout_ms)

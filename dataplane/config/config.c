@@ -602,6 +602,49 @@ static int k_cert_key(etls_config_t *c, pstate_t *ps, const char *key, char *val
     return set_path(ps, key, val, c->certs[c->ncerts - 1].key);
 }
 
+/* client_auth, client_ca, client_crl, client_verify_depth: the same keys in [listener] and
+ * [cert]; the section being read owns the values. */
+static etls_config_client_auth_t *client_of(etls_config_t *c, pstate_t *ps)
+{
+    return ps->sec == SEC_LISTENER ? &c->listeners[c->nlisteners - 1].client
+                                   : &c->certs[c->ncerts - 1].client;
+}
+
+static int k_client_auth(etls_config_t *c, pstate_t *ps, const char *key, char *val)
+{
+    static const char *const modes[] = {"off", "optional", "required"};
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(val, modes[i])) {
+            client_of(c, ps)->mode = i;
+            client_of(c, ps)->set = 1;
+            return 0;
+        }
+    return perr(ps, "%s: expected off, optional or required, got '%s'", key, val);
+}
+
+static int k_client_ca(etls_config_t *c, pstate_t *ps, const char *key, char *val)
+{
+    return set_path(ps, key, val, client_of(c, ps)->ca);
+}
+
+static int k_client_crl(etls_config_t *c, pstate_t *ps, const char *key, char *val)
+{
+    return set_path(ps, key, val, client_of(c, ps)->crl);
+}
+
+static int k_client_depth(etls_config_t *c, pstate_t *ps, const char *key, char *val)
+{
+    uint64_t v = 0;
+    ETLS_GUARD(parse_range(ps, key, val, 0, 16, &v));
+    client_of(c, ps)->depth = (int)v;
+    client_of(c, ps)->depth_set = 1;
+    return 0;
+}
+
+#define CLIENT_KEYS                                                                                \
+    {"client_auth", k_client_auth, 0}, {"client_ca", k_client_ca, 0},                              \
+        {"client_crl", k_client_crl, 0}, {"client_verify_depth", k_client_depth, 0}
+
 static int k_backend_address(etls_config_t *c, pstate_t *ps, const char *key, char *val)
 {
     if (etls_config_parse_addr(&c->backends[c->nbackends - 1].addr, val) < 0)
@@ -658,9 +701,9 @@ static const key_def_t global_keys[] = {
     {NULL, NULL, 0},
 };
 static const key_def_t listener_keys[] = {
-    {"address", k_listener_address, 0}, {"tls", k_listener_tls, 0}, {NULL, NULL, 0}};
-static const key_def_t cert_keys[] = {
-    {"names", k_cert_names, 1}, {"chain", k_cert_chain, 0}, {"key", k_cert_key, 0}, {NULL, NULL, 0}};
+    {"address", k_listener_address, 0}, {"tls", k_listener_tls, 0}, CLIENT_KEYS, {NULL, NULL, 0}};
+static const key_def_t cert_keys[] = {{"names", k_cert_names, 1}, {"chain", k_cert_chain, 0},
+                                      {"key", k_cert_key, 0}, CLIENT_KEYS, {NULL, NULL, 0}};
 static const key_def_t backend_keys[] = {
     {"address", k_backend_address, 0}, {"proxy_protocol", k_backend_pp, 0}, {NULL, NULL, 0}};
 

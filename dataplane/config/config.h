@@ -67,10 +67,23 @@ typedef struct etls_config_addr {
     char text[80]; /* as written, normalised: "127.0.0.1:8443", "[::1]:8443" */
 } etls_config_addr_t;
 
+/* Client certificates (TLS 1.3): client_auth off|optional|required, client_ca FILE (PEM trust
+ * anchors), client_crl FILE (optional PEM CRLs), client_verify_depth N (intermediates, 0..16,
+ * default 4), per [listener] and per [cert]; a [cert]'s client_auth wins over the listener's. */
+typedef struct etls_config_client_auth {
+    int set;   /* client_auth was given in this section (all zero: nothing given) */
+    int mode;  /* 0 off, 1 optional, 2 required (tls.h ETLS_TLS_CLIENT_AUTH_* values) */
+    int depth_set;
+    int depth; /* client_verify_depth when depth_set, else the default (4) */
+    char ca[ETLS_CONFIG_PATH_MAX];
+    char crl[ETLS_CONFIG_PATH_MAX];
+} etls_config_client_auth_t;
+
 typedef struct etls_config_listener {
     etls_config_addr_t addr;
     int tls;  /* 1 (default); 0 = plaintext listener, for tests and debugging */
     int line; /* where it was declared; 0 = command line */
+    etls_config_client_auth_t client;
 } etls_config_listener_t;
 
 typedef struct etls_config_cert {
@@ -79,6 +92,7 @@ typedef struct etls_config_cert {
     char chain[ETLS_CONFIG_PATH_MAX]; /* PEM chain, leaf first */
     char key[ETLS_CONFIG_PATH_MAX];   /* PEM private key */
     int line;
+    etls_config_client_auth_t client;
 } etls_config_cert_t;
 
 typedef struct etls_config_backend {

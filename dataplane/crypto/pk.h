@@ -54,6 +54,9 @@ int etls_pkey_file_check_mode(const char *path, char *msg, size_t msglen);
  * ETLS_ERR_INVALID when the DER is malformed or has trailing bytes. */
 int etls_pkey_from_cert_der(etls_pkey_t **out, const uint8_t *der, size_t len);
 int etls_pkey_from_spki_der(etls_pkey_t **out, const uint8_t *der, size_t len);
+/* The same from an already parsed OpenSSL X509 (passed as void *: this header stays free of
+ * OpenSSL's), so a caller that verified the certificate does not decode it twice. */
+int etls_pkey_from_x509(etls_pkey_t **out, const void *x509);
 void etls_pkey_free(etls_pkey_t *k); /* NULL is fine */
 
 /* The one TLS signature scheme this key signs with (ECDSA P-256 -> 0x0403, RSA -> 0x0804,

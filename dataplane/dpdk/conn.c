@@ -42,14 +42,21 @@ static dp_conn_t *conn_alloc(dp_worker_t *w)
     return c;
 }
 
-static int listener_tls(const dp_worker_t *w, uint16_t port)
+/* The listener index for a local port (its client_auth policy); nlisteners when none matches. */
+static unsigned listener_of(const dp_worker_t *w, uint16_t port)
 {
     for (size_t l = 0; l < w->cfg->nlisteners; l++) {
         const struct sockaddr_in *sin = (const struct sockaddr_in *)&w->cfg->listeners[l].addr.ss;
         if (sin->sin_family == AF_INET && ntohs(sin->sin_port) == port)
-            return w->cfg->listeners[l].tls;
+            return (unsigned)l;
     }
-    return 1;
+    return (unsigned)w->cfg->nlisteners;
+}
+
+static int listener_tls(const dp_worker_t *w, uint16_t port)
+{
+    unsigned l = listener_of(w, port);
+    return l < w->cfg->nlisteners ? w->cfg->listeners[l].tls : 1;
 }
 
 void dp_conn_on_accept(dp_worker_t *w, etls_tcp_conn_t *tcp)
@@ -83,6 +90,8 @@ void dp_conn_on_accept(dp_worker_t *w, etls_tcp_conn_t *tcp)
     c->raddr = info.raddr;
     c->rport = info.rport;
     etls_sess_start(&c->s, &w->sx, listener_tls(w, info.lport));
+    if (c->s.tls)
+        etls_tls_conn_set_listener(&c->s.tc, listener_of(w, info.lport));
     c->hs_deadline_us = w->now_us + (uint64_t)w->cfg->handshake_timeout_ms * 1000;
     c->last_us = w->now_us;
     etls_tcp_conn_set_user(tcp, c);

@@ -78,22 +78,30 @@ static int put_addresses(wbuf_t *w, const struct sockaddr *src, const struct soc
 }
 
 /* §2.2.5: the SSL TLV. "verify" is zero only when a client certificate was presented and
- * verified; edgetls does not request client certificates, so it is normally non-zero. */
+ * verified (client_auth); the client flags say whether on this connection or in the session. */
 static int put_ssl_tlv(wbuf_t *w, const etls_pp2_info_t *in)
 {
     size_t vlen = in->version ? strlen(in->version) : 0;
     size_t clen = in->cipher ? strlen(in->cipher) : 0;
-    ETLS_ENSURE(vlen < 256 && clen < 256, ETLS_ERR_INVALID);
-    size_t total = 1 + 4 + (vlen ? 3 + vlen : 0) + (clen ? 3 + clen : 0);
+    size_t nlen = in->client_verified && in->client_cn ? in->client_cn_len : 0;
+    ETLS_ENSURE(vlen < 256 && clen < 256 && nlen < 256, ETLS_ERR_INVALID);
+    size_t total = 1 + 4 + (vlen ? 3 + vlen : 0) + (nlen ? 3 + nlen : 0) + (clen ? 3 + clen : 0);
+    uint8_t client = ETLS_PP2_CLIENT_SSL;
+    if (in->client_verified)
+        client |= ETLS_PP2_CLIENT_CERT_SESS | (in->client_cert_conn ? ETLS_PP2_CLIENT_CERT_CONN : 0);
     put_u8(w, ETLS_PP2_TYPE_SSL);
     put_u16(w, (uint16_t)total);
-    put_u8(w, ETLS_PP2_CLIENT_SSL);
+    put_u8(w, client);
     uint8_t verify[4] = {0, 0, 0, in->client_verified ? 0 : 1};
     put(w, verify, 4);
     if (vlen)
         put_tlv(w, ETLS_PP2_SUBTYPE_SSL_VERSION, in->version, vlen);
+    if (nlen)
+        put_tlv(w, ETLS_PP2_SUBTYPE_SSL_CN, in->client_cn, nlen);
     if (clen)
         put_tlv(w, ETLS_PP2_SUBTYPE_SSL_CIPHER, in->cipher, clen);
+    if (in->client_verified && in->client_fp)
+        put_tlv(w, ETLS_PP2_TYPE_CLIENT_CERT_SHA256, in->client_fp, 32);
     return 0;
 }
 

@@ -390,4 +390,12 @@ void etls_sess_pp2_tls(const etls_sess_t *s, etls_pp2_info_t *info)
     uint16_t v = etls_tls_version(&s->tc);
     info->version = v == ETLS_TLS_VERSION_13 ? "TLSv1.3" : v == ETLS_TLS_VERSION_12 ? "TLSv1.2" : NULL;
     info->cipher = etls_tls_cipher_name(etls_tls_cipher(&s->tc));
+    const etls_tls_peer_id_t *id = etls_tls_peer_id(&s->tc);
+    if (id) { /* client_auth: the verified client certificate */
+        info->client_verified = 1;
+        info->client_cert_conn = (id->flags & ETLS_TLS_PEER_CERT_CONN) != 0;
+        info->client_cn = id->cn_len ? id->cn : NULL;
+        info->client_cn_len = id->cn_len;
+        info->client_fp = id->fp;
+    }
 }

@@ -210,8 +210,8 @@ static int content(etls_tls_conn_t *c, uint8_t type, const uint8_t *p, size_t n,
         return alert_input(c, p, n);
     case CT_CHANGE_CIPHER_SPEC: /* §5: one byte 0x01, unprotected, between the hellos and Finished */
         ETLS_ENSURE(!prot && n == 1 && p[0] == 1, ALERT(UNEXPECTED_MESSAGE));
-        ETLS_ENSURE(c->state == ST_CLIENT_HELLO2 || c->state == ST_CLIENT_FINISHED,
-                    ALERT(UNEXPECTED_MESSAGE));
+        ETLS_ENSURE(c->state == ST_CLIENT_HELLO2 || c->state == ST_CLIENT_FINISHED ||
+                        c->state == ST_CLIENT_CERT, ALERT(UNEXPECTED_MESSAGE));
         return 0;
     case CT_APPLICATION_DATA:
         ETLS_ENSURE(prot && c->state == ST_ESTABLISHED, ALERT(UNEXPECTED_MESSAGE));
@@ -277,7 +277,8 @@ static int one_record(etls_tls_conn_t *c, const uint8_t *rec, size_t len, etls_t
     etls_tls_nonce(&c->rd, c->rd.seq, nonce);
     if (etls_aead_open(c->env->aead, &c->rd.key, nonce, rec, ETLS_TLS_RECORD_HEADER,
                        rec + ETLS_TLS_RECORD_HEADER, len, pt) != 0)
-        return c->state == ST_CLIENT_FINISHED ? skip_early(c, len) : ALERT(BAD_RECORD_MAC);
+        return c->state == ST_CLIENT_FINISHED || c->state == ST_CLIENT_CERT ? skip_early(c, len)
+                                                                              : ALERT(BAD_RECORD_MAC);
     c->hs->early_data = 0; /* the first record that opens ends the 0-RTT window */
     c->rd.seq++;
     int n = etls_tls_inner_type(pt, len - c->tag_len, &type);

@@ -249,8 +249,15 @@ int etls_tls_flight_hello(etls_tls_conn_t *c, etls_tls_buf_t *out)
     ETLS_ENSURE(rc == 0, ALERT(INTERNAL_ERROR));
     hsw_begin(c, 1);
     ETLS_GUARD(write_encrypted_extensions(c, out));
-    if (c->hs->psk_ok) /* §2.2: a resumed handshake authenticates with the PSK, no certificate */
+    if (c->hs->psk_ok) { /* §2.2: a resumed handshake authenticates with the PSK, no certificate */
+        c->hs->ca = NULL; /* §4.3.2: no CertificateRequest with a resumption PSK */
         return etls_tls_flight_finish(c, out);
+    }
+    if (c->hs->ca) { /* §4.3.2: CertificateRequest, prebuilt per policy (client_auth.c) */
+        size_t cr_len;
+        const uint8_t *cr = etls_tls_ca_request(c->hs->ca, &cr_len);
+        ETLS_GUARD(hsw_put(c, out, cr, cr_len));
+    }
     ETLS_GUARD(write_certificate(c, out));
     size_t n = cv_content(c);
     c->hs->sig_len = sizeof c->hs->sig;
@@ -311,18 +318,20 @@ int etls_tls_flight_finish(etls_tls_conn_t *c, etls_tls_buf_t *out)
     ETLS_GUARD(hsw_close(c, out));
     etls_hash_peek(&c->hs->transcript, th);
     int rc = etls_tls13_ks_master(&c->hs->ks, th, c->hs->client_ap, server_ap, NULL);
-    etls_tls13_finished_mac(c->hash, c->hs->client_fin_key, th, c->hs->expect_fin);
+    if (!c->hs->ca) /* else over the client's Certificate too (client_auth.c) */
+        etls_tls13_finished_mac(c->hash, c->hs->client_fin_key, th, c->hs->expect_fin);
     if (rc == 0)
         rc = etls_tls_dir_set(c, &c->wr, server_ap);
     etls_wipe(server_ap, sizeof server_ap);
     if (!c->ctx->n_ticket_keys) /* else kept for the resumption master secret */
         etls_tls13_ks_wipe(&c->hs->ks);
-    etls_wipe(c->hs->client_fin_key, sizeof c->hs->client_fin_key);
+    if (!c->hs->ca)
+        etls_wipe(c->hs->client_fin_key, sizeof c->hs->client_fin_key);
     etls_wipe(c->hs->server_fin_key, sizeof c->hs->server_fin_key);
     ETLS_ENSURE(rc == 0, ALERT(INTERNAL_ERROR));
     out->len += c->hs->w.pos;
     c->hs->w.pos = 0;
-    c->state = ST_CLIENT_FINISHED;
+    c->state = c->hs->ca ? ST_CLIENT_CERT : ST_CLIENT_FINISHED;
     return 0;
 }
 
@@ -330,5 +339,8 @@ size_t etls_tls_out_room(const etls_tls_conn_t *c)
 {
     if (c->state >= ST_CLIENT_FINISHED)
         return ETLS_TLS_OUT_SMALL;
-    return c->ctx->max_flight + 64; /* worst case for any client record_size_limit */
+    size_t room = c->ctx->max_flight + 64; /* worst case for any client record_size_limit */
+    if (c->ctx->client_auth_any) /* a CertificateRequest, framed in 64-byte records */
+        room += ETLS_TLS_CA_NAMES_MAX + 64 + ((ETLS_TLS_CA_NAMES_MAX + 64) / 63 + 1) * 22;
+    return room;
 }

@@ -132,6 +132,7 @@ void etls_tls_hs_release(etls_tls_conn_t *c)
     etls_tls_hs_pool_t *p = c->env ? c->env->hs_pool : NULL;
     c->hs = NULL;
     msg_buf_put(p, hs);
+    etls_pkey_free(hs->peer_key); /* a client leaf's key between Certificate and CertificateVerify */
     etls_wipe(hs, sizeof *hs); /* secrets: key schedule, ephemeral key, shared secret */
     if (p)
         p->in_use--;

@@ -28,6 +28,9 @@ static const struct hs_rule {
     {ST_CLIENT_HELLO, HT_CLIENT_HELLO, on_client_hello, "RFC 8446 §4.1.2"},
     {ST_CLIENT_HELLO2, HT_CLIENT_HELLO, on_client_hello, "RFC 8446 §4.1.4 (after HRR)"},
     {ST_CLIENT_FINISHED, HT_FINISHED, on_finished, "RFC 8446 §4.4.4"},
+    /* client authentication (client_auth.c), after our CertificateRequest */
+    {ST_CLIENT_CERT, HT_CERTIFICATE, etls_tls_ca_on_certificate, "RFC 8446 §4.4.2, §4.4.2.4"},
+    {ST_CLIENT_CV, HT_CERTIFICATE_VERIFY, etls_tls_ca_on_cert_verify, "RFC 8446 §4.4.3"},
     {ST_ESTABLISHED, HT_KEY_UPDATE, on_key_update, "RFC 8446 §4.6.3"},
     /* TLS 1.2 (tls12_hs.c) */
     {ST12_CLIENT_KEY_EXCHANGE, HT_CLIENT_KEY_EXCHANGE, etls_tls12_on_client_key_exchange,
@@ -56,6 +59,10 @@ int etls_tls_handshake_check(const etls_tls_conn_t *c, uint8_t type, uint32_t le
         ETLS_ENSURE(len == 1, ALERT(DECODE_ERROR));
     if (type == HT_CLIENT_KEY_EXCHANGE) /* RFC 8422 §5.7 point<1..255>, or an RSA-4096 ciphertext */
         ETLS_ENSURE(len <= 2 + ETLS_SIG_MAX_LEN, ALERT(DECODE_ERROR));
+    if (type == HT_CERTIFICATE) /* bounded before it is buffered: a resource bound, not malformed */
+        ETLS_ENSURE(len <= ETLS_TLS_CLIENT_CERT_MSG_MAX, ALERT(BAD_CERTIFICATE));
+    if (type == HT_CERTIFICATE_VERIFY)
+        ETLS_ENSURE(len >= 4 && len <= 4 + ETLS_SIG_MAX_LEN, ALERT(DECODE_ERROR));
     return 0;
 }
 
@@ -314,6 +321,8 @@ static int try_psk(etls_tls_conn_t *c, const etls_ch_t *ch, const uint8_t *hdr)
              t.psk_len == etls_hash_len(hash) && memcmp(sh, t.sni_hash, 8) == 0 &&
              now >= t.issued_ms && now - t.issued_ms <= (uint64_t)c->ctx->ticket_lifetime * 1000;
     int rc = ok ? check_binder(c, ch, hdr, &t) : 0;
+    if (ok && rc == 0)
+        ok = etls_tls_ca_resume_ok(c, &t); /* the ticket's client identity and policy */
     if (ok && rc == 0) {
         c->hs->psk_ok = 1;
         c->resumed = 1;
@@ -343,6 +352,12 @@ int etls_tls_send_ticket(etls_tls_conn_t *c, const uint8_t *hdr, const uint8_t *
     t.issued_ms = etls_tls_now_ms(c->ctx);
     t.psk_len = (uint8_t)hl;
     sni_hash(c, t.sni_hash);
+    if (c->peer.flags & ETLS_TLS_PEER_VERIFIED) { /* the session keeps its client identity */
+        const etls_tls_client_auth_t *a = c->hs->ca ? c->hs->ca : etls_tls_ca_policy(c);
+        t.peer = c->peer;
+        if (a)
+            memcpy(t.ca_tag, etls_tls_ca_tag(a), sizeof t.ca_tag);
+    }
     int rc = etls_tls13_ks_resumption(&c->hs->ks, th, res);
     if (rc == 0)
         rc = etls_tls13_expand_label(c->hash, res, "resumption", nonce, 1, t.psk, hl);
@@ -464,6 +479,7 @@ static int negotiate(etls_tls_conn_t *c, const etls_ch_t *ch, int *share)
     ETLS_GUARD(etls_tls_suite_params(suite, &c->aead, &c->hash));
     c->tag_len = (uint8_t)etls_aead_tag_len(c->aead);
     ETLS_GUARD(select_cert(c, ch));
+    c->hs->ca = etls_tls_ca_policy(c); /* §4.3.2: requested unless a PSK resumes (flight.c) */
     return etls_tls_hs_select_alpn(c, ch);
 }
 
@@ -475,8 +491,14 @@ static int on_client_hello(etls_tls_conn_t *c, const uint8_t *hdr, const uint8_t
     uint16_t version;
     ETLS_GUARD(etls_tls_parse_client_hello(body, len, &ch));
     ETLS_GUARD(etls_tls12_choose_version(c, &ch, &version));
-    if (version == ETLS_TLS_VERSION_12)
+    if (version == ETLS_TLS_VERSION_12) {
+        /* No CertificateRequest in TLS 1.2 yet: a required client certificate refuses it
+         * (the certificate it would select, any scheme, says which policy applies). */
+        ETLS_GUARD(etls_tls_hs_select_cert(c, &ch, NULL, 0));
+        ETLS_ENSURE(etls_tls_client_auth_mode(etls_tls_ca_policy(c)) != ETLS_TLS_CLIENT_AUTH_REQUIRED,
+                    ALERT(PROTOCOL_VERSION));
         return etls_tls12_client_hello(c, &ch, hdr, body, len, out);
+    }
     c->version = ETLS_TLS_VERSION_13;
     ETLS_GUARD(negotiate(c, &ch, &share));
     c->hs->session_id_len = ch.session_id_len;

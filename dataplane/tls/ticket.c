@@ -12,7 +12,7 @@
 #define NAME_LEN 16
 #define NONCE_LEN 16
 #define TAG_LEN 32
-#define PLAIN_MAX (1 + 2 + 8 + 4 + 8 + 1 + ETLS_HASH_MAX_LEN + 1)
+#define PLAIN_MAX (1 + 2 + 8 + 4 + 8 + 1 + ETLS_HASH_MAX_LEN + 1 + ETLS_TLS_TICKET_ID_MAX)
 
 static uint64_t clock_ms(void *arg)
 {
@@ -126,11 +126,41 @@ static void tag_of(const uint8_t *key, const uint8_t *nonce, const uint8_t *ct, 
     etls_wipe(mk, sizeof mk);
 }
 
+/* Format 3's tail: flags, policy tag, CN length, CN, leaf fingerprint. */
+static size_t encode_id(const etls_tls_ticket_t *t, uint8_t *p)
+{
+    size_t n = 0;
+    p[n++] = t->peer.flags & ETLS_TLS_PEER_VERIFIED;
+    memcpy(p + n, t->ca_tag, sizeof t->ca_tag);
+    n += sizeof t->ca_tag;
+    p[n++] = t->peer.cn_len;
+    memcpy(p + n, t->peer.cn, t->peer.cn_len);
+    n += t->peer.cn_len;
+    memcpy(p + n, t->peer.fp, sizeof t->peer.fp);
+    return n + sizeof t->peer.fp;
+}
+
+static int decode_id(const uint8_t *p, size_t n, etls_tls_ticket_t *t)
+{
+    ETLS_ENSURE(n >= 1 + 8 + 1 + 32 && p[0] == ETLS_TLS_PEER_VERIFIED, ETLS_ERR_INVALID);
+    uint8_t cl = p[9];
+    ETLS_ENSURE(cl <= ETLS_TLS_CLIENT_CN_MAX && n == 1 + 8 + 1 + (size_t)cl + 32, ETLS_ERR_INVALID);
+    t->peer.flags = p[0];
+    memcpy(t->ca_tag, p + 1, 8);
+    t->peer.cn_len = cl;
+    memcpy(t->peer.cn, p + 10, cl);
+    t->peer.cn[cl] = 0;
+    memcpy(t->peer.fp, p + 10 + cl, 32);
+    return 0;
+}
+
 static size_t encode(const etls_tls_ticket_t *t, uint8_t *p)
 {
     size_t n = 0;
     int v12 = t->version == ETLS_TLS_VERSION_12;
-    p[n++] = v12 ? 2 : 1; /* format: 1 TLS 1.3, 2 TLS 1.2 (a flags byte at the end) */
+    int id = !v12 && (t->peer.flags & ETLS_TLS_PEER_VERIFIED);
+    /* format: 1 TLS 1.3, 2 TLS 1.2 (a flags byte at the end), 3 TLS 1.3 with a client identity */
+    p[n++] = v12 ? 2 : id ? 3 : 1;
     put_u16(p + n, t->suite);
     n += 2;
     for (int i = 7; i >= 0; i--)
@@ -144,6 +174,8 @@ static size_t encode(const etls_tls_ticket_t *t, uint8_t *p)
     n += t->psk_len;
     if (v12)
         p[n++] = t->ems ? 1 : 0;
+    if (id)
+        n += encode_id(t, p + n);
     return n;
 }
 
@@ -174,8 +206,10 @@ int etls_tls_ticket_seal(const etls_tls_server_ctx_t *ctx, etls_rand_t *rng,
 
 static int decode(const uint8_t *p, size_t n, etls_tls_ticket_t *t)
 {
-    ETLS_ENSURE(n >= 24 && (p[0] == 1 || p[0] == 2), ETLS_ERR_INVALID);
+    ETLS_ENSURE(n >= 24 && p[0] >= 1 && p[0] <= 3, ETLS_ERR_INVALID);
     size_t extra = p[0] == 2; /* TLS 1.2: flags */
+    memset(&t->peer, 0, sizeof t->peer);
+    memset(t->ca_tag, 0, sizeof t->ca_tag);
     t->version = extra ? ETLS_TLS_VERSION_12 : ETLS_TLS_VERSION_13;
     t->suite = (uint16_t)(p[1] << 8 | p[2]);
     t->issued_ms = 0;
@@ -184,7 +218,13 @@ static int decode(const uint8_t *p, size_t n, etls_tls_ticket_t *t)
     t->age_add = (uint32_t)p[11] << 24 | (uint32_t)p[12] << 16 | (uint32_t)p[13] << 8 | p[14];
     memcpy(t->sni_hash, p + 15, 8);
     t->psk_len = p[23];
-    ETLS_ENSURE(t->psk_len <= ETLS_HASH_MAX_LEN && n == 24u + t->psk_len + extra, ETLS_ERR_INVALID);
+    ETLS_ENSURE(t->psk_len <= ETLS_HASH_MAX_LEN, ETLS_ERR_INVALID);
+    if (p[0] == 3) { /* the identity follows the PSK */
+        ETLS_ENSURE(n > 24u + t->psk_len, ETLS_ERR_INVALID);
+        ETLS_GUARD(decode_id(p + 24 + t->psk_len, n - 24 - t->psk_len, t));
+    } else {
+        ETLS_ENSURE(n == 24u + t->psk_len + extra, ETLS_ERR_INVALID);
+    }
     memcpy(t->psk, p + 24, t->psk_len);
     t->ems = extra && (p[24 + t->psk_len] & 1);
     return 0;

@@ -63,8 +63,10 @@
  * ticket comes back as a PSK with (EC)DHE (psk_dhe_ke; RFC 8446 §2.2, §4.6.1). Tickets are
  * self-contained (no server state); see etls_tls_server_ctx_set_ticket_keys.
  *
- * Not implemented yet: TLS 1.2, 0-RTT (offered early data is skipped), psk_ke without (EC)DHE,
- * client authentication, the client side. */
+ * Client certificates: TLS 1.3 only, see "client certificates" below.
+ *
+ * Not implemented yet: 0-RTT (offered early data is skipped), psk_ke without (EC)DHE,
+ * TLS 1.2 client authentication, the client side. */
 #ifndef ETLS_TLS_TLS_H
 #define ETLS_TLS_TLS_H
 
@@ -122,7 +124,11 @@ enum {
     ETLS_ALERT_RECORD_OVERFLOW = 22,
     ETLS_ALERT_HANDSHAKE_FAILURE = 40,
     ETLS_ALERT_BAD_CERTIFICATE = 42,
+    ETLS_ALERT_UNSUPPORTED_CERTIFICATE = 43,
+    ETLS_ALERT_CERTIFICATE_REVOKED = 44,
+    ETLS_ALERT_CERTIFICATE_EXPIRED = 45,
     ETLS_ALERT_ILLEGAL_PARAMETER = 47,
+    ETLS_ALERT_UNKNOWN_CA = 48,
     ETLS_ALERT_DECODE_ERROR = 50,
     ETLS_ALERT_DECRYPT_ERROR = 51,
     ETLS_ALERT_PROTOCOL_VERSION = 70,
@@ -134,6 +140,7 @@ enum {
     ETLS_ALERT_MISSING_EXTENSION = 109,
     ETLS_ALERT_UNSUPPORTED_EXTENSION = 110,
     ETLS_ALERT_UNRECOGNIZED_NAME = 112,
+    ETLS_ALERT_CERTIFICATE_REQUIRED = 116,
     ETLS_ALERT_NO_APPLICATION_PROTOCOL = 120,
 };
 
@@ -181,6 +188,10 @@ enum {
 
 /* ---- the shared server context ----------------------------------------------------------- */
 
+/* Client-certificate policy (tls/client_auth.c; declared below). */
+typedef struct etls_tls_client_auth etls_tls_client_auth_t;
+#define ETLS_TLS_MAX_LISTENERS 16 /* listener indexes a context keeps a client_auth policy for */
+
 /* One certificate: chain + private key + the DNS names it answers for. Contexts hold certificates
  * by reference: a snapshot that changes one entry shares every other certificate with the one
  * before it (refs counts the contexts holding it). */
@@ -193,6 +204,9 @@ typedef struct etls_tls_cert {
      * (main before the workers start, then the ctl thread); workers never do. */
     uint32_t refs;
     char *tag;         /* the control plane's entry name (malloc'd); NULL from the configuration */
+    /* The [cert] section's client_auth policy (wins over the listener's); NULL: the listener's.
+     * Not owned (policies live as long as the process's configuration). */
+    const etls_tls_client_auth_t *client_auth;
     size_t names_len;  /* bytes of names, including the final empty string */
     char *names;       /* lower-case, NUL-separated, ends with "" (malloc'd) */
     size_t cert_msg_len; /* encoded Certificate handshake body length, precomputed */
@@ -276,6 +290,10 @@ typedef struct etls_tls_server_ctx {
     uint8_t tls12_rsa_kx;
     uint16_t suites12[ETLS_TLS_MAX_SUITES12];
     size_t n_suites12;
+    /* Client-certificate policy per listener index (etls_tls_conn_set_listener); NULL: none.
+     * Not owned; copied with the settings. */
+    const etls_tls_client_auth_t *client_auth[ETLS_TLS_MAX_LISTENERS];
+    uint8_t client_auth_any; /* some listener or certificate has a policy (flight room) */
 } etls_tls_server_ctx_t;
 
 /* Defaults: suites AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305 (CCM off); groups
@@ -371,7 +389,7 @@ const etls_tls_cert_t *etls_tls_server_ctx_select_cert(const etls_tls_server_ctx
 
 /* ---- per worker -------------------------------------------------------------------------- */
 
-/* Handshake states are large (sizeof(etls_tls_hs_t), ~1.4 KiB) and needed only while a
+/* Handshake states are large (sizeof(etls_tls_hs_t), ~1.7 KiB) and needed only while a
  * handshake runs, so connections borrow them from a per-worker pool: n are allocated up front;
  * beyond that the engine mallocs extra ones (freed when returned), so a full pool slows
  * nothing down but memory. Not thread-safe: one per worker. */
@@ -477,7 +495,25 @@ typedef struct etls_tls_hs {
         uint16_t client_version; /* ClientHello.client_version, checked in the RSA premaster */
         uint8_t point_formats;   /* the client sent ec_point_formats (answered only then) */
     } t12;
+    /* Client authentication (client_auth.c): the policy whose CertificateRequest we sent (NULL:
+     * none sent), and the client leaf's public key between its Certificate and CertificateVerify
+     * (freed with the state). */
+    const etls_tls_client_auth_t *ca;
+    etls_pkey_t *peer_key;
 } etls_tls_hs_t;
+
+/* The client's identity from its certificate (client_auth.c), kept for the connection's life and
+ * inside session tickets. */
+#define ETLS_TLS_CLIENT_CN_MAX 128 /* UTF-8 bytes of the subject CN kept (longer: no CN) */
+#define ETLS_TLS_PEER_VERIFIED 1   /* a client certificate chain and CertificateVerify verified
+                                    * (on this connection or the session it resumes) */
+#define ETLS_TLS_PEER_CERT_CONN 2  /* ... presented on this connection (not from a ticket) */
+typedef struct etls_tls_peer_id {
+    uint8_t flags;
+    uint8_t cn_len;                     /* 0: no CN (absent or longer than the maximum) */
+    char cn[ETLS_TLS_CLIENT_CN_MAX + 1]; /* NUL-terminated */
+    uint8_t fp[32];                     /* SHA-256 of the leaf certificate's DER */
+} etls_tls_peer_id_t;
 
 typedef struct etls_tls_conn {
     const etls_tls_server_ctx_t *ctx;
@@ -527,6 +563,8 @@ typedef struct etls_tls_conn {
     int seal_status[ETLS_TLS_MAX_PARKED];
     etls_tls_hs_t *hs;        /* handshake-only state, borrowed from env->hs_pool (or malloc)
                                * from the first record until the handshake ends */
+    uint8_t listener;         /* index into ctx->client_auth (etls_tls_conn_set_listener) */
+    etls_tls_peer_id_t peer;  /* the client's certificate identity (flags 0: none) */
 } etls_tls_conn_t;
 
 /* Prepares c for a new server-side connection. ctx and env must outlive c. Returns 0. */
@@ -593,5 +631,50 @@ uint16_t etls_tls_sig_scheme(const etls_tls_conn_t *c);
 const uint8_t *etls_tls_alpn(const etls_tls_conn_t *c, size_t *len);
 /* Server name the client sent (lower-cased, NUL-terminated), NULL if none. */
 const char *etls_tls_sni(const etls_tls_conn_t *c);
+
+/* ---- client certificates (RFC 8446 §4.3.2, §4.4.2, §4.4.3; tls/client_auth.c) -------------
+ * A policy says whether a CertificateRequest goes out (optional, required) and what the client's
+ * chain must verify to: trust anchors (client_ca), an optional CRL file, the largest number of
+ * intermediate certificates (depth). Chains are verified with OpenSSL's X509 verifier, purpose
+ * sslclient (validity, basicConstraints and path length, extendedKeyUsage clientAuth, the CRL for
+ * every certificate when one is given), inline once per handshake (public data, variable time);
+ * the client's CertificateVerify is checked inline with the schemes the request offered.
+ * Only TLS 1.3 requests certificates; with `required` a TLS 1.2 ClientHello is refused
+ * (protocol_version), with `optional` TLS 1.2 proceeds without a client identity.
+ * Resumption: a ticket carries the identity and the policy's tag; under a policy, a ticket of
+ * another policy (or, when required, one without identity) means a full handshake. */
+#define ETLS_TLS_CLIENT_AUTH_OFF 0
+#define ETLS_TLS_CLIENT_AUTH_OPTIONAL 1
+#define ETLS_TLS_CLIENT_AUTH_REQUIRED 2
+#define ETLS_TLS_CLIENT_DEPTH_MAX 16       /* client_verify_depth bound; default 4 */
+#define ETLS_TLS_CLIENT_CHAIN_MAX 10       /* certificates one client Certificate may carry */
+#define ETLS_TLS_CLIENT_CERT_MSG_MAX 65536 /* bytes of a client Certificate message */
+#define ETLS_TLS_CA_NAMES_MAX 8192         /* certificate_authorities bytes in a request */
+/* A policy from PEM text: ca_pem (one or more CERTIFICATE blocks), crl_pem (NULL: no CRL; else
+ * one or more X509 CRL blocks), mode OPTIONAL or REQUIRED, depth 0..ETLS_TLS_CLIENT_DEPTH_MAX.
+ * Returns 0 or a negative code with a one-line reason in err ("no certificate in the CA file",
+ * ...). The caller owns *out (etls_tls_client_auth_free) and keeps it alive as long as any
+ * context refers to it. */
+int etls_tls_client_auth_new_pem(etls_tls_client_auth_t **out, int mode, const char *ca_pem,
+                                 size_t ca_len, const char *crl_pem, size_t crl_len, int depth,
+                                 char *err, size_t errlen);
+/* The same from files (crl_file NULL or "": none); messages start with the file name. */
+int etls_tls_client_auth_new_file(etls_tls_client_auth_t **out, int mode, const char *ca_file,
+                                  const char *crl_file, int depth, char *err, size_t errlen);
+void etls_tls_client_auth_free(etls_tls_client_auth_t *a); /* NULL is fine */
+/* A policy that requests nothing: a [cert]'s `client_auth off` over its listener's setting. */
+const etls_tls_client_auth_t *etls_tls_client_auth_off(void);
+int etls_tls_client_auth_mode(const etls_tls_client_auth_t *a);
+/* The policy of listener index l (< ETLS_TLS_MAX_LISTENERS; NULL: none). */
+int etls_tls_server_ctx_set_client_auth(etls_tls_server_ctx_t *ctx, unsigned l,
+                                        const etls_tls_client_auth_t *a);
+/* certs[idx]'s own policy (a [cert] section's setting; NULL: the listener's). */
+int etls_tls_server_ctx_set_cert_client_auth(etls_tls_server_ctx_t *ctx, size_t idx,
+                                             const etls_tls_client_auth_t *a);
+/* Which listener a connection came in on (after etls_tls_conn_init, before the first feed). */
+void etls_tls_conn_set_listener(etls_tls_conn_t *c, unsigned l);
+/* The verified client identity once the handshake is done (also after resumption, from the
+ * ticket), NULL when the client sent no certificate (or none was requested). */
+const etls_tls_peer_id_t *etls_tls_peer_id(const etls_tls_conn_t *c);
 
 #endif

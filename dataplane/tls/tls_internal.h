@@ -26,6 +26,7 @@ enum {
     HT_ENCRYPTED_EXTENSIONS = 8,
     HT_CERTIFICATE = 11,
     HT_SERVER_KEY_EXCHANGE = 12, /* TLS 1.2 (RFC 5246 §7.4) */
+    HT_CERTIFICATE_REQUEST = 13,
     HT_SERVER_HELLO_DONE = 14,
     HT_CERTIFICATE_VERIFY = 15,
     HT_CLIENT_KEY_EXCHANGE = 16,
@@ -48,6 +49,7 @@ enum {
     EXT_EARLY_DATA = 42,
     EXT_SUPPORTED_VERSIONS = 43,
     EXT_COOKIE = 44,
+    EXT_CERTIFICATE_AUTHORITIES = 47,
     EXT_PSK_KEY_EXCHANGE_MODES = 45,
     EXT_SIGNATURE_ALGORITHMS_CERT = 50,
     EXT_KEY_SHARE = 51,
@@ -61,6 +63,8 @@ enum {
     ST_KEY_EXCHANGE,     /* parked: ephemeral key generation + shared secret */
     ST_SIGN,             /* parked: CertificateVerify signature */
     ST_CLIENT_FINISHED,  /* server flight sent; expect client Finished */
+    ST_CLIENT_CERT,      /* CertificateRequest sent: expect the client's Certificate */
+    ST_CLIENT_CV,        /* non-empty client Certificate: expect its CertificateVerify */
     ST12_CLIENT_KEY_EXCHANGE, /* TLS 1.2 (tls12_hs.c): ServerHelloDone sent */
     ST12_CHANGE_CIPHER_SPEC,  /* TLS 1.2: expect the client's change_cipher_spec */
     ST12_FINISHED,            /* TLS 1.2: expect the client's (protected) Finished */
@@ -317,11 +321,18 @@ typedef struct etls_tls_ticket {
     uint8_t sni_hash[8]; /* first bytes of SHA-256(SNI): resumption only for the same name */
     uint8_t psk_len;
     uint8_t psk[ETLS_HASH_MAX_LEN]; /* TLS 1.2: the master secret */
-    uint16_t version; /* ETLS_TLS_VERSION_13 (format 1) or _12 (format 2, one more byte) */
+    uint16_t version; /* ETLS_TLS_VERSION_13 (format 1, or 3 with a client identity) or _12
+                       * (format 2, one more byte) */
     uint8_t ems;      /* TLS 1.2: the session used extended_master_secret */
+    /* Format 3: the client identity (peer.flags has ETLS_TLS_PEER_VERIFIED) and the tag of the
+     * client_auth policy that verified it. */
+    etls_tls_peer_id_t peer;
+    uint8_t ca_tag[8];
 } etls_tls_ticket_t;
 
-#define ETLS_TLS_TICKET_MAX (16 + 16 + 25 + ETLS_HASH_MAX_LEN + 32)
+/* Format 3's identity: flags, tag, CN length, CN, fingerprint. */
+#define ETLS_TLS_TICKET_ID_MAX (1 + 8 + 1 + ETLS_TLS_CLIENT_CN_MAX + 32)
+#define ETLS_TLS_TICKET_MAX (16 + 16 + 25 + ETLS_HASH_MAX_LEN + 32 + ETLS_TLS_TICKET_ID_MAX)
 
 uint64_t etls_tls_now_ms(const etls_tls_server_ctx_t *ctx);
 /* Seals t with the current key into out (ETLS_TLS_TICKET_MAX bytes). */
@@ -333,6 +344,24 @@ int etls_tls_ticket_open(const etls_tls_server_ctx_t *ctx, const uint8_t *in, si
 /* hs_server.c: sends one NewSessionTicket after the client's Finished (if tickets are on). */
 int etls_tls_send_ticket(etls_tls_conn_t *c, const uint8_t *hdr, const uint8_t *body, size_t len,
                          etls_tls_buf_t *out);
+
+/* client_auth.c: the policy that applies to c (its certificate's, else its listener's; NULL
+ * when client_auth is off), its prebuilt CertificateRequest message (4-byte header included)
+ * and tag; the handlers the state table calls; what a resumption may keep. */
+const etls_tls_client_auth_t *etls_tls_ca_policy(const etls_tls_conn_t *c);
+const uint8_t *etls_tls_ca_request(const etls_tls_client_auth_t *a, size_t *len);
+const uint8_t *etls_tls_ca_tag(const etls_tls_client_auth_t *a);
+int etls_tls_ca_on_certificate(etls_tls_conn_t *c, const uint8_t *hdr, const uint8_t *body,
+                               size_t len, etls_tls_buf_t *out);
+int etls_tls_ca_on_cert_verify(etls_tls_conn_t *c, const uint8_t *hdr, const uint8_t *body,
+                               size_t len, etls_tls_buf_t *out);
+/* 1 when ticket t may resume under c's policy (then c->peer takes its identity), 0 for a full
+ * handshake. */
+int etls_tls_ca_resume_ok(etls_tls_conn_t *c, const etls_tls_ticket_t *t);
+/* The client Certificate parse (§4.4.2) alone, for the fuzz harness and tests: certs[] point
+ * into body; returns the number of entries or an alert. */
+int etls_tls_ca_parse_certificate(const uint8_t *body, size_t len, const uint8_t **certs,
+                                  size_t *cert_lens, size_t max);
 
 /* sni.c: the SNI index of a context (tls.h etls_tls_sni_index_t). */
 uint32_t etls_sni_hash(uint64_t seed, const char *p, size_t len);

@@ -33,6 +33,8 @@ void wk_conn_init(etls_worker_t *w, wk_conn_t *c, int fd, unsigned listener, int
     c->held.head = c->held.tail = c->bheld.head = c->bheld.tail = WK_NO_BUF;
     c->state = CS_HANDSHAKE;
     etls_sess_start(&c->s, &w->sx, tls);
+    if (c->s.tls) /* the listener's client_auth policy */
+        etls_tls_conn_set_listener(&c->s.tc, listener);
     wk_timer_set(w, c, TL_HS);
 }
 

@@ -237,6 +237,36 @@ static void test_semantic_errors(void)
     CHECK(parse("mode echo\n[listener]\naddress 127.0.0.1:1\ntls off\n") == 0);
 }
 
+/* client_auth, client_ca, client_crl, client_verify_depth in [listener] and [cert]. */
+static void test_client_auth(void)
+{
+    char text[2048];
+    snprintf(text, sizeof text, "[listener]\naddress 127.0.0.1:1\nclient_auth required\nclient_ca %s\n"
+             "client_crl %s\nclient_verify_depth 2\n[cert]\nchain %s\nkey %s\nclient_auth off\n"
+             "[cert]\nnames b.example\nchain %s\nkey %s\nclient_auth optional\nclient_ca %s\n",
+             chain, chain, chain, key, chain, key, chain);
+    CHECK_MSG(parse(text) == 0, "%s", err);
+    const etls_config_client_auth_t *l = &cfg.listeners[0].client, *c0 = &cfg.certs[0].client,
+                                    *c1 = &cfg.certs[1].client;
+    CHECK(l->set && l->mode == 2 && !strcmp(l->ca, chain) && !strcmp(l->crl, chain) && l->depth_set && l->depth == 2);
+    CHECK(c0->set && c0->mode == 0 && !c0->ca[0]);
+    CHECK(c1->set && c1->mode == 1 && !strcmp(c1->ca, chain) && !c1->depth_set);
+    CHECK(parse(with_cert("[listener]\naddress 127.0.0.1:1\n", text, sizeof text)) == 0 && !cfg.listeners[0].client.set);
+    EXPECT_ERR(with_cert("[listener]\naddress 127.0.0.1:1\nclient_auth yes\n", text, sizeof text),
+               "t.conf:3: client_auth: expected off, optional or required, got 'yes'");
+    EXPECT_ERR(with_cert("[listener]\naddress 127.0.0.1:1\nclient_auth optional\n", text, sizeof text),
+               "t.conf:1: [listener] client_auth optional needs client_ca FILE (the trust anchors)");
+    EXPECT_ERR(with_cert("[listener]\naddress 127.0.0.1:1\nclient_auth required\nclient_ca /nonexistent/ca.pem\n", text, sizeof text),
+               "t.conf:1: client_ca: cannot read '/nonexistent/ca.pem': No such file or directory");
+    EXPECT_ERR(with_cert("[listener]\naddress 127.0.0.1:1\nclient_verify_depth 3\n", text, sizeof text),
+               "t.conf:1: [listener] client_ca, client_crl or client_verify_depth without client_auth optional or required");
+    EXPECT_ERR(with_cert("[listener]\naddress 127.0.0.1:1\nclient_verify_depth -1\n", text, sizeof text),
+               "t.conf:3: client_verify_depth: bad number '-1'");
+    EXPECT_ERR(with_cert("[listener]\naddress 127.0.0.1:1\nclient_auth off\nclient_auth required\n", text, sizeof text),
+               "t.conf:4: client_auth: already set at line 3");
+    EXPECT_ERR("client_auth required\n", "t.conf:1: unknown key 'client_auth'");
+}
+
 static int args(char *const *argv)
 {
     etls_cli_t cli;
@@ -386,6 +416,7 @@ int main(void)
     test_syntax_errors();
     test_value_errors();
     test_semantic_errors();
+    test_client_auth();
     test_cli();
     test_rsa_kx();
     test_response_sizes();

@@ -70,8 +70,12 @@ def parse_pp2(conn):
             for st, sv in parse_tlvs(v[5:]):
                 if st == 0x21:
                     info["ssl_version"] = sv.decode()
+                elif st == 0x22:
+                    info["ssl_cn"] = sv.decode()
                 elif st == 0x23:
                     info["ssl_cipher"] = sv.decode()
+        elif t == 0xE0:  # edgetls: SHA-256 of the verified client certificate
+            info["client_sha256"] = v.hex()
     return info
 
 

@@ -44,6 +44,8 @@ var (
 	ciphers    = flag.String("ciphers", "", "TLS 1.2 suites to offer, IANA names, comma-separated")
 	resume     = flag.Bool("resume", false, "reconnect with the session and require resumption")
 	cache      = tls.NewLRUClientSessionCache(4)
+	certFile   = flag.String("cert", "", "client certificate chain (PEM) for mTLS, with -key")
+	keyFile    = flag.String("key", "", "client private key (PEM)")
 )
 
 func die(format string, args ...interface{}) {
@@ -84,6 +86,13 @@ func config() *tls.Config {
 			}
 			cfg.CipherSuites = append(cfg.CipherSuites, id)
 		}
+	}
+	if *certFile != "" {
+		pair, err := tls.LoadX509KeyPair(*certFile, *keyFile)
+		if err != nil {
+			die("client certificate: %v", err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
 	}
 	return cfg
 }

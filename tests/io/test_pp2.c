@@ -66,10 +66,46 @@ static void test_tcp4_tls(void)
     int n = etls_pp2_encode(out, sizeof out, &info);
     CHECK(n == (int)wl);
     CHECK_MEM(out, want, wl);
-    /* a client certificate that was verified makes verify zero */
+    /* a client certificate that was verified makes verify zero; the client field says it was
+     * in the session (CERT_SESS) and, when sent on this connection, CERT_CONN */
     info.client_verified = 1;
     n = etls_pp2_encode(out, sizeof out, &info);
-    CHECK(n == 90 && out[47] == 0x20 && memcmp(out + 50, "\x01\x00\x00\x00\x00", 5) == 0);
+    CHECK(n == 90 && out[47] == 0x20 && memcmp(out + 50, "\x05\x00\x00\x00\x00", 5) == 0);
+    info.client_cert_conn = 1;
+    n = etls_pp2_encode(out, sizeof out, &info);
+    CHECK(n == 90 && memcmp(out + 50, "\x07\x00\x00\x00\x00", 5) == 0);
+}
+
+/* client_auth: the subject CN sub-TLV (0x22, between VERSION and CIPHER in type order) and the
+ * custom TLV 0xE0 with the leaf's SHA-256 after the SSL TLV. */
+static void test_client_identity(void)
+{
+    struct sockaddr_in src = v4("192.0.2.1", 56324), dst = v4("127.0.0.1", 443);
+    uint8_t fp[32];
+    for (int i = 0; i < 32; i++)
+        fp[i] = (uint8_t)i;
+    etls_pp2_info_t info = {
+        .src = (struct sockaddr *)&src, .dst = (struct sockaddr *)&dst, .tls = 1,
+        .version = "TLSv1.3", .cipher = "TLS_AES_128_GCM_SHA256", .client_verified = 1,
+        .client_cert_conn = 1, .client_cn = "client-1", .client_cn_len = 8, .client_fp = fp,
+    };
+    uint8_t want[256], out[ETLS_PP2_MAX_LEN];
+    size_t wl = unhex(SIG "21 11 0065"                       /* 101 bytes */
+                      "c0000201 7f000001 dc04 01bb"
+                      "20 0033 07 00000000"                  /* SSL: SSL|CERT_CONN|CERT_SESS, verified */
+                      "21 0007 544c5376312e33"               /* VERSION */
+                      "22 0008 636c69656e742d31"             /* CN "client-1" */
+                      "23 0016 544c535f4145535f3132385f47434d5f534841323536" /* CIPHER */
+                      "e0 0020 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+                      want, sizeof want);
+    CHECK(wl == 117);
+    int n = etls_pp2_encode(out, sizeof out, &info);
+    CHECK_MSG(n == (int)wl, "%d bytes", n);
+    CHECK_MEM(out, want, wl);
+    /* not verified: neither the CN nor the fingerprint goes out, verify is non-zero */
+    info.client_verified = 0;
+    n = etls_pp2_encode(out, sizeof out, &info);
+    CHECK(n == 117 - 11 - 35 && out[31] == 0x01 && out[35] == 0x01);
 }
 
 static void test_tcp6_plain(void)
@@ -143,6 +179,7 @@ static void test_local_and_errors(void)
 int main(void)
 {
     test_tcp4_tls();
+    test_client_identity();
     test_tcp6_plain();
     test_mixed();
     test_local_and_errors();

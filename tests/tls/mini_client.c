@@ -440,3 +440,43 @@ int mini_open_all(mini_t *m, const uint8_t *in, size_t len, uint8_t *app, size_t
     }
     return 0;
 }
+
+size_t mini_hs_msg(uint8_t type, const uint8_t *body, size_t len, uint8_t *out)
+{
+    out[0] = type;
+    out[1] = (uint8_t)(len >> 16);
+    out[2] = (uint8_t)(len >> 8);
+    out[3] = (uint8_t)len;
+    if (len)
+        memcpy(out + 4, body, len);
+    return 4 + len;
+}
+
+static size_t put_u24(uint8_t *p, size_t v)
+{
+    p[0] = (uint8_t)(v >> 16);
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)v;
+    return 3;
+}
+
+size_t mini_cert_body(const uint8_t *ctx, size_t ctx_len, const uint8_t *der, size_t der_len,
+                      const uint8_t *ext, size_t ext_len, uint8_t *out)
+{
+    size_t n = 0;
+    out[n++] = (uint8_t)ctx_len;
+    if (ctx_len)
+        memcpy(out + n, ctx, ctx_len);
+    n += ctx_len;
+    n += put_u24(out + n, der ? 3 + der_len + 2 + ext_len : 0);
+    if (!der)
+        return n;
+    n += put_u24(out + n, der_len);
+    memcpy(out + n, der, der_len);
+    n += der_len;
+    out[n++] = (uint8_t)(ext_len >> 8);
+    out[n++] = (uint8_t)ext_len;
+    if (ext_len)
+        memcpy(out + n, ext, ext_len);
+    return n + ext_len;
+}

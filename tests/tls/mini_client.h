@@ -89,5 +89,11 @@ int mini_open_all(mini_t *m, const uint8_t *in, size_t len, uint8_t *app, size_t
                   int *alert);
 /* Updates the client write key (after it sent a KeyUpdate). */
 int mini_update_write(mini_t *m);
+/* A handshake message: 4-byte header (type, 24-bit length) then body; returns its length. */
+size_t mini_hs_msg(uint8_t type, const uint8_t *body, size_t len, uint8_t *out);
+/* A client Certificate body (RFC 8446 §4.4.2): certificate_request_context ctx, then one entry
+ * (der, entry extensions ext) or none when der is NULL; returns its length. */
+size_t mini_cert_body(const uint8_t *ctx, size_t ctx_len, const uint8_t *der, size_t der_len,
+                      const uint8_t *ext, size_t ext_len, uint8_t *out);
 
 #endif

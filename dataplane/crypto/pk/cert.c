@@ -28,19 +28,27 @@ static X509 *parse_x509(const uint8_t *der, size_t len)
     return x;
 }
 
+int etls_pkey_from_x509(etls_pkey_t **out, const void *x509)
+{
+    ETLS_ENSURE(out && x509, ETLS_ERR_INVALID);
+    *out = NULL;
+    EVP_PKEY *pub = X509_get_pubkey((X509 *)x509); /* own reference, outlives the certificate */
+    if (!pub) {
+        ERR_clear_error();
+        return ETLS_ERR_UNSUPPORTED; /* a key type OpenSSL cannot decode */
+    }
+    return etls_pk_wrap(out, pub, 0, NULL, 0);
+}
+
 int etls_pkey_from_cert_der(etls_pkey_t **out, const uint8_t *der, size_t len)
 {
     ETLS_ENSURE(out, ETLS_ERR_INVALID);
     *out = NULL;
     X509 *x = parse_x509(der, len);
     ETLS_ENSURE(x, ETLS_ERR_INVALID);
-    EVP_PKEY *pub = X509_get_pubkey(x); /* own reference, outlives x */
+    int rc = etls_pkey_from_x509(out, x);
     X509_free(x);
-    if (!pub) {
-        ERR_clear_error();
-        return ETLS_ERR_UNSUPPORTED; /* a key type OpenSSL cannot decode */
-    }
-    return etls_pk_wrap(out, pub, 0, NULL, 0);
+    return rc;
 }
 
 int etls_pkey_from_spki_der(etls_pkey_t **out, const uint8_t *der, size_t len)
