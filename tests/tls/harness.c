@@ -339,3 +339,23 @@ int test_pair_client_read(test_pair_t *p, uint8_t *buf, size_t len)
     }
     return got == len ? 0 : -4;
 }
+
+int test_feed_all(test_env_t *te, etls_tls_conn_t *c, const uint8_t *in, size_t len, size_t *consumed,
+                  etls_tls_buf_t *out, etls_tls_buf_t *app)
+{
+    size_t off = 0, used;
+    int rc;
+    for (;;) {
+        rc = etls_tls_feed(c, in + off, len - off, &used, out, app);
+        off += used;
+        if (rc == ETLS_ERR_IN_PROGRESS) {
+            test_env_run(te);
+            continue;
+        }
+        if (rc != 0 || used == 0 || off == len)
+            break;
+    }
+    if (consumed)
+        *consumed = off;
+    return rc;
+}

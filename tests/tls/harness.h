@@ -39,6 +39,11 @@ int test_env_init(test_env_t *te, size_t batch_cap);
 size_t test_env_free(test_env_t *te);
 /* Runs the batch and resumes nothing (single-connection tests call feed again themselves). */
 void test_env_run(test_env_t *te);
+/* Feeds all of in to c, running te's batch whenever the engine parks work, until an error, all
+ * input is consumed, or the engine takes nothing more; returns the last code (never
+ * ETLS_ERR_IN_PROGRESS) and, if consumed is not NULL, the bytes taken. */
+int test_feed_all(test_env_t *te, etls_tls_conn_t *c, const uint8_t *in, size_t len, size_t *consumed,
+                  etls_tls_buf_t *out, etls_tls_buf_t *app);
 
 /* One connection: OpenSSL client <-> engine server. */
 typedef struct test_pair {

@@ -408,18 +408,7 @@ typedef struct srv {
 
 static int srv_feed(srv_t *s, const uint8_t *in, size_t len)
 {
-    size_t off = 0, used;
-    int rc;
-    for (;;) {
-        rc = etls_tls_feed(&s->c, in + off, len - off, &used, &s->out, &s->app);
-        off += used;
-        if (rc == ETLS_ERR_IN_PROGRESS) {
-            test_env_run(&te);
-            continue;
-        }
-        if (rc != 0 || used == 0 || off == len)
-            return rc;
-    }
+    return test_feed_all(&te, &s->c, in, len, NULL, &s->out, &s->app);
 }
 
 /* Up to the server flight (with its CertificateRequest) read by m. */

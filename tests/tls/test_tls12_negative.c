@@ -34,18 +34,7 @@ static const uint16_t kx_suite[] = {ETLS_TLS_RSA_AES_128_GCM_SHA256, ETLS_TLS_RS
 /* Feeds everything, resuming parked work; returns the last code. */
 static int feed(h12_t *h, const uint8_t *in, size_t len)
 {
-    size_t off = 0, used;
-    int rc;
-    for (;;) {
-        rc = etls_tls_feed(&h->c, in + off, len - off, &used, &h->out, &h->app);
-        off += used;
-        if (rc == ETLS_ERR_IN_PROGRESS) {
-            test_env_run(&te);
-            continue;
-        }
-        if (rc != 0 || used == 0 || off == len)
-            return rc;
-    }
+    return test_feed_all(&te, &h->c, in, len, NULL, &h->out, &h->app);
 }
 
 static size_t rec(uint8_t type, uint16_t version, const uint8_t *d, size_t n, uint8_t *out)

@@ -42,21 +42,7 @@ static void srv_free(srv_t *s)
 /* Feeds everything, resuming parked work (never returns ETLS_ERR_IN_PROGRESS). */
 static int srv_feed(srv_t *s, const uint8_t *in, size_t len, size_t *consumed)
 {
-    size_t off = 0, used;
-    int rc;
-    for (;;) {
-        rc = etls_tls_feed(&s->c, in + off, len - off, &used, &s->out, &s->app);
-        off += used;
-        if (rc == ETLS_ERR_IN_PROGRESS) {
-            test_env_run(&te);
-            continue;
-        }
-        if (rc != 0 || used == 0 || off == len)
-            break;
-    }
-    if (consumed)
-        *consumed = off;
-    return rc;
+    return test_feed_all(&te, &s->c, in, len, consumed, &s->out, &s->app);
 }
 
 /* Presents `in` as reads of at most `chunk` bytes, keeping unconsumed bytes as a transport does. */

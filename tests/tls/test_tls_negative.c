@@ -38,21 +38,7 @@ static void srv_free(srv_t *s)
 /* Feeds everything, resuming parked work; returns the last code and the bytes consumed. */
 static int srv_feed(srv_t *s, const uint8_t *in, size_t len, size_t *consumed)
 {
-    size_t off = 0, used;
-    int rc;
-    for (;;) {
-        rc = etls_tls_feed(&s->c, in + off, len - off, &used, &s->out, &s->app);
-        off += used;
-        if (rc == ETLS_ERR_IN_PROGRESS) {
-            test_env_run(&te);
-            continue;
-        }
-        if (rc != 0 || used == 0 || off == len)
-            break;
-    }
-    if (consumed)
-        *consumed = off;
-    return rc;
+    return test_feed_all(&te, &s->c, in, len, consumed, &s->out, &s->app);
 }
 
 /* The exact alert was returned, recorded, and written as the last record of out. */
